@@ -1,0 +1,1 @@
+"""Shared, Dagster-free machinery: keyed random streams, exports, validation helpers."""

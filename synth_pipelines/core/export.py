@@ -1,0 +1,165 @@
+"""Deterministic, atomic, block-wise writers for Parquet, JSONL and CSV.
+
+Files are written one fixed-size block at a time (one Parquet row group per block), so a
+dataset streamed block by block (the CLI) and the same dataset written from one frame (Dagster)
+produce the same bytes, and memory stays flat however many rows there are.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from types import TracebackType
+
+import polars as pl
+import pyarrow as pa
+import pyarrow.parquet as pq
+
+from synth_pipelines.core.atomic import atomic_path
+from synth_pipelines.core.rng import BLOCK_ROWS
+
+ISO_MS = "%Y-%m-%dT%H:%M:%S%.3fZ"
+
+
+def iter_blocks(df: pl.DataFrame, block_rows: int = BLOCK_ROWS) -> Iterator[pl.DataFrame]:
+    """Slices of ``df`` of ``block_rows`` rows (at least one slice, possibly empty)."""
+    if df.height == 0:
+        yield df
+        return
+    for start in range(0, df.height, block_rows):
+        yield df.slice(start, block_rows)
+
+
+def timestamps_as_iso(df: pl.DataFrame) -> pl.DataFrame:
+    """Datetime columns as ISO-8601 UTC strings with milliseconds (how JSON and CSV carry them)."""
+    exprs = [
+        pl.col(name).dt.convert_time_zone("UTC").dt.strftime(ISO_MS)
+        if dtype.time_zone is not None  # type: ignore[union-attr]
+        else pl.col(name).dt.strftime(ISO_MS)
+        for name, dtype in df.schema.items()
+        if isinstance(dtype, pl.Datetime)
+    ]
+    return df.with_columns(exprs) if exprs else df
+
+
+class BlockWriter:
+    """Writes blocks to a temporary file and renames it into place on a clean exit."""
+
+    def __init__(self, path: str | os.PathLike[str]) -> None:
+        self.path = Path(path)
+        self._ctx = atomic_path(self.path)
+        self.rows = 0
+
+    def __enter__(self) -> BlockWriter:
+        self._tmp = self._ctx.__enter__()
+        self._open(self._tmp)
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self._close()
+        self._ctx.__exit__(exc_type, exc, tb)
+
+    def write(self, block: pl.DataFrame) -> None:
+        self.rows += block.height
+        self._write(block)
+
+    def _open(self, tmp: Path) -> None: ...
+    def _write(self, block: pl.DataFrame) -> None: ...
+    def _close(self) -> None: ...
+
+
+class ParquetBlockWriter(BlockWriter):
+    """One row group per block, zstd, statistics on; the schema is fixed by the first block."""
+
+    def __init__(self, path: str | os.PathLike[str], schema: pl.Schema | None = None) -> None:
+        super().__init__(path)
+        self._schema = schema
+        self._writer: pq.ParquetWriter | None = None
+
+    def _open(self, tmp: Path) -> None:
+        self._tmp_path = tmp
+
+    def _write(self, block: pl.DataFrame) -> None:
+        table = block.to_arrow()
+        if self._writer is None:
+            self._writer = pq.ParquetWriter(
+                self._tmp_path, table.schema, compression="zstd", use_dictionary=True, write_statistics=True
+            )
+        self._writer.write_table(table, row_group_size=max(1, block.height))
+
+    def _close(self) -> None:
+        if self._writer is None and self._schema is not None:
+            # An empty dataset still gets a readable file with the right columns.
+            empty = pl.DataFrame(schema=self._schema).to_arrow()
+            self._writer = pq.ParquetWriter(self._tmp_path, empty.schema, compression="zstd")
+        if self._writer is not None:
+            self._writer.close()
+
+
+class TextBlockWriter(BlockWriter):
+    """Appends already-serialized lines (one string column, or a Series) to a text file."""
+
+    def _open(self, tmp: Path) -> None:
+        self._fh = open(tmp, "wb")  # noqa: SIM115 - closed in _close
+
+    def write_lines(self, lines: pl.Series | Iterable[str]) -> None:
+        series = lines if isinstance(lines, pl.Series) else pl.Series(list(lines), dtype=pl.String)
+        self.rows += series.len()
+        if series.len():
+            self._fh.write(("\n".join(series.to_list()) + "\n").encode())
+
+    def _write(self, block: pl.DataFrame) -> None:
+        self.rows -= block.height
+        self.write_lines(block.to_series(0))
+
+    def _close(self) -> None:
+        self._fh.close()
+
+
+class JsonlBlockWriter(BlockWriter):
+    """Rows as JSON objects, one per line; timestamps as ISO-8601 UTC strings."""
+
+    def _open(self, tmp: Path) -> None:
+        self._fh = open(tmp, "wb")  # noqa: SIM115 - closed in _close
+
+    def _write(self, block: pl.DataFrame) -> None:
+        if block.height:
+            self._fh.write(timestamps_as_iso(block).write_ndjson().encode())
+
+    def _close(self) -> None:
+        self._fh.close()
+
+
+class CsvBlockWriter(BlockWriter):
+    """CSV with a header row; NULL is an empty unquoted field, an empty string is ``""``."""
+
+    def _open(self, tmp: Path) -> None:
+        self._fh = open(tmp, "wb")  # noqa: SIM115 - closed in _close
+        self._header = True
+
+    def _write(self, block: pl.DataFrame) -> None:
+        text = timestamps_as_iso(block).write_csv(include_header=self._header, null_value="", quote_style="necessary")
+        self._header = False
+        self._fh.write(text.encode())
+
+    def _close(self) -> None:
+        self._fh.close()
+
+
+def write_frame(df: pl.DataFrame, path: str | os.PathLike[str], block_rows: int = BLOCK_ROWS) -> Path:
+    """Write a whole frame by blocks, choosing the format from the file suffix."""
+    path = Path(path)
+    writer_cls: type[BlockWriter] = {
+        ".parquet": ParquetBlockWriter,
+        ".jsonl": JsonlBlockWriter,
+        ".csv": CsvBlockWriter,
+    }[path.suffix]
+    writer = ParquetBlockWriter(path, df.schema) if writer_cls is ParquetBlockWriter else writer_cls(path)
+    with writer:
+        for block in iter_blocks(df, block_rows):
+            if block.height:
+                writer.write(block)
+    return path

@@ -1,0 +1,18 @@
+"""The one ``defs`` of the project: every domain's assets and checks, resources, schedules, sensors."""
+
+from __future__ import annotations
+
+import dagster as dg
+
+from synth_pipelines.domains.registry import pipeline_domains
+from synth_pipelines.orchestration.factory import build_domain_assets
+from synth_pipelines.orchestration.resources import default_resources
+from synth_pipelines.orchestration.schedules import all_domains_job, nightly_regeneration, seed_file_sensor
+
+defs = dg.Definitions(
+    assets=[asset for domain in pipeline_domains() for asset in build_domain_assets(domain)],
+    jobs=[all_domains_job],
+    schedules=[nightly_regeneration],
+    sensors=[seed_file_sensor],
+    resources=default_resources(),
+)

@@ -1,0 +1,1 @@
+"""Dagster wiring shared by all domains: partitions, the asset factory, resources, schedules."""
