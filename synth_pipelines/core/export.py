@@ -72,29 +72,50 @@ class BlockWriter:
 
 
 class ParquetBlockWriter(BlockWriter):
-    """One row group per block, zstd, statistics on; the schema is fixed by the first block."""
+    """Row groups of exactly ``block_rows`` rows (the last may be shorter), zstd, statistics on.
 
-    def __init__(self, path: str | os.PathLike[str], schema: pl.Schema | None = None) -> None:
+    Incoming blocks are re-cut to fixed-size row groups, so the file's bytes do not depend on how
+    the caller sliced the rows.
+    """
+
+    def __init__(
+        self, path: str | os.PathLike[str], schema: pl.Schema | None = None, block_rows: int = BLOCK_ROWS
+    ) -> None:
         super().__init__(path)
         self._schema = schema
+        self._block_rows = block_rows
+        self._pending: list[pl.DataFrame] = []
+        self._pending_rows = 0
         self._writer: pq.ParquetWriter | None = None
 
     def _open(self, tmp: Path) -> None:
         self._tmp_path = tmp
 
-    def _write(self, block: pl.DataFrame) -> None:
-        table = block.to_arrow()
+    def _emit(self, table: pa.Table) -> None:
         if self._writer is None:
             self._writer = pq.ParquetWriter(
                 self._tmp_path, table.schema, compression="zstd", use_dictionary=True, write_statistics=True
             )
-        self._writer.write_table(table, row_group_size=max(1, block.height))
+        self._writer.write_table(table, row_group_size=max(1, table.num_rows))
+
+    def _write(self, block: pl.DataFrame) -> None:
+        self._pending.append(block)
+        self._pending_rows += block.height
+        if self._pending_rows >= self._block_rows:
+            buffered = pl.concat(self._pending, rechunk=False)
+            full = (buffered.height // self._block_rows) * self._block_rows
+            for start in range(0, full, self._block_rows):
+                self._emit(buffered.slice(start, self._block_rows).rechunk().to_arrow())
+            rest = buffered.slice(full)
+            self._pending, self._pending_rows = ([rest] if rest.height else []), rest.height
 
     def _close(self) -> None:
+        if self._pending_rows:
+            self._emit(pl.concat(self._pending).rechunk().to_arrow())
+            self._pending, self._pending_rows = [], 0
         if self._writer is None and self._schema is not None:
             # An empty dataset still gets a readable file with the right columns.
-            empty = pl.DataFrame(schema=self._schema).to_arrow()
-            self._writer = pq.ParquetWriter(self._tmp_path, empty.schema, compression="zstd")
+            self._emit(pl.DataFrame(schema=self._schema).to_arrow())
         if self._writer is not None:
             self._writer.close()
 

@@ -10,11 +10,9 @@ from synth_pipelines.core.domain import Domain
 
 
 def pipeline_domains() -> list[Domain]:
-    from synth_pipelines.domains.agent_traces.domain import AgentTracesDomain
-    from synth_pipelines.domains.api_logs.domain import ApiLogsDomain
     from synth_pipelines.domains.cv_logs.domain import CvLogsDomain
 
-    return [CvLogsDomain(), ApiLogsDomain(), AgentTracesDomain()]
+    return [CvLogsDomain()]
 
 
 def domain_by_name(name: str) -> Domain:

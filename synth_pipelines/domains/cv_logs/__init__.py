@@ -1,0 +1,1 @@
+"""Computer-vision model-run logs: one record per model phase run."""

@@ -1,0 +1,166 @@
+"""Records <-> JSON lines, vectorized.
+
+Clean records are flat polars frames (``model_name``); JSON lines nest them by path
+(``{"model": {"name": ...}}``). Serialization builds each line from per-field JSON literals
+("fragments") with polars string expressions, so a million lines take about a second; the invalid
+mirror edits the same fragments. Parsing uses polars' JSON decoder with the inventory's dtype.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+import polars as pl
+
+from synth_pipelines.domains.logs.fields import FieldSpec, Inventory
+
+ISO_MS = "%Y-%m-%dT%H:%M:%S%.3f"
+TIME_ZONE_OFFSETS = ("+01:00", "+02:00", "-05:00", "+05:30", "-08:00", "+09:00")
+
+
+def json_string(expr: pl.Expr) -> pl.Expr:
+    """A string expression as a JSON string literal (quotes and escapes included)."""
+    escaped = (
+        expr.str.replace_all("\\", "\\\\", literal=True)
+        .str.replace_all('"', '\\"', literal=True)
+        .str.replace_all("\n", "\\n", literal=True)
+        .str.replace_all("\r", "\\r", literal=True)
+        .str.replace_all("\t", "\\t", literal=True)
+    )
+    return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
+
+
+def fragment(spec: FieldSpec) -> pl.Expr:
+    """The JSON literal of one field's value (null where the value is null)."""
+    col = pl.col(spec.column)
+    if spec.kind == "string":
+        out = json_string(col)
+    elif spec.kind == "timestamp":
+        out = json_string(col.dt.strftime(ISO_MS + "Z"))
+    elif spec.kind == "bool":
+        out = pl.when(col).then(pl.lit("true")).when(col.not_()).then(pl.lit("false"))
+    else:
+        out = col.cast(pl.String)
+    return out.alias(spec.column)
+
+
+def fragments(df: pl.DataFrame, inv: Inventory) -> pl.DataFrame:
+    return df.select(fragment(f) for f in inv.fields)
+
+
+def _tree(inv: Inventory) -> dict[str, Any]:
+    tree: dict[str, Any] = {}
+    for spec in inv.fields:
+        node = tree
+        *parents, leaf = spec.path.split(".")
+        for part in parents:
+            node = node.setdefault(part, {})
+        node[leaf] = spec
+    return tree
+
+
+def _object(node: dict[str, Any]) -> pl.Expr:
+    parts = []
+    for key, child in node.items():
+        value = pl.col(child.column) if isinstance(child, FieldSpec) else _object(child)
+        parts.append(pl.concat_str([pl.lit(f'"{key}":'), value]))  # null when value is null
+    body = pl.concat_list(parts).list.drop_nulls().list.join(",")
+    # An object whose fields are all absent is left out, as a logger would.
+    return pl.when(body != "").then(pl.concat_str([pl.lit("{"), body, pl.lit("}")]))
+
+
+def assemble(frags: pl.DataFrame, inv: Inventory) -> pl.Series:
+    """JSON lines from fragment columns; null fragments are left out of their object."""
+    return frags.select(_object(_tree(inv)).fill_null("{}").alias("line")).to_series()
+
+
+def to_lines(df: pl.DataFrame, inv: Inventory) -> pl.Series:
+    """Canonical JSON lines: keys in inventory order, UTC timestamps, canonical vocabulary."""
+    return assemble(fragments(df, inv), inv)
+
+
+def to_raw_lines(df: pl.DataFrame, inv: Inventory, rng: np.random.Generator) -> pl.Series:
+    """Lines as a real source emits them: vocabulary in varying case and padding, local-time offsets.
+
+    Every variation is undone by ``normalize``; nothing here loses information.
+    """
+    n = df.height
+    frags = fragments(df, inv)
+    edits = []
+    for spec in inv.fields:
+        col = pl.col(spec.column)
+        if spec.vocabulary:
+            style = pl.Series(rng.choice(4, size=n, p=[0.7, 0.15, 0.1, 0.05]))
+            text = (
+                pl.when(style == 1)
+                .then(col.str.to_uppercase())
+                .when(style == 2)
+                .then(col.str.to_titlecase())
+                .when(style == 3)
+                .then(pl.concat_str([pl.lit(" "), col, pl.lit(" ")]))
+                .otherwise(col)
+            )
+            edits.append(json_string(text).alias(spec.column))
+        elif spec.kind == "timestamp":
+            offsets = rng.integers(-1, len(TIME_ZONE_OFFSETS), size=n)  # -1: keep UTC "Z"
+            zone = pl.Series([*TIME_ZONE_OFFSETS, "Z"], dtype=pl.String)[offsets]
+            minutes = pl.Series(np.array([_minutes(z) for z in TIME_ZONE_OFFSETS] + [0])[offsets])
+            local = col + pl.duration(minutes=minutes)
+            edits.append(json_string(pl.concat_str([local.dt.strftime(ISO_MS), pl.lit(zone)])).alias(spec.column))
+    source = frags.with_columns(df.select(edits)) if edits else frags
+    return assemble(source.select(f.column for f in inv.fields), inv)
+
+
+def _minutes(offset: str) -> int:
+    sign = -1 if offset[0] == "-" else 1
+    hours, minutes = offset[1:].split(":")
+    return sign * (int(hours) * 60 + int(minutes))
+
+
+def decode_dtype(inv: Inventory) -> pl.Struct:
+    """The nested struct dtype of a line; timestamps stay strings until ``normalize``."""
+
+    def build(node: dict[str, Any]) -> pl.Struct:
+        fields = []
+        for key, child in node.items():
+            if isinstance(child, FieldSpec):
+                fields.append(pl.Field(key, pl.String() if child.kind == "timestamp" else child.dtype))
+            else:
+                fields.append(pl.Field(key, build(child)))
+        return pl.Struct(fields)
+
+    return build(_tree(inv))
+
+
+def parse_lines(lines: pl.Series, inv: Inventory) -> pl.DataFrame:
+    """Decode well-formed lines into flat columns (raises on a line that is not valid JSON)."""
+    rec = pl.col("line").str.json_decode(decode_dtype(inv))
+    exprs = []
+    for spec in inv.fields:
+        expr = rec
+        for part in spec.path.split("."):
+            expr = expr.struct.field(part)
+        exprs.append(expr.alias(spec.column))
+    return lines.alias("line").to_frame().select(exprs)
+
+
+TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
+
+
+def parse_timestamp(expr: pl.Expr) -> pl.Expr:
+    """ISO-8601 with ``Z`` or a ``+hh:mm`` offset -> UTC milliseconds (null if unparsable)."""
+    return expr.str.replace(r"Z$", "+00:00").str.strptime(pl.Datetime("ms", "UTC"), TIMESTAMP_FORMAT, strict=False)
+
+
+def normalize_values(df: pl.DataFrame, inv: Inventory) -> pl.DataFrame:
+    """Undo a source's cosmetic variations: trim and case-fold vocabulary, timestamps to UTC."""
+    exprs = []
+    for spec in inv.fields:
+        col = pl.col(spec.column)
+        if spec.vocabulary:
+            canonical = {term.lower(): term for term in spec.vocabulary}
+            exprs.append(col.str.strip_chars().str.to_lowercase().replace(canonical).alias(spec.column))
+        elif spec.kind == "timestamp":
+            exprs.append(parse_timestamp(col).alias(spec.column) if df.schema[spec.column] == pl.String else col)
+    return df.with_columns(exprs) if exprs else df
