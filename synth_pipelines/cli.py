@@ -12,7 +12,7 @@ import os
 import sys
 from collections.abc import Callable, Sequence
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
+from typing import NoReturn
 
 from synth_pipelines.core.domain import ConstraintViolation
 
@@ -47,9 +47,12 @@ def non_negative_int(text: str) -> int:
 
 
 def positive_int(text: str) -> int:
-    value = non_negative_int(text)
-    if value == 0:
-        raise argparse.ArgumentTypeError("must be >= 1, got 0")
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    if value < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value
 
 
@@ -65,8 +68,15 @@ def _domain_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
     return [register_logs, register_seed]
 
 
+class SynthArgumentParser(argparse.ArgumentParser):
+    """Usage errors as one line (``synth cv-logs: error: ...``) and exit status 2."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
+    parser = SynthArgumentParser(
         prog="synth",
         description="Deterministic synthetic datasets: the same code as the Dagster assets, from a terminal.",
         epilog="Examples:\n  synth cv-logs --count 100 --seed 42 --name log --out data/synthetic\n"
@@ -74,7 +84,7 @@ def build_parser() -> argparse.ArgumentParser:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--version", action="version", version=f"synth-pipelines {package_version()}")
-    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=SynthArgumentParser)
     for register in _domain_registrars():
         register(sub)
     return parser
@@ -88,16 +98,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"synth: error: {exc}", file=sys.stderr)
         return exc.code
-    except (ConstraintViolation, FileNotFoundError, PermissionError, ValueError) as exc:
+    except (ConstraintViolation, OSError, ValueError) as exc:
         print(f"synth: error: {exc}", file=sys.stderr)
         return 1
     except KeyboardInterrupt:  # pragma: no cover - interactive
         print("synth: interrupted; no partial files were left", file=sys.stderr)
         return 130
-
-
-def out_dir_arg(text: str) -> Path:
-    return Path(text)
 
 
 if __name__ == "__main__":

@@ -1,11 +1,10 @@
+# No `from __future__ import annotations` here: Dagster reads the run-config class from real annotations.
 """Turn a ``Domain`` into a seed-partitioned asset group.
 
 ``config -> raw -> normalized -> validated -> exported``; intermediate frames live in the DuckDB
 warehouse (one table per asset, a ``seed`` column for the partition), exports on disk. The
 ``validated`` asset carries a blocking check, so a partition with any invalid row is never exported.
 """
-
-from __future__ import annotations
 
 import json
 import time

@@ -30,6 +30,8 @@ class SynthDataDir(dg.ConfigurableResource):
 
 def warehouse_io_manager(data_dir: str | None = None) -> DuckDBPolarsIOManager:
     database = os.environ.get("SYNTH_DUCKDB_PATH") or str(Path(data_dir or default_data_dir()) / "warehouse.duckdb")
+    # DuckDB creates the file but not its folder; a missing folder would surface as a retried IOException.
+    Path(database).parent.mkdir(parents=True, exist_ok=True)
     return DuckDBPolarsIOManager(database=database)
 
 

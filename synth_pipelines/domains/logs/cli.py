@@ -1,0 +1,114 @@
+"""``synth cv-logs | api-logs | agent-logs`` and ``synth validate``: the log domains from a terminal."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from synth_pipelines.core.atomic import check_writable_dir
+from synth_pipelines.domains.logs.domain import LogDomain, export_names
+from synth_pipelines.domains.logs.validator import validate_lines
+
+
+def log_domains() -> list[LogDomain]:
+    from synth_pipelines.domains.registry import pipeline_domains
+
+    return [d for d in pipeline_domains() if isinstance(d, LogDomain)]
+
+
+def config_error(exc: ValidationError) -> str:
+    return "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+
+
+def _generate(domain: LogDomain, args: argparse.Namespace) -> int:
+    from synth_pipelines.cli import CliError, show_progress
+
+    try:
+        cfg = domain.config_model(count=args.count, name=args.name or domain.config_model().name, start=args.start)
+    except ValidationError as exc:
+        raise CliError(config_error(exc)) from exc
+    out = check_writable_dir(args.out)
+    progress = None
+    bar = None
+    if show_progress():
+        from tqdm import tqdm
+
+        bar = tqdm(total=cfg.count, unit=" records", desc=domain.cli_name, file=sys.stderr)
+        progress = bar.update
+    try:
+        paths = domain.stream(cfg, args.seed, out, progress)
+    finally:
+        if bar is not None:
+            bar.close()
+    for role, path in paths.items():
+        print(f"{role:17} {path}")
+    return 0
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from synth_pipelines.cli import CliError
+
+    domain = next(d for d in log_domains() if args.domain in (d.cli_name, d.name))
+    path = Path(args.file)
+    if not path.is_file():
+        raise CliError(f"{path}: no such file")
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except UnicodeDecodeError as exc:
+        raise CliError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    report = validate_lines(lines, domain.inventory)
+    invalid = 0
+    for number, defects in enumerate(report, start=1):
+        if defects:
+            invalid += 1
+            print(f"{path}:{number}: invalid: " + "; ".join(str(d) for d in defects))
+        elif args.verbose:
+            print(f"{path}:{number}: ok")
+    print(f"{path}: {len(report)} lines, {len(report) - invalid} valid, {invalid} invalid ({domain.cli_name} schema)")
+    return 1 if invalid else 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from synth_pipelines.cli import HelpFormatter, non_negative_int, positive_int
+
+    domains = log_domains()
+    for domain in domains:
+        default_name = domain.config_model().name
+        names = export_names("NAME")
+        cmd = sub.add_parser(
+            domain.cli_name,
+            help=domain.description,
+            description=f"{domain.description}\n\nWrites {', '.join(names.values())} into --out.",
+            formatter_class=HelpFormatter,
+            epilog=(
+                "Examples:\n"
+                f"  synth {domain.cli_name} --count 100 --seed 42 --name log --out data/synthetic\n"
+                f"  synth {domain.cli_name} --count 1000000 --seed 7 --out /tmp/{domain.name}\n"
+                f"  synth validate {domain.cli_name} data/synthetic/log_valid.jsonl"
+            ),
+        )
+        unit = "runs (each written as one line per step)" if domain.name == "agent_traces" else "clean records"
+        cmd.add_argument("--count", type=positive_int, default=1000, help=f"number of {unit}")
+        cmd.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
+        cmd.add_argument("--name", default=None, help=f"file name prefix (default: {default_name})")
+        cmd.add_argument("--out", default="data/synthetic", help="output directory")
+        cmd.add_argument("--start", default="2026-01-01T00:00:00Z", help="timestamp of the first record")
+        cmd.set_defaults(func=lambda args, d=domain: _generate(d, args))
+
+    val = sub.add_parser(
+        "validate",
+        help="validate a JSONL file of a log domain line by line",
+        formatter_class=HelpFormatter,
+        epilog=(
+            "Examples:\n  synth validate cv-logs data/synthetic/log_valid.jsonl\n"
+            "  synth validate api-logs data/synthetic/raw/api_logs_invalid.jsonl --verbose\n\n"
+            "Exit status: 0 when every line is valid, 1 when any line is invalid."
+        ),
+    )
+    val.add_argument("domain", choices=[d.cli_name for d in domains], help="log domain of the file")
+    val.add_argument("file", help="JSONL file to validate")
+    val.add_argument("--verbose", action="store_true", help="also print valid lines")
+    val.set_defaults(func=_validate)
