@@ -1,0 +1,563 @@
+"""SQL DDL -> a schema graph: tables, typed columns and every constraint that shapes data.
+
+sqlglot parses; this module only walks its syntax trees. Statements are split with sqlglot's own
+tokenizer (so a ``;`` inside a string or comment never splits), each statement is parsed alone,
+and every error names the file, the line and the statement it comes from.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import ParseError, TokenError
+from sqlglot.tokens import TokenType
+
+DIALECTS = ("postgres", "mysql", "sqlite")
+DDL_SUFFIXES = (".sql", ".ddl", ".txt")
+
+T = exp.DataType.Type
+
+# Integer ranges by declared width; SQLite's INTEGER is 64-bit but we keep the portable 32-bit range.
+INT_RANGES: dict[Any, tuple[int, int]] = {
+    T.TINYINT: (-128, 127),
+    T.UTINYINT: (0, 255),
+    T.SMALLINT: (-32768, 32767),
+    T.USMALLINT: (0, 65535),
+    T.MEDIUMINT: (-8388608, 8388607),
+    T.UMEDIUMINT: (0, 16777215),
+    T.INT: (-2147483648, 2147483647),
+    T.UINT: (0, 4294967295),
+    T.BIGINT: (-(2**63), 2**63 - 1),
+    T.UBIGINT: (0, 2**63 - 1),  # beyond int64 nothing downstream can hold it
+    T.SERIAL: (1, 2147483647),
+    T.SMALLSERIAL: (1, 32767),
+    T.BIGSERIAL: (1, 2**63 - 1),
+}
+SERIAL_TYPES = {T.SERIAL, T.SMALLSERIAL, T.BIGSERIAL}
+STRING_TYPES = {T.VARCHAR, T.NVARCHAR, T.CHAR, T.NCHAR, T.TEXT, T.MEDIUMTEXT, T.LONGTEXT, T.TINYTEXT, T.NAME}
+FLOAT_TYPES = {T.FLOAT, T.DOUBLE}
+DECIMAL_TYPES = {T.DECIMAL, T.BIGDECIMAL, T.MONEY}
+TIMESTAMP_TYPES = {T.TIMESTAMP, T.DATETIME, T.TIMESTAMP_S, T.TIMESTAMP_MS, T.TIMESTAMPNTZ, T.DATETIME2}
+TIMESTAMPTZ_TYPES = {T.TIMESTAMPTZ, T.TIMESTAMPLTZ}
+
+
+class DdlError(ValueError):
+    """Bad or unsupported DDL; the message names the file, line and statement."""
+
+
+@dataclass(frozen=True)
+class SqlType:
+    kind: str  # int decimal float bool string date time timestamp timestamptz uuid enum json
+    sql: str  # as declared, for messages and reports
+    min_value: int | None = None
+    max_value: int | None = None
+    length: int | None = None  # max characters of a string (exact for CHAR(n))
+    fixed: bool = False  # CHAR(n): PostgreSQL pads, so we generate exactly n characters
+    precision: int | None = None
+    scale: int | None = None
+    enum_values: tuple[str, ...] = ()
+    enum_name: str | None = None  # a PostgreSQL CREATE TYPE ... AS ENUM
+
+
+@dataclass
+class Column:
+    name: str
+    type: SqlType
+    nullable: bool = True
+    default: exp.Expression | None = None
+    auto_increment: bool = False
+    line: int = 0
+
+    @property
+    def default_literal(self) -> Any:
+        """The DEFAULT as a Python value when it is a plain literal, else None."""
+        node = self.default
+        if isinstance(node, exp.Paren):
+            node = node.this
+        if isinstance(node, exp.Boolean):
+            return bool(node.this)
+        if isinstance(node, exp.Neg) and isinstance(node.this, exp.Literal):
+            return -float(node.this.this)
+        if isinstance(node, exp.Literal):
+            return node.this if node.is_string else float(node.this)
+        return None
+
+
+@dataclass
+class ForeignKey:
+    table: str
+    columns: tuple[str, ...]
+    ref_table: str
+    ref_columns: tuple[str, ...]
+    name: str | None
+    deferrable: bool
+    via_alter: bool  # declared by ALTER TABLE ... ADD (how DDL closes FK cycles)
+    statement: int  # index into Schema.statements
+    line: int
+
+
+@dataclass
+class Check:
+    table: str
+    name: str | None
+    expr: exp.Expression  # in the source dialect
+    columns: tuple[str, ...]
+    statement: int
+    line: int
+
+    @property
+    def sql(self) -> str:
+        return self.expr.sql()
+
+
+@dataclass
+class Table:
+    name: str
+    columns: dict[str, Column]
+    primary_key: tuple[str, ...] = ()
+    uniques: list[tuple[str, ...]] = field(default_factory=list)
+    foreign_keys: list[ForeignKey] = field(default_factory=list)
+    checks: list[Check] = field(default_factory=list)
+    statement: int = 0
+    line: int = 0
+
+    def column(self, name: str) -> Column:
+        return self.columns[name]
+
+
+@dataclass(frozen=True)
+class Statement:
+    index: int
+    line: int
+    text: str
+    kind: str  # create_table, create_enum, alter_table, ignored
+
+    @property
+    def summary(self) -> str:
+        head = " ".join(self.text.split())
+        return head if len(head) <= 60 else head[:57] + "..."
+
+
+@dataclass
+class Schema:
+    source: str
+    dialect: str
+    tables: dict[str, Table]
+    enums: dict[str, tuple[str, ...]]
+    statements: list[Statement]
+    sha256: str
+
+    def table(self, name: str) -> Table:
+        return self.tables[name]
+
+
+# --------------------------------------------------------------------------------------------------
+# Dialect detection and statement splitting
+
+
+_DIALECT_HINTS = {
+    "mysql": (r"\bAUTO_INCREMENT\b", r"`", r"\bENGINE\s*=", r"\bUNSIGNED\b", r"\bTINYINT\s*\(\s*1\s*\)", r"\bENUM\s*\("),
+    "sqlite": (r"\bAUTOINCREMENT\b", r"\bWITHOUT\s+ROWID\b", r"\bPRAGMA\b", r"\)\s*STRICT\s*;"),
+    "postgres": (r"\bSERIAL\b", r"\bBIGSERIAL\b", r"\bAS\s+ENUM\b", r"\bTIMESTAMPTZ\b", r"::", r"\bIDENTITY\b", r"\bJSONB\b"),
+}
+
+
+def detect_dialect(text: str) -> str:
+    """The dialect with the most tell-tale syntax; PostgreSQL when nothing tells."""
+    scores = {d: sum(bool(re.search(p, text, re.IGNORECASE)) for p in pats) for d, pats in _DIALECT_HINTS.items()}
+    best = max(scores, key=lambda d: (scores[d], d == "postgres"))
+    return best if scores[best] else "postgres"
+
+
+def split_statements(text: str, dialect: str, source: str) -> list[tuple[int, str]]:
+    """``(line, text)`` per statement, split on the tokenizer's semicolons."""
+    try:
+        tokens = sqlglot.tokenize(text, read=dialect)
+    except TokenError as exc:
+        raise DdlError(f"{source}: cannot tokenize: {exc}") from exc
+    statements: list[tuple[int, str]] = []
+    start: int | None = None
+    line = 1
+    for tok in tokens:
+        if tok.token_type == TokenType.SEMICOLON:
+            if start is not None:
+                statements.append((line, text[start : tok.start]))
+            start = None
+            continue
+        if start is None:
+            start, line = tok.start, tok.line
+    if start is not None:
+        statements.append((line, text[start:]))
+    return statements
+
+
+# --------------------------------------------------------------------------------------------------
+# Parsing
+
+
+class _Parser:
+    def __init__(self, text: str, source: str, dialect: str) -> None:
+        self.text = text
+        self.source = source
+        self.dialect = dialect
+        self.tables: dict[str, Table] = {}
+        self.enums: dict[str, tuple[str, ...]] = {}
+        self.statements: list[Statement] = []
+        self._current: Statement | None = None
+
+    # errors -------------------------------------------------------------------------------------
+    def fail(self, message: str, node: exp.Expression | None = None) -> DdlError:
+        stmt = self._current
+        line = stmt.line if stmt else 0
+        if node is not None:
+            node_line = _node_line(node)
+            if node_line:
+                line = node_line
+        where = f"{self.source}:{line}"
+        if stmt is not None:
+            where += f": statement {stmt.index + 1} ({stmt.summary})"
+        return DdlError(f"{where}: {message}")
+
+    def name(self, node: exp.Expression | str | None) -> str:
+        if node is None:
+            raise self.fail("missing name")
+        if isinstance(node, str):
+            return node.lower()
+        if isinstance(node, exp.Column | exp.Table):
+            node = node.this
+        if isinstance(node, exp.Schema):
+            node = node.this
+        if isinstance(node, exp.Table):
+            node = node.this
+        if isinstance(node, exp.Identifier):
+            # Unquoted names fold to lower case as in PostgreSQL; quoted names keep their case.
+            return node.this if node.quoted else node.this.lower()
+        return node.name.lower()
+
+    # driver -------------------------------------------------------------------------------------
+    def parse(self) -> None:
+        for index, (line, chunk) in enumerate(split_statements(self.text, self.dialect, self.source)):
+            kind = "ignored"
+            stmt = Statement(index, line, chunk.strip(), kind)
+            self._current = stmt
+            tree = self.parse_statement(chunk, line)
+            if isinstance(tree, exp.Create) and (tree.kind or "").upper() == "TABLE":
+                kind = "create_table"
+                self.statements.append(Statement(index, line, stmt.text, kind))
+                self._current = self.statements[-1]
+                self.create_table(tree)
+                continue
+            if isinstance(tree, exp.Create) and (tree.kind or "").upper() == "TYPE":
+                kind = "create_enum" if self.create_type(tree) else "ignored"
+            elif isinstance(tree, exp.Alter) and (tree.args.get("kind") or "").upper() == "TABLE":
+                kind = "alter_table"
+                self.statements.append(Statement(index, line, stmt.text, kind))
+                self._current = self.statements[-1]
+                self.alter_table(tree)
+                continue
+            self.statements.append(Statement(index, line, stmt.text, kind))
+        self._current = None
+        self.resolve()
+
+    def parse_statement(self, chunk: str, line: int) -> exp.Expression | None:
+        # Leading newlines keep sqlglot's line numbers equal to the file's.
+        padded = "\n" * (line - 1) + chunk
+        if self.dialect == "sqlite":
+            # Table options sqlglot does not parse and that do not shape data.
+            padded = re.sub(r"\)\s*(WITHOUT\s+ROWID|STRICT)(\s*,\s*(WITHOUT\s+ROWID|STRICT))*\s*$", ")", padded, flags=re.I)
+        try:
+            tree = sqlglot.parse_one(padded, read=self.dialect, error_level=sqlglot.ErrorLevel.RAISE)
+        except ParseError as exc:
+            detail = exc.errors[0] if exc.errors else {}
+            err_line = detail.get("line") or line
+            msg = detail.get("description") or str(exc).splitlines()[0]
+            near = detail.get("highlight") or ""
+            raise DdlError(
+                f"{self.source}:{err_line}: statement {self._current.index + 1} "  # type: ignore[union-attr]
+                f"({self._current.summary}): syntax error: {msg}" + (f" near {near!r}" if near else "")  # type: ignore[union-attr]
+            ) from exc
+        if isinstance(tree, exp.Command) and re.match(r"\s*(CREATE|ALTER)\s+TABLE\b", chunk, re.I):
+            raise self.fail("syntax error: sqlglot could not parse this table definition")
+        return tree
+
+    # CREATE TYPE ... AS ENUM ------------------------------------------------------------------
+    def create_type(self, tree: exp.Create) -> bool:
+        dtype = tree.args.get("expression")
+        if isinstance(dtype, exp.DataType) and dtype.this == T.ENUM:
+            self.enums[self.name(tree.this)] = tuple(e.name for e in dtype.expressions)
+            return True
+        return False
+
+    # CREATE TABLE -----------------------------------------------------------------------------
+    def create_table(self, tree: exp.Create) -> None:
+        schema = tree.this
+        if not isinstance(schema, exp.Schema):
+            raise self.fail("CREATE TABLE ... AS SELECT (or LIKE) has no column definitions to generate")
+        name = self.name(schema.this)
+        if name in self.tables:
+            raise self.fail(f"table {name!r} is defined twice", schema.this)
+        stmt = self._current
+        assert stmt is not None
+        table = Table(name, {}, statement=stmt.index, line=_node_line(schema.this) or stmt.line)
+        self.tables[name] = table
+        for item in schema.expressions:
+            if isinstance(item, exp.ColumnDef):
+                self.column_def(table, item)
+        for item in schema.expressions:
+            if not isinstance(item, exp.ColumnDef):
+                self.table_constraint(table, item, via_alter=False)
+
+    def column_def(self, table: Table, node: exp.ColumnDef) -> None:
+        col_name = self.name(node.this)
+        if col_name in table.columns:
+            raise self.fail(f"column {table.name}.{col_name} is defined twice", node)
+        dtype = node.args.get("kind")
+        if dtype is None:
+            raise self.fail(f"column {table.name}.{col_name} has no type", node)
+        sql_type = self.sql_type(dtype, f"{table.name}.{col_name}", node)
+        column = Column(col_name, sql_type, line=_node_line(node) or 0)
+        auto = dtype.this in SERIAL_TYPES
+        for cons in node.constraints:
+            kind = cons.kind
+            if isinstance(kind, exp.NotNullColumnConstraint):
+                column.nullable = bool(kind.args.get("allow_null"))
+            elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
+                table.primary_key = (col_name,)
+            elif isinstance(kind, exp.UniqueColumnConstraint):
+                table.uniques.append((col_name,))
+            elif isinstance(kind, exp.DefaultColumnConstraint):
+                column.default = kind.this
+            elif isinstance(kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint):
+                auto = True
+            elif isinstance(kind, exp.CheckColumnConstraint):
+                self.add_check(table, kind.this, cons.name or None, kind)
+            elif isinstance(kind, exp.Reference):
+                self.add_fk(table, (col_name,), kind, cons.name or None, via_alter=False, node=kind)
+            elif isinstance(kind, exp.ComputedColumnConstraint):
+                raise self.fail(f"column {table.name}.{col_name} is a generated (computed) column; not supported", node)
+        if auto:
+            if sql_type.kind != "int":
+                raise self.fail(f"column {table.name}.{col_name}: auto-increment needs an integer type", node)
+            column.auto_increment = True
+            if column.default is None:
+                column.nullable = False
+        table.columns[col_name] = column
+
+    def table_constraint(self, table: Table, node: exp.Expression, via_alter: bool) -> None:
+        name: str | None = None
+        items: list[exp.Expression] = [node]
+        if isinstance(node, exp.Constraint):
+            name = self.name(node.this)
+            items = list(node.expressions)
+        for item in items:
+            if isinstance(item, exp.PrimaryKey):
+                cols = tuple(self.name(e) for e in item.expressions)
+                self.require_columns(table, cols, item)
+                if table.primary_key and table.primary_key != cols:
+                    raise self.fail(f"table {table.name} has two primary keys", item)
+                table.primary_key = cols
+            elif isinstance(item, exp.PrimaryKeyColumnConstraint):
+                cols = tuple(self.name(e) for e in item.expressions) if item.expressions else ()
+                if cols:
+                    self.require_columns(table, cols, item)
+                    table.primary_key = cols
+            elif isinstance(item, exp.UniqueColumnConstraint):
+                target = item.this
+                exprs = target.expressions if isinstance(target, exp.Schema) else [target] if target else []
+                cols = tuple(self.name(e) for e in exprs)
+                self.require_columns(table, cols, item)
+                if cols:
+                    table.uniques.append(cols)
+            elif isinstance(item, exp.ForeignKey):
+                cols = tuple(self.name(e) for e in item.expressions)
+                self.require_columns(table, cols, item)
+                self.add_fk(table, cols, item.args["reference"], name, via_alter=via_alter, node=item)
+            elif isinstance(item, exp.CheckColumnConstraint):
+                self.add_check(table, item.this, name, item)
+            elif isinstance(item, exp.Check):
+                self.add_check(table, item.this, name, item)
+            # Indexes, EXCLUDE and the like do not shape data.
+
+    def require_columns(self, table: Table, cols: tuple[str, ...], node: exp.Expression) -> None:
+        for col in cols:
+            if col not in table.columns:
+                raise self.fail(f"table {table.name} has no column {col!r}", node)
+
+    def add_fk(
+        self,
+        table: Table,
+        cols: tuple[str, ...],
+        ref: exp.Reference,
+        name: str | None,
+        via_alter: bool,
+        node: exp.Expression,
+    ) -> None:
+        target = ref.this
+        ref_table = self.name(target.this if isinstance(target, exp.Schema) else target)
+        ref_cols = tuple(self.name(e) for e in target.expressions) if isinstance(target, exp.Schema) else ()
+        options = " ".join(str(o).upper() for o in ref.args.get("options") or [])
+        deferrable = "DEFERRABLE" in options and "NOT DEFERRABLE" not in options
+        stmt = self._current
+        assert stmt is not None
+        table.foreign_keys.append(
+            ForeignKey(
+                table.name, cols, ref_table, ref_cols, name, deferrable, via_alter, stmt.index, _node_line(node) or stmt.line
+            )
+        )
+
+    def add_check(self, table: Table, expr: exp.Expression, name: str | None, node: exp.Expression) -> None:
+        stmt = self._current
+        assert stmt is not None
+        cols = tuple(dict.fromkeys(self.name(c) for c in expr.find_all(exp.Column)))
+        table.checks.append(Check(table.name, name, expr, cols, stmt.index, _node_line(node) or stmt.line))
+
+    # ALTER TABLE ------------------------------------------------------------------------------
+    def alter_table(self, tree: exp.Alter) -> None:
+        name = self.name(tree.this)
+        if name not in self.tables:
+            raise self.fail(f"ALTER TABLE of unknown table {name!r}", tree.this)
+        table = self.tables[name]
+        for action in tree.args.get("actions") or []:
+            if isinstance(action, exp.AddConstraint):
+                for item in action.expressions:
+                    self.table_constraint(table, item, via_alter=True)
+            elif isinstance(action, exp.ColumnDef):
+                self.column_def(table, action)
+            elif isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is False:
+                table.columns[self.name(action.this)].nullable = False
+            elif isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is True:
+                table.columns[self.name(action.this)].nullable = True
+            elif isinstance(action, exp.AlterColumn) and action.args.get("default") is not None:
+                table.columns[self.name(action.this)].default = action.args["default"]
+            elif isinstance(action, exp.Drop | exp.RenameColumn | exp.AlterRename):
+                raise self.fail("ALTER TABLE that drops or renames is not supported; write the final schema")
+
+    # types ------------------------------------------------------------------------------------
+    def sql_type(self, dtype: exp.DataType, where: str, node: exp.Expression) -> SqlType:
+        kind = dtype.this
+        text = dtype.sql(dialect=self.dialect)
+        params = [int(p.this.this) for p in dtype.expressions if isinstance(p, exp.DataTypeParam) and p.this.is_int]
+        if kind == T.TINYINT and params == [1] and self.dialect == "mysql":
+            return SqlType("bool", text)
+        if kind in INT_RANGES:
+            lo, hi = INT_RANGES[kind]
+            return SqlType("int", text, min_value=lo, max_value=hi)
+        if kind in DECIMAL_TYPES:
+            precision = params[0] if params else (19 if kind == T.MONEY else 18)
+            scale = params[1] if len(params) > 1 else (2 if not params else 0)
+            if precision > 38 or scale > precision:
+                raise self.fail(f"column {where}: {text} is out of range (precision <= 38, scale <= precision)", node)
+            return SqlType("decimal", text, precision=precision, scale=scale)
+        if kind in FLOAT_TYPES:
+            return SqlType("float", text)
+        if kind == T.BOOLEAN or kind == T.BIT and params in ([], [1]):
+            return SqlType("bool", text)
+        if kind in STRING_TYPES:
+            length = params[0] if params else None
+            fixed = kind in (T.CHAR, T.NCHAR)
+            if fixed and length is None:
+                length = 1
+            return SqlType("string", text, length=length, fixed=fixed)
+        if kind == T.DATE:
+            return SqlType("date", text)
+        if kind in (T.TIME, T.TIMETZ):
+            return SqlType("time", text)
+        if kind in TIMESTAMP_TYPES:
+            return SqlType("timestamp", text)
+        if kind in TIMESTAMPTZ_TYPES:
+            return SqlType("timestamptz", text)
+        if kind == T.UUID:
+            return SqlType("uuid", text)
+        if kind in (T.JSON, T.JSONB):
+            return SqlType("json", text)
+        if kind == T.ENUM:
+            values = tuple(e.name for e in dtype.expressions)
+            return SqlType("enum", text, enum_values=values)
+        if kind == T.USERDEFINED:
+            type_name = self.name(dtype.args.get("kind") or text)
+            if type_name in self.enums:
+                return SqlType("enum", type_name, enum_values=self.enums[type_name], enum_name=type_name)
+            raise self.fail(f"column {where}: type {text} is not a known enum and cannot be generated", node)
+        raise self.fail(f"column {where}: type {text} cannot be generated", node)
+
+    # cross-statement checks -------------------------------------------------------------------
+    def resolve(self) -> None:
+        for table in self.tables.values():
+            for fk in table.foreign_keys:
+                self._current = self.statements[fk.statement]
+                if fk.ref_table not in self.tables:
+                    raise self.fail(f"{table.name}({', '.join(fk.columns)}) REFERENCES unknown table {fk.ref_table!r}")
+                parent = self.tables[fk.ref_table]
+                if not fk.ref_columns:
+                    if not parent.primary_key:
+                        raise self.fail(f"REFERENCES {parent.name} without columns, but {parent.name} has no primary key")
+                    fk.ref_columns = parent.primary_key
+                for col in fk.ref_columns:
+                    if col not in parent.columns:
+                        raise self.fail(f"REFERENCES {parent.name}({col}): table {parent.name} has no column {col!r}")
+                if len(fk.ref_columns) != len(fk.columns):
+                    raise self.fail(
+                        f"foreign key ({', '.join(fk.columns)}) has {len(fk.columns)} columns but references "
+                        f"{len(fk.ref_columns)} in {parent.name}"
+                    )
+                keys = [parent.primary_key, *parent.uniques]
+                if not any(set(k) == set(fk.ref_columns) for k in keys if k):
+                    raise self.fail(
+                        f"REFERENCES {parent.name}({', '.join(fk.ref_columns)}): those columns are not a primary key "
+                        "or UNIQUE constraint of the parent"
+                    )
+            for check in table.checks:
+                for col in check.columns:
+                    if col not in table.columns:
+                        self._current = self.statements[check.statement]
+                        raise self.fail(f"CHECK ({check.sql}) uses unknown column {table.name}.{col}")
+            for col in table.primary_key:
+                table.columns[col].nullable = False
+            # Keep unique sets distinct and drop the primary key repeated as UNIQUE.
+            seen: set[frozenset[str]] = {frozenset(table.primary_key)} if table.primary_key else set()
+            uniques = []
+            for cols in table.uniques:
+                if frozenset(cols) not in seen:
+                    seen.add(frozenset(cols))
+                    uniques.append(cols)
+            table.uniques = uniques
+        if not self.tables:
+            raise DdlError(f"{self.source}: no CREATE TABLE statement found")
+
+
+def _node_line(node: exp.Expression) -> int | None:
+    for n in node.walk():
+        line = n.meta.get("line") if isinstance(n, exp.Identifier | exp.Literal) or n.meta else None
+        if line:
+            return int(line)
+    return None
+
+
+def parse_ddl(text: str, source: str = "<ddl>", dialect: str | None = None) -> Schema:
+    """Parse DDL text; ``dialect`` is detected from the text when not given."""
+    if dialect is not None and dialect not in DIALECTS:
+        raise DdlError(f"{source}: unknown dialect {dialect!r}; use one of {', '.join(DIALECTS)}")
+    chosen = dialect or detect_dialect(text)
+    parser = _Parser(text, source, chosen)
+    parser.parse()
+    digest = hashlib.sha256(text.encode()).hexdigest()
+    return Schema(source, chosen, parser.tables, parser.enums, parser.statements, digest)
+
+
+def load_ddl(path: str | Path, dialect: str | None = None) -> Schema:
+    path = Path(path)
+    if not path.exists():
+        raise FileNotFoundError(f"DDL file not found: {path}")
+    if path.suffix.lower() not in DDL_SUFFIXES:
+        raise DdlError(f"{path}: expected a .sql, .ddl or .txt file")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise DdlError(f"{path}: not UTF-8 text ({exc.reason} at byte {exc.start})") from exc
+    return parse_ddl(text, str(path), dialect)
