@@ -1,0 +1,1 @@
+"""Relational data from SQL DDL: every declared constraint holds."""

@@ -1,0 +1,175 @@
+"""Insert order, FK cycles and row counts.
+
+Tables are inserted parents first. A cycle of foreign keys is broken at an edge that can wait:
+a nullable FK (filled after the parents exist, the way ``pg_dump`` adds such constraints after the
+data) or a DEFERRABLE one (checked at commit). A cycle made only of NOT NULL, non-deferrable FKs
+cannot be loaded by any insert order, and is reported as a DDL error.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+
+from synth_pipelines.domains.relational.ddl import DdlError, ForeignKey, Schema
+
+
+@dataclass(frozen=True)
+class Plan:
+    insert_order: tuple[str, ...]
+    deferred: tuple[ForeignKey, ...]  # FKs that close a cycle: loaded after all tables
+    rows: dict[str, int]
+
+    def is_deferred(self, fk: ForeignKey) -> bool:
+        return any(fk is d for d in self.deferred)
+
+
+def _fk_nullable(schema: Schema, fk: ForeignKey) -> bool:
+    table = schema.tables[fk.table]
+    return any(table.columns[c].nullable for c in fk.columns)
+
+
+def _sccs(nodes: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
+    """Strongly connected components (Tarjan, iterative), in a deterministic order."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    on_stack: set[str] = set()
+    stack: list[str] = []
+    result: list[list[str]] = []
+    counter = 0
+    for root in nodes:
+        if root in index:
+            continue
+        work = [(root, 0)]
+        while work:
+            node, i = work.pop()
+            if i == 0:
+                index[node] = low[node] = counter
+                counter += 1
+                stack.append(node)
+                on_stack.add(node)
+            recurse = False
+            succ = edges.get(node, [])
+            while i < len(succ):
+                nxt = succ[i]
+                i += 1
+                if nxt not in index:
+                    work.append((node, i))
+                    work.append((nxt, 0))
+                    recurse = True
+                    break
+                if nxt in on_stack:
+                    low[node] = min(low[node], index[nxt])
+            if recurse:
+                continue
+            if low[node] == index[node]:
+                comp = []
+                while True:
+                    w = stack.pop()
+                    on_stack.discard(w)
+                    comp.append(w)
+                    if w == node:
+                        break
+                result.append(comp)
+            if work:
+                parent = work[-1][0]
+                low[parent] = min(low[parent], low[node])
+    return result
+
+
+def insert_order(schema: Schema) -> tuple[tuple[str, ...], tuple[ForeignKey, ...]]:
+    """Parents-first order of the tables and the FKs deferred to break cycles."""
+    names = list(schema.tables)
+    active = [fk for t in schema.tables.values() for fk in t.foreign_keys if fk.ref_table != fk.table]
+    deferred: list[ForeignKey] = []
+    while True:
+        edges: dict[str, list[str]] = {n: [] for n in names}
+        for fk in active:
+            edges[fk.table].append(fk.ref_table)
+        cyclic = [c for c in _sccs(names, edges) if len(c) > 1]
+        if not cyclic:
+            break
+        comp = set(cyclic[0])
+        inside = [fk for fk in active if fk.table in comp and fk.ref_table in comp]
+        breakable = [fk for fk in inside if fk.deferrable or _fk_nullable(schema, fk)]
+        if not breakable:
+            cycle = " -> ".join(_cycle_path(inside))
+            first = min(inside, key=lambda f: f.line)
+            stmt = schema.statements[first.statement]
+            raise DdlError(
+                f"{schema.source}:{first.line}: statement {stmt.index + 1} ({stmt.summary}): foreign keys form a "
+                f"cycle of NOT NULL, non-deferrable references ({cycle}); no insert order can satisfy it. "
+                "Make one of them nullable or DEFERRABLE."
+            )
+        # Prefer the edge the DDL itself added later (ALTER TABLE), then the latest declared one.
+        chosen = max(breakable, key=lambda f: (f.via_alter, f.deferrable, f.statement, f.line))
+        deferred.append(chosen)
+        active = [fk for fk in active if fk is not chosen]
+    # Kahn's algorithm with DDL order as the tie-break, so the order is stable and readable.
+    parents = {n: {fk.ref_table for fk in active if fk.table == n} for n in names}
+    order: list[str] = []
+    done: set[str] = set()
+    while len(order) < len(names):
+        ready = [n for n in names if n not in done and parents[n] <= done]
+        order.append(ready[0])
+        done.add(ready[0])
+    return tuple(order), tuple(deferred)
+
+
+def _cycle_path(fks: list[ForeignKey]) -> list[str]:
+    return [f"{fk.table}({', '.join(fk.columns)}) -> {fk.ref_table}" for fk in fks]
+
+
+def parse_table_rows(text: str | None) -> dict[str, int]:
+    """``loans=50000,reviews=20000`` -> {"loans": 50000, "reviews": 20000}."""
+    result: dict[str, int] = {}
+    if not text:
+        return result
+    for item in text.split(","):
+        item = item.strip()
+        if not item:
+            continue
+        name, sep, value = item.partition("=")
+        if not sep or not value.strip().isdigit():
+            raise ValueError(f"--table-rows: expected TABLE=N, got {item!r}")
+        result[name.strip()] = int(value)
+    return result
+
+
+def row_counts(
+    schema: Schema,
+    rows: int,
+    overrides: dict[str, int] | None = None,
+    fanout: float = 2.0,
+    deferred: tuple[ForeignKey, ...] = (),
+) -> dict[str, int]:
+    """Rows per table: the override, else ``rows``, times ``fanout`` for tables that hang off a parent
+    through a non-unique foreign key (loans per member...). One-to-one children stay within their parent."""
+    overrides = dict(overrides or {})
+    unknown = sorted(set(overrides) - set(schema.tables))
+    if unknown:
+        raise ValueError(
+            f"{schema.source}: --table-rows names unknown table(s) {', '.join(unknown)}; "
+            f"tables are: {', '.join(schema.tables)}"
+        )
+    counts: dict[str, int] = {}
+    for name, table in schema.tables.items():
+        if name in overrides:
+            counts[name] = overrides[name]
+            continue
+        keys = [set(table.primary_key), *(set(u) for u in table.uniques)]
+        fan = any(
+            fk.ref_table != name
+            and not any(fk is d for d in deferred)
+            and not any(k and k <= set(fk.columns) for k in keys)
+            for fk in table.foreign_keys
+        )
+        counts[name] = math.ceil(rows * fanout) if fan else rows
+    return counts
+
+
+def make_plan(
+    schema: Schema, rows: int, overrides: dict[str, int] | None = None, fanout: float = 2.0
+) -> Plan:
+    order, deferred = insert_order(schema)
+    return Plan(order, deferred, row_counts(schema, rows, overrides, fanout, deferred))
