@@ -5,12 +5,17 @@ from __future__ import annotations
 import dagster as dg
 
 from synth_pipelines.domains.registry import pipeline_domains
+from synth_pipelines.domains.relational.assets import build_all_relational_assets
 from synth_pipelines.orchestration.factory import build_domain_assets
 from synth_pipelines.orchestration.resources import default_resources
 from synth_pipelines.orchestration.schedules import all_domains_job, nightly_regeneration, seed_file_sensor
 
 defs = dg.Definitions(
-    assets=[asset for domain in pipeline_domains() for asset in build_domain_assets(domain)],
+    assets=[
+        *(asset for domain in pipeline_domains() for asset in build_domain_assets(domain)),
+        # One asset group per DDL file in data/schemas/ (one asset per table, deps follow the FKs).
+        *build_all_relational_assets(),
+    ],
     jobs=[all_domains_job],
     schedules=[nightly_regeneration],
     sensors=[seed_file_sensor],

@@ -137,7 +137,7 @@ def write_duckdb(schema: Schema, plan: Plan, parquet_files: dict[str, Path], tar
                 table = schema.tables[name]
                 con.execute(duckdb_create_table(schema, plan, table))
                 path = str(parquet_files[name]).replace("'", "''")
-                con.execute(f"INSERT INTO {q(name)} SELECT * FROM read_parquet('{path}')")
+                con.execute(f"INSERT INTO {q(name)} SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
             con.execute("CHECKPOINT")
         finally:
             con.close()

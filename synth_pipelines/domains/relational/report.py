@@ -40,7 +40,7 @@ def connect_sources(sources: dict[str, pl.DataFrame | Path], memory_limit: str =
             con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM {q('__frame_' + name)}")
         else:
             path = str(src).replace("'", "''")
-            con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM read_parquet('{path}')")
+            con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
     return con
 
 
