@@ -212,9 +212,9 @@ class _Parser:
         self._current: Statement | None = None
 
     # errors -------------------------------------------------------------------------------------
-    def fail(self, message: str, node: exp.Expression | None = None) -> DdlError:
+    def fail(self, message: str, node: exp.Expression | None = None, line: int | None = None) -> DdlError:
         stmt = self._current
-        line = stmt.line if stmt else 0
+        line = line or (stmt.line if stmt else 0)
         if node is not None:
             node_line = _node_line(node)
             if node_line:
@@ -492,15 +492,15 @@ class _Parser:
             for fk in table.foreign_keys:
                 self._current = self.statements[fk.statement]
                 if fk.ref_table not in self.tables:
-                    raise self.fail(f"{table.name}({', '.join(fk.columns)}) REFERENCES unknown table {fk.ref_table!r}")
+                    raise self.fail(f"{table.name}({', '.join(fk.columns)}) REFERENCES unknown table {fk.ref_table!r}", line=fk.line)
                 parent = self.tables[fk.ref_table]
                 if not fk.ref_columns:
                     if not parent.primary_key:
-                        raise self.fail(f"REFERENCES {parent.name} without columns, but {parent.name} has no primary key")
+                        raise self.fail(f"REFERENCES {parent.name} without columns, but {parent.name} has no primary key", line=fk.line)
                     fk.ref_columns = parent.primary_key
                 for col in fk.ref_columns:
                     if col not in parent.columns:
-                        raise self.fail(f"REFERENCES {parent.name}({col}): table {parent.name} has no column {col!r}")
+                        raise self.fail(f"REFERENCES {parent.name}({col}): table {parent.name} has no column {col!r}", line=fk.line)
                 if len(fk.ref_columns) != len(fk.columns):
                     raise self.fail(
                         f"foreign key ({', '.join(fk.columns)}) has {len(fk.columns)} columns but references "
@@ -516,7 +516,7 @@ class _Parser:
                 for col in check.columns:
                     if col not in table.columns:
                         self._current = self.statements[check.statement]
-                        raise self.fail(f"CHECK ({check.sql}) uses unknown column {table.name}.{col}")
+                        raise self.fail(f"CHECK ({check.sql}) uses unknown column {table.name}.{col}", line=check.line)
             for col in table.primary_key:
                 table.columns[col].nullable = False
             # Keep unique sets distinct and drop the primary key repeated as UNIQUE.

@@ -46,6 +46,7 @@ from synth_pipelines.domains.relational.values import (
     permute,
     polars_dtype,
     type_bounds,
+    typical_range,
 )
 
 DOMAIN = "relational"
@@ -83,6 +84,9 @@ class KeyGroup:
     columns: tuple[str, ...]
     components: list[Component]
     space: int
+    # (earlier group, its plain component): this group's one component is offset from that "slot"
+    # per parent, so e.g. UNIQUE (order_id, sku) holds beside PRIMARY KEY (order_id, line_no).
+    link: tuple[int, int] | None = None
 
     @property
     def sequential(self) -> bool:
@@ -225,6 +229,15 @@ class RelationalGenerator:
                     components.append(Component((col,), domain_size(spec), spec=spec))
                     taken.add(col)
             self._shrink(m, components)
+            overlap = {c for c in cols if c in assigned}
+            link = self._link(m, overlap, components) if overlap else None
+            if link is not None:
+                m.groups.append(KeyGroup(label, tuple(taken), components, components[0].size, link))
+                assigned |= taken
+                groups_done.append(set(cols))
+                continue
+            if overlap:
+                m.not_by_construction.append(label)
             space = math.prod(c.size for c in components)
             if m.rows > space:
                 raise ConstraintViolation(
@@ -244,6 +257,24 @@ class RelationalGenerator:
             m.fk_draws.append(fk)
         fk_cols = {c for f in m.fk_draws for c in f.columns}
         m.plain = _order_plain([c for c in t.columns if c not in assigned and c not in fk_cols], m.orders)
+
+    def _link(self, m: TableModel, overlap: set[str], components: list[Component]) -> tuple[int, int] | None:
+        """Find the earlier key whose non-overlapping part is one plain "slot" column (line_no)."""
+        if len(components) != 1:
+            return None
+        for g_no, group in enumerate(m.groups):
+            rest = [i for i, c in enumerate(group.components) if not set(c.columns) <= overlap]
+            covered = {col for c in group.components for col in c.columns if set(c.columns) <= overlap}
+            if len(rest) != 1 or covered != overlap or group.components[rest[0]].spec is None or group.link:
+                continue
+            slot = group.components[rest[0]]
+            if slot.size > components[0].size:
+                slot.size = components[0].size
+                group.space = math.prod(c.size for c in group.components)
+                if m.rows > group.space:
+                    return None
+            return g_no, rest[0]
+        return None
 
     def _shrink(self, m: TableModel, components: list[Component]) -> None:
         """Plain columns beside a foreign key in a composite key (item_no in (restaurant_id, item_no))
@@ -269,16 +300,32 @@ class RelationalGenerator:
                 raise ConstraintViolation(f"{self.schema.source}: keys of {table} reference each other in a loop")
             m = self.models[table]
             out: dict[str, pl.Series] = {}
+            parts: dict[int, list[np.ndarray]] = {}
             for g_no, group in enumerate(m.groups):
-                out.update(self._group_values(m, g_no, group, idx))
+                out.update(self._group_values(m, g_no, group, idx, parts))
             return out
         finally:
             self._key_cache_depth -= 1
 
-    def _group_values(self, m: TableModel, g_no: int, group: KeyGroup, idx: np.ndarray) -> dict[str, pl.Series]:
+    def _group_values(
+        self, m: TableModel, g_no: int, group: KeyGroup, idx: np.ndarray, done: dict[int, list[np.ndarray]]
+    ) -> dict[str, pl.Series]:
         key = stream_key(self.seed, DOMAIN, f"{self.schema.sha256[:16]}/{m.table.name}/key{g_no}") >> 66
+        if group.link is not None:
+            base_no, slot_no = group.link
+            base = m.groups[base_no]
+            parent_index = np.zeros(idx.size, dtype=np.int64)
+            for i, (c, j) in enumerate(zip(base.components, done[base_no], strict=True)):
+                if i != slot_no:
+                    parent_index = parent_index * c.size + j
+            size = group.components[0].size
+            # Distinct slots of one parent map to distinct values: (slot + per-parent offset) mod size.
+            j = (done[base_no][slot_no] + mix62(parent_index, key) % size) % size
+            done[g_no] = [j]
+            return self._component_values(m, group.components, [j])
         if group.sequential:
             comp = group.components[0]
+            done[g_no] = [idx]
             return {comp.columns[0]: enumerate_column(comp.spec, idx)}  # type: ignore[arg-type]
         comps = group.components
         if len(comps) == 1 and comps[0].fk is None:
@@ -298,6 +345,10 @@ class RelationalGenerator:
                 else mix62(idx, key + 7 * i + 1) % c.size
                 for i, c in enumerate(comps)
             ]
+        done[g_no] = parts
+        return self._component_values(m, comps, parts)
+
+    def _component_values(self, m: TableModel, comps: list[Component], parts: list[np.ndarray]) -> dict[str, pl.Series]:
         out: dict[str, pl.Series] = {}
         for c, j in zip(comps, parts, strict=True):
             if c.fk is not None:
@@ -437,7 +488,8 @@ def _above(values: pl.Series, lower: pl.Series, spec: ColumnSpec, order: OrderRu
         moved = base + gap
     elif kind in ("int", "decimal", "float"):
         step = number_step(spec.type) or 0.01
-        width = max(step, (float(spec.hi) - float(spec.lo)) / 10) if spec.lo is not None else 100.0
+        a, b, _ = typical_range(spec)
+        width = max(step, (b - a) / 4)
         gap = np.round(rng.uniform(0, width, n) / step) * step + strict * step
         moved = lower.cast(pl.Float64) + pl.Series(gap)
     else:

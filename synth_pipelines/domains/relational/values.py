@@ -88,7 +88,7 @@ _NUMBER_RULES: list[tuple[str, str]] = [
     (r"pages?$", "pages"),
     (r"hours", "hours"),
     (r"minutes|duration", "minutes"),
-    (r"quantity|qty|count|copies|seats|party_size|stock|num_|number_of|size$", "quantity"),
+    (r"quantity|qty|count|copies|seats|party_size|stock|num_|number_of|size$|capacity|used$", "quantity"),
     (r"weight|height|width|length|distance", "measure"),
 ]
 
@@ -261,9 +261,7 @@ def _draw_values(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
     if kind == "json":
         score = rng.integers(0, 100, n)
         tags = vocab("word").gather(rng.integers(0, vocab("word").len(), n))
-        return pl.select(
-            pl.format('{"score": {}, "tag": "{}"}', pl.Series(score), tags).alias(spec.name)
-        ).to_series()
+        return _concat(['{"score": ', pl.Series(score).cast(pl.String), ', "tag": "', tags, '"}'], "")
     if kind == "enum":
         return _pick(list(t.enum_values), spec.default, rng, n)
     values = fit_length(_draw_string(spec, rng, n), spec)

@@ -1,0 +1,151 @@
+"""Generation: every constraint holds on every schema, deterministic bytes, honest CSV and report."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import zipfile
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import polars as pl
+import pytest
+
+from synth_pipelines.domains.relational.constraints import CheckEvaluator
+from synth_pipelines.domains.relational.pipeline import RelationalConfig, export_dataset, prepare
+from synth_pipelines_tests.relational.conftest import SAMPLES, TRICKY
+
+ALL_SCHEMAS = [*SAMPLES, *sorted(TRICKY.glob("*.sql"))]
+
+
+def digests(directory: Path) -> dict[str, str]:
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if p.is_file() and p.suffix != ".duckdb"
+    }
+
+
+@pytest.mark.parametrize("ddl", ALL_SCHEMAS, ids=lambda p: p.stem)
+def test_every_constraint_holds(ddl: Path, tmp_path: Path):
+    prepared = prepare(ddl, RelationalConfig(rows=300), seed=3)
+    report, files = export_dataset(prepared, 3, tmp_path)
+    assert report["ok"] and report["violations"] == 0
+    for name, table in report["tables"].items():
+        assert table["rows"] == prepared.plan.rows[name] > 0
+        kinds = {c["type"] for c in table["constraints"]}
+        schema_table = prepared.schema.tables[name]
+        if schema_table.primary_key:
+            assert "PRIMARY KEY" in kinds
+        assert sum(c["type"] == "FOREIGN KEY" for c in table["constraints"]) == len(schema_table.foreign_keys)
+        assert sum(c["type"] == "CHECK" for c in table["constraints"]) == len(schema_table.checks)
+        for col in schema_table.columns.values():
+            stats = table["columns"][col.name]
+            if not col.nullable:
+                assert stats["null_pct"] == 0
+    # The DuckDB database was created with the constraints and holds every row.
+    con = duckdb.connect(str(files["duckdb"]), read_only=True)
+    for name, rows in report["rows"].items():
+        assert con.execute(f'SELECT count(*) FROM "{name}"').fetchone()[0] == rows
+    con.close()
+
+
+def test_report_counts_fk_coverage_nulls_and_order(tmp_path: Path):
+    prepared = prepare(SAMPLES[[p.stem for p in SAMPLES].index("library")], RelationalConfig(rows=400), seed=1)
+    report, files = export_dataset(prepared, 1, tmp_path)
+    on_disk = json.loads(files["report"].read_text())
+    assert on_disk == report
+    assert on_disk["insert_order"].index("authors") < on_disk["insert_order"].index("books")
+    assert on_disk["seed"] == 1 and on_disk["generator_version"]
+    loans = on_disk["tables"]["loans"]
+    fk = next(c for c in loans["constraints"] if c["type"] == "FOREIGN KEY" and c["columns"] == ["book_id"])
+    assert fk["orphans"] == 0 and 0 < fk["coverage_pct"] <= 100
+    returned = loans["columns"]["returned_at"]
+    assert 0 < returned["null_pct"] < 100  # nullable columns get a realistic share of NULLs
+    assert loans["columns"]["loan_id"]["distinct"] == loans["rows"]
+    assert loans["columns"]["fine_amount"]["samples"]
+
+
+def test_same_seed_same_bytes_other_seed_other_bytes(tmp_path: Path):
+    ddl = TRICKY / "tricky_postgres.sql"
+    for seed, name in ((5, "a"), (5, "b"), (6, "c")):
+        export_dataset(prepare(ddl, RelationalConfig(rows=200), seed), seed, tmp_path / name)
+    a, b, c = (digests(tmp_path / n) for n in "abc")
+    assert a == b
+    assert a["shipments.csv"] != c["shipments.csv"]
+
+
+def test_blocks_are_independent_of_how_work_is_split():
+    prepared = prepare(TRICKY / "tricky_postgres.sql", RelationalConfig(rows=300), seed=9)
+    gen = prepared.generator
+    whole = gen.table_frame("shipments")
+    small = pl.concat(list(gen.iter_blocks("shipments", block_rows=128)))
+    # Keys are pure functions of the row number, whatever the block size (other columns are drawn
+    # per fixed block of BLOCK_ROWS, so any block can be drawn alone).
+    assert whole["shipment_id"].equals(small["shipment_id"])
+    evaluator = CheckEvaluator(prepared.schema, prepared.schema.tables["shipments"])
+    assert gen.block("shipments", 0, 0, whole.height, evaluator).equals(whole)
+    idx = np.array([7, 250, 3])
+    keys = gen.key_frame("bins", idx)
+    full = gen.table_frame("bins")
+    for col, series in keys.items():
+        assert series.to_list() == full[col].gather(idx).to_list()
+
+
+def test_csv_conventions(tmp_path: Path, write_ddl):
+    ddl = write_ddl(
+        "CREATE TABLE t (\n  id SERIAL PRIMARY KEY,\n  note VARCHAR(20) CHECK (note IN ('', 'x')),\n"
+        "  flag BOOLEAN NOT NULL,\n  day DATE NOT NULL,\n  at TIMESTAMPTZ NOT NULL,\n  tm TIME NOT NULL\n);\n"
+    )
+    _, files = export_dataset(prepare(ddl, RelationalConfig(rows=200), 2), 2, tmp_path / "out")
+    lines = files["csv:t"].read_text().splitlines()
+    assert lines[0] == "id,note,flag,day,at,tm"
+    notes = {line.split(",")[1] for line in lines[1:]}
+    assert notes == {"", '""', "x"}  # NULL is empty unquoted, the empty string is ""
+    row = lines[1].split(",")
+    assert row[2] in ("true", "false")
+    assert len(row[3]) == 10 and row[3][4] == "-"
+    assert row[4].endswith("Z") and "T" in row[4]
+    assert len(row[5]) == 8 and row[5][2] == ":"
+
+
+def test_zip_holds_the_csvs_in_insert_order(tmp_path: Path):
+    prepared = prepare(TRICKY / "tricky_sqlite.sql", RelationalConfig(rows=50), 4)
+    _, files = export_dataset(prepared, 4, tmp_path)
+    with zipfile.ZipFile(files["zip"]) as zf:
+        assert zf.namelist() == [f"{t}.csv" for t in prepared.plan.insert_order]
+        assert all(i.date_time == (1980, 1, 1, 0, 0, 0) for i in zf.infolist())
+        assert zf.read("notes.csv") == files["csv:notes"].read_bytes()
+
+
+def test_values_respect_types_and_meaning(tmp_path: Path):
+    prepared = prepare(SAMPLES[[p.stem for p in SAMPLES].index("library")], RelationalConfig(rows=500), 8)
+    gen = prepared.generator
+    members = gen.table_frame("members")
+    assert members["email"].str.contains(r"^[a-z]+\.[a-z]+\d*@[a-z.]+$").all()
+    assert members["email"].n_unique() == members.height
+    books = gen.table_frame("books")
+    isbn = books["isbn"].to_list()
+    assert all(len(s) == 13 and s.startswith("978") for s in isbn)
+    digits = np.array([[int(ch) for ch in s] for s in isbn])
+    assert ((digits * np.array([1, 3] * 6 + [1])).sum(axis=1) % 10 == 0).all()  # valid check digits
+    assert books["price"].dtype == pl.Decimal(8, 2)
+    assert (books["title"].str.len_chars() <= 200).all()
+    loans = gen.table_frame("loans")
+    both = loans.drop_nulls("returned_at")
+    assert (both["returned_at"] >= both["loaned_at"]).all()
+
+
+def test_composite_overlapping_keys_hold(tmp_path: Path):
+    prepared = prepare(TRICKY / "tricky_mysql.sql", RelationalConfig(rows=500, table_rows={"order_items": 3000}), 2)
+    items = prepared.generator.table_frame("order_items")
+    assert items.select("order_id", "line_no").is_unique().all()
+    assert items.select("order_id", "sku").is_unique().all()
+    assert prepared.generator.models["order_items"].not_by_construction == []
+
+
+def test_table_rows_override_and_fanout():
+    prepared = prepare(SAMPLES[[p.stem for p in SAMPLES].index("library")], RelationalConfig(rows=100, table_rows={"loans": 777}), 1)
+    assert prepared.plan.rows["loans"] == 777
+    assert prepared.plan.rows["authors"] == 100 and prepared.plan.rows["reviews"] == 200
