@@ -292,8 +292,9 @@ class RelationalGenerator:
                 c.size = want
 
     # keys ---------------------------------------------------------------------------------------
-    def key_frame(self, table: str, idx: np.ndarray) -> dict[str, pl.Series]:
-        """The key columns of ``table`` at rows ``idx`` (a pure function of the row numbers)."""
+    def key_frame(self, table: str, idx: np.ndarray, only: set[str] | None = None) -> dict[str, pl.Series]:
+        """The key columns of ``table`` at rows ``idx`` (a pure function of the row numbers);
+        with ``only``, just the key groups holding those columns (and the groups they derive from)."""
         self._key_cache_depth += 1
         try:
             if self._key_cache_depth > 32:
@@ -301,8 +302,13 @@ class RelationalGenerator:
             m = self.models[table]
             out: dict[str, pl.Series] = {}
             parts: dict[int, list[np.ndarray]] = {}
+            needed = set(range(len(m.groups)))
+            if only is not None:
+                needed = {g for g, grp in enumerate(m.groups) if set(grp.columns) & only}
+                needed |= {m.groups[g].link[0] for g in needed if m.groups[g].link is not None}
             for g_no, group in enumerate(m.groups):
-                out.update(self._group_values(m, g_no, group, idx, parts))
+                if g_no in needed:
+                    out.update(self._group_values(m, g_no, group, idx, parts))
             return out
         finally:
             self._key_cache_depth -= 1
@@ -358,7 +364,7 @@ class RelationalGenerator:
         return out
 
     def fk_values(self, m: TableModel, fk: ForeignKey, parent_rows: np.ndarray) -> dict[str, pl.Series]:
-        parent = self.key_frame(fk.ref_table, parent_rows)
+        parent = self.key_frame(fk.ref_table, parent_rows, set(fk.ref_columns))
         out = {}
         for col, ref in zip(fk.columns, fk.ref_columns, strict=True):
             dtype = polars_dtype(m.table.columns[col].type)
@@ -417,7 +423,7 @@ class RelationalGenerator:
             else:
                 # Mild popularity skew: a few parents get many children, as in real data.
                 j = np.minimum((parent_rows * u**1.4).astype(np.int64), parent_rows - 1)
-                j = permute(j, parent_rows, 0xF00D + len(fk.columns))
+                j = _scatter(j, parent_rows)
                 null = (rng.random(n) < 0.1) if nullable else np.zeros(n, dtype=bool)
         values = self.fk_values(m, fk, j)
         if null.any():
@@ -496,6 +502,14 @@ def _above(values: pl.Series, lower: pl.Series, spec: ColumnSpec, order: OrderRu
         return values
     moved = moved.cast(values.dtype, strict=False)
     return pl.select(pl.when(lower.is_null() | values.is_null()).then(values).otherwise(moved).alias(values.name)).to_series()
+
+
+def _scatter(j: np.ndarray, n: int) -> np.ndarray:
+    """A cheap bijection of ``[0, n)`` (multiply by a unit mod n): popular parents spread out."""
+    a = 0x9E3779B1
+    while math.gcd(a, n) != 1:
+        a += 2
+    return (j.astype(np.uint64) * np.uint64(a % n or 1) % np.uint64(n)).astype(np.int64)
 
 
 def _order_plain(columns: list[str], orders: list[OrderRule]) -> list[str]:

@@ -1,0 +1,132 @@
+"""Benchmark: the 6-table library schema to Parquet, every constraint checked, beside per-row baselines.
+
+    python bench/bench_relational.py              # authors 10k, publishers 1k, books 100k, members 100k,
+                                                  # loans 1M, reviews 500k (1.71M rows)
+    python bench/bench_relational.py --scale 10   # 17.1M rows (peak memory target: < 1 GiB)
+
+Our figure covers the whole pipeline: draw, CHECK evaluation, Parquet write and the full validation
+report (PK/FK/UNIQUE/NOT NULL/CHECK/type counts over the written files). The baselines only build
+rows in memory (a per-row Faker loop and a per-row mimesis loop, on a subset; their rates are per
+row, so the subset does not flatter them). Peak memory is the process's max RSS (ru_maxrss).
+The machine is shared: figures are noisy.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import random
+import resource
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+
+from synth_pipelines.domains.relational.pipeline import RelationalConfig, export_dataset, prepare  # noqa: E402
+
+COUNTS = {"authors": 10_000, "publishers": 1_000, "books": 100_000, "members": 100_000, "loans": 1_000_000, "reviews": 500_000}
+TARGET_ROWS_PER_S = 1_500_000
+
+
+def peak_mib() -> float:
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+
+
+def faker_rows(n: int) -> float:
+    """Per-row Faker: a loan row and a member row, the way hand-written generators do it."""
+    from faker import Faker
+
+    fake = Faker("en_US")
+    Faker.seed(1)
+    start = time.perf_counter()
+    rows = []
+    for i in range(n):
+        loaned = fake.date_time_between(start_date=dt.datetime(2015, 1, 1), end_date=dt.datetime(2025, 12, 31))
+        rows.append(
+            {
+                "loan_id": i + 1,
+                "book_id": fake.random_int(1, 100_000),
+                "member_id": fake.random_int(1, 100_000),
+                "loaned_at": loaned,
+                "due_date": fake.date_between(start_date=dt.date(2015, 1, 1), end_date=dt.date(2025, 12, 31)),
+                "returned_at": loaned + dt.timedelta(days=fake.random_int(1, 30)) if fake.boolean(85) else None,
+                "fine_amount": round(fake.pyfloat(min_value=0, max_value=50), 2),
+                "email": fake.email(),
+                "name": fake.name(),
+            }
+        )
+    return n / (time.perf_counter() - start)
+
+
+def mimesis_rows(n: int) -> float:
+    from mimesis import Datetime, Numeric, Person
+    from mimesis.locales import Locale
+
+    person, numeric, when = Person(Locale.EN, seed=1), Numeric(seed=1), Datetime(seed=1)
+    rng = random.Random(1)
+    start = time.perf_counter()
+    rows = []
+    for i in range(n):
+        loaned = when.datetime(start=2015, end=2025)
+        rows.append(
+            {
+                "loan_id": i + 1,
+                "book_id": numeric.integer_number(1, 100_000),
+                "member_id": numeric.integer_number(1, 100_000),
+                "loaned_at": loaned,
+                "due_date": when.date(start=2015, end=2025),
+                "returned_at": loaned + dt.timedelta(days=rng.randint(1, 30)) if rng.random() < 0.85 else None,
+                "fine_amount": round(numeric.float_number(0, 50), 2),
+                "email": person.email(),
+                "name": person.full_name(),
+            }
+        )
+    return n / (time.perf_counter() - start)
+
+
+def ours(scale: float, keep: Path | None) -> tuple[int, float, dict]:
+    counts = {t: int(n * scale) for t, n in COUNTS.items()}
+    ddl = ROOT / "data" / "schemas" / "library.sql"
+    prepared = prepare(ddl, RelationalConfig(rows=0, table_rows=counts), seed=42)
+    out = keep or Path(tempfile.mkdtemp(prefix="bench-relational-"))
+    start = time.perf_counter()
+    report, _ = export_dataset(prepared, 42, out, formats=("parquet",))
+    seconds = time.perf_counter() - start
+    return sum(counts.values()), seconds, report
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--scale", type=float, default=1.0, help="multiply the row counts (10 = 17.1M rows)")
+    parser.add_argument("--baseline-rows", type=int, default=20_000, help="rows for each per-row baseline")
+    parser.add_argument("--no-baselines", action="store_true")
+    parser.add_argument("--out", type=Path, default=None, help="keep the Parquet files here")
+    args = parser.parse_args()
+
+    rows, seconds, report = ours(args.scale, args.out)
+    rate = rows / seconds
+    peak = peak_mib()
+    print(f"synth relational  library x{args.scale:g}: {rows:,} rows in {seconds:.2f} s = {rate:,.0f} rows/s "
+          f"(draw + CHECKs + Parquet + full validation), peak RSS {peak:,.0f} MiB, violations {report['violations']}")
+    for name, n in report["rows"].items():
+        print(f"    {name:<11} {n:>12,} rows")
+    if not args.no_baselines:
+        f_rate = faker_rows(args.baseline_rows)
+        print(f"faker per-row loop  ({args.baseline_rows:,} rows, in memory only): {f_rate:,.0f} rows/s"
+              f"  -> ours is {rate / f_rate:,.1f}x")
+        try:
+            m_rate = mimesis_rows(args.baseline_rows)
+            print(f"mimesis per-row loop ({args.baseline_rows:,} rows, in memory only): {m_rate:,.0f} rows/s"
+                  f"  -> ours is {rate / m_rate:,.1f}x")
+        except ImportError:
+            print("mimesis not installed (dev extra): baseline skipped")
+    print(f"target: >= {TARGET_ROWS_PER_S:,} rows/s {'MET' if rate >= TARGET_ROWS_PER_S else 'NOT MET'}; "
+          f"peak < 1024 MiB {'MET' if peak < 1024 else 'NOT MET'}")
+    return 0 if report["ok"] else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
