@@ -27,7 +27,14 @@ sys.path.insert(0, str(ROOT))
 
 from synth_pipelines.domains.relational.pipeline import RelationalConfig, export_dataset, prepare  # noqa: E402
 
-COUNTS = {"authors": 10_000, "publishers": 1_000, "books": 100_000, "members": 100_000, "loans": 1_000_000, "reviews": 500_000}
+COUNTS = {
+    "authors": 10_000,
+    "publishers": 1_000,
+    "books": 100_000,
+    "members": 100_000,
+    "loans": 1_000_000,
+    "reviews": 500_000,
+}
 TARGET_ROWS_PER_S = 1_500_000
 
 
@@ -44,7 +51,9 @@ def faker_rows(n: int) -> float:
     start = time.perf_counter()
     rows = []
     for i in range(n):
-        loaned = fake.date_time_between(start_date=dt.datetime(2015, 1, 1), end_date=dt.datetime(2025, 12, 31))
+        loaned = fake.date_time_between(
+            start_date=dt.datetime(2015, 1, 1), end_date=dt.datetime(2025, 12, 31)
+        )
         rows.append(
             {
                 "loan_id": i + 1,
@@ -52,7 +61,9 @@ def faker_rows(n: int) -> float:
                 "member_id": fake.random_int(1, 100_000),
                 "loaned_at": loaned,
                 "due_date": fake.date_between(start_date=dt.date(2015, 1, 1), end_date=dt.date(2025, 12, 31)),
-                "returned_at": loaned + dt.timedelta(days=fake.random_int(1, 30)) if fake.boolean(85) else None,
+                "returned_at": loaned + dt.timedelta(days=fake.random_int(1, 30))
+                if fake.boolean(85)
+                else None,
                 "fine_amount": round(fake.pyfloat(min_value=0, max_value=50), 2),
                 "email": fake.email(),
                 "name": fake.name(),
@@ -78,7 +89,9 @@ def mimesis_rows(n: int) -> float:
                 "member_id": numeric.integer_number(1, 100_000),
                 "loaned_at": loaned,
                 "due_date": when.date(start=2015, end=2025),
-                "returned_at": loaned + dt.timedelta(days=rng.randint(1, 30)) if rng.random() < 0.85 else None,
+                "returned_at": loaned + dt.timedelta(days=rng.randint(1, 30))
+                if rng.random() < 0.85
+                else None,
                 "fine_amount": round(numeric.float_number(0, 50), 2),
                 "email": person.email(),
                 "name": person.full_name(),
@@ -99,7 +112,9 @@ def ours(scale: float, keep: Path | None) -> tuple[int, float, dict]:
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the row counts (10 = 17.1M rows)")
     parser.add_argument("--baseline-rows", type=int, default=20_000, help="rows for each per-row baseline")
     parser.add_argument("--no-baselines", action="store_true")
@@ -109,22 +124,30 @@ def main() -> int:
     rows, seconds, report = ours(args.scale, args.out)
     rate = rows / seconds
     peak = peak_mib()
-    print(f"synth relational  library x{args.scale:g}: {rows:,} rows in {seconds:.2f} s = {rate:,.0f} rows/s "
-          f"(draw + CHECKs + Parquet + full validation), peak RSS {peak:,.0f} MiB, violations {report['violations']}")
+    print(
+        f"synth relational  library x{args.scale:g}: {rows:,} rows in {seconds:.2f} s = {rate:,.0f} rows/s "
+        f"(draw + CHECKs + Parquet + full validation), peak RSS {peak:,.0f} MiB, violations {report['violations']}"
+    )
     for name, n in report["rows"].items():
         print(f"    {name:<11} {n:>12,} rows")
     if not args.no_baselines:
         f_rate = faker_rows(args.baseline_rows)
-        print(f"faker per-row loop  ({args.baseline_rows:,} rows, in memory only): {f_rate:,.0f} rows/s"
-              f"  -> ours is {rate / f_rate:,.1f}x")
+        print(
+            f"faker per-row loop  ({args.baseline_rows:,} rows, in memory only): {f_rate:,.0f} rows/s"
+            f"  -> ours is {rate / f_rate:,.1f}x"
+        )
         try:
             m_rate = mimesis_rows(args.baseline_rows)
-            print(f"mimesis per-row loop ({args.baseline_rows:,} rows, in memory only): {m_rate:,.0f} rows/s"
-                  f"  -> ours is {rate / m_rate:,.1f}x")
+            print(
+                f"mimesis per-row loop ({args.baseline_rows:,} rows, in memory only): {m_rate:,.0f} rows/s"
+                f"  -> ours is {rate / m_rate:,.1f}x"
+            )
         except ImportError:
             print("mimesis not installed (dev extra): baseline skipped")
-    print(f"target: >= {TARGET_ROWS_PER_S:,} rows/s {'MET' if rate >= TARGET_ROWS_PER_S else 'NOT MET'}; "
-          f"peak < 1024 MiB {'MET' if peak < 1024 else 'NOT MET'}")
+    print(
+        f"target: >= {TARGET_ROWS_PER_S:,} rows/s {'MET' if rate >= TARGET_ROWS_PER_S else 'NOT MET'}; "
+        f"peak < 1024 MiB {'MET' if peak < 1024 else 'NOT MET'}"
+    )
     return 0 if report["ok"] else 1
 
 

@@ -22,23 +22,51 @@ def only_relational_cli(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 def digests(directory: Path) -> dict[str, str]:
-    return {p.name: hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(directory.iterdir()) if p.suffix != ".duckdb"}
+    return {
+        p.name: hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(directory.iterdir())
+        if p.suffix != ".duckdb"
+    }
 
 
 def test_cli_writes_every_format(tmp_path: Path, capsys: pytest.CaptureFixture[str]):
     ddl = next(p for p in SAMPLES if p.stem == "restaurants")
-    code = cli.main(["relational", "--ddl", str(ddl), "--rows", "100", "--table-rows", "orders=333",
-                     "--seed", "7", "--out", str(tmp_path)])
+    code = cli.main(
+        [
+            "relational",
+            "--ddl",
+            str(ddl),
+            "--rows",
+            "100",
+            "--table-rows",
+            "orders=333",
+            "--seed",
+            "7",
+            "--out",
+            str(tmp_path),
+        ]
+    )
     assert code == 0
     names = {p.name for p in tmp_path.iterdir()}
-    assert {"orders.parquet", "orders.csv", "dataset.zip", "dataset.duckdb", "validation_report.json"} <= names
+    assert {
+        "orders.parquet",
+        "orders.csv",
+        "dataset.zip",
+        "dataset.duckdb",
+        "validation_report.json",
+    } <= names
     assert len((tmp_path / "orders.csv").read_text().splitlines()) == 334
     assert "0 constraint violations" in capsys.readouterr().out
 
 
 def test_cli_format_subset(tmp_path: Path):
     ddl = next(p for p in SAMPLES if p.stem == "company")
-    assert cli.main(["relational", "--ddl", str(ddl), "--rows", "20", "--format", "parquet", "--out", str(tmp_path)]) == 0
+    assert (
+        cli.main(
+            ["relational", "--ddl", str(ddl), "--rows", "20", "--format", "parquet", "--out", str(tmp_path)]
+        )
+        == 0
+    )
     assert {p.suffix for p in tmp_path.iterdir()} == {".parquet", ".json"}
 
 
@@ -66,9 +94,15 @@ def test_every_schema_file_is_an_asset_group_with_fk_lineage():
     defs = dg.Definitions(assets=assets, resources=default_resources("/tmp/unused-synth-data"))
     graph = defs.resolve_asset_graph()
     loans = dg.AssetKey(["library", "loans"])
-    assert graph.get(loans).parent_keys >= {dg.AssetKey(["library", "books"]), dg.AssetKey(["library", "members"])}
+    assert graph.get(loans).parent_keys >= {
+        dg.AssetKey(["library", "books"]),
+        dg.AssetKey(["library", "members"]),
+    }
     # The cycle departments <-> employees is broken at the ALTER TABLE FK, so lineage stays a DAG.
-    assert dg.AssetKey(["company", "employees"]) not in graph.get(dg.AssetKey(["company", "departments"])).parent_keys
+    assert (
+        dg.AssetKey(["company", "employees"])
+        not in graph.get(dg.AssetKey(["company", "departments"])).parent_keys
+    )
 
 
 def test_dagster_and_cli_write_identical_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
@@ -92,6 +126,9 @@ def test_dagster_and_cli_write_identical_bytes(tmp_path: Path, monkeypatch: pyte
         assert meta["violations"].value == 0
     dagster_out = data_dir / "exports" / "library" / "seed=42"
     cli_out = tmp_path / "cli"
-    assert cli.main(["relational", "--ddl", str(ddl), "--rows", "300", "--seed", "42", "--out", str(cli_out)]) == 0
+    assert (
+        cli.main(["relational", "--ddl", str(ddl), "--rows", "300", "--seed", "42", "--out", str(cli_out)])
+        == 0
+    )
     assert digests(dagster_out) == digests(cli_out)
     assert len(digests(cli_out)) == 6 * 2 + 2  # parquet + csv per table, zip, report

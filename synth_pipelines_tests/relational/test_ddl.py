@@ -69,7 +69,9 @@ def test_cycle_is_broken_at_the_alter_table_fk():
 
 
 def test_syntax_error_names_file_line_and_statement(write_ddl):
-    path = write_ddl("CREATE TABLE a (id INT PRIMARY KEY);\n\nCREATE TABLE b (\n  id INT,\n  x VARCHAR(10 NOT NULL\n);\n")
+    path = write_ddl(
+        "CREATE TABLE a (id INT PRIMARY KEY);\n\nCREATE TABLE b (\n  id INT,\n  x VARCHAR(10 NOT NULL\n);\n"
+    )
     with pytest.raises(DdlError) as err:
         load_ddl(path)
     msg = str(err.value)
@@ -77,20 +79,26 @@ def test_syntax_error_names_file_line_and_statement(write_ddl):
 
 
 def test_unknown_referenced_table(write_ddl):
-    path = write_ddl("CREATE TABLE a (id INT PRIMARY KEY);\nCREATE TABLE b (\n  id INT PRIMARY KEY,\n  a_id INT REFERENCES nope (id)\n);\n")
+    path = write_ddl(
+        "CREATE TABLE a (id INT PRIMARY KEY);\nCREATE TABLE b (\n  id INT PRIMARY KEY,\n  a_id INT REFERENCES nope (id)\n);\n"
+    )
     with pytest.raises(DdlError, match=rf"{path}:4: statement 2 \(CREATE TABLE b.*unknown table 'nope'"):
         load_ddl(path)
 
 
 def test_unknown_referenced_column(write_ddl):
-    path = write_ddl("CREATE TABLE a (id INT PRIMARY KEY);\nCREATE TABLE b (id INT PRIMARY KEY, a_id INT REFERENCES a (nope));\n")
+    path = write_ddl(
+        "CREATE TABLE a (id INT PRIMARY KEY);\nCREATE TABLE b (id INT PRIMARY KEY, a_id INT REFERENCES a (nope));\n"
+    )
     with pytest.raises(DdlError, match=rf"{path}:2: statement 2 .*has no column 'nope'"):
         load_ddl(path)
 
 
 def test_ungeneratable_type(write_ddl):
     path = write_ddl("CREATE TABLE a (\n  id INT PRIMARY KEY,\n  shape GEOMETRY\n);\n")
-    with pytest.raises(DdlError, match=rf"{path}:3: statement 1 .*a\.shape: type GEOMETRY cannot be generated"):
+    with pytest.raises(
+        DdlError, match=rf"{path}:3: statement 1 .*a\.shape: type GEOMETRY cannot be generated"
+    ):
         load_ddl(path)
 
 
@@ -116,7 +124,9 @@ def test_deferrable_not_null_cycle_is_allowed(write_ddl):
 
 def test_impossible_key_space_fails_clearly(write_ddl):
     path = write_ddl("CREATE TABLE c (code CHAR(1) PRIMARY KEY CHECK (code IN ('a', 'b', 'c')));\n")
-    with pytest.raises(ConstraintViolation, match=r"table c: 10 rows requested but PRIMARY KEY \(code\) allows only 3"):
+    with pytest.raises(
+        ConstraintViolation, match=r"table c: 10 rows requested but PRIMARY KEY \(code\) allows only 3"
+    ):
         prepare(path, RelationalConfig(rows=10), 1)
 
 

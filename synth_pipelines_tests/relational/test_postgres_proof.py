@@ -24,7 +24,9 @@ def postgres() -> PostgresServer:
         yield server
 
 
-def load_into_postgres(server: PostgresServer, dbname: str, prepared, files: dict[str, Path]) -> dict[str, int]:
+def load_into_postgres(
+    server: PostgresServer, dbname: str, prepared, files: dict[str, Path]
+) -> dict[str, int]:
     schema, plan = prepared.schema, prepared.plan
     with server.connect() as admin:
         admin.execute(f'CREATE DATABASE "{dbname}"')
@@ -36,7 +38,10 @@ def load_into_postgres(server: PostgresServer, dbname: str, prepared, files: dic
         with conn.transaction():
             conn.execute("SET CONSTRAINTS ALL DEFERRED")
             for table in plan.insert_order:
-                with conn.cursor() as cur, cur.copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv, HEADER true)') as copy:
+                with (
+                    conn.cursor() as cur,
+                    cur.copy(f'COPY "{table}" FROM STDIN WITH (FORMAT csv, HEADER true)') as copy,
+                ):
                     copy.write(files[f"csv:{table}"].read_bytes())
         for stmt in schema.statements:
             if stmt.index in after_load:

@@ -6,7 +6,6 @@ The group name is the file stem. Table frames live in the DuckDB warehouse (sche
 the export asset writes the same files as ``synth relational`` (same code, same bytes).
 """
 
-
 import json
 import re
 import time
@@ -65,7 +64,12 @@ def conform(frame: pl.DataFrame, prepared: Prepared, table: str) -> pl.DataFrame
         have = frame.schema[name]
         if have == dtype:
             exprs.append(col)
-        elif isinstance(dtype, pl.Datetime) and isinstance(have, pl.Datetime) and dtype.time_zone and have.time_zone:
+        elif (
+            isinstance(dtype, pl.Datetime)
+            and isinstance(have, pl.Datetime)
+            and dtype.time_zone
+            and have.time_zone
+        ):
             exprs.append(col.dt.convert_time_zone(dtype.time_zone).dt.cast_time_unit("us"))
         else:
             exprs.append(col.cast(dtype))
@@ -95,7 +99,9 @@ def build_relational_assets(ddl_path: Path) -> list[dg.AssetsDefinition]:
         metadata=PARTITION_META,
         **common,
     )
-    def dataset_config(context: dg.AssetExecutionContext, config: RelationalRunConfig) -> dg.Output[pl.DataFrame]:
+    def dataset_config(
+        context: dg.AssetExecutionContext, config: RelationalRunConfig
+    ) -> dg.Output[pl.DataFrame]:
         seed = parse_seed(context.partition_key)
         cfg = RelationalConfig.model_validate(config.model_dump())
         prepared = prepare(ddl_path, cfg, seed)  # fails here, clearly, on bad DDL or impossible counts
@@ -139,7 +145,10 @@ def build_relational_assets(ddl_path: Path) -> list[dg.AssetsDefinition]:
         description="Every PK, FK, UNIQUE, NOT NULL, CHECK and type limit counted over the generated tables.",
         check_specs=[
             dg.AssetCheckSpec(
-                CHECK_NAME, asset=key("validation_report"), blocking=True, description="Zero constraint violations."
+                CHECK_NAME,
+                asset=key("validation_report"),
+                blocking=True,
+                description="Zero constraint violations.",
             )
         ],
         metadata=PARTITION_META,
@@ -151,7 +160,9 @@ def build_relational_assets(ddl_path: Path) -> list[dg.AssetsDefinition]:
         frames = {t: conform(tables[f"t_{table_keys[t]}"], prepared, t) for t in schema.tables}
         from synth_pipelines.domains.relational.report import build_report, report_json
 
-        report = build_report(prepared.schema, prepared.plan, prepared.generator, dict(frames), seed, GENERATOR_VERSION)
+        report = build_report(
+            prepared.schema, prepared.plan, prepared.generator, dict(frames), seed, GENERATOR_VERSION
+        )
         summary = violation_summary(report)
         meta = {
             "seed": seed,
@@ -164,7 +175,12 @@ def build_relational_assets(ddl_path: Path) -> list[dg.AssetsDefinition]:
         if not report["ok"]:
             context.log.error(f"{group} seed={seed}: {summary}")
         frame = pl.DataFrame(
-            {"seed": [seed], "ok": [report["ok"]], "violations": [report["violations"]], "report_json": [report_json(report)]}
+            {
+                "seed": [seed],
+                "ok": [report["ok"]],
+                "violations": [report["violations"]],
+                "report_json": [report_json(report)],
+            }
         )
         yield dg.Output(frame, metadata=meta)
         yield dg.AssetCheckResult(
@@ -177,7 +193,11 @@ def build_relational_assets(ddl_path: Path) -> list[dg.AssetsDefinition]:
 
     @dg.asset(
         key=key("dataset_export"),
-        ins={"cfg": dg.AssetIn(key("dataset_config")), "report": dg.AssetIn(key("validation_report")), **table_ins},
+        ins={
+            "cfg": dg.AssetIn(key("dataset_config")),
+            "report": dg.AssetIn(key("validation_report")),
+            **table_ins,
+        },
         kinds={"parquet", "csv", "duckdb"},
         description=f"{group} written atomically to data/exports/{group}/seed=<seed>/ (same bytes as the CLI).",
         required_resource_keys={"synth_data"},

@@ -162,15 +162,32 @@ class Schema:
 
 
 _DIALECT_HINTS = {
-    "mysql": (r"\bAUTO_INCREMENT\b", r"`", r"\bENGINE\s*=", r"\bUNSIGNED\b", r"\bTINYINT\s*\(\s*1\s*\)", r"\bENUM\s*\("),
+    "mysql": (
+        r"\bAUTO_INCREMENT\b",
+        r"`",
+        r"\bENGINE\s*=",
+        r"\bUNSIGNED\b",
+        r"\bTINYINT\s*\(\s*1\s*\)",
+        r"\bENUM\s*\(",
+    ),
     "sqlite": (r"\bAUTOINCREMENT\b", r"\bWITHOUT\s+ROWID\b", r"\bPRAGMA\b", r"\)\s*STRICT\s*;"),
-    "postgres": (r"\bSERIAL\b", r"\bBIGSERIAL\b", r"\bAS\s+ENUM\b", r"\bTIMESTAMPTZ\b", r"::", r"\bIDENTITY\b", r"\bJSONB\b"),
+    "postgres": (
+        r"\bSERIAL\b",
+        r"\bBIGSERIAL\b",
+        r"\bAS\s+ENUM\b",
+        r"\bTIMESTAMPTZ\b",
+        r"::",
+        r"\bIDENTITY\b",
+        r"\bJSONB\b",
+    ),
 }
 
 
 def detect_dialect(text: str) -> str:
     """The dialect with the most tell-tale syntax; PostgreSQL when nothing tells."""
-    scores = {d: sum(bool(re.search(p, text, re.IGNORECASE)) for p in pats) for d, pats in _DIALECT_HINTS.items()}
+    scores = {
+        d: sum(bool(re.search(p, text, re.IGNORECASE)) for p in pats) for d, pats in _DIALECT_HINTS.items()
+    }
     best = max(scores, key=lambda d: (scores[d], d == "postgres"))
     return best if scores[best] else "postgres"
 
@@ -270,7 +287,12 @@ class _Parser:
         padded = "\n" * (line - 1) + chunk
         if self.dialect == "sqlite":
             # Table options sqlglot does not parse and that do not shape data.
-            padded = re.sub(r"\)\s*(WITHOUT\s+ROWID|STRICT)(\s*,\s*(WITHOUT\s+ROWID|STRICT))*\s*$", ")", padded, flags=re.I)
+            padded = re.sub(
+                r"\)\s*(WITHOUT\s+ROWID|STRICT)(\s*,\s*(WITHOUT\s+ROWID|STRICT))*\s*$",
+                ")",
+                padded,
+                flags=re.I,
+            )
         try:
             tree = sqlglot.parse_one(padded, read=self.dialect, error_level=sqlglot.ErrorLevel.RAISE)
         except ParseError as exc:
@@ -333,14 +355,18 @@ class _Parser:
                 table.uniques.append((col_name,))
             elif isinstance(kind, exp.DefaultColumnConstraint):
                 column.default = kind.this
-            elif isinstance(kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint):
+            elif isinstance(
+                kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
+            ):
                 auto = True
             elif isinstance(kind, exp.CheckColumnConstraint):
                 self.add_check(table, kind.this, cons.name or None, kind)
             elif isinstance(kind, exp.Reference):
                 self.add_fk(table, (col_name,), kind, cons.name or None, via_alter=False, node=kind)
             elif isinstance(kind, exp.ComputedColumnConstraint):
-                raise self.fail(f"column {table.name}.{col_name} is a generated (computed) column; not supported", node)
+                raise self.fail(
+                    f"column {table.name}.{col_name} is a generated (computed) column; not supported", node
+                )
         if auto:
             if sql_type.kind != "int":
                 raise self.fail(f"column {table.name}.{col_name}: auto-increment needs an integer type", node)
@@ -378,9 +404,7 @@ class _Parser:
                 cols = tuple(self.name(e) for e in item.expressions)
                 self.require_columns(table, cols, item)
                 self.add_fk(table, cols, item.args["reference"], name, via_alter=via_alter, node=item)
-            elif isinstance(item, exp.CheckColumnConstraint):
-                self.add_check(table, item.this, name, item)
-            elif isinstance(item, exp.Check):
+            elif isinstance(item, (exp.CheckColumnConstraint, exp.Check)):
                 self.add_check(table, item.this, name, item)
             # Indexes, EXCLUDE and the like do not shape data.
 
@@ -407,7 +431,15 @@ class _Parser:
         assert stmt is not None
         table.foreign_keys.append(
             ForeignKey(
-                table.name, cols, ref_table, ref_cols, name, deferrable, via_alter, stmt.index, _node_line(node) or stmt.line
+                table.name,
+                cols,
+                ref_table,
+                ref_cols,
+                name,
+                deferrable,
+                via_alter,
+                stmt.index,
+                _node_line(node) or stmt.line,
             )
         )
 
@@ -442,7 +474,9 @@ class _Parser:
     def sql_type(self, dtype: exp.DataType, where: str, node: exp.Expression) -> SqlType:
         kind = dtype.this
         text = dtype.sql(dialect=self.dialect)
-        params = [int(p.this.this) for p in dtype.expressions if isinstance(p, exp.DataTypeParam) and p.this.is_int]
+        params = [
+            int(p.this.this) for p in dtype.expressions if isinstance(p, exp.DataTypeParam) and p.this.is_int
+        ]
         if kind == T.TINYINT and params == [1] and self.dialect == "mysql":
             return SqlType("bool", text)
         if kind in INT_RANGES:
@@ -452,11 +486,13 @@ class _Parser:
             precision = params[0] if params else (19 if kind == T.MONEY else 18)
             scale = params[1] if len(params) > 1 else (2 if not params else 0)
             if precision > 38 or scale > precision:
-                raise self.fail(f"column {where}: {text} is out of range (precision <= 38, scale <= precision)", node)
+                raise self.fail(
+                    f"column {where}: {text} is out of range (precision <= 38, scale <= precision)", node
+                )
             return SqlType("decimal", text, precision=precision, scale=scale)
         if kind in FLOAT_TYPES:
             return SqlType("float", text)
-        if kind == T.BOOLEAN or kind == T.BIT and params in ([], [1]):
+        if kind == T.BOOLEAN or (kind == T.BIT and params in ([], [1])):
             return SqlType("bool", text)
         if kind in STRING_TYPES:
             length = params[0] if params else None
@@ -492,15 +528,24 @@ class _Parser:
             for fk in table.foreign_keys:
                 self._current = self.statements[fk.statement]
                 if fk.ref_table not in self.tables:
-                    raise self.fail(f"{table.name}({', '.join(fk.columns)}) REFERENCES unknown table {fk.ref_table!r}", line=fk.line)
+                    raise self.fail(
+                        f"{table.name}({', '.join(fk.columns)}) REFERENCES unknown table {fk.ref_table!r}",
+                        line=fk.line,
+                    )
                 parent = self.tables[fk.ref_table]
                 if not fk.ref_columns:
                     if not parent.primary_key:
-                        raise self.fail(f"REFERENCES {parent.name} without columns, but {parent.name} has no primary key", line=fk.line)
+                        raise self.fail(
+                            f"REFERENCES {parent.name} without columns, but {parent.name} has no primary key",
+                            line=fk.line,
+                        )
                     fk.ref_columns = parent.primary_key
                 for col in fk.ref_columns:
                     if col not in parent.columns:
-                        raise self.fail(f"REFERENCES {parent.name}({col}): table {parent.name} has no column {col!r}", line=fk.line)
+                        raise self.fail(
+                            f"REFERENCES {parent.name}({col}): table {parent.name} has no column {col!r}",
+                            line=fk.line,
+                        )
                 if len(fk.ref_columns) != len(fk.columns):
                     raise self.fail(
                         f"foreign key ({', '.join(fk.columns)}) has {len(fk.columns)} columns but references "
@@ -516,7 +561,9 @@ class _Parser:
                 for col in check.columns:
                     if col not in table.columns:
                         self._current = self.statements[check.statement]
-                        raise self.fail(f"CHECK ({check.sql}) uses unknown column {table.name}.{col}", line=check.line)
+                        raise self.fail(
+                            f"CHECK ({check.sql}) uses unknown column {table.name}.{col}", line=check.line
+                        )
             for col in table.primary_key:
                 table.columns[col].nullable = False
             # Keep unique sets distinct and drop the primary key repeated as UNIQUE.

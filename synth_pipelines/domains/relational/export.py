@@ -66,7 +66,10 @@ def frame_blocks(df: pl.DataFrame) -> Iterable[pl.DataFrame]:
 
 def write_zip(csv_files: list[Path], target: Path) -> Path:
     """The CSVs in insert order, deflated, with fixed timestamps and permissions."""
-    with atomic_path(target) as tmp, zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf:
+    with (
+        atomic_path(target) as tmp,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
+    ):
         for path in csv_files:
             info = zipfile.ZipInfo(path.name, date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
@@ -137,7 +140,9 @@ def write_duckdb(schema: Schema, plan: Plan, parquet_files: dict[str, Path], tar
                 table = schema.tables[name]
                 con.execute(duckdb_create_table(schema, plan, table))
                 path = str(parquet_files[name]).replace("'", "''")
-                con.execute(f"INSERT INTO {q(name)} SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
+                con.execute(
+                    f"INSERT INTO {q(name)} SELECT * FROM read_parquet('{path}', hive_partitioning = false)"
+                )
             con.execute("CHECKPOINT")
         finally:
             con.close()

@@ -103,9 +103,16 @@ class TableModel:
         self.rows = plan.rows[table.name]
         rules, self.orders = analyze_checks(table)
         referenced = {
-            c for t in schema.tables.values() for fk in t.foreign_keys if fk.ref_table == table.name for c in fk.ref_columns
+            c
+            for t in schema.tables.values()
+            for fk in t.foreign_keys
+            if fk.ref_table == table.name
+            for c in fk.ref_columns
         }
-        self.specs = {c.name: _spec(schema, table, c, rules.get(c.name), c.name in referenced) for c in table.columns.values()}
+        self.specs = {
+            c.name: _spec(schema, table, c, rules.get(c.name), c.name in referenced)
+            for c in table.columns.values()
+        }
         self.groups: list[KeyGroup] = []
         self.key_columns: set[str] = set()
         self.not_by_construction: list[str] = []
@@ -113,7 +120,9 @@ class TableModel:
         self.plain: list[str] = []
 
 
-def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None, referenced: bool) -> ColumnSpec:
+def _spec(
+    schema: Schema, table: Table, column: Column, rule: ColumnRule | None, referenced: bool
+) -> ColumnSpec:
     t = column.type
     spec = ColumnSpec(table.name, column, infer_semantic(table.name, column))
     spec.default = column.default_literal
@@ -216,10 +225,9 @@ class RelationalGenerator:
                 if col in taken:
                     continue
                 fk = next((f for f in t.foreign_keys if col in f.columns), None)
-                if fk is not None:
-                    if any(c in assigned for c in fk.columns):
-                        m.not_by_construction.append(label)
-                        fk = None
+                if fk is not None and any(c in assigned for c in fk.columns):
+                    m.not_by_construction.append(label)
+                    fk = None
                 if fk is not None:
                     size = self.plan.rows[fk.ref_table]
                     components.append(Component(fk.columns, size, fk=fk))
@@ -244,7 +252,9 @@ class RelationalGenerator:
                     f"{self.schema.source}:{t.line}: table {t.name}: {m.rows:,} rows requested but {label} allows "
                     f"only {space:,} distinct values ({_explain(components)}); lower the row count for {t.name}"
                 )
-            m.groups.append(KeyGroup(label, tuple(sorted(taken, key=list(t.columns).index)), components, space))
+            m.groups.append(
+                KeyGroup(label, tuple(sorted(taken, key=list(t.columns).index)), components, space)
+            )
             assigned |= taken
             groups_done.append(set(cols))
         m.key_columns = assigned
@@ -298,7 +308,9 @@ class RelationalGenerator:
         self._key_cache_depth += 1
         try:
             if self._key_cache_depth > 32:
-                raise ConstraintViolation(f"{self.schema.source}: keys of {table} reference each other in a loop")
+                raise ConstraintViolation(
+                    f"{self.schema.source}: keys of {table} reference each other in a loop"
+                )
             m = self.models[table]
             out: dict[str, pl.Series] = {}
             parts: dict[int, list[np.ndarray]] = {}
@@ -354,7 +366,9 @@ class RelationalGenerator:
         done[g_no] = parts
         return self._component_values(m, comps, parts)
 
-    def _component_values(self, m: TableModel, comps: list[Component], parts: list[np.ndarray]) -> dict[str, pl.Series]:
+    def _component_values(
+        self, m: TableModel, comps: list[Component], parts: list[np.ndarray]
+    ) -> dict[str, pl.Series]:
         out: dict[str, pl.Series] = {}
         for c, j in zip(comps, parts, strict=True):
             if c.fk is not None:
@@ -381,7 +395,9 @@ class RelationalGenerator:
     def rng(self, table: str, stream: str, block: int) -> np.random.Generator:
         return block_rng(self.seed, DOMAIN, f"{self.schema.sha256[:16]}/{table}/{stream}", block)
 
-    def draw_rest(self, m: TableModel, idx: np.ndarray, block: int, tag: str, known: dict[str, pl.Series]) -> dict[str, pl.Series]:
+    def draw_rest(
+        self, m: TableModel, idx: np.ndarray, block: int, tag: str, known: dict[str, pl.Series]
+    ) -> dict[str, pl.Series]:
         """The non-key columns at rows ``idx``: foreign keys, then plain columns in CHECK order."""
         n = idx.size
         out: dict[str, pl.Series] = {}
@@ -399,7 +415,9 @@ class RelationalGenerator:
             out[col] = values
         return out
 
-    def _draw_fk(self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str) -> dict[str, pl.Series]:
+    def _draw_fk(
+        self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str
+    ) -> dict[str, pl.Series]:
         n = idx.size
         rng = self.rng(m.table.name, f"fk:{','.join(fk.columns)}{tag}", block)
         parent_rows = self.plan.rows[fk.ref_table]
@@ -428,10 +446,15 @@ class RelationalGenerator:
         values = self.fk_values(m, fk, j)
         if null.any():
             mask = pl.Series(null)
-            values = {c: pl.select(pl.when(mask).then(None).otherwise(s).alias(c)).to_series() for c, s in values.items()}
+            values = {
+                c: pl.select(pl.when(mask).then(None).otherwise(s).alias(c)).to_series()
+                for c, s in values.items()
+            }
         return values
 
-    def block(self, table: str, block: int, start: int, n: int, evaluator: CheckEvaluator | None = None) -> pl.DataFrame:
+    def block(
+        self, table: str, block: int, start: int, n: int, evaluator: CheckEvaluator | None = None
+    ) -> pl.DataFrame:
         m = self.models[table]
         idx = np.arange(start, start + n, dtype=np.int64)
         cols = self.key_frame(table, idx)
@@ -480,7 +503,9 @@ class RelationalGenerator:
         return pl.DataFrame(schema={c.name: polars_dtype(c.type) for c in t.columns.values()})
 
 
-def _above(values: pl.Series, lower: pl.Series, spec: ColumnSpec, order: OrderRule, rng: np.random.Generator) -> pl.Series:
+def _above(
+    values: pl.Series, lower: pl.Series, spec: ColumnSpec, order: OrderRule, rng: np.random.Generator
+) -> pl.Series:
     """``values`` moved at or above ``lower`` (strictly when the CHECK says so), by a realistic gap."""
     n = values.len()
     kind = spec.type.kind
@@ -490,7 +515,11 @@ def _above(values: pl.Series, lower: pl.Series, spec: ColumnSpec, order: OrderRu
         moved = lower.cast(pl.Date) + gap.cast(pl.Duration("ms"))
     elif kind in ("timestamp", "timestamptz"):
         gap = pl.Series(rng.integers(max(strict, 3600), 30 * 86_400, n) * 1_000_000).cast(pl.Duration("us"))
-        base = lower.cast(pl.Datetime("us", "UTC" if kind == "timestamptz" else None)) if lower.dtype != pl.Date else lower.cast(pl.Datetime("us"))
+        base = (
+            lower.cast(pl.Datetime("us", "UTC" if kind == "timestamptz" else None))
+            if lower.dtype != pl.Date
+            else lower.cast(pl.Datetime("us"))
+        )
         moved = base + gap
     elif kind in ("int", "decimal", "float"):
         step = number_step(spec.type) or 0.01
@@ -501,7 +530,9 @@ def _above(values: pl.Series, lower: pl.Series, spec: ColumnSpec, order: OrderRu
     else:
         return values
     moved = moved.cast(values.dtype, strict=False)
-    return pl.select(pl.when(lower.is_null() | values.is_null()).then(values).otherwise(moved).alias(values.name)).to_series()
+    return pl.select(
+        pl.when(lower.is_null() | values.is_null()).then(values).otherwise(moved).alias(values.name)
+    ).to_series()
 
 
 def _scatter(j: np.ndarray, n: int) -> np.ndarray:

@@ -18,7 +18,13 @@ from pydantic import BaseModel, Field, field_validator
 
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.domains.relational.ddl import DIALECTS, Schema, load_ddl
-from synth_pipelines.domains.relational.export import FORMATS, frame_blocks, write_duckdb, write_table, write_zip
+from synth_pipelines.domains.relational.export import (
+    FORMATS,
+    frame_blocks,
+    write_duckdb,
+    write_table,
+    write_zip,
+)
 from synth_pipelines.domains.relational.generate import RelationalGenerator
 from synth_pipelines.domains.relational.plan import Plan, make_plan
 from synth_pipelines.domains.relational.report import build_report, report_json, violation_summary
@@ -30,10 +36,18 @@ GENERATOR_VERSION = "relational-1"
 class RelationalConfig(BaseModel):
     """How much to generate for a schema (the DDL file itself is the rest of the config)."""
 
-    rows: int = Field(1000, ge=0, description="Rows per table unless overridden; child tables get rows x fanout.")
-    table_rows: dict[str, int] = Field(default_factory=dict, description="Per-table row counts, e.g. {'loans': 50000}.")
-    fanout: float = Field(2.0, ge=0, description="Multiplier for tables hanging off a parent through a non-unique FK.")
-    dialect: str | None = Field(None, description="postgres, mysql or sqlite; detected from the DDL when unset.")
+    rows: int = Field(
+        1000, ge=0, description="Rows per table unless overridden; child tables get rows x fanout."
+    )
+    table_rows: dict[str, int] = Field(
+        default_factory=dict, description="Per-table row counts, e.g. {'loans': 50000}."
+    )
+    fanout: float = Field(
+        2.0, ge=0, description="Multiplier for tables hanging off a parent through a non-unique FK."
+    )
+    dialect: str | None = Field(
+        None, description="postgres, mysql or sqlite; detected from the DDL when unset."
+    )
 
     @field_validator("dialect")
     @classmethod

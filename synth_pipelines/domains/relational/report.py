@@ -31,7 +31,9 @@ def _cols(cols: tuple[str, ...] | list[str]) -> str:
     return ", ".join(q(c) for c in cols)
 
 
-def connect_sources(sources: dict[str, pl.DataFrame | Path], memory_limit: str = "512MB") -> duckdb.DuckDBPyConnection:
+def connect_sources(
+    sources: dict[str, pl.DataFrame | Path], memory_limit: str = "512MB"
+) -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB where each table is a view over its frame or Parquet file."""
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": 2})
     for name, src in sources.items():
@@ -40,7 +42,9 @@ def connect_sources(sources: dict[str, pl.DataFrame | Path], memory_limit: str =
             con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM {q('__frame_' + name)}")
         else:
             path = str(src).replace("'", "''")
-            con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
+            con.execute(
+                f"CREATE VIEW {q(name)} AS SELECT * FROM read_parquet('{path}', hive_partitioning = false)"
+            )
     return con
 
 
@@ -77,32 +81,54 @@ def _type_violations(con: duckdb.DuckDBPyConnection, table: Table, col: str) -> 
     return int(_scalar(con, f"SELECT count(*) FROM {q(table.name)} WHERE {c} IS NOT NULL AND ({cond})"))
 
 
-def table_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: RelationalGenerator, table: Table) -> dict[str, Any]:
+def table_report(
+    con: duckdb.DuckDBPyConnection, schema: Schema, gen: RelationalGenerator, table: Table
+) -> dict[str, Any]:
     name = q(table.name)
     rows = int(_scalar(con, f"SELECT count(*) FROM {name}"))
     constraints: list[dict[str, Any]] = []
     if table.primary_key:
         pk = _cols(table.primary_key)
         dupes = int(_scalar(con, f"SELECT count(*) - count(DISTINCT ({pk})) FROM {name}"))
-        nulls = int(_scalar(con, f"SELECT count(*) FROM {name} WHERE " + " OR ".join(f"{q(c)} IS NULL" for c in table.primary_key)))
+        nulls = int(
+            _scalar(
+                con,
+                f"SELECT count(*) FROM {name} WHERE "
+                + " OR ".join(f"{q(c)} IS NULL" for c in table.primary_key),
+            )
+        )
         constraints.append(
-            {"type": "PRIMARY KEY", "columns": list(table.primary_key), "duplicates": dupes, "nulls": nulls,
-             "violations": dupes + nulls}
+            {
+                "type": "PRIMARY KEY",
+                "columns": list(table.primary_key),
+                "duplicates": dupes,
+                "nulls": nulls,
+                "violations": dupes + nulls,
+            }
         )
     for cols in table.uniques:
         not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in cols)
-        dupes = int(_scalar(con, f"SELECT count(*) - count(DISTINCT ({_cols(cols)})) FROM {name} WHERE {not_null}"))
-        constraints.append({"type": "UNIQUE", "columns": list(cols), "duplicates": dupes, "violations": dupes})
+        dupes = int(
+            _scalar(con, f"SELECT count(*) - count(DISTINCT ({_cols(cols)})) FROM {name} WHERE {not_null}")
+        )
+        constraints.append(
+            {"type": "UNIQUE", "columns": list(cols), "duplicates": dupes, "violations": dupes}
+        )
     for fk in table.foreign_keys:
         set_cond = " AND ".join(f"c.{q(c)} IS NOT NULL" for c in fk.columns)
         join = " AND ".join(f"p.{q(r)} = c.{q(c)}" for c, r in zip(fk.columns, fk.ref_columns, strict=True))
         parent = q(fk.ref_table)
         orphans = int(
-            _scalar(con, f"SELECT count(*) FROM {name} c WHERE {set_cond} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})")
+            _scalar(
+                con,
+                f"SELECT count(*) FROM {name} c WHERE {set_cond} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})",
+            )
         )
         parent_rows = int(_scalar(con, f"SELECT count(*) FROM {parent}"))
         covered = int(
-            _scalar(con, f"SELECT count(*) FROM {parent} p WHERE EXISTS (SELECT 1 FROM {name} c WHERE {join})")
+            _scalar(
+                con, f"SELECT count(*) FROM {parent} p WHERE EXISTS (SELECT 1 FROM {name} c WHERE {join})"
+            )
         )
         constraints.append(
             {
@@ -122,7 +148,12 @@ def table_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: Relational
     for compiled in compile_checks(schema, table):
         bad = int(_scalar(con, f"SELECT count(*) FROM {name} WHERE ({compiled.duckdb_sql}) IS FALSE"))
         constraints.append(
-            {"type": "CHECK", "name": compiled.check.name, "expression": compiled.check.sql, "violations": bad}
+            {
+                "type": "CHECK",
+                "name": compiled.check.name,
+                "expression": compiled.check.sql,
+                "violations": bad,
+            }
         )
     for col in table.columns:
         bad = _type_violations(con, table, col)
@@ -183,7 +214,11 @@ def build_report(
         "violations": total,
         "insert_order": list(plan.insert_order),
         "deferred_foreign_keys": [
-            {"table": fk.table, "columns": list(fk.columns), "references": f"{fk.ref_table}({', '.join(fk.ref_columns)})"}
+            {
+                "table": fk.table,
+                "columns": list(fk.columns),
+                "references": f"{fk.ref_table}({', '.join(fk.ref_columns)})",
+            }
             for fk in plan.deferred
         ],
         "rows": {name: t["rows"] for name, t in tables.items()},
