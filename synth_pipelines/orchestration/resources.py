@@ -37,4 +37,11 @@ def warehouse_io_manager(data_dir: str | None = None) -> DuckDBPolarsIOManager:
 
 def default_resources(data_dir: str | None = None) -> dict[str, object]:
     data_dir = data_dir or default_data_dir()
-    return {"io_manager": warehouse_io_manager(data_dir), "synth_data": SynthDataDir(path=data_dir)}
+    from synth_pipelines.llm.resource import LLMResource
+
+    return {
+        "io_manager": warehouse_io_manager(data_dir),
+        "synth_data": SynthDataDir(path=data_dir),
+        # Offline by default: every pipeline runs with no key. Unset fields come from SYNTH_LLM_* / .env.
+        "llm": LLMResource(),
+    }

@@ -1,0 +1,152 @@
+"""LangChain chat models for our providers, and one classification of everything they raise.
+
+Transport retries are ours (``generate.py``), not the SDKs': OpenAI counts ``max_retries`` as
+retries and Google as total attempts, the Google SDK retries timeouts on its own schedule, and we
+want every retry counted in the run's metadata. So both clients are built with no SDK retries.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+import httpx
+from langchain_core.exceptions import (
+    ContextOverflowError,
+    ModelAuthenticationError,
+    ModelError,
+    ModelPermissionDeniedError,
+    ModelRateLimitError,
+    ModelTimeoutError,
+    OutputParserException,
+)
+from langchain_core.language_models import BaseChatModel
+from pydantic import ValidationError
+
+from synth_pipelines.llm.settings import LLMSettings
+
+
+def make_chat_model(settings: LLMSettings) -> BaseChatModel:
+    """ChatOpenAI / AzureChatOpenAI / ChatGoogleGenerativeAI with timeout, max_tokens and no SDK retries."""
+    if settings.provider == "openai":
+        key = settings.require_key()
+        common: dict[str, Any] = {
+            "temperature": settings.temperature,
+            "max_tokens": settings.max_tokens,
+            "timeout": settings.timeout_s,
+            "max_retries": 0,
+            "api_key": key,
+        }
+        if settings.top_p is not None:
+            common["top_p"] = settings.top_p
+        if settings.top_k is not None and settings.base_url:
+            # OpenAI itself rejects top_k; vLLM, llama.cpp and Ollama's OpenAI endpoints accept it.
+            common["extra_body"] = {"top_k": settings.top_k}
+        if settings.azure_api_version:
+            from langchain_openai import AzureChatOpenAI
+
+            return AzureChatOpenAI(
+                azure_endpoint=settings.base_url,
+                azure_deployment=settings.model,
+                api_version=settings.azure_api_version,
+                model=settings.model,
+                **common,
+            )
+        from langchain_openai import ChatOpenAI
+
+        return ChatOpenAI(model=settings.model, base_url=settings.base_url, **common)
+    if settings.provider == "google":
+        from langchain_google_genai import ChatGoogleGenerativeAI
+
+        kwargs: dict[str, Any] = {
+            "model": settings.model,
+            "temperature": settings.temperature,
+            "max_output_tokens": settings.max_tokens,
+            "timeout": settings.timeout_s,
+            "max_retries": 1,  # google counts total attempts: 1 = no SDK retry
+            "top_p": settings.top_p,
+            "top_k": settings.top_k,
+        }
+        if settings.base_url:
+            kwargs["base_url"] = settings.base_url
+        if settings.vertexai:
+            kwargs |= {"vertexai": True, "project": settings.gcp_project, "location": settings.gcp_location}
+            if settings.api_key is not None:
+                kwargs["api_key"] = settings.api_key
+        else:
+            kwargs["api_key"] = settings.require_key()
+        return ChatGoogleGenerativeAI(**kwargs)
+    raise ValueError(f"provider {settings.provider!r} has no chat model (offline makes no LLM calls)")
+
+
+class InvalidOutput(Exception):
+    """The model answered, but not with a usable instance of the output schema."""
+
+    def __init__(self, reason: str, detail: str = "") -> None:
+        super().__init__(f"{reason}: {detail}" if detail else reason)
+        self.reason = reason
+
+
+@dataclass(frozen=True)
+class ErrorKind:
+    reason: str  # short, stable label counted in metadata: rate_limited, server_error, timeout...
+    retryable: bool
+    fatal: bool = False  # every further request would fail the same way (bad credentials)
+
+
+def classify(exc: BaseException) -> ErrorKind:
+    """Map provider, transport and parsing exceptions onto one small vocabulary."""
+    if isinstance(exc, InvalidOutput):
+        return ErrorKind(exc.reason, True)
+    if isinstance(exc, ModelAuthenticationError | ModelPermissionDeniedError):
+        return ErrorKind("auth_rejected", False, fatal=True)
+    if isinstance(exc, ModelRateLimitError):
+        return ErrorKind("rate_limited", True)
+    if isinstance(exc, ModelTimeoutError | httpx.TimeoutException | TimeoutError):
+        return ErrorKind("timeout", True)
+    if isinstance(exc, ContextOverflowError):
+        return ErrorKind("context_overflow", False)
+    if isinstance(exc, ModelError):
+        status = getattr(exc, "status_code", None) or getattr(exc, "code", None)
+        name = type(exc).__name__
+        if "Refusal" in name:
+            return ErrorKind("refusal", True)
+        if exc.is_retryable:
+            return ErrorKind("connection_error" if "Connection" in name else "server_error", True)
+        return ErrorKind(f"rejected_{status}" if status else "rejected", False)
+    if isinstance(exc, httpx.TransportError | ConnectionError):
+        return ErrorKind("connection_error", True)
+    if isinstance(exc, ValidationError | OutputParserException | json.JSONDecodeError):
+        return ErrorKind("invalid_output", True)
+    name = type(exc).__name__
+    if name == "LengthFinishReasonError":
+        return ErrorKind("truncated", True)
+    status = getattr(exc, "status_code", None)
+    if isinstance(status, int):
+        if status in (401, 403):
+            return ErrorKind("auth_rejected", False, fatal=True)
+        if status == 429 or status >= 500:
+            return ErrorKind("rate_limited" if status == 429 else "server_error", True)
+        return ErrorKind(f"rejected_{status}", False)
+    if name in ("APITimeoutError",):
+        return ErrorKind("timeout", True)
+    if name in ("APIConnectionError",):
+        return ErrorKind("connection_error", True)
+    return ErrorKind(f"error_{name}", False)
+
+
+def redact(text: str, secrets: list[str]) -> str:
+    """``text`` with every secret (and a secret's longer prefixes, as some providers echo them) removed."""
+    for secret in secrets:
+        if not secret:
+            continue
+        text = text.replace(secret, "[REDACTED]")
+        if len(secret) >= 12:
+            # Providers echo keys partially ("sk-abc...wxyz"); hide any 8+ char run of the key too.
+            for size in (len(secret) // 2, 8):
+                for start in range(0, len(secret) - size + 1):
+                    piece = secret[start : start + size]
+                    if piece in text:
+                        text = text.replace(piece, "[REDACTED]")
+    return text
