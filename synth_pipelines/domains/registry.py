@@ -11,8 +11,9 @@ from synth_pipelines.core.domain import Domain
 
 def pipeline_domains() -> list[Domain]:
     from synth_pipelines.domains.cv_logs.domain import CvLogsDomain
+    from synth_pipelines.domains.nlp.domain import NLPDomain
 
-    return [CvLogsDomain()]
+    return [CvLogsDomain(), NLPDomain()]
 
 
 def domain_by_name(name: str) -> Domain:

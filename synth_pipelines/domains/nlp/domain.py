@@ -1,0 +1,273 @@
+"""NLP training sets (asset group ``nlp``): qa, pair, triplet, pair-class, pair-score and custom formats.
+
+``draw`` makes the samples (through the ``llm`` resource, or offline from documents), ``normalize``
+fixes the column types, ``validate`` re-checks every record with pandera, ``export`` writes
+``<prefix>_<format>_<source>.{jsonl,csv,parquet}``.
+
+A record's ``source`` says where its content came from: ``llm`` (model output, whether it was
+received in this run or replayed from the response cache) or ``offline``; ``method`` says how
+(``llm``, ``extractive``, ``template``). Cache hits are counted per run in the metadata rather than
+per record, because a warm-cache rerun must write byte-identical files.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import time
+from pathlib import Path
+from typing import Any, ClassVar
+
+import pandera.polars as pa
+import polars as pl
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext
+from synth_pipelines.core.export import write_frame
+from synth_pipelines.core.validate import ValidationOutcome, validate_frame
+from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, LABELS, Format, resolve_format
+from synth_pipelines.domains.nlp.offline import offline_batch
+from synth_pipelines.domains.nlp.plan import Job, request_seed
+from synth_pipelines.domains.nlp.prompts import refine_messages
+from synth_pipelines.domains.nlp.run import Balance, Checkpoint, RunReport, make_samples
+from synth_pipelines.domains.nlp.sources import SAMPLE_DOCS, load_passages
+from synth_pipelines.llm.contract import LLMRequest
+from synth_pipelines.llm.generate import build_generator
+from synth_pipelines.llm.resource import settings_of
+from synth_pipelines.llm.settings import LLMSettings
+
+OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+META_COLUMNS = {"source": pl.String(), "method": pl.String()}
+
+
+class NLPConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+    query: str | None = Field(None, description="what the data is about (instead of documents)")
+    documents: str | None = Field(
+        None, description="a .txt/.md/.pdf/.html file or folder; default: the bundled sample documents"
+    )
+    format: str = Field("qa", description="qa | pair | triplet | pair-class | pair-score")
+    custom_format: str | None = Field(None, description="path to a custom format JSON file (overrides format)")
+    samples: int = Field(20, ge=1, le=1_000_000, description="unique, valid samples to make")
+    samples_per_request: int = Field(5, ge=1, le=50)
+    max_rounds: int = Field(5, ge=1, le=100, description="refill rounds before giving up on the target")
+    refine: bool = Field(True, description="let the LLM refine a bare query first (queries only)")
+    class_balance_tolerance: float = Field(0.1, ge=0.0, le=1.0, description="pair-class: each class within ±x of N/3")
+    passage_chars: int = Field(600, ge=100, le=20_000)
+    output_prefix: str = "nlp"
+    output_formats: list[str] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
+
+    @field_validator("output_formats")
+    @classmethod
+    def _known_outputs(cls, value: list[str]) -> list[str]:
+        unknown = [v for v in value if v not in OUTPUT_FORMATS]
+        if unknown or not value:
+            raise ValueError(f"output_formats must be a non-empty subset of {list(OUTPUT_FORMATS)}, got {value}")
+        return list(dict.fromkeys(value))
+
+    @model_validator(mode="after")
+    def _one_source(self) -> NLPConfig:
+        if self.query and self.documents:
+            raise ValueError("give either query or documents, not both")
+        if self.query is not None and not self.query.strip():
+            raise ValueError("query is empty")
+        if not self.custom_format and self.format not in BUILTIN_FORMATS:
+            raise ValueError(f"unknown format {self.format!r}; built-in: {', '.join(BUILTIN_FORMATS)}")
+        return self
+
+
+class Refined(BaseModel):
+    topic: str = Field(..., description="the request as one precise topic description")
+    subtopics: list[str] = Field(..., description="5 to 8 distinct subtopics")
+
+
+class NLPDomain(Domain):
+    name: ClassVar[str] = "nlp"
+    cli_name: ClassVar[str] = "nlp"
+    version: ClassVar[str] = "1"
+    description: ClassVar[str] = "NLP training sets (qa, pair, triplet, pair-class, pair-score, custom) from an LLM"
+    config_model: ClassVar[type[BaseModel]] = NLPConfig
+    uses_llm: ClassVar[bool] = True
+    resource_keys: ClassVar[tuple[str, ...]] = ("llm",)
+
+    def draw(self, cfg: Any, seed: int, ctx: RunContext) -> pl.DataFrame:
+        started = time.perf_counter()
+        settings = settings_of(ctx.resources.get("llm"))
+        fmt = resolve_format(cfg.format, cfg.custom_format)
+        documents = cfg.documents or (None if cfg.query else str(SAMPLE_DOCS))
+        passages, files = [], []
+        if documents:
+            files, passages = load_passages(documents, cfg.passage_chars)
+        registry: dict[str, Job] = {}
+
+        def offline(request: LLMRequest, schema: type[BaseModel]) -> BaseModel:
+            return offline_batch(fmt, registry[request.tag], seed, schema)
+
+        generator = build_generator(settings, ctx.data_dir, offline=offline, log=ctx.log)
+        try:
+            topics, refinement = self._topics(cfg, seed, settings, generator, ctx)
+            method = "llm" if not settings.is_offline else ("extractive" if passages else "template")
+            if method == "template":
+                ctx.log.warning("offline provider with a bare query: samples are labelled templates (method=template)")
+            fingerprint = _fingerprint(cfg, fmt, seed, self.version, settings, passages)
+            checkpoint = Checkpoint(
+                ctx.data_dir / "nlp" / "checkpoints" / f"seed={seed}-{fingerprint[:20]}.jsonl", fingerprint
+            )
+            balance = Balance(cfg.samples, cfg.class_balance_tolerance) if fmt.builtin and fmt.name == "pair-class" else None
+            report = make_samples(
+                fmt, seed, cfg.samples, cfg.samples_per_request, settings.batch_size, cfg.max_rounds,
+                passages, topics, generator, checkpoint, method, balance, ctx.progress, ctx.log, registry,
+            )  # fmt: skip
+            stats = generator.stats
+        finally:
+            close = getattr(generator, "close", None)
+            if close:
+                close()
+        if report.stop_reason != "token budget spent":
+            checkpoint.remove()
+        seconds = time.perf_counter() - started
+        ctx.metadata.update(
+            _metadata(report, stats.as_metadata(), settings, fmt, refinement, documents, files, passages, seconds)
+        )
+        if balance is not None:
+            ctx.metadata["class_counts"] = {LABELS[k]: v for k, v in balance.counts.items()}
+            ctx.metadata["class_balance_ok"] = balance.ok()
+            ctx.metadata["class_balance_bounds"] = f"{balance.lower}..{balance.upper} per class"
+        if not report.records:
+            reasons = ", ".join(f"{k} x{v}" for k, v in report.invalid.most_common(5)) or "no answers"
+            raise ConstraintViolation(
+                f"nlp seed={seed}: no valid {fmt.name} samples were made ({report.stop_reason}; rejected: {reasons})"
+            )
+        if report.shortfall > 0:
+            ctx.log.warning(
+                f"nlp seed={seed}: made {len(report.records)} of {cfg.samples} {fmt.name} samples ({report.stop_reason})"
+            )
+        return records_frame(fmt, report.records)
+
+    def _topics(
+        self, cfg: Any, seed: int, settings: LLMSettings, generator: Any, ctx: RunContext
+    ) -> tuple[list[str], dict[str, Any]]:
+        if not cfg.query:
+            return [], {"query_refinement": "not applicable (documents)"}
+        if not cfg.refine:
+            return [cfg.query], {"query_refinement": "off"}
+        if settings.is_offline:
+            return [cfg.query], {"query_refinement": "skipped (offline provider)"}
+        request = LLMRequest(refine_messages(cfg.query), request_seed(seed, -1, 0), "refine-query")
+        result = generator.generate([request], Refined)[0]
+        if result.value is None:
+            ctx.log.warning(f"query refinement failed ({result.error}); using the query as given")
+            return [cfg.query], {"query_refinement": f"failed: {result.error}"}
+        refined: Refined = result.value  # type: ignore[assignment]
+        topics = [refined.topic] + [f"{refined.topic} — {sub}" for sub in refined.subtopics if sub.strip()]
+        return topics, {"query_refinement": "on", "refined_query": refined.topic, "subtopics": refined.subtopics}
+
+    def normalize(self, raw: pl.DataFrame, cfg: Any) -> pl.DataFrame:
+        fmt = resolve_format(cfg.format, cfg.custom_format)
+        return raw.select([pl.col(n).cast(t) for n, t in (fmt.polars_schema() | META_COLUMNS).items()])
+
+    def schema(self) -> pa.DataFrameSchema:
+        return schema_for(BUILTIN_FORMATS["qa"].field_names + list(META_COLUMNS), {})
+
+    def validate(self, clean: pl.DataFrame) -> ValidationOutcome:
+        return validate_frame(schema_for(clean.columns, dict(clean.schema)), clean)
+
+    def export(self, clean: pl.DataFrame, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
+        fmt = resolve_format(cfg.format, cfg.custom_format)
+        source = "offline" if clean.height and (clean["source"] == "offline").all() else "llm"
+        prefix = Path(cfg.output_prefix).name
+        files = {}
+        for ext in cfg.output_formats:
+            files[ext] = write_frame(clean, Path(out_dir) / f"{prefix}_{fmt.name}_{source}.{ext}")
+        return files
+
+
+def records_frame(fmt: Format, records: list[dict[str, Any]]) -> pl.DataFrame:
+    return pl.DataFrame(records, schema=fmt.polars_schema() | META_COLUMNS, orient="row")
+
+
+def schema_for(columns: list[str], dtypes: dict[str, Any]) -> pa.DataFrameSchema:
+    """pandera checks for whatever format the frame holds (built-in fields get their specific checks)."""
+    meta = {"source", "method"}
+    specs: dict[str, pa.Column] = {
+        "source": pa.Column(pl.String, pa.Check.isin(["llm", "offline"])),
+        "method": pa.Column(pl.String, pa.Check.isin(["llm", "extractive", "template"])),
+    }
+    for name in columns:
+        if name in meta:
+            continue
+        if name == "label" and "premise" in columns:
+            specs[name] = pa.Column(pl.Int64, pa.Check.isin(list(LABELS)))
+        elif name == "score" and "sentence1" in columns:
+            specs[name] = pa.Column(pl.Float64, pa.Check.in_range(0.0, 1.0))
+        elif name == "answer" and "context" in columns:
+            specs[name] = pa.Column(pl.String, [pa.Check.str_length(min_value=1), _answer_in_context()])
+        elif dtypes.get(name, pl.String) == pl.String:
+            specs[name] = pa.Column(pl.String, pa.Check.str_length(min_value=1), nullable=True)
+        else:
+            specs[name] = pa.Column(dtypes[name], nullable=True)
+    fields = [c for c in columns if c not in meta]
+    return pa.DataFrameSchema(specs, strict=True, unique=fields or None)
+
+
+def _answer_in_context() -> pa.Check:
+    def squash(col: str) -> pl.Expr:
+        return pl.col(col).str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+
+    return pa.Check(
+        lambda data: data.lazyframe.select(squash("context").str.contains(squash("answer"), literal=True)),
+        name="answer_in_context",
+        error="the answer is not a span of the context",
+    )
+
+
+def _fingerprint(cfg: Any, fmt: Format, seed: int, version: str, settings: LLMSettings, passages: list) -> str:
+    data = {
+        "cfg": cfg.model_dump(exclude={"output_prefix", "output_formats"}),
+        "format": fmt.spec_json(),
+        "seed": seed,
+        "version": version,
+        "llm": settings.model_dump(
+            include={"provider", "model", "temperature", "top_p", "top_k", "max_tokens", "structured_method"}
+        ),
+        "batch_size": settings.batch_size,
+        "passages": hashlib.sha256("\x00".join(p.text for p in passages).encode()).hexdigest(),
+    }
+    return hashlib.sha256(json.dumps(data, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def _metadata(
+    report: RunReport,
+    llm_stats: dict[str, Any],
+    settings: LLMSettings,
+    fmt: Format,
+    refinement: dict[str, Any],
+    documents: str | None,
+    files: list[Path],
+    passages: list,
+    seconds: float,
+) -> dict[str, Any]:
+    return {
+        **llm_stats,
+        "llm_provider": settings.provider,
+        "llm_model": settings.model,
+        "nlp_format": fmt.name,
+        "samples_target": report.target,
+        "samples_made": len(report.records),
+        "shortfall": report.shortfall,
+        "stop_reason": report.stop_reason or "target reached",
+        "rounds": report.rounds,
+        "batches_sent": report.batches,
+        "invalid_samples": sum(report.invalid.values()),
+        "invalid_reasons": dict(report.invalid.most_common(10)),
+        "duplicates_dropped": report.duplicates,
+        "over_quota_dropped": report.over_quota,
+        "failed_requests": report.failed_requests,
+        "resumed_records": report.resumed_records,
+        "records_per_second": round(len(report.records) / seconds, 1) if seconds > 0 else 0.0,
+        "documents": documents or "(query)",
+        "document_files": len(files),
+        "passages": len(passages),
+        **refinement,
+    }
