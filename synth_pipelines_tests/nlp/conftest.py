@@ -43,15 +43,17 @@ def doc_folder(tmp_path: Path) -> Path:
     (folder / "a_lighthouses.md").write_text("# Lighthouses\n\n" + "\n\n".join(PARAGRAPHS))
     (folder / "b_bread.txt").write_text(
         "Bread rises because yeast produces carbon dioxide. The gas is trapped by gluten, a stretchy protein "
-        "network. Bakers knead the dough to build that network.\n\nA slow, cool rise gives bread more flavour. "
-        "Salt slows the yeast down and tightens the gluten."
+        "network. Bakers knead the dough to build that network.\n\n"
+        "A slow, cool rise gives bread more flavour. Salt slows the yeast down and tightens the gluten."
     )
     (folder / "c_rivers.html").write_text(
         "<html><body><script>var x = 1;</script><h1>Rivers</h1><p>A river delta forms where a river slows "
         "down and drops its sediment. The Nile delta is one of the largest in the world.</p><p>Deltas are "
         "fertile, and many cities were built on them because the soil is rich.</p></body></html>"
     )
-    (folder / "d_moon.pdf").write_bytes(minimal_pdf("The Moon is about 384400 kilometres away from the Earth."))
+    (folder / "d_moon.pdf").write_bytes(
+        minimal_pdf("The Moon is about 384400 kilometres away from the Earth.")
+    )
     (folder / "ignored.csv").write_text("a,b\n1,2\n")
     return folder
 
@@ -60,8 +62,15 @@ def doc_folder(tmp_path: Path) -> Path:
 def data_dir(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Path:
     """The project data dir for this test (the CLI reads SYNTH_DATA_DIR); no .env is read from the cwd."""
     path = tmp_path / "data"
+    path.mkdir()
     monkeypatch.setenv("SYNTH_DATA_DIR", str(path))
     monkeypatch.chdir(tmp_path)
-    for name in ("SYNTH_LLM_PROVIDER", "OPENAI_API_KEY", "GOOGLE_API_KEY", "OPENAI_BASE_URL", "SYNTH_LLM_API_KEY"):
+    for name in (
+        "SYNTH_LLM_PROVIDER",
+        "OPENAI_API_KEY",
+        "GOOGLE_API_KEY",
+        "OPENAI_BASE_URL",
+        "SYNTH_LLM_API_KEY",
+    ):
         monkeypatch.delenv(name, raising=False)
     return path

@@ -20,7 +20,12 @@ GOOD = {
     "name": "support-intent",
     "description": "Customer messages with their intent.",
     "fields": [
-        {"name": "message", "type": "string", "description": "what the customer wrote", "example": "Where is my order?"},
+        {
+            "name": "message",
+            "type": "string",
+            "description": "what the customer wrote",
+            "example": "Where is my order?",
+        },
         {"name": "intent", "type": "string", "description": "the intent", "required": True},
         {"name": "urgency", "type": "integer", "description": "1-5", "required": False, "example": 3},
         {"name": "confidence", "type": "float", "description": "0-1"},
@@ -55,10 +60,16 @@ def test_custom_format_loads_and_builds_a_model(tmp_path: Path):
         (GOOD | {"name": "has space"}, "'name' must be"),
         (GOOD | {"fields": []}, "'fields' must be a non-empty list"),
         (GOOD | {"extra": 1}, "unknown keys"),
-        (GOOD | {"fields": [{"name": "x", "type": "date", "description": "d"}]}, "field 'x': 'type' must be one of"),
+        (
+            GOOD | {"fields": [{"name": "x", "type": "date", "description": "d"}]},
+            "field 'x': 'type' must be one of",
+        ),
         (GOOD | {"fields": [{"name": "x", "type": "string"}]}, "field 'x': 'description' must be"),
         (GOOD | {"fields": [{"name": "source", "type": "string", "description": "d"}]}, "reserved"),
-        (GOOD | {"fields": [{"name": "n", "type": "integer", "description": "d", "example": "5"}]}, "not a integer"),
+        (
+            GOOD | {"fields": [{"name": "n", "type": "integer", "description": "d", "example": "5"}]},
+            "not a integer",
+        ),
         (GOOD | {"fields": [{"name": "n", "type": "integer", "description": "d"}]}, "required string field"),
         (GOOD | {"fields": [GOOD["fields"][0], GOOD["fields"][0]]}, "duplicate field names"),
     ],
@@ -77,7 +88,11 @@ def test_missing_custom_format_file(tmp_path: Path):
 
 def test_builtin_checks():
     qa = BUILTIN_FORMATS["qa"]
-    good = {"context": "The Rhine flows through six countries.", "question": "How many?", "answer": "six  countries"}
+    good = {
+        "context": "The Rhine flows through six countries.",
+        "question": "How many?",
+        "answer": "six  countries",
+    }
     assert check_sample(qa, good) is None  # whitespace and case are normalized
     assert check_sample(qa, good | {"answer": "seven"}) == "answer: not found in context"
     pc = BUILTIN_FORMATS["pair-class"]

@@ -31,7 +31,9 @@ def generate(stub: LLMStub, cfg: NLPConfig, data_dir: Path, out: Path, **extra: 
 
 
 @pytest.mark.parametrize("fmt", list(BUILTIN_FORMATS))
-def test_each_format_end_to_end_through_the_stub(llm_stub: LLMStub, doc_folder: Path, data_dir: Path, tmp_path: Path, fmt: str):
+def test_each_format_end_to_end_through_the_stub(
+    llm_stub: LLMStub, doc_folder: Path, data_dir: Path, tmp_path: Path, fmt: str
+):
     if fmt == "qa":
         llm_stub.responder = qa_responder
     cfg = NLPConfig(documents=str(doc_folder), format=fmt, samples=12, samples_per_request=3)
@@ -40,7 +42,9 @@ def test_each_format_end_to_end_through_the_stub(llm_stub: LLMStub, doc_folder: 
     assert clean.height == 12
     assert clean.select(BUILTIN_FORMATS[fmt].field_names).is_unique().all()
     assert (clean["source"] == "llm").all() and (clean["method"] == "llm").all()
-    assert all(check_sample(BUILTIN_FORMATS[fmt], r) is None for r in clean.drop("source", "method").to_dicts())
+    assert all(
+        check_sample(BUILTIN_FORMATS[fmt], r) is None for r in clean.drop("source", "method").to_dicts()
+    )
     assert meta["llm_requests"] == llm_stub.requests > 0 and meta["llm_input_tokens"] > 0
     assert run.files["jsonl"].name == f"nlp_{fmt}_llm.jsonl"
     if fmt == "pair-class":
@@ -61,7 +65,9 @@ def test_google_provider_and_a_custom_format(llm_stub: LLMStub, data_dir: Path, 
             {"name": "priority", "type": "integer", "description": "1-5", "required": False},
         ],
     }))  # fmt: skip
-    cfg = NLPConfig(query="parcel delivery problems", custom_format=str(spec), samples=10, samples_per_request=3)
+    cfg = NLPConfig(
+        query="parcel delivery problems", custom_format=str(spec), samples=10, samples_per_request=3
+    )
     run, meta = generate(llm_stub, cfg, data_dir, tmp_path / "out", provider="google")
     assert run.clean.height == 10 and run.clean.columns[:4] == ["message", "intent", "urgent", "priority"]
     assert run.clean.schema["urgent"] == pl.Boolean and run.clean.schema["priority"] == pl.Int64
@@ -69,16 +75,24 @@ def test_google_provider_and_a_custom_format(llm_stub: LLMStub, data_dir: Path, 
     assert all(check_sample(fmt, r) is None for r in run.clean.drop("source", "method").to_dicts())
     assert meta["query_refinement"] == "on" and meta["refined_query"]
     assert all(":generateContent" in entry.path for entry in llm_stub.log)
-    assert sorted(p.name for p in run.files.values()) == ["nlp_intent_llm.csv", "nlp_intent_llm.jsonl", "nlp_intent_llm.parquet"]
+    assert sorted(p.name for p in run.files.values()) == [
+        "nlp_intent_llm.csv",
+        "nlp_intent_llm.jsonl",
+        "nlp_intent_llm.parquet",
+    ]
 
 
-def test_injected_faults_still_yield_n_valid_samples(llm_stub: LLMStub, doc_folder: Path, data_dir: Path, tmp_path: Path):
+def test_injected_faults_still_yield_n_valid_samples(
+    llm_stub: LLMStub, doc_folder: Path, data_dir: Path, tmp_path: Path
+):
     llm_stub.inject(
         Fault(status=429), Fault(status=500), Fault(delay=0.8), Fault(content="{broken"),
         Fault(invalid=True), Fault(empty=True), Fault(finish_reason="length"), Fault(status=503),
     )  # fmt: skip
     cfg = NLPConfig(documents=str(doc_folder), format="triplet", samples=15, samples_per_request=3)
-    run, meta = generate(llm_stub, cfg, data_dir, tmp_path / "out", timeout_s=0.4, max_concurrency=2, max_retries=8)
+    run, meta = generate(
+        llm_stub, cfg, data_dir, tmp_path / "out", timeout_s=0.4, max_concurrency=2, max_retries=8
+    )
     assert run.clean.height == 15 and run.clean.select("anchor", "positive", "negative").is_unique().all()
     assert meta["llm_retries"] == 8 and meta["llm_failures"] == 0
     assert meta["llm_requests"] == llm_stub.requests
@@ -152,8 +166,18 @@ def test_a_stopped_run_resumes_from_its_checkpoint(
     capsys: pytest.CaptureFixture[str],
 ):  # fmt: skip
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
-    args = cli_args(doc_folder, tmp_path / "out" / "train", "--base-url", llm_stub.openai_url, "--batch-size", "1",
-                    "--concurrency", "1", "--max-retries", "0", "--failure-budget", "0", "--no-cache")  # fmt: skip
+    flags = [
+        "--batch-size",
+        "1",
+        "--concurrency",
+        "1",
+        "--max-retries",
+        "0",
+        "--failure-budget",
+        "0",
+        "--no-cache",
+    ]
+    args = cli_args(doc_folder, tmp_path / "out" / "train", "--base-url", llm_stub.openai_url, *flags)
     llm_stub.responder = None
     # Two batches succeed, then the provider fails and the failure budget stops the run.
     llm_stub.inject(Fault(), Fault(), Fault(status=500))

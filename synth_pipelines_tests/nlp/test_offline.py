@@ -30,7 +30,9 @@ def test_documents_of_every_type_are_read(doc_folder: Path):
 
 
 @pytest.mark.parametrize("fmt", list(BUILTIN_FORMATS))
-def test_offline_makes_exactly_n_unique_valid_extractive_samples(doc_folder: Path, data_dir: Path, tmp_path: Path, fmt: str):
+def test_offline_makes_exactly_n_unique_valid_extractive_samples(
+    doc_folder: Path, data_dir: Path, tmp_path: Path, fmt: str
+):
     cfg = NLPConfig(documents=str(doc_folder), format=fmt, samples=9, output_prefix="train")
     clean, files, meta = run(cfg, data_dir, tmp_path / "out")
     assert clean.height == 9
@@ -38,7 +40,9 @@ def test_offline_makes_exactly_n_unique_valid_extractive_samples(doc_folder: Pat
     assert (clean["source"] == "offline").all() and (clean["method"] == "extractive").all()
     for record in clean.drop("source", "method").to_dicts():
         assert check_sample(BUILTIN_FORMATS[fmt], record) is None
-    assert sorted(p.name for p in files.values()) == [f"train_{fmt}_offline.{e}" for e in ("csv", "jsonl", "parquet")]
+    assert sorted(p.name for p in files.values()) == [
+        f"train_{fmt}_offline.{e}" for e in ("csv", "jsonl", "parquet")
+    ]
     assert meta["llm_requests"] == 0 and meta["llm_offline_results"] > 0 and meta["shortfall"] == 0
     texts = " ".join(p.text for p in load_passages(doc_folder)[1])
     if fmt == "qa":  # contexts are real passages, answers are spans of them
@@ -60,7 +64,7 @@ def test_offline_is_deterministic_per_seed(doc_folder: Path, data_dir: Path, tmp
 
 def test_bare_query_gives_clearly_labelled_templates(data_dir: Path, tmp_path: Path):
     cfg = NLPConfig(query="urban beekeeping", format="qa", samples=25)
-    clean, files, meta = run(cfg, data_dir, tmp_path / "out")
+    clean, _, meta = run(cfg, data_dir, tmp_path / "out")
     assert clean.height == 25 and (clean["method"] == "template").all()
     assert all("template" in c for c in clean["context"])
     assert meta["query_refinement"] == "skipped (offline provider)"
@@ -78,7 +82,9 @@ def test_unreachable_target_says_how_many_were_made(doc_folder: Path, data_dir: 
     assert meta["shortfall"] == 50 - clean.height and meta["stop_reason"] == "2 refill rounds spent"
 
 
-def test_no_valid_sample_at_all_is_an_error_not_an_empty_file(doc_folder: Path, data_dir: Path, tmp_path: Path):
+def test_no_valid_sample_at_all_is_an_error_not_an_empty_file(
+    doc_folder: Path, data_dir: Path, tmp_path: Path
+):
     cfg = NLPConfig(documents=str(doc_folder / "d_moon.pdf"), format="pair", samples=5, max_rounds=2)
     with pytest.raises(ConstraintViolation, match="no valid pair samples were made"):
         run(cfg, data_dir, tmp_path / "out")

@@ -8,7 +8,8 @@ from pathlib import Path
 
 EPILOG = """Examples:
   synth nlp --documents docs/ --format qa --samples 100 --seed 42 --output-prefix data/synthetic/train
-  synth nlp --query "password reset flows" --format triplet --samples 500 --provider openai --model gpt-4o-mini
+  synth nlp --query "password reset flows" --format triplet --samples 500 \\
+      --provider openai --model gpt-4o-mini
   synth nlp --documents manual.pdf --custom-format my_format.json --samples 50 --output-format jsonl parquet
   synth nlp --query "kitchen safety" --format pair-class --samples 90 --provider google --top-k 40 --no-refine
 
@@ -55,7 +56,9 @@ def _run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.samples, unit="sample", desc=f"nlp {cfg.format}")
-    ctx = RunContext(data_dir=Path(default_data_dir()), resources={"llm": settings}, progress=bar.update if bar else None)
+    ctx = RunContext(
+        data_dir=Path(default_data_dir()), resources={"llm": settings}, progress=bar.update if bar else None
+    )
     domain = NLPDomain()
     try:
         run = run_domain(domain, cfg, args.seed, out_dir, ctx)
@@ -76,8 +79,10 @@ def _run(args: argparse.Namespace) -> int:
         file=sys.stderr,
     )
     if meta["shortfall"] > 0:
-        print(f"synth: warning: only {meta['samples_made']} of {cfg.samples} samples: {meta['stop_reason']}",
-              file=sys.stderr)
+        print(
+            f"synth: warning: only {meta['samples_made']} of {cfg.samples} samples: {meta['stop_reason']}",
+            file=sys.stderr,
+        )
         return SHORT_OF_TARGET
     return 0
 
@@ -96,7 +101,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
     )
     parser.add_argument(
-        "--version", action="version", version=f"synth nlp {NLPDomain.version} (synth-pipelines {package_version()})"
+        "--version",
+        action="version",
+        version=f"synth nlp {NLPDomain.version} (synth-pipelines {package_version()})",
     )
     source = parser.add_mutually_exclusive_group(required=True)
     source.add_argument("--query", help="what the data is about")
@@ -105,11 +112,17 @@ def register(sub: argparse._SubParsersAction) -> None:
     shape.add_argument("--format", choices=list(BUILTIN_FORMATS), help="a built-in format")
     shape.add_argument("--custom-format", metavar="FILE", help="a custom format JSON file")
     parser.add_argument("--samples", type=positive_int, required=True, help="unique, valid samples to make")
-    parser.add_argument("--samples-per-request", type=positive_int, default=5, help="samples asked per request")
+    parser.add_argument(
+        "--samples-per-request", type=positive_int, default=5, help="samples asked per request"
+    )
     parser.add_argument("--max-rounds", type=positive_int, default=5, help="refill rounds before giving up")
     parser.add_argument("--no-refine", action="store_true", help="do not let the LLM refine the query first")
-    parser.add_argument("--seed", type=non_negative_int, default=42, help="seed (with a warm cache: same bytes)")
-    parser.add_argument("--output-prefix", default="data/synthetic/nlp", help="directory and file name prefix")
+    parser.add_argument(
+        "--seed", type=non_negative_int, default=42, help="seed (with a warm cache: same bytes)"
+    )
+    parser.add_argument(
+        "--output-prefix", default="data/synthetic/nlp", help="directory and file name prefix"
+    )
     parser.add_argument(
         "--output-format", nargs="+", choices=["jsonl", "csv", "parquet"], default=["jsonl", "csv", "parquet"]
     )

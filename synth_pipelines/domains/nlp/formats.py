@@ -78,7 +78,11 @@ BUILTIN_FORMATS: dict[str, Format] = {
         "Extractive question answering: the answer is a span copied exactly from the context.",
         (
             _s("context", "a passage of text", "The Rhine flows through six countries."),
-            _s("question", "a question the context answers", "How many countries does the Rhine flow through?"),
+            _s(
+                "question",
+                "a question the context answers",
+                "How many countries does the Rhine flow through?",
+            ),
             _s("answer", "the shortest exact span of the context that answers the question", "six"),
         ),
     ),
@@ -87,7 +91,11 @@ BUILTIN_FORMATS: dict[str, Format] = {
         "Anchor and positive: two texts a retrieval model should place close together.",
         (
             _s("anchor", "a query or sentence", "how do glaciers move"),
-            _s("positive", "a passage that answers or matches the anchor", "Glaciers move by internal flow..."),
+            _s(
+                "positive",
+                "a passage that answers or matches the anchor",
+                "Glaciers move by internal flow...",
+            ),
         ),
     ),
     "triplet": Format(
@@ -95,8 +103,16 @@ BUILTIN_FORMATS: dict[str, Format] = {
         "Anchor, positive and a hard negative that must be placed further away than the positive.",
         (
             _s("anchor", "a query or sentence", "how do glaciers move"),
-            _s("positive", "a passage that answers or matches the anchor", "Glaciers move by internal flow..."),
-            _s("negative", "a related-looking passage that does not match the anchor", "Sea ice forms when..."),
+            _s(
+                "positive",
+                "a passage that answers or matches the anchor",
+                "Glaciers move by internal flow...",
+            ),
+            _s(
+                "negative",
+                "a related-looking passage that does not match the anchor",
+                "Sea ice forms when...",
+            ),
         ),
     ),
     "pair-class": Format(
@@ -128,7 +144,9 @@ def load_custom_format(path: str | Path) -> Format:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise FormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
+        raise FormatError(
+            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
+        ) from None
     except UnicodeDecodeError:
         raise FormatError(f"{path}: not UTF-8 text") from None
     if not isinstance(data, dict):
@@ -146,7 +164,9 @@ def load_custom_format(path: str | Path) -> Format:
         raise FormatError(f"{path}: 'description' must be a non-empty string")
     raw_fields = data.get("fields")
     if isinstance(raw_fields, dict):
-        raw_fields = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "bad": v} for k, v in raw_fields.items()]
+        raw_fields = [
+            {"name": k, **v} if isinstance(v, dict) else {"name": k, "bad": v} for k, v in raw_fields.items()
+        ]
     if not isinstance(raw_fields, list) or not raw_fields:
         raise FormatError(f"{path}: 'fields' must be a non-empty list (or object) of field definitions")
     fields: list[FieldSpec] = []
@@ -157,7 +177,9 @@ def load_custom_format(path: str | Path) -> Format:
     if dupes:
         raise FormatError(f"{path}: duplicate field names {dupes}")
     if not any(f.required and f.type == "string" for f in fields):
-        raise FormatError(f"{path}: at least one required string field is needed (samples are deduplicated by text)")
+        raise FormatError(
+            f"{path}: at least one required string field is needed (samples are deduplicated by text)"
+        )
     return Format(name, description.strip(), tuple(fields), builtin=False)
 
 
@@ -210,7 +232,8 @@ def _models(spec_json: str) -> tuple[type[BaseModel], type[BaseModel]]:
         fields[f["name"]] = (annotation, Field(..., description=f["description"], **bounds))
     sample = create_model(f"{base}Sample", **fields)  # type: ignore[call-overload]
     batch = create_model(
-        f"{base}Batch", samples=(list[sample], Field(..., description="the generated samples"))  # type: ignore[valid-type]
+        f"{base}Batch",
+        samples=(list[sample], Field(..., description="the generated samples")),  # type: ignore[valid-type]
     )
     return sample, batch
 

@@ -64,7 +64,15 @@ def jobs_for_round(
             source = passages[int(primary[i])]
             chosen = (source, neighbour(passages, source), unrelated(passages, source, int(others[i])))
         jobs.append(
-            Job(f"r{round_no}-j{i}", request_seed(seed, round_no, i), per_request, chosen, topic, label, int(variants[i]))
+            Job(
+                f"r{round_no}-j{i}",
+                request_seed(seed, round_no, i),
+                per_request,
+                chosen,
+                topic,
+                label,
+                int(variants[i]),
+            )
         )
     return jobs
 

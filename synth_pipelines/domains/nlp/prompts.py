@@ -16,12 +16,12 @@ SYSTEM = (
 )
 
 RULES: dict[str, str] = {
-    "qa": "Each context is 1-4 consecutive sentences copied verbatim from the source text; each answer is the "
-    "shortest exact span of its context that answers the question (copy it character for character).",
+    "qa": "Each context is 1-4 consecutive sentences copied verbatim from the source text; each answer is "
+    "the shortest exact span of its context that answers the question (copy it character for character).",
     "pair": "Each positive must match or answer its anchor; anchors read like real search queries or claims.",
     "triplet": "Each negative must look related to the anchor but must not answer or match it.",
-    "pair-class": "Labels: 0 = the premise entails the hypothesis, 1 = neutral, 2 = the premise contradicts it.",
-    "pair-score": "Scores: 1.0 = same meaning, 0.5 = related, 0.0 = unrelated; spread scores over the range.",
+    "pair-class": "Labels: 0 = premise entails hypothesis, 1 = neutral, 2 = premise contradicts hypothesis.",
+    "pair-score": "Scores: 1.0 = same meaning, 0.5 = related, 0.0 = unrelated; use the whole range.",
 }
 
 
@@ -49,7 +49,9 @@ def job_messages(fmt: Format, job: Job) -> tuple[tuple[str, str], ...]:
         if len(job.passages) > 1:
             parts.append(f"Neighbouring text (for positives):\n<<<\n{job.passages[1].text}\n>>>")
         if len(job.passages) > 2:
-            parts.append(f"Unrelated text (for negatives or neutral hypotheses):\n<<<\n{job.passages[2].text}\n>>>")
+            parts.append(
+                f"Unrelated text (for negatives or neutral hypotheses):\n<<<\n{job.passages[2].text}\n>>>"
+            )
     else:
         parts.append(f"Topic: {job.topic}")
     parts.append(f"Return exactly {job.count} samples.")
