@@ -32,11 +32,17 @@ from synth_pipelines.domains.scenarios.records import model_schema
 FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "yaml", "parquet")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
 # Flags every scenario gets from ``synth scenario``; a scenario may not redefine them.
-RESERVED_FLAGS = frozenset(
-    {"--scenario", "--list", "--count", "--seed", "--out-dir", "--output-format", "--help", "--version"}
-) | frozenset(
-    {"--provider", "--model", "--base-url", "--api-key", "--temperature", "--max-tokens", "--max-retries"}
-) | frozenset({"--timeout", "--token-budget", "--concurrency", "--max-concurrency", "--env-file", "--no-cache"})
+RESERVED_FLAGS = (
+    frozenset(
+        {"--scenario", "--list", "--count", "--seed", "--out-dir", "--output-format", "--help", "--version"}
+    )
+    | frozenset(
+        {"--provider", "--model", "--base-url", "--api-key", "--temperature", "--max-tokens", "--max-retries"}
+    )
+    | frozenset(
+        {"--timeout", "--token-budget", "--concurrency", "--max-concurrency", "--env-file", "--no-cache"}
+    )
+)
 REQUIRED_ATTRIBUTES = (
     "name",
     "version",
@@ -132,13 +138,17 @@ class Scenario(ABC):
         if not (isinstance(cls.record_model, type) and issubclass(cls.record_model, BaseModel)):
             raise TypeError(f"{where}: record_model must be a pydantic model class")
         if not re.match(r"^[a-z][a-z0-9_]*$", cls.record_name):
-            raise TypeError(f"{where}: record_name must be snake_case like 'tickets', got {cls.record_name!r}")
+            raise TypeError(
+                f"{where}: record_name must be snake_case like 'tickets', got {cls.record_name!r}"
+            )
         bad = [f for f in cls.output_formats if f not in FORMATS]
         if bad or not cls.output_formats:
             raise TypeError(f"{where}: output_formats must be a non-empty subset of {FORMATS}, got {bad}")
         unknown = [f for f in cls.planned_fields if f not in cls.record_model.model_fields]
         if unknown:
-            raise TypeError(f"{where}: planned_fields {unknown} are not fields of {cls.record_model.__name__}")
+            raise TypeError(
+                f"{where}: planned_fields {unknown} are not fields of {cls.record_model.__name__}"
+            )
         if set(cls.planned_fields) >= set(cls.record_model.model_fields):
             raise TypeError(f"{where}: every field is planned; leave at least one for the LLM to write")
         if not cls.examples:
@@ -149,20 +159,30 @@ class Scenario(ABC):
             if not isinstance(arg, ScenarioArg):
                 raise TypeError(f"{where}: arguments must be ScenarioArg, got {arg!r}")
             if not arg.flag.startswith("--") or arg.flag in RESERVED_FLAGS or arg.flag in seen:
-                raise TypeError(f"{where}: argument flag {arg.flag!r} is reserved, duplicated or not a --flag")
+                raise TypeError(
+                    f"{where}: argument flag {arg.flag!r} is reserved, duplicated or not a --flag"
+                )
             if arg.type not in (str, int, float, bool):
-                raise TypeError(f"{where}: argument {arg.flag} has type {arg.type!r}; use str, int, float or bool")
+                raise TypeError(
+                    f"{where}: argument {arg.flag} has type {arg.type!r}; use str, int, float or bool"
+                )
             seen.add(arg.flag)
 
     @classmethod
     def _build_config_model(cls) -> type[BaseModel]:
         fields: dict[str, Any] = {
             "count": (int, Field(cls.default_count, ge=1, description="number of primary records")),
-            "output_format": (str, Field(cls.output_formats[0], description=f"one of {list(cls.output_formats)}")),
+            "output_format": (
+                str,
+                Field(cls.output_formats[0], description=f"one of {list(cls.output_formats)}"),
+            ),
         }
         for arg in cls.arguments:
             default = list(arg.default) if arg.multiple else arg.default
-            fields[arg.dest] = (arg.annotation(), Field(default, ge=arg.minimum, le=arg.maximum, description=arg.help))
+            fields[arg.dest] = (
+                arg.annotation(),
+                Field(default, ge=arg.minimum, le=arg.maximum, description=arg.help),
+            )
         title = "".join(part.title() for part in cls.name.split("-"))
         return create_model(f"{title}ScenarioConfig", **fields)
 
@@ -189,7 +209,8 @@ class Scenario(ABC):
             flag = "--" + field.replace("_", "-")
             given = values.get(field)
             raise ScenarioArgumentError(
-                f"scenario {self.name}: {flag}: {first['msg']}" + (f" (got {given!r})" if given is not None else "")
+                f"scenario {self.name}: {flag}: {first['msg']}"
+                + (f" (got {given!r})" if given is not None else "")
             ) from None
         if cfg.output_format not in self.output_formats:  # type: ignore[attr-defined]
             raise ScenarioArgumentError(
@@ -257,6 +278,8 @@ class Scenario(ABC):
         """Adjust assembled records (offline or LLM) before validation; identity by default."""
         return records
 
-    def check_dataset(self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any) -> list[str]:
+    def check_dataset(
+        self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any
+    ) -> list[str]:
         """Cross-table or whole-dataset claims the schema cannot express; each problem as one line."""
         return []

@@ -95,12 +95,17 @@ def _csv_cells(df: pl.DataFrame) -> pl.DataFrame:
 def _writer_for(fmt: str, path: Path, schema: pl.Schema) -> BlockWriter:
     if fmt == "parquet":
         return ParquetBlockWriter(path, schema)
-    return {"jsonl": JsonlBlockWriter, "csv": CsvBlockWriter, "json": JsonArrayBlockWriter, "yaml": YamlBlockWriter}[
-        fmt
-    ](path)
+    return {
+        "jsonl": JsonlBlockWriter,
+        "csv": CsvBlockWriter,
+        "json": JsonArrayBlockWriter,
+        "yaml": YamlBlockWriter,
+    }[fmt](path)
 
 
-def write_table(df: pl.DataFrame, path: str | os.PathLike[str], fmt: str, block_rows: int = BLOCK_ROWS) -> Path:
+def write_table(
+    df: pl.DataFrame, path: str | os.PathLike[str], fmt: str, block_rows: int = BLOCK_ROWS
+) -> Path:
     """Write ``df`` to ``path`` (atomically) in ``fmt``."""
     path = Path(path)
     with _writer_for(fmt, path, df.schema) as writer:

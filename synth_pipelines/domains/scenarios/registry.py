@@ -27,7 +27,9 @@ _BUILTINS: dict[str, type[Scenario]] = {}
 def register_builtin(cls: type[Scenario]) -> type[Scenario]:
     """Class decorator for the scenarios shipped in this package."""
     if cls.name in _BUILTINS and _BUILTINS[cls.name] is not cls:
-        raise TypeError(f"scenario name {cls.name!r} is registered twice ({_BUILTINS[cls.name].__qualname__})")
+        raise TypeError(
+            f"scenario name {cls.name!r} is registered twice ({_BUILTINS[cls.name].__qualname__})"
+        )
     _BUILTINS[cls.name] = cls
     return cls
 
@@ -78,7 +80,9 @@ def load_catalog() -> ScenarioCatalog:
             broken.append(BrokenPlugin(label, f"{cls!r} is not a subclass of synth_pipelines Scenario"))
             continue
         if cls.name in found:
-            broken.append(BrokenPlugin(label, f"scenario name {cls.name!r} is already taken ({found[cls.name].origin})"))
+            broken.append(
+                BrokenPlugin(label, f"scenario name {cls.name!r} is already taken ({found[cls.name].origin})")
+            )
             continue
         try:
             found[cls.name] = RegisteredScenario(cls(), f"plugin {dist} ({ep.value})")

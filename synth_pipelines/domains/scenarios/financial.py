@@ -1,0 +1,524 @@
+"""``financial``: card, bank and crypto transactions with accounts, merchants and labelled fraud.
+
+Accounts and merchants are entity tables of their own. The plan fixes who paid whom, when, how
+much (USD-equivalent ranges per transaction type, converted to the account's currency and rounded
+to its minor unit) and which transactions are fraud (an exact share, each with the pattern that
+makes it fraud); the LLM or the offline templates write the statement description and a note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandera.polars as pa
+import polars as pl
+from pydantic import BaseModel, Field
+
+from synth_pipelines.core.rng import block_rng
+from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArg, ScenarioArgumentError
+from synth_pipelines.domains.scenarios.draws import (
+    EPOCH,
+    draw_blocks,
+    fill,
+    ids,
+    non_blank,
+    pick,
+    pick_within,
+    row_check,
+    timestamps,
+)
+from synth_pipelines.domains.scenarios.records import TIMESTAMP
+from synth_pipelines.domains.scenarios.registry import register_builtin
+
+TRANSACTION_TYPES = ("credit-card", "debit-card", "ach", "wire", "crypto", "p2p")
+# USD-equivalent (median, lognormal sigma, min, max) per type: cards are small, wires large.
+AMOUNT_RANGES = {
+    "credit-card": (45.0, 1.0, 1.0, 5_000.0),
+    "debit-card": (35.0, 0.9, 1.0, 3_000.0),
+    "ach": (400.0, 1.1, 5.0, 50_000.0),
+    "wire": (5_000.0, 1.4, 100.0, 1_000_000.0),
+    "crypto": (300.0, 1.5, 5.0, 250_000.0),
+    "p2p": (60.0, 1.0, 1.0, 5_000.0),
+}
+# Units of the currency per US dollar (a fixed snapshot: the data must not depend on today's rates).
+RATES = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "JPY": 150.0, "CAD": 1.36, "INR": 83.0, "BRL": 5.0}
+CRYPTO_RATES = {"BTC": 1 / 60_000.0, "ETH": 1 / 3_000.0, "USDC": 1.0}
+MINOR_UNITS = {"JPY": 0, "BTC": 8, "ETH": 8} | {
+    c: 2 for c in ("USD", "EUR", "GBP", "CAD", "INR", "BRL", "USDC")
+}
+COUNTRIES = {
+    "US": "USD",
+    "GB": "GBP",
+    "DE": "EUR",
+    "FR": "EUR",
+    "JP": "JPY",
+    "CA": "CAD",
+    "IN": "INR",
+    "BR": "BRL",
+}
+COUNTRY_WEIGHTS = (0.40, 0.12, 0.10, 0.08, 0.08, 0.08, 0.07, 0.07)
+# Merchant categories with their ISO 18245 merchant category codes.
+CATEGORIES = {
+    "grocery": "5411",
+    "restaurants": "5812",
+    "airlines": "4511",
+    "electronics": "5732",
+    "fuel": "5541",
+    "utilities": "4900",
+    "online-retail": "5999",
+    "entertainment": "7832",
+    "healthcare": "8011",
+    "crypto-exchange": "6051",
+    "money-transfer": "4829",
+}
+# Which merchant categories each transaction type pays.
+PAYEES = {
+    "credit-card": (
+        "grocery",
+        "restaurants",
+        "airlines",
+        "electronics",
+        "fuel",
+        "online-retail",
+        "entertainment",
+        "healthcare",
+    ),
+    "debit-card": ("grocery", "restaurants", "fuel", "online-retail", "entertainment", "healthcare"),
+    "ach": ("utilities", "healthcare", "money-transfer"),
+    "wire": ("money-transfer", "airlines", "electronics"),
+    "crypto": ("crypto-exchange",),
+    "p2p": ("money-transfer",),
+}
+FRAUD_PATTERNS = {
+    "card_testing": ("credit-card", "debit-card"),  # tiny authorisations probing a stolen card
+    "high_amount": TRANSACTION_TYPES,  # far above the account's usual spend
+    "geo_mismatch": TRANSACTION_TYPES,  # paid in a country other than the account's
+    "odd_hour": TRANSACTION_TYPES,  # 01:00-04:59 UTC
+}
+NAME_PARTS = {
+    "grocery": ("Green Basket", "FreshMart", "Corner Pantry", "Daily Harvest"),
+    "restaurants": ("Bistro Lumen", "Noodle Yard", "Taco Relay", "The Copper Pot"),
+    "airlines": ("SkyBridge Air", "Northwind Airways", "BlueJet"),
+    "electronics": ("VoltHub", "Circuit City Outlet", "Gadget Grove"),
+    "fuel": ("FuelStop", "Roadrunner Gas", "PetroPoint"),
+    "utilities": ("City Power & Light", "AquaServe Water", "FiberNet Broadband"),
+    "online-retail": ("ShopSphere", "ParcelPlace", "Everything Online"),
+    "entertainment": ("Starlight Cinemas", "StreamBox", "Arcade Avenue"),
+    "healthcare": ("Riverside Clinic", "WellPath Pharmacy", "CarePoint Dental"),
+    "crypto-exchange": ("CoinHarbor", "BlockVault Exchange", "SatoshiSquare"),
+    "money-transfer": ("SwiftRemit", "PayBridge", "TransferOne"),
+}
+NAME_SUFFIXES = ("", " Ltd", " & Co", " Group", " Express")
+DESCRIPTIONS = {
+    "credit-card": ("POS {merchant} #{ref}", "CARD PURCHASE {merchant}", "{merchant} ONLINE {ref}"),
+    "debit-card": ("DEBIT CARD {merchant} #{ref}", "POS DEBIT {merchant}"),
+    "ach": ("ACH DEBIT {merchant} PPD ID {ref}", "ACH PAYMENT {merchant}"),
+    "wire": ("WIRE TRANSFER TO {merchant} REF {ref}", "OUTGOING WIRE {merchant} {ref}"),
+    "crypto": ("BUY {currency} VIA {merchant} TX {ref}", "{merchant} {currency} PURCHASE"),
+    "p2p": ("P2P PAYMENT VIA {merchant} {ref}", "SEND MONEY {merchant}"),
+}
+NOTES = {
+    "none": (
+        "Routine {category} payment consistent with the account's history.",
+        "No anomalies: amount and location match past activity.",
+    ),
+    "card_testing": ("Very small authorisation typical of card testing on a compromised card.",),
+    "high_amount": ("Amount far above this account's usual spend; customer confirmation pending.",),
+    "geo_mismatch": ("Paid in {country}, outside the account's home country, with no travel notice.",),
+    "odd_hour": ("Initiated in the middle of the night, unlike the account's usual activity.",),
+}
+
+
+class Transaction(BaseModel):
+    """One payment from an account to a merchant."""
+
+    transaction_id: str
+    account_id: str
+    merchant_id: str
+    merchant_category: str
+    transaction_type: str
+    timestamp: dt.datetime
+    amount: float
+    currency: str
+    amount_usd: float
+    country: str
+    status: str
+    is_fraud: bool
+    fraud_pattern: str | None
+    description: str = Field(min_length=1, max_length=120, description="the bank-statement line")
+    analyst_note: str = Field(
+        min_length=1, max_length=400, description="one sentence a fraud analyst would write"
+    )
+
+
+def _lookup(values: pl.Series, mapping: Mapping[str, Any], dtype: pl.DataType) -> pl.Series:
+    return values.replace_strict(mapping, return_dtype=dtype)
+
+
+@register_builtin
+class FinancialScenario(Scenario):
+    name = "financial"
+    version = "1"
+    summary = "Transactions (card, ACH, wire, crypto, P2P) with accounts, merchants and labelled fraud"
+    system_description = (
+        "You write bank-statement descriptions and short fraud-analyst notes for synthetic payment "
+        "transactions. Stay consistent with the facts given (type, merchant, amount, fraud label). "
+        "Never invent personal data."
+    )
+    record_model = Transaction
+    record_name = "transactions"
+    planned_fields = tuple(f for f in Transaction.model_fields if f not in ("description", "analyst_note"))
+    references = {"account_id": ("accounts", "account_id"), "merchant_id": ("merchants", "merchant_id")}
+    arguments = (
+        ScenarioArg(
+            "--transaction-type",
+            str,
+            ("credit-card", "debit-card", "ach", "wire"),
+            "transaction types to draw",
+            choices=TRANSACTION_TYPES,
+            multiple=True,
+        ),
+        ScenarioArg(
+            "--transaction-count-max",
+            int,
+            25,
+            "most transactions any one account makes (each makes 1..max)",
+            minimum=1,
+            maximum=1_000_000,
+        ),
+        ScenarioArg(
+            "--fraud-rate", float, 0.02, "share of transactions labelled fraud", minimum=0.0, maximum=0.5
+        ),
+        ScenarioArg(
+            "--days", int, 90, "length of the window the transactions span, from 2025-01-01", minimum=1
+        ),
+    )
+    examples = (
+        "synth scenario --scenario financial --count 1000 --transaction-type credit-card "
+        "--transaction-count-max 25 --out-dir ./data/financial --output-format parquet",
+        "synth scenario --scenario financial --count 200 --transaction-type wire crypto --fraud-rate 0.1",
+    )
+
+    def validate_args(self, cfg: Any) -> None:
+        if len(set(cfg.transaction_type)) != len(cfg.transaction_type):
+            raise ScenarioArgumentError(
+                f"scenario {self.name}: --transaction-type lists a type twice: {cfg.transaction_type}"
+            )
+        if cfg.fraud_rate > 0 and cfg.count == 1:
+            raise ScenarioArgumentError(
+                f"scenario {self.name}: --fraud-rate {cfg.fraud_rate} with --count 1 would label the only "
+                "transaction fraud; use a larger --count or --fraud-rate 0"
+            )
+
+    # ---- entities ------------------------------------------------------------------------------
+
+    def account_counts(self, cfg: Any, seed: int) -> np.ndarray:
+        """Transactions per account: 1..max each, summing exactly to ``count``."""
+        rng = block_rng(seed, f"scenario/{self.name}", "account-counts", 0)
+        counts = rng.integers(1, cfg.transaction_count_max + 1, cfg.count)
+        total = np.cumsum(counts)
+        n_accounts = int(np.searchsorted(total, cfg.count)) + 1
+        counts = counts[:n_accounts].copy()
+        counts[-1] -= int(total[n_accounts - 1]) - cfg.count
+        return counts
+
+    def n_merchants(self, cfg: Any) -> int:
+        return min(5_000, max(3 * len(CATEGORIES), cfg.count // 40))
+
+    def draw_entities(self, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
+        n_accounts = len(self.account_counts(cfg, seed))
+
+        def accounts(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
+            country = pl.Series(pick(rng, list(COUNTRIES), n, COUNTRY_WEIGHTS).tolist(), dtype=pl.String)
+            age_days = pl.Series(rng.integers(30, 3650 * 2, n))
+            opened_on = (pl.lit(EPOCH.date()) - pl.duration(days=age_days)).alias("opened_on")
+            return pl.DataFrame(
+                {
+                    "account_id": ids("ACC-", start + 1, n),
+                    "holder_type": pick(rng, ("personal", "business"), n, (0.85, 0.15)).tolist(),
+                    "country": country,
+                    "currency": _lookup(country, COUNTRIES, pl.String),
+                    "risk_tier": pick(rng, ("low", "medium", "high"), n, (0.7, 0.25, 0.05)).tolist(),
+                },
+                schema_overrides={"holder_type": pl.String, "risk_tier": pl.String},
+            ).with_columns(pl.select(opened_on).to_series())
+
+        def merchants(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
+            names = list(CATEGORIES)
+            # The first three merchants of every category are guaranteed, so each type has payees.
+            fixed = [names[i % len(names)] for i in range(start, min(start + n, 3 * len(names)))]
+            category = fixed + pick(rng, names, n - len(fixed)).tolist()
+            cat = pl.Series(category, dtype=pl.String)
+            base = pick_within(rng, cat.to_numpy(), NAME_PARTS)
+            suffix = pick(rng, NAME_SUFFIXES, n)
+            return pl.DataFrame(
+                {
+                    "merchant_id": ids("MER-", start + 1, n, width=5),
+                    "name": [b + s for b, s in zip(base, suffix, strict=True)],
+                    "category": cat,
+                    "mcc": _lookup(cat, CATEGORIES, pl.String),
+                    "country": pick(rng, list(COUNTRIES), n, COUNTRY_WEIGHTS).tolist(),
+                },
+                schema_overrides={"name": pl.String, "country": pl.String},
+            )
+
+        return {
+            "accounts": draw_blocks(seed, self.name, "accounts", n_accounts, accounts),
+            "merchants": draw_blocks(seed, self.name, "merchants", self.n_merchants(cfg), merchants),
+        }
+
+    def entity_schemas(self, cfg: Any) -> dict[str, pa.DataFrameSchema]:
+        return {
+            "accounts": pa.DataFrameSchema(
+                {
+                    "account_id": pa.Column(pl.String, unique=True),
+                    "holder_type": pa.Column(pl.String, pa.Check.isin(["personal", "business"])),
+                    "country": pa.Column(pl.String, pa.Check.isin(list(COUNTRIES))),
+                    "currency": pa.Column(pl.String, pa.Check.isin(list(RATES))),
+                    "risk_tier": pa.Column(pl.String, pa.Check.isin(["low", "medium", "high"])),
+                    "opened_on": pa.Column(pl.Date, pa.Check.lt(EPOCH.date())),
+                },
+                strict=True,
+                ordered=True,
+            ),
+            "merchants": pa.DataFrameSchema(
+                {
+                    "merchant_id": pa.Column(pl.String, unique=True),
+                    "name": pa.Column(pl.String, non_blank()),
+                    "category": pa.Column(pl.String, pa.Check.isin(list(CATEGORIES))),
+                    "mcc": pa.Column(pl.String, pa.Check.str_matches(r"^\d{4}$")),
+                    "country": pa.Column(pl.String, pa.Check.isin(list(COUNTRIES))),
+                },
+                strict=True,
+                ordered=True,
+            ),
+        }
+
+    # ---- records -------------------------------------------------------------------------------
+
+    def schema(self, cfg: Any) -> pa.DataFrameSchema:
+        usd_min = pl.col("transaction_type").replace_strict({t: r[2] for t, r in AMOUNT_RANGES.items()})
+        usd_max = pl.col("transaction_type").replace_strict({t: r[3] for t, r in AMOUNT_RANGES.items()})
+        card_testing = pl.col("fraud_pattern") == "card_testing"
+        minor = pl.col("currency").replace_strict(MINOR_UNITS, return_dtype=pl.Int64)
+        scaled = pl.col("amount") * pl.lit(10.0).pow(minor)
+        return pa.DataFrameSchema(
+            {
+                "transaction_id": pa.Column(pl.String, pa.Check.str_matches(r"^TXN-\d{8}$"), unique=True),
+                "account_id": pa.Column(pl.String),
+                "merchant_id": pa.Column(pl.String),
+                "merchant_category": pa.Column(pl.String, pa.Check.isin(list(CATEGORIES))),
+                "transaction_type": pa.Column(pl.String, pa.Check.isin(list(cfg.transaction_type))),
+                "timestamp": pa.Column(TIMESTAMP),
+                "amount": pa.Column(pl.Float64, pa.Check.gt(0)),
+                "currency": pa.Column(pl.String, pa.Check.isin(list(MINOR_UNITS))),
+                "amount_usd": pa.Column(pl.Float64, pa.Check.gt(0)),
+                "country": pa.Column(pl.String, pa.Check.isin(list(COUNTRIES))),
+                "status": pa.Column(pl.String, pa.Check.isin(["approved", "declined"])),
+                "is_fraud": pa.Column(pl.Boolean),
+                "fraud_pattern": pa.Column(pl.String, pa.Check.isin(list(FRAUD_PATTERNS)), nullable=True),
+                "description": pa.Column(pl.String, non_blank()),
+                "analyst_note": pa.Column(pl.String, non_blank()),
+            },
+            checks=[
+                row_check(pl.col("is_fraud") == pl.col("fraud_pattern").is_not_null(), "fraud_iff_pattern"),
+                row_check(
+                    card_testing | ((pl.col("amount_usd") >= usd_min) & (pl.col("amount_usd") <= usd_max)),
+                    "amount_usd_in_type_range",
+                ),
+                row_check(~card_testing | (pl.col("amount_usd") <= 5.0), "card_testing_is_tiny"),
+                row_check((scaled - scaled.round(0)).abs() < 1e-6, "amount_in_minor_units"),
+                row_check(
+                    (pl.col("transaction_type") == "crypto") == pl.col("currency").is_in(list(CRYPTO_RATES)),
+                    "crypto_in_crypto_currency",
+                ),
+                row_check(
+                    (pl.col("fraud_pattern") != "odd_hour") | pl.col("timestamp").dt.hour().is_between(1, 4),
+                    "odd_hour_at_night",
+                ),
+                row_check(
+                    pl.col("timestamp") < pl.lit(EPOCH + dt.timedelta(days=cfg.days), dtype=TIMESTAMP),
+                    "in_window",
+                ),
+            ],
+            strict=True,
+            ordered=True,
+        )
+
+    def draw_plan(self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        accounts, merchants = entities["accounts"], entities["merchants"]
+        counts = self.account_counts(cfg, seed)
+        account_idx = np.repeat(np.arange(len(counts)), counts)
+        n = cfg.count
+        rng = block_rng(seed, f"scenario/{self.name}", "plan", 0)
+        types = pick(rng, list(cfg.transaction_type), n)
+        # A payee category per row from its type, then a merchant of that category.
+        category = pick_within(rng, types, {t: PAYEES[t] for t in cfg.transaction_type})
+        by_category = merchants.with_row_index("i").group_by("category").agg("i")
+        pools = {row["category"]: [str(i) for i in row["i"]] for row in by_category.iter_rows(named=True)}
+        merchant_idx = pick_within(rng, category, pools).astype(np.int64)
+        median, sigma, lo, hi = (
+            np.asarray([AMOUNT_RANGES[t][k] for t in cfg.transaction_type])[
+                pl.Series(types, dtype=pl.String)
+                .replace_strict(list(cfg.transaction_type), range(len(cfg.transaction_type)))
+                .to_numpy()
+            ]
+            for k in range(4)
+        )
+        usd = np.clip(median * rng.lognormal(0.0, sigma, n), lo, hi)
+        seconds = np.sort(rng.random(n)) * cfg.days * 86_400.0
+        home_country = accounts["country"].to_numpy()[account_idx]
+        country = np.where(rng.random(n) < 0.05, merchants["country"].to_numpy()[merchant_idx], home_country)
+        order = rng.permutation(n)  # shuffle accounts across the timeline
+        account_idx = account_idx[order]
+        home_country = home_country[order]
+        country = country[order]
+
+        # Fraud: an exact share of rows, each with a pattern its type allows, applied to the facts.
+        n_fraud = math.ceil(cfg.fraud_rate * n) if cfg.fraud_rate > 0 else 0
+        fraud_rows = rng.choice(n, size=n_fraud, replace=False)
+        is_fraud = np.zeros(n, dtype=bool)
+        is_fraud[fraud_rows] = True
+        pattern = np.full(n, None, dtype=object)
+        allowed = {t: tuple(p for p, ts in FRAUD_PATTERNS.items() if t in ts) for t in cfg.transaction_type}
+        pattern[fraud_rows] = pick_within(rng, types[fraud_rows], allowed)
+        testing = pattern == "card_testing"
+        usd[testing] = rng.uniform(0.5, 3.0, testing.sum())
+        high = pattern == "high_amount"
+        usd[high] = np.minimum(hi[high], np.maximum(usd[high] * 8.0, hi[high] * 0.5))
+        night = pattern == "odd_hour"
+        day_start = np.floor(seconds[night] / 86_400.0) * 86_400.0
+        seconds[night] = day_start + rng.uniform(3_600.0, 5 * 3_600.0 - 1.0, night.sum())
+        geo = pattern == "geo_mismatch"
+        # Another country than home: shift the home country's index by 1..len-1.
+        names = list(COUNTRIES)
+        home_code = (
+            pl.Series(home_country[geo], dtype=pl.String).replace_strict(names, range(len(names))).to_numpy()
+        )
+        country[geo] = np.asarray(names, dtype=object)[
+            (home_code + rng.integers(1, len(names), geo.sum())) % len(names)
+        ]
+
+        account_currency = accounts["currency"].to_numpy()[account_idx]
+        crypto = types == "crypto"
+        currency = account_currency.copy()
+        currency[crypto] = pick(rng, list(CRYPTO_RATES), crypto.sum())
+        rate = np.asarray([(RATES | CRYPTO_RATES)[c] for c in currency]) if n else np.zeros(0)
+        minor = np.asarray([MINOR_UNITS[c] for c in currency], dtype=np.int64) if n else np.zeros(0, np.int64)
+        usd = np.round(usd, 2)
+        amount = np.maximum(np.round(usd * rate * 10.0**minor) / 10.0**minor, 10.0 ** (-minor.astype(float)))
+        declined = rng.random(n) < np.where(is_fraud, 0.35, 0.03)
+
+        plan = pl.DataFrame(
+            {
+                "account_id": accounts["account_id"].to_numpy()[account_idx].tolist(),
+                "merchant_id": merchants["merchant_id"].to_numpy()[merchant_idx].tolist(),
+                "merchant_category": category.tolist(),
+                "transaction_type": types.tolist(),
+                "timestamp": timestamps(seconds),
+                "amount": amount,
+                "currency": currency.tolist(),
+                "amount_usd": usd,
+                "country": country.tolist(),
+                "status": np.where(declined, "declined", "approved").tolist(),
+                "is_fraud": is_fraud,
+                "fraud_pattern": pl.Series(pattern.tolist(), dtype=pl.String),
+            },
+            schema_overrides={
+                k: pl.String
+                for k in (
+                    "account_id",
+                    "merchant_id",
+                    "merchant_category",
+                    "transaction_type",
+                    "currency",
+                    "country",
+                )
+            },
+        ).sort("timestamp", maintain_order=True)
+        return plan.with_columns(ids("TXN-", 1, n, width=8).alias("transaction_id")).select(
+            self.planned_fields
+        )
+
+    def draw_offline(
+        self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]
+    ) -> pl.DataFrame:
+        names = entities["merchants"].select(
+            "merchant_id", pl.col("name").str.to_uppercase().alias("merchant")
+        )
+        rows = plan.join(names, on="merchant_id", how="left", maintain_order="left")
+
+        def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
+            part = rows.slice(start, n)
+            pattern = part["fraud_pattern"].fill_null("none").to_numpy()
+            frame = part.with_columns(
+                pl.Series(
+                    "desc_t", pick_within(rng, part["transaction_type"].to_numpy(), DESCRIPTIONS).tolist()
+                ),
+                pl.Series("note_t", pick_within(rng, pattern, NOTES).tolist()),
+                pl.Series("ref", rng.integers(1000, 99999, n)).cast(pl.String),
+            )
+            slots = {
+                "merchant": pl.col("merchant"),
+                "ref": pl.col("ref"),
+                "currency": pl.col("currency"),
+                "category": pl.col("merchant_category"),
+                "country": pl.col("country"),
+            }
+            return frame.select(
+                fill(pl.col("desc_t"), slots).str.slice(0, 120).alias("description"),
+                fill(pl.col("note_t"), slots).alias("analyst_note"),
+            )
+
+        return draw_blocks(seed, self.name, "offline-text", plan.height, draw)
+
+    def build_prompt(self, plan_row: Mapping[str, Any], cfg: Any) -> str:
+        fraud = (
+            f"This transaction IS fraudulent (pattern: {plan_row['fraud_pattern']})."
+            if plan_row["is_fraud"]
+            else "This transaction is legitimate."
+        )
+        return (
+            f"Transaction {plan_row['transaction_id']}: {plan_row['transaction_type']} payment of "
+            f"{plan_row['amount']} {plan_row['currency']} (about {plan_row['amount_usd']:.2f} USD) "
+            f"to a {plan_row['merchant_category']} merchant ({plan_row['merchant_id']}) in {plan_row['country']} "
+            f"on {plan_row['timestamp']:%Y-%m-%d %H:%M} UTC, status {plan_row['status']}. {fraud}\n"
+            "Write the bank-statement description line (upper case, at most 60 characters) and one sentence "
+            "a fraud analyst would note about it."
+        )
+
+    def check_dataset(
+        self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any
+    ) -> list[str]:
+        problems: list[str] = []
+        per_account = records.group_by("account_id").len()
+        over = per_account.filter(pl.col("len") > cfg.transaction_count_max)
+        if over.height:
+            problems.append(
+                f"{over.height} accounts exceed --transaction-count-max {cfg.transaction_count_max} "
+                f"(e.g. {over['account_id'][0]} with {over['len'][0]})"
+            )
+        merchants = entities["merchants"].select(
+            "merchant_id", pl.col("category").alias("merchant_category_of")
+        )
+        joined = records.join(merchants, on="merchant_id", how="left")
+        wrong = joined.filter(pl.col("merchant_category") != pl.col("merchant_category_of")).height
+        if wrong:
+            problems.append(f"{wrong} transactions name a merchant_category other than their merchant's")
+        home = entities["accounts"].select("account_id", pl.col("country").alias("home"))
+        geo = records.filter(pl.col("fraud_pattern") == "geo_mismatch").join(home, on="account_id")
+        if geo.filter(pl.col("country") == pl.col("home")).height:
+            problems.append("geo_mismatch fraud paid in the account's home country")
+        currencies = records.join(
+            entities["accounts"].select("account_id", "currency"), on="account_id", suffix="_acct"
+        )
+        bad_ccy = currencies.filter(
+            (pl.col("transaction_type") != "crypto") & (pl.col("currency") != pl.col("currency_acct"))
+        ).height
+        if bad_ccy:
+            problems.append(f"{bad_ccy} fiat transactions are not in their account's currency")
+        return problems

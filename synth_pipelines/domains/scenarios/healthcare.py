@@ -1,0 +1,548 @@
+"""``healthcare``: clinical encounters of synthetic patients, by speciality.
+
+Patients are an entity table (a synthetic id, sex, birth date, blood type: no names, no real
+identifiers). The plan fixes the encounter's speciality and type, the patient, vitals drawn within
+physiological ranges for the patient's age (febrile diagnoses run warmer; telehealth visits measure
+none), ICD-10 diagnoses and orders from the speciality's vocabulary. The LLM or the offline
+templates write the chief complaint and the clinical note.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import math
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pandera.polars as pa
+import polars as pl
+from pydantic import BaseModel, Field
+
+from synth_pipelines.core.rng import block_rng
+from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArg, ScenarioArgumentError
+from synth_pipelines.domains.scenarios.draws import (
+    EPOCH,
+    draw_blocks,
+    ids,
+    non_blank,
+    non_empty_list,
+    pick,
+    pick_within,
+    row_check,
+    timestamps,
+)
+from synth_pipelines.domains.scenarios.records import TIMESTAMP
+from synth_pipelines.domains.scenarios.registry import register_builtin
+
+SPECIALITIES = ("cardiology", "dermatology", "pediatrics", "orthopedics", "neurology", "general-practice")
+ENCOUNTER_TYPES = ("outpatient", "emergency", "inpatient", "telehealth")
+# ICD-10-CM codes per speciality.
+ICD10 = {
+    "I10": "Essential (primary) hypertension",
+    "I25.10": "Atherosclerotic heart disease of native coronary artery without angina pectoris",
+    "I48.91": "Unspecified atrial fibrillation",
+    "I50.9": "Heart failure, unspecified",
+    "R07.9": "Chest pain, unspecified",
+    "E78.5": "Hyperlipidemia, unspecified",
+    "L20.9": "Atopic dermatitis, unspecified",
+    "L40.0": "Psoriasis vulgaris",
+    "L70.0": "Acne vulgaris",
+    "L57.0": "Actinic keratosis",
+    "B35.1": "Tinea unguium",
+    "J06.9": "Acute upper respiratory infection, unspecified",
+    "H66.90": "Otitis media, unspecified, unspecified ear",
+    "J02.9": "Acute pharyngitis, unspecified",
+    "R50.9": "Fever, unspecified",
+    "A08.4": "Viral intestinal infection, unspecified",
+    "M54.50": "Low back pain, unspecified",
+    "M17.11": "Unilateral primary osteoarthritis, right knee",
+    "S93.401A": "Sprain of unspecified ligament of right ankle, initial encounter",
+    "M25.561": "Pain in right knee",
+    "G43.909": "Migraine, unspecified, not intractable, without status migrainosus",
+    "G40.909": "Epilepsy, unspecified, not intractable, without status epilepticus",
+    "R51.9": "Headache, unspecified",
+    "G62.9": "Polyneuropathy, unspecified",
+    "E11.9": "Type 2 diabetes mellitus without complications",
+    "J20.9": "Acute bronchitis, unspecified",
+    "N39.0": "Urinary tract infection, site not specified",
+}
+DIAGNOSES = {
+    "cardiology": ("I10", "I25.10", "I48.91", "I50.9", "R07.9", "E78.5"),
+    "dermatology": ("L20.9", "L40.0", "L70.0", "L57.0", "B35.1"),
+    "pediatrics": ("J06.9", "H66.90", "J02.9", "R50.9", "A08.4"),
+    "orthopedics": ("M54.50", "M17.11", "S93.401A", "M25.561"),
+    "neurology": ("G43.909", "G40.909", "R51.9", "G62.9"),
+    "general-practice": ("J06.9", "E11.9", "I10", "J20.9", "N39.0", "M54.50"),
+}
+FEBRILE = ("J06.9", "H66.90", "J02.9", "R50.9", "A08.4", "J20.9")
+ORDERS = {
+    "cardiology": (
+        "12-lead ECG",
+        "Lipid panel",
+        "Transthoracic echocardiogram",
+        "Troponin I",
+        "Basic metabolic panel",
+    ),
+    "dermatology": (
+        "Skin punch biopsy",
+        "Topical corticosteroid prescription",
+        "KOH preparation",
+        "Dermatoscopy",
+    ),
+    "pediatrics": (
+        "Rapid strep test",
+        "Complete blood count",
+        "Amoxicillin prescription",
+        "Immunization update",
+    ),
+    "orthopedics": (
+        "X-ray of the affected joint",
+        "MRI knee",
+        "Physical therapy referral",
+        "NSAID prescription",
+    ),
+    "neurology": ("MRI brain", "EEG", "CT head without contrast", "Nerve conduction study"),
+    "general-practice": ("Complete blood count", "HbA1c", "Urinalysis", "Lipid panel", "Chest X-ray"),
+}
+COMPLAINTS = {
+    "I10": ("Follow-up for high blood pressure", "Headaches and high home blood pressure readings"),
+    "I25.10": ("Chest tightness on exertion",),
+    "I48.91": ("Palpitations and an irregular heartbeat",),
+    "I50.9": ("Shortness of breath and swollen ankles",),
+    "R07.9": ("Chest pain since this morning",),
+    "E78.5": ("Review of cholesterol results",),
+    "L20.9": ("Itchy, dry patches on the arms",),
+    "L40.0": ("Scaly plaques on the elbows",),
+    "L70.0": ("Persistent acne on the face",),
+    "L57.0": ("Rough spots on sun-exposed skin",),
+    "B35.1": ("Thickened, discoloured toenail",),
+    "J06.9": ("Runny nose, sore throat and cough",),
+    "H66.90": ("Ear pain and fever",),
+    "J02.9": ("Sore throat and pain on swallowing",),
+    "R50.9": ("Fever for two days",),
+    "A08.4": ("Vomiting and diarrhoea since yesterday",),
+    "M54.50": ("Lower back pain after lifting",),
+    "M17.11": ("Right knee pain when climbing stairs",),
+    "S93.401A": ("Twisted right ankle playing football",),
+    "M25.561": ("Right knee pain and swelling",),
+    "G43.909": ("Recurrent throbbing headaches with nausea",),
+    "G40.909": ("Seizure witnessed by family",),
+    "R51.9": ("Headache for a week",),
+    "G62.9": ("Numbness and tingling in both feet",),
+    "E11.9": ("Diabetes check-up",),
+    "J20.9": ("Productive cough for ten days",),
+    "N39.0": ("Burning on urination",),
+}
+PEDIATRIC_MAX_AGE = 17
+
+
+class Diagnosis(BaseModel):
+    code: str
+    description: str
+
+
+class Encounter(BaseModel):
+    """One clinical encounter of a synthetic patient."""
+
+    encounter_id: str
+    patient_id: str
+    speciality: str
+    encounter_type: str
+    started_at: dt.datetime
+    patient_age: int
+    patient_sex: str
+    heart_rate: int | None
+    systolic_bp: int | None
+    diastolic_bp: int | None
+    respiratory_rate: int | None
+    temperature_c: float | None
+    spo2: int | None
+    diagnoses: list[Diagnosis]
+    orders: list[str]
+    chief_complaint: str = Field(
+        min_length=1, max_length=300, description="the patient's reason for the visit"
+    )
+    clinical_note: str = Field(min_length=1, max_length=3000, description="a short SOAP-style clinician note")
+
+
+@register_builtin
+class HealthcareScenario(Scenario):
+    name = "healthcare"
+    version = "1"
+    summary = "Clinical encounters by speciality: synthetic patients, vitals, ICD-10 diagnoses, orders, notes"
+    system_description = (
+        "You write concise clinical documentation for synthetic patients. Stay consistent with the "
+        "facts given (speciality, encounter type, age, sex, vitals, diagnoses, orders). Never include "
+        "names, addresses, dates of birth or any other identifier."
+    )
+    record_model = Encounter
+    record_name = "encounters"
+    planned_fields = tuple(f for f in Encounter.model_fields if f not in ("chief_complaint", "clinical_note"))
+    references = {"patient_id": ("patients", "patient_id")}
+    arguments = (
+        ScenarioArg(
+            "--speciality",
+            str,
+            ("general-practice",),
+            "specialities the encounters belong to",
+            choices=SPECIALITIES,
+            multiple=True,
+        ),
+        ScenarioArg("--age-min", int, 0, "youngest patient age in years", minimum=0, maximum=110),
+        ScenarioArg("--age-max", int, 95, "oldest patient age in years", minimum=0, maximum=110),
+        ScenarioArg(
+            "--days",
+            int,
+            365,
+            "length of the window the encounters span, from 2025-01-01",
+            minimum=1,
+            maximum=3650,
+        ),
+    )
+    examples = (
+        "synth scenario --scenario healthcare --count 50 --speciality cardiology --out-dir ./data/health "
+        "--output-format json",
+        "synth scenario --scenario healthcare --count 200 --speciality pediatrics dermatology --age-max 40",
+    )
+
+    def validate_args(self, cfg: Any) -> None:
+        where = f"scenario {self.name}"
+        if cfg.age_min > cfg.age_max:
+            raise ScenarioArgumentError(f"{where}: --age-min {cfg.age_min} is above --age-max {cfg.age_max}")
+        if len(set(cfg.speciality)) != len(cfg.speciality):
+            raise ScenarioArgumentError(f"{where}: --speciality lists a speciality twice: {cfg.speciality}")
+        if "pediatrics" in cfg.speciality and cfg.age_min > self.pediatric_top_age(cfg):
+            raise ScenarioArgumentError(
+                f"{where}: --speciality pediatrics sees patients aged 0-{PEDIATRIC_MAX_AGE} throughout "
+                f"--days {cfg.days}, so its patients are at most {self.pediatric_top_age(cfg)} at the start; "
+                f"--age-min {cfg.age_min} leaves none"
+            )
+
+    @staticmethod
+    def pediatric_top_age(cfg: Any) -> int:
+        """Oldest age at the window's start that stays pediatric until its end."""
+        return PEDIATRIC_MAX_AGE - math.ceil(cfg.days / 365.25)
+
+    # ---- entities ------------------------------------------------------------------------------
+
+    def encounter_specialities(self, cfg: Any, seed: int) -> np.ndarray:
+        rng = block_rng(seed, f"scenario/{self.name}", "speciality", 0)
+        return pick(rng, list(cfg.speciality), cfg.count)
+
+    def pool_sizes(self, cfg: Any, seed: int) -> tuple[int, int]:
+        """(pediatric patients, other patients): about two encounters per patient."""
+        specialities = self.encounter_specialities(cfg, seed)
+        n_ped = int((specialities == "pediatrics").sum())
+        n_other = len(specialities) - n_ped
+        return (math.ceil(n_ped / 2), math.ceil(n_other / 2))
+
+    def draw_entities(self, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
+        n_ped, n_other = self.pool_sizes(cfg, seed)
+
+        def patients(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
+            # The first n_ped patients form the pediatric pool, the rest the general one.
+            idx = np.arange(start, start + n)
+            age_hi = np.where(idx < n_ped, min(cfg.age_max, self.pediatric_top_age(cfg)), cfg.age_max)
+            age_years = rng.integers(cfg.age_min, age_hi + 1)
+            # Born so that the patient is age_years old at the start of the window, give or take.
+            days_old = age_years * 365.25 + rng.uniform(0, 364, n)
+            birth = pl.Series(np.floor(days_old).astype(np.int64))
+            return (
+                pl.DataFrame(
+                    {
+                        "patient_id": ids("SYN-P", start + 1, n, width=6),
+                        "sex": pick(rng, ("F", "M"), n).tolist(),
+                        "blood_type": pick(
+                            rng,
+                            ("O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-"),
+                            n,
+                            (38, 34, 9, 3, 7, 6, 2, 1),
+                        ).tolist(),
+                    },
+                    schema_overrides={"sex": pl.String, "blood_type": pl.String},
+                )
+                .with_columns(
+                    pl.select(
+                        (pl.lit(EPOCH.date()) - pl.duration(days=birth)).alias("birth_date")
+                    ).to_series()
+                )
+                .select("patient_id", "sex", "birth_date", "blood_type")
+            )
+
+        return {"patients": draw_blocks(seed, self.name, "patients", n_ped + n_other, patients)}
+
+    def entity_schemas(self, cfg: Any) -> dict[str, pa.DataFrameSchema]:
+        return {
+            "patients": pa.DataFrameSchema(
+                {
+                    "patient_id": pa.Column(pl.String, pa.Check.str_matches(r"^SYN-P\d{6}$"), unique=True),
+                    "sex": pa.Column(pl.String, pa.Check.isin(["F", "M"])),
+                    "birth_date": pa.Column(pl.Date, pa.Check.le(EPOCH.date())),
+                    "blood_type": pa.Column(
+                        pl.String, pa.Check.isin(["O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-"])
+                    ),
+                },
+                strict=True,
+                ordered=True,
+            )
+        }
+
+    # ---- records -------------------------------------------------------------------------------
+
+    def schema(self, cfg: Any) -> pa.DataFrameSchema:
+        def vital(lo: float, hi: float) -> pa.Column:
+            dtype = pl.Float64 if isinstance(lo, float) else pl.Int64
+            return pa.Column(dtype, pa.Check.in_range(lo, hi), nullable=True)
+
+        codes = list(ICD10)
+        return pa.DataFrameSchema(
+            {
+                "encounter_id": pa.Column(pl.String, pa.Check.str_matches(r"^ENC-\d{7}$"), unique=True),
+                "patient_id": pa.Column(pl.String),
+                "speciality": pa.Column(pl.String, pa.Check.isin(list(cfg.speciality))),
+                "encounter_type": pa.Column(pl.String, pa.Check.isin(ENCOUNTER_TYPES)),
+                "started_at": pa.Column(TIMESTAMP),
+                # A patient may have a birthday during the window: up to days/365 years older.
+                "patient_age": pa.Column(
+                    pl.Int64, pa.Check.in_range(cfg.age_min, cfg.age_max + math.ceil(cfg.days / 365.25))
+                ),
+                "patient_sex": pa.Column(pl.String, pa.Check.isin(["F", "M"])),
+                # Physiological ranges (survivable extremes, not normal ranges).
+                "heart_rate": vital(30, 220),
+                "systolic_bp": vital(70, 250),
+                "diastolic_bp": vital(35, 150),
+                "respiratory_rate": vital(8, 60),
+                "temperature_c": vital(34.0, 42.0),
+                "spo2": vital(70, 100),
+                "diagnoses": pa.Column(
+                    pl.List(pl.Struct({"code": pl.String, "description": pl.String})), non_empty_list()
+                ),
+                "orders": pa.Column(pl.List(pl.String), non_empty_list()),
+                "chief_complaint": pa.Column(pl.String, non_blank()),
+                "clinical_note": pa.Column(pl.String, non_blank()),
+            },
+            checks=[
+                row_check(pl.col("diastolic_bp") < pl.col("systolic_bp"), "diastolic_below_systolic"),
+                row_check(
+                    (pl.col("encounter_type") == "telehealth") == pl.col("heart_rate").is_null(),
+                    "vitals_measured_unless_telehealth",
+                ),
+                row_check(
+                    (pl.col("speciality") != "pediatrics") | (pl.col("patient_age") <= PEDIATRIC_MAX_AGE),
+                    "pediatric_patients_are_children",
+                ),
+                row_check(
+                    pl.col("diagnoses").list.eval(pl.element().struct.field("code").is_in(codes)).list.all(),
+                    "icd10_codes_known",
+                ),
+                row_check(
+                    pl.col("diagnoses")
+                    .list.eval(
+                        pl.element().struct.field("description")
+                        == pl.element().struct.field("code").replace_strict(ICD10, default=None)
+                    )
+                    .list.all(),
+                    "icd10_descriptions_match",
+                ),
+                row_check(
+                    pl.col("started_at") < pl.lit(EPOCH + dt.timedelta(days=cfg.days), dtype=TIMESTAMP),
+                    "in_window",
+                ),
+            ],
+            strict=True,
+            ordered=True,
+        )
+
+    def draw_plan(self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        patients = entities["patients"]
+        n = cfg.count
+        n_ped, _ = self.pool_sizes(cfg, seed)
+        speciality = self.encounter_specialities(cfg, seed)
+        rng = block_rng(seed, f"scenario/{self.name}", "plan", 0)
+        pediatric = speciality == "pediatrics"
+        n_pool_other = patients.height - n_ped
+        patient_idx = np.where(
+            pediatric,
+            rng.integers(0, max(n_ped, 1), n),
+            n_ped + rng.integers(0, max(n_pool_other, 1), n),
+        )
+        seconds = np.sort(rng.random(n)) * cfg.days * 86_400.0
+        started = timestamps(seconds)
+        enc_type = pick(rng, ENCOUNTER_TYPES, n, (0.62, 0.15, 0.08, 0.15))
+        born = patients["birth_date"].to_numpy()[patient_idx]
+        age = pl.select(
+            ((started.dt.date() - pl.Series(born)).dt.total_days() // 365.25).cast(pl.Int64)  # type: ignore[operator]
+        ).to_series()
+        age_np = age.to_numpy()
+        child = age_np < 18
+
+        # Diagnoses (1-3, distinct) and orders (1-3, distinct) from the speciality's vocabulary.
+        def distinct_picks(vocab: tuple[str, ...], m: int) -> pl.Series:
+            picked = pl.DataFrame(
+                {
+                    "ranks": rng.random((m, len(vocab))).argsort(axis=1),
+                    "k": rng.integers(1, min(3, len(vocab)) + 1, m),
+                }
+            )
+            return picked.select(
+                pl.col("ranks")
+                .arr.to_list()
+                .list.head(pl.col("k"))
+                .list.eval(pl.element().replace_strict(range(len(vocab)), vocab, return_dtype=pl.String))
+            ).to_series()
+
+        parts = []
+        for spec in sorted(set(speciality.tolist())):
+            rows = np.flatnonzero(speciality == spec)
+            parts.append(
+                pl.DataFrame(
+                    {
+                        "row": rows,
+                        "dx": distinct_picks(DIAGNOSES[spec], len(rows)),
+                        "orders": distinct_picks(ORDERS[spec], len(rows)),
+                    }
+                )
+            )
+        picks = (
+            pl.concat(parts).sort("row")
+            if parts
+            else pl.DataFrame(
+                schema={"row": pl.Int64, "dx": pl.List(pl.String), "orders": pl.List(pl.String)}
+            )
+        )
+        dx, orders = picks["dx"], picks["orders"]
+        febrile = dx.list.first().is_in(FEBRILE).to_numpy()
+
+        hr = np.where(child, rng.normal(100, 15, n), rng.normal(76, 12, n)) + np.where(febrile, 12, 0)
+        sbp = np.where(
+            child, rng.normal(104, 9, n), rng.normal(124, 16, n) + 0.3 * np.maximum(age_np - 40, 0)
+        )
+        dbp = np.minimum(sbp * 0.63 + rng.normal(0, 6, n), sbp - 15)
+        rr = np.where(child, rng.normal(22, 4, n), rng.normal(16, 2.5, n))
+        temp = rng.normal(36.8, 0.3, n) + np.where(febrile, rng.uniform(0.8, 2.4, n), 0.0)
+        spo2 = np.minimum(rng.normal(97.5, 1.5, n), 100)
+        measured = enc_type != "telehealth"
+
+        def vital(values: np.ndarray, lo: float, hi: float, decimals: int = 0) -> pl.Series:
+            clipped = np.round(np.clip(values, lo, hi), decimals)
+            series = pl.Series(clipped if decimals else clipped.astype(np.int64))
+            return series.set(pl.Series(~measured), None)  # type: ignore[arg-type]
+
+        sex = patients["sex"].to_numpy()[patient_idx]
+        plan = pl.DataFrame(
+            {
+                "encounter_id": ids("ENC-", 1, n),
+                "patient_id": patients["patient_id"].to_numpy()[patient_idx].tolist(),
+                "speciality": speciality.tolist(),
+                "encounter_type": enc_type.tolist(),
+                "started_at": started,
+                "patient_age": age,
+                "patient_sex": sex.tolist(),
+                "heart_rate": vital(hr, 40, 200),
+                "systolic_bp": vital(sbp, 80, 220),
+                "diastolic_bp": vital(dbp, 40, 130),
+                "respiratory_rate": vital(rr, 10, 40),
+                "temperature_c": vital(temp, 35.0, 41.5, decimals=1),
+                "spo2": vital(spo2, 85, 100),
+                "dx_codes": dx,
+                "orders": orders,
+            },
+            schema_overrides={"patient_id": pl.String, "speciality": pl.String, "encounter_type": pl.String},
+        )
+        diagnoses = pl.col("dx_codes").list.eval(
+            pl.struct(
+                pl.element().alias("code"),
+                pl.element().replace_strict(ICD10, return_dtype=pl.String).alias("description"),
+            )
+        )
+        return plan.with_columns(diagnoses.alias("diagnoses")).select(self.planned_fields)
+
+    def draw_offline(
+        self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]
+    ) -> pl.DataFrame:
+        def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
+            part = plan.slice(start, n)
+            first = part["diagnoses"].list.first().struct.field("code")
+            complaint = pl.Series(
+                "complaint", pick_within(rng, first.to_numpy(), COMPLAINTS).tolist(), dtype=pl.String
+            )
+            sex_word = pl.when(pl.col("patient_sex") == "F").then(pl.lit("female")).otherwise(pl.lit("male"))
+            vitals = (
+                pl.when(pl.col("heart_rate").is_null())
+                .then(pl.lit("Vitals not measured (telehealth visit)."))
+                .otherwise(
+                    pl.format(
+                        "HR {} bpm, BP {}/{} mmHg, RR {}/min, T {} °C, SpO2 {}%.",
+                        "heart_rate",
+                        "systolic_bp",
+                        "diastolic_bp",
+                        "respiratory_rate",
+                        "temperature_c",
+                        "spo2",
+                    )
+                )
+            )
+            note = pl.concat_str(
+                [
+                    pl.format(
+                        "S: {}-year-old {} seen ({}, {}) for {}.",
+                        "patient_age",
+                        sex_word,
+                        "encounter_type",
+                        "speciality",
+                        pl.col("complaint").str.to_lowercase(),
+                    ),
+                    pl.lit("O:"),
+                    vitals,
+                    pl.lit("A:"),
+                    pl.col("diagnoses")
+                    .list.eval(
+                        pl.format(
+                            "{} ({})",
+                            pl.element().struct.field("description"),
+                            pl.element().struct.field("code"),
+                        )
+                    )
+                    .list.join("; ")
+                    + pl.lit("."),
+                    pl.lit("P:"),
+                    pl.col("orders").list.join(", ") + pl.lit("."),
+                ],
+                separator=" ",
+            )
+            return part.with_columns(complaint).select(
+                pl.col("complaint").alias("chief_complaint"), note.alias("clinical_note")
+            )
+
+        return draw_blocks(seed, self.name, "offline-text", plan.height, draw)
+
+    def build_prompt(self, plan_row: Mapping[str, Any], cfg: Any) -> str:
+        if plan_row["heart_rate"] is None:
+            vitals = "not measured (telehealth)"
+        else:
+            vitals = (
+                f"HR {plan_row['heart_rate']}, BP {plan_row['systolic_bp']}/{plan_row['diastolic_bp']}, "
+                f"RR {plan_row['respiratory_rate']}, T {plan_row['temperature_c']} °C, SpO2 {plan_row['spo2']}%"
+            )
+        diagnoses = "; ".join(f"{d['code']} {d['description']}" for d in plan_row["diagnoses"])
+        return (
+            f"Encounter {plan_row['encounter_id']} ({plan_row['speciality']}, {plan_row['encounter_type']}).\n"
+            f"Patient: {plan_row['patient_age']}-year-old, sex {plan_row['patient_sex']}.\n"
+            f"Vitals: {vitals}.\nDiagnoses: {diagnoses}.\nOrders: {', '.join(plan_row['orders'])}.\n"
+            "Write the chief complaint in the patient's words (one short sentence) and a concise SOAP "
+            "clinical note consistent with these facts. No names or identifiers."
+        )
+
+    def check_dataset(
+        self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any
+    ) -> list[str]:
+        patients = entities["patients"].select("patient_id", "sex", "birth_date")
+        joined = records.join(patients, on="patient_id", how="left")
+        problems = []
+        if joined.filter(pl.col("sex") != pl.col("patient_sex")).height:
+            problems.append("patient_sex differs from the patient's sex")
+        age = (pl.col("started_at").dt.date() - pl.col("birth_date")).dt.total_days() // 365.25
+        if joined.filter(age.cast(pl.Int64) != pl.col("patient_age")).height:
+            problems.append("patient_age is not the patient's age at the encounter")
+        return problems
