@@ -95,6 +95,8 @@ class Scenario(ABC):
     arguments: ClassVar[tuple[ScenarioArg, ...]] = ()
     # Foreign keys of the records: column -> (entity table, column); checked before writing.
     references: ClassVar[dict[str, tuple[str, str]]] = {}
+    # Names of the entity tables ``draw_entities`` returns (each its own file and Dagster asset).
+    entity_tables: ClassVar[tuple[str, ...]] = ()
     default_count: ClassVar[int] = 100
 
     # Built by __init_subclass__ from ``arguments``: count, output_format and one field per argument.
@@ -151,6 +153,9 @@ class Scenario(ABC):
             )
         if set(cls.planned_fields) >= set(cls.record_model.model_fields):
             raise TypeError(f"{where}: every field is planned; leave at least one for the LLM to write")
+        for column, (table, _key) in cls.references.items():
+            if column not in cls.record_model.model_fields or table not in cls.entity_tables:
+                raise TypeError(f"{where}: reference {column} -> {table} names an unknown field or entity table")
         if not cls.examples:
             raise TypeError(f"{where}: give at least one usage example")
         model_schema(cls.record_model)  # raises TypeError for a field with no column type

@@ -172,6 +172,7 @@ class FinancialScenario(Scenario):
     record_model = Transaction
     record_name = "transactions"
     planned_fields = tuple(f for f in Transaction.model_fields if f not in ("description", "analyst_note"))
+    entity_tables = ("accounts", "merchants")
     references = {"account_id": ("accounts", "account_id"), "merchant_id": ("merchants", "merchant_id")}
     arguments = (
         ScenarioArg(

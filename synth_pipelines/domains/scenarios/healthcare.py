@@ -179,6 +179,7 @@ class HealthcareScenario(Scenario):
     record_model = Encounter
     record_name = "encounters"
     planned_fields = tuple(f for f in Encounter.model_fields if f not in ("chief_complaint", "clinical_note"))
+    entity_tables = ("patients",)
     references = {"patient_id": ("patients", "patient_id")}
     arguments = (
         ScenarioArg(

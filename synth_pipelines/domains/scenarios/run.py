@@ -77,7 +77,13 @@ def _short_reason(error: str | None) -> str:
 
 
 def draw_entities(scenario: Scenario, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
-    return scenario.draw_entities(cfg, seed)
+    entities = scenario.draw_entities(cfg, seed)
+    if tuple(entities) != scenario.entity_tables:
+        raise ConstraintViolation(
+            f"scenario {scenario.name}: draw_entities returned tables {list(entities)}, "
+            f"but entity_tables declares {list(scenario.entity_tables)}"
+        )
+    return entities
 
 
 def request_seeds(scenario: Scenario, seed: int, count: int) -> list[int]:
