@@ -6,6 +6,7 @@ import dagster as dg
 
 from synth_pipelines.domains.registry import pipeline_domains
 from synth_pipelines.domains.relational.assets import build_all_relational_assets
+from synth_pipelines.domains.scenarios.assets import scenario_assets
 from synth_pipelines.orchestration.factory import build_domain_assets
 from synth_pipelines.orchestration.resources import default_resources
 from synth_pipelines.orchestration.schedules import all_domains_job, nightly_regeneration, seed_file_sensor
@@ -15,6 +16,8 @@ defs = dg.Definitions(
         *(asset for domain in pipeline_domains() for asset in build_domain_assets(domain)),
         # One asset group per DDL file in data/schemas/ (one asset per table, deps follow the FKs).
         *build_all_relational_assets(),
+        # One asset group per registered scenario plugin (built-ins and entry points).
+        *scenario_assets(),
     ],
     jobs=[all_domains_job],
     schedules=[nightly_regeneration],

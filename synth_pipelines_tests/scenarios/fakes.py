@@ -42,11 +42,15 @@ class FakeGenerator:
             index = int(request.tag.rsplit("#", 1)[1])
             if self.fail_every and index % self.fail_every == self.fail_every - 1:
                 self._stats.failures += 1
-                results.append(LLMResult(None, "llm", error="ValidationError: answer did not match the schema"))
+                results.append(
+                    LLMResult(None, "llm", error="ValidationError: answer did not match the schema")
+                )
                 continue
             values = {
                 name: _value_for(field.annotation, f"llm text {name} #{index}")
                 for name, field in schema.model_fields.items()
             }
-            results.append(LLMResult(schema.model_validate(values), "llm", attempts=1, input_tokens=10, output_tokens=5))
+            results.append(
+                LLMResult(schema.model_validate(values), "llm", attempts=1, input_tokens=10, output_tokens=5)
+            )
         return results

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-MODULE = '''
+MODULE = """
 import numpy as np
 import pandera.polars as pa
 import polars as pl
@@ -38,8 +38,13 @@ class StockCountScenario(Scenario):
 
     def schema(self, cfg):
         return pa.DataFrameSchema(
-            {"sku": pa.Column(str, unique=True), "quantity": pa.Column(int, pa.Check.in_range(0, cfg.max_quantity)),
-             "note": pa.Column(str)}, strict=True)
+            {
+                "sku": pa.Column(str, unique=True),
+                "quantity": pa.Column(int, pa.Check.in_range(0, cfg.max_quantity)),
+                "note": pa.Column(str),
+            },
+            strict=True,
+        )
 
     def draw_plan(self, cfg, seed, entities):
         rng = block_rng(seed, "scenario/stock-count", "plan", 0)
@@ -51,7 +56,7 @@ class StockCountScenario(Scenario):
 
     def build_prompt(self, plan_row, cfg):
         return f"Write a note about counting {plan_row['quantity']} units of {plan_row['sku']}."
-'''
+"""
 
 
 def install_plugin(root: Path) -> Path:

@@ -9,7 +9,12 @@ import pytest
 
 from synth_pipelines.domains.scenarios.base import ScenarioArgumentError
 from synth_pipelines.domains.scenarios.registry import get_scenario, load_catalog
-from synth_pipelines.domains.scenarios.run import dataset_problems, draw_entities, generate_records, run_scenario
+from synth_pipelines.domains.scenarios.run import (
+    dataset_problems,
+    draw_entities,
+    generate_records,
+    run_scenario,
+)
 
 BUILTINS = ["tech-support", "financial", "healthcare"]
 
@@ -50,7 +55,12 @@ def test_same_seed_same_bytes_other_seed_other_bytes(name: str, tmp_path: Path) 
 def test_financial_honours_its_arguments() -> None:
     scenario = get_scenario("financial")
     cfg = scenario.parse_config(
-        {"count": 1000, "transaction_type": ["credit-card", "crypto"], "transaction_count_max": 4, "fraud_rate": 0.05}
+        {
+            "count": 1000,
+            "transaction_type": ["credit-card", "crypto"],
+            "transaction_count_max": 4,
+            "fraud_rate": 0.05,
+        }
     )
     entities = draw_entities(scenario, cfg, 3)
     records = generate_records(scenario, cfg, 3, entities).records
@@ -93,7 +103,11 @@ def test_the_dataset_check_catches_a_broken_claim() -> None:
 @pytest.mark.parametrize(
     ("name", "values", "message"),
     [
-        ("financial", {"transaction_type": ["credit-card", "cash"]}, "--transaction-type: 'cash' is not one of"),
+        (
+            "financial",
+            {"transaction_type": ["credit-card", "cash"]},
+            "--transaction-type: 'cash' is not one of",
+        ),
         ("financial", {"transaction_count_max": 0}, "--transaction-count-max"),
         ("financial", {"fraud_rate": 0.9}, "--fraud-rate"),
         ("financial", {"count": 1, "fraud_rate": 0.1}, "--count 1"),

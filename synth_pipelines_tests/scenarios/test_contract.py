@@ -41,7 +41,9 @@ def test_a_complete_scenario_defines_and_gets_a_config_model() -> None:
     assert list(cls().text_model().model_fields) == ["text"]
 
 
-@pytest.mark.parametrize("member", ["name", "record_model", "examples", "build_prompt", "draw_offline", "schema"])
+@pytest.mark.parametrize(
+    "member", ["name", "record_model", "examples", "build_prompt", "draw_offline", "schema"]
+)
 def test_a_missing_member_is_a_type_error_at_definition_time(member: str) -> None:
     body = _complete_body()
     del body[member]

@@ -37,8 +37,16 @@ def _materialize(name: str, data_dir: Path, llm: dg.ConfigurableResource, config
         return scenario, result
 
 
-@pytest.mark.parametrize(("name", "config"), [("financial", {"count": 80, "output_format": "csv"}), ("healthcare", {"count": 40, "speciality": ["cardiology"]})])
-def test_a_scenario_group_materializes_and_exports_what_the_cli_writes(name: str, config: dict, tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("name", "config"),
+    [
+        ("financial", {"count": 80, "output_format": "csv"}),
+        ("healthcare", {"count": 40, "speciality": ["cardiology"]}),
+    ],
+)
+def test_a_scenario_group_materializes_and_exports_what_the_cli_writes(
+    name: str, config: dict, tmp_path: Path
+) -> None:
     scenario, result = _materialize(name, tmp_path / "data", OfflineScenarioLLM(), config)
     assert result.success
     checks = result.get_asset_check_evaluations()
@@ -52,7 +60,9 @@ def test_a_scenario_group_materializes_and_exports_what_the_cli_writes(name: str
 
 
 def test_the_llm_resource_feeds_the_records_and_failures_land_in_metadata(tmp_path: Path) -> None:
-    scenario, result = _materialize("tech-support", tmp_path / "data", FakeLLM(fail_every=5), {"count": 10, "output_format": "yaml"})
+    _, result = _materialize(
+        "tech-support", tmp_path / "data", FakeLLM(fail_every=5), {"count": 10, "output_format": "yaml"}
+    )
     assert result.success
     mats = {
         e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata  # type: ignore[union-attr]
@@ -61,12 +71,16 @@ def test_the_llm_resource_feeds_the_records_and_failures_land_in_metadata(tmp_pa
     meta = mats["records"]
     assert meta["records_generated"].value == 8 and meta["records_failed"].value == 2
     assert meta["provider"].value == "fake" and meta["llm_requests"].value == 10
-    exported = tmp_path / "data" / "exports" / "scenario_tech_support" / "seed=42" / "tech_support_tickets.yaml"
+    exported = (
+        tmp_path / "data" / "exports" / "scenario_tech_support" / "seed=42" / "tech_support_tickets.yaml"
+    )
     assert "llm text subject #0" in exported.read_text()
 
 
 def test_invalid_run_config_fails_the_config_asset_with_the_reason(tmp_path: Path) -> None:
-    _, result = _materialize("healthcare", tmp_path / "data", OfflineScenarioLLM(), {"speciality": ["astrology"]})
+    _, result = _materialize(
+        "healthcare", tmp_path / "data", OfflineScenarioLLM(), {"speciality": ["astrology"]}
+    )
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "'astrology' is not one of" in str(failure.step_failure_data.error)  # type: ignore[union-attr]
@@ -76,9 +90,11 @@ def test_invalid_run_config_fails_the_config_asset_with_the_reason(tmp_path: Pat
 def test_records_survive_the_warehouse_with_exact_dtypes(tmp_path: Path) -> None:
     import duckdb
 
-    scenario, result = _materialize("healthcare", tmp_path / "data", OfflineScenarioLLM(), {"count": 20})
+    _, result = _materialize("healthcare", tmp_path / "data", OfflineScenarioLLM(), {"count": 20})
     assert result.success
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
-        tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
+        tables = {
+            row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()
+        }
     assert {"records", "validated", "patients"} <= tables
     # DuckDB widens some dtypes; validated/exported conform them back (the export test compares bytes).

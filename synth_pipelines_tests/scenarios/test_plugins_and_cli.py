@@ -50,7 +50,9 @@ def test_a_plugin_appears_in_the_cli_and_runs(plugin: Path, synth, tmp_path: Pat
     listing = capsys.readouterr().out
     assert "stock-count  [plugin acme-stock" in listing and "(broken plugin) broken-one" in listing
     out = tmp_path / "out"
-    code = synth("scenario", "--scenario", "stock-count", "--count", "5", "--max-quantity", "9", "--out-dir", str(out))
+    code = synth(
+        "scenario", "--scenario", "stock-count", "--count", "5", "--max-quantity", "9", "--out-dir", str(out)
+    )
     assert code == 0
     rows = [json.loads(line) for line in (out / "stock_count_counts.jsonl").read_text().splitlines()]
     assert len(rows) == 5 and all(0 <= r["quantity"] <= 9 for r in rows)
@@ -59,12 +61,27 @@ def test_a_plugin_appears_in_the_cli_and_runs(plugin: Path, synth, tmp_path: Pat
 
 def test_a_plugin_becomes_its_own_asset_group(plugin: Path) -> None:
     groups = {a.group_names_by_key[k] for a in scenario_assets() for k in a.keys}
-    assert {"scenario_stock_count", "scenario_tech_support", "scenario_financial", "scenario_healthcare"} <= groups
+    assert {
+        "scenario_stock_count",
+        "scenario_tech_support",
+        "scenario_financial",
+        "scenario_healthcare",
+    } <= groups
 
 
 def test_the_cli_writes_every_table_in_the_chosen_format(synth, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
     out = tmp_path / "fin"
-    argv = ["scenario", "--scenario", "financial", "--count", "40", "--out-dir", str(out), "--output-format", "yaml"]
+    argv = [
+        "scenario",
+        "--scenario",
+        "financial",
+        "--count",
+        "40",
+        "--out-dir",
+        str(out),
+        "--output-format",
+        "yaml",
+    ]
     assert synth(*argv, "--transaction-type", "credit-card", "--transaction-count-max", "25") == 0
     names = sorted(p.name for p in out.iterdir())
     assert names == ["financial_accounts.yaml", "financial_merchants.yaml", "financial_transactions.yaml"]
@@ -74,25 +91,51 @@ def test_the_cli_writes_every_table_in_the_chosen_format(synth, tmp_path: Path, 
 @pytest.mark.parametrize(
     ("argv", "message"),
     [
-        (["--scenario", "financial", "--speciality", "cardiology"], "--speciality is not an argument of scenario financial"),
+        (
+            ["--scenario", "financial", "--speciality", "cardiology"],
+            "--speciality is not an argument of scenario financial",
+        ),
         (["--scenario", "healthcare", "--speciality", "astrology"], "'astrology' is not one of"),
-        (["--scenario", "financial", "--transaction-count-max", "lots"], "--transaction-count-max: Input should be"),
+        (
+            ["--scenario", "financial", "--transaction-count-max", "lots"],
+            "--transaction-count-max: Input should be",
+        ),
         (["--scenario", "financial", "--count", "1", "--fraud-rate", "0.5"], "--count 1"),
-        (["--scenario", "nope"], "unknown scenario 'nope'; known scenarios: financial, healthcare, tech-support"),
+        (
+            ["--scenario", "nope"],
+            "unknown scenario 'nope'; known scenarios: financial, healthcare, tech-support",
+        ),
         ([], "give --scenario NAME"),
     ],
 )
-def test_invalid_cli_arguments_fail_with_one_clear_line(synth, argv: list[str], message: str, capsys, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+def test_invalid_cli_arguments_fail_with_one_clear_line(
+    synth, argv: list[str], message: str, capsys, tmp_path: Path
+) -> None:  # type: ignore[no-untyped-def]
     assert synth("scenario", *argv, "--out-dir", str(tmp_path / "never")) == 1
     err = capsys.readouterr().err
     assert err.startswith("synth: error: ") and message in err
     assert not (tmp_path / "never").exists() or not any((tmp_path / "never").iterdir())
 
 
-def test_record_failures_are_skipped_and_summarised(synth, monkeypatch, tmp_path: Path, capsys, caplog) -> None:  # type: ignore[no-untyped-def]
+def test_record_failures_are_skipped_and_summarised(
+    synth, monkeypatch, tmp_path: Path, capsys, caplog
+) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setattr(scenario_cli, "build_generator", lambda args, data_dir: FakeGenerator(fail_every=4))
     out = tmp_path / "ts"
-    assert synth("scenario", "--scenario", "tech-support", "--count", "8", "--out-dir", str(out), "--output-format", "jsonl") == 0
+    assert (
+        synth(
+            "scenario",
+            "--scenario",
+            "tech-support",
+            "--count",
+            "8",
+            "--out-dir",
+            str(out),
+            "--output-format",
+            "jsonl",
+        )
+        == 0
+    )
     err = capsys.readouterr().err
     assert "6 of 8 records generated (fake), 2 failed and were skipped: ValidationError" in err
     assert "tech-support record #3 skipped: ValidationError" in caplog.text  # each failure is logged

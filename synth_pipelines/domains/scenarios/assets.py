@@ -20,7 +20,12 @@ from synth_pipelines.core.atomic import atomic_dir
 from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.records import conform
 from synth_pipelines.domains.scenarios.registry import load_catalog
-from synth_pipelines.domains.scenarios.run import dataset_problems, draw_entities, generate_records, write_dataset
+from synth_pipelines.domains.scenarios.run import (
+    dataset_problems,
+    draw_entities,
+    generate_records,
+    write_dataset,
+)
 from synth_pipelines.llm.contract import StructuredGenerator
 from synth_pipelines.orchestration.factory import PARTITION_META, frame_metadata, with_seed
 from synth_pipelines.orchestration.partitions import parse_seed, seed_partitions
@@ -52,7 +57,11 @@ def _run_config_class(scenario: Scenario) -> type[dg.Config]:
 def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
     group = scenario.group_name
     run_config_cls = _run_config_class(scenario)
-    common: dict[str, Any] = {"group_name": group, "partitions_def": seed_partitions, "metadata": PARTITION_META}
+    common: dict[str, Any] = {
+        "group_name": group,
+        "partitions_def": seed_partitions,
+        "metadata": PARTITION_META,
+    }
     key = lambda name: dg.AssetKey([group, name])  # noqa: E731
     entity_keys = {table: key(table) for table in scenario.entity_tables}
     record_schema = scenario.record_schema()
@@ -65,7 +74,9 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         fresh = draw_entities(scenario, cfg, seed)
         return {t: conform(loaded[t].drop("seed"), fresh[t].schema) for t in scenario.entity_tables}
 
-    @dg.asset(key=key("config"), kinds={"python"}, description=f"Arguments of scenario {scenario.name}.", **common)
+    @dg.asset(
+        key=key("config"), kinds={"python"}, description=f"Arguments of scenario {scenario.name}.", **common
+    )
     def config_asset(context: dg.AssetExecutionContext, config: run_config_cls) -> dg.Output[pl.DataFrame]:  # type: ignore[valid-type]
         seed = parse_seed(context.partition_key)
         try:
@@ -74,9 +85,16 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
             raise dg.Failure(description=str(exc)) from None
         config_json = cfg.model_dump_json()
         frame = pl.DataFrame(
-            {"seed": [seed], "scenario": [scenario.name], "version": [scenario.version], "config_json": [config_json]}
+            {
+                "seed": [seed],
+                "scenario": [scenario.name],
+                "version": [scenario.version],
+                "config_json": [config_json],
+            }
         )
-        return dg.Output(frame, metadata={"seed": seed, "config": dg.MetadataValue.json(json.loads(config_json))})
+        return dg.Output(
+            frame, metadata={"seed": seed, "config": dg.MetadataValue.json(json.loads(config_json))}
+        )
 
     assets: list[dg.AssetsDefinition] = [config_asset]
 
@@ -96,7 +114,11 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         def entities_asset(context: dg.AssetExecutionContext, cfg: pl.DataFrame):  # type: ignore[no-untyped-def]
             seed = parse_seed(context.partition_key)
             for table, frame in draw_entities(scenario, load_cfg(cfg), seed).items():
-                yield dg.Output(with_seed(frame, seed), output_name=table, metadata=frame_metadata(frame, seed, scenario.version))
+                yield dg.Output(
+                    with_seed(frame, seed),
+                    output_name=table,
+                    metadata=frame_metadata(frame, seed, scenario.version),
+                )
 
         assets.append(entities_asset)
 
@@ -112,7 +134,9 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         pool="llm",
         **common,
     )
-    def records(context: dg.AssetExecutionContext, cfg: pl.DataFrame, **entities: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    def records(
+        context: dg.AssetExecutionContext, cfg: pl.DataFrame, **entities: pl.DataFrame
+    ) -> dg.Output[pl.DataFrame]:
         seed = parse_seed(context.partition_key)
         parsed = load_cfg(cfg)
         synth_data: SynthDataDir = context.resources.synth_data
@@ -123,9 +147,14 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         context.log.info(f"{scenario.name} seed={seed}: {generated.summary()}")
         if generated.records.height == 0:
             # The warehouse skips empty frames, so an empty partition would break every reader.
-            raise dg.Failure(description=f"{scenario.name} seed={seed}: {generated.summary()}", metadata=generated.metadata())
+            raise dg.Failure(
+                description=f"{scenario.name} seed={seed}: {generated.summary()}",
+                metadata=generated.metadata(),
+            )
         meta = frame_metadata(generated.records, seed, scenario.version, time.perf_counter() - started)
-        meta |= {k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in generated.metadata().items()}
+        meta |= {
+            k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in generated.metadata().items()
+        }
         return dg.Output(with_seed(generated.records, seed), metadata=meta)
 
     check_name = "claims_hold"
@@ -134,14 +163,18 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         key=key("validated"),
         ins={"cfg": dg.AssetIn(key("config")), "records": dg.AssetIn(key("records")), **entity_ins},
         kinds={"pandera", "duckdb"},
-        description=f"{scenario.name} records and entity tables checked (schemas, references, dataset claims); "
+        description=f"{scenario.name} records and entity tables checked (schemas, references, claims); "
         "the blocking check stops the export on any problem.",
         check_specs=[
-            dg.AssetCheckSpec(check_name, asset=key("validated"), blocking=True, description="Every claim holds.")
+            dg.AssetCheckSpec(
+                check_name, asset=key("validated"), blocking=True, description="Every claim holds."
+            )
         ],
         **common,
     )
-    def validated(context: dg.AssetExecutionContext, cfg: pl.DataFrame, records: pl.DataFrame, **entities: pl.DataFrame):  # type: ignore[no-untyped-def]
+    def validated(
+        context: dg.AssetExecutionContext, cfg: pl.DataFrame, records: pl.DataFrame, **entities: pl.DataFrame
+    ):  # type: ignore[no-untyped-def]
         seed = parse_seed(context.partition_key)
         parsed = load_cfg(cfg)
         clean = conform(records.drop("seed"), record_schema)
@@ -149,7 +182,10 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         listing = dg.MetadataValue.md("\n".join(f"- {p}" for p in problems) or "All claims hold.")
         if problems:
             context.log.error(f"{scenario.name} seed={seed}: {'; '.join(problems)}")
-        yield dg.Output(with_seed(clean, seed), metadata=frame_metadata(clean, seed, scenario.version) | {"problems": listing})
+        yield dg.Output(
+            with_seed(clean, seed),
+            metadata=frame_metadata(clean, seed, scenario.version) | {"problems": listing},
+        )
         yield dg.AssetCheckResult(
             check_name=check_name,
             asset_key=key("validated"),
@@ -168,7 +204,10 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         partitions_def=seed_partitions,
     )
     def exported(
-        context: dg.AssetExecutionContext, cfg: pl.DataFrame, validated: pl.DataFrame, **entities: pl.DataFrame
+        context: dg.AssetExecutionContext,
+        cfg: pl.DataFrame,
+        validated: pl.DataFrame,
+        **entities: pl.DataFrame,
     ) -> dg.MaterializeResult:
         seed = parse_seed(context.partition_key)
         parsed = load_cfg(cfg)
@@ -196,4 +235,6 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
 
 def scenario_assets() -> list[dg.AssetsDefinition]:
     """The asset groups of every registered scenario, built-in and plugin."""
-    return [asset for reg in load_catalog().scenarios.values() for asset in build_scenario_assets(reg.scenario)]
+    return [
+        asset for reg in load_catalog().scenarios.values() for asset in build_scenario_assets(reg.scenario)
+    ]

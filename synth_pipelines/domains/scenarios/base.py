@@ -155,7 +155,9 @@ class Scenario(ABC):
             raise TypeError(f"{where}: every field is planned; leave at least one for the LLM to write")
         for column, (table, _key) in cls.references.items():
             if column not in cls.record_model.model_fields or table not in cls.entity_tables:
-                raise TypeError(f"{where}: reference {column} -> {table} names an unknown field or entity table")
+                raise TypeError(
+                    f"{where}: reference {column} -> {table} names an unknown field or entity table"
+                )
         if not cls.examples:
             raise TypeError(f"{where}: give at least one usage example")
         model_schema(cls.record_model)  # raises TypeError for a field with no column type
@@ -237,8 +239,8 @@ class Scenario(ABC):
         self.validate_args(cfg)
         return cfg
 
-    def validate_args(self, cfg: Any) -> None:
-        """Reject invalid combinations of arguments with ``ScenarioArgumentError``; the default accepts all."""
+    def validate_args(self, cfg: Any) -> None:  # noqa: B027 - optional hook, not abstract
+        """Reject invalid combinations of arguments with ``ScenarioArgumentError``; default: accept."""
 
     # ---- records -----------------------------------------------------------------------------
 

@@ -18,7 +18,12 @@ from typing import Any
 
 from synth_pipelines.domains.scenarios.base import FORMATS, Scenario, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.registry import ENTRY_POINT_GROUP, ScenarioCatalog, load_catalog
-from synth_pipelines.domains.scenarios.run import check_dataset, draw_entities, generate_records, write_dataset
+from synth_pipelines.domains.scenarios.run import (
+    check_dataset,
+    draw_entities,
+    generate_records,
+    write_dataset,
+)
 from synth_pipelines.llm.contract import StructuredGenerator
 
 DEST_PREFIX = "scenario_arg__"
@@ -69,7 +74,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--list", action="store_true", help="list the registered scenarios and exit")
     parser.add_argument(
-        "--count", type=positive_int, default=hidden, help="number of primary records (default: the scenario's)"
+        "--count",
+        type=positive_int,
+        default=hidden,
+        help="number of primary records (default: the scenario's)",
     )
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument(
@@ -102,7 +110,10 @@ def _list(catalog: ScenarioCatalog) -> int:
     for name, reg in catalog.scenarios.items():
         s = reg.scenario
         flags = " ".join(a.flag for a in s.arguments) or "(none)"
-        print(f"{name}  [{reg.origin}]\n  {s.summary}\n  formats: {', '.join(s.output_formats)}; arguments: {flags}")
+        print(
+            f"{name}  [{reg.origin}]\n  {s.summary}\n"
+            f"  formats: {', '.join(s.output_formats)}; arguments: {flags}"
+        )
     for broken in catalog.broken:
         print(f"(broken plugin) {broken.entry_point}\n  {broken.error}")
     return 0
@@ -119,7 +130,10 @@ def _scenario_values(scenario: Scenario, args: argparse.Namespace) -> dict[str, 
             from synth_pipelines.cli import CliError
 
             known = " ".join(a.flag for a in scenario.arguments) or "none"
-            raise CliError(f"--{dest.replace('_', '-')} is not an argument of scenario {scenario.name} (its arguments: {known})")
+            raise CliError(
+                f"--{dest.replace('_', '-')} is not an argument of scenario {scenario.name} "
+                f"(its arguments: {known})"
+            )
         values[dest] = value
     for key in ("count", "output_format"):
         if hasattr(args, key):
@@ -146,7 +160,9 @@ def _run(args: argparse.Namespace) -> int:
     except ScenarioArgumentError as exc:
         raise CliError(str(exc)) from None
     data_dir = Path(default_data_dir())
-    out_dir = check_writable_dir(getattr(args, "out_dir", None) or data_dir / "scenarios" / scenario.name.replace("-", "_"))
+    out_dir = check_writable_dir(
+        getattr(args, "out_dir", None) or data_dir / "scenarios" / scenario.name.replace("-", "_")
+    )
     generator = build_generator(args, data_dir)
 
     bar = None

@@ -11,7 +11,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandera.polars as pa
@@ -173,7 +173,10 @@ class FinancialScenario(Scenario):
     record_name = "transactions"
     planned_fields = tuple(f for f in Transaction.model_fields if f not in ("description", "analyst_note"))
     entity_tables = ("accounts", "merchants")
-    references = {"account_id": ("accounts", "account_id"), "merchant_id": ("merchants", "merchant_id")}
+    references: ClassVar[dict[str, tuple[str, str]]] = {
+        "account_id": ("accounts", "account_id"),
+        "merchant_id": ("merchants", "merchant_id"),
+    }
     arguments = (
         ScenarioArg(
             "--transaction-type",
@@ -486,7 +489,8 @@ class FinancialScenario(Scenario):
         return (
             f"Transaction {plan_row['transaction_id']}: {plan_row['transaction_type']} payment of "
             f"{plan_row['amount']} {plan_row['currency']} (about {plan_row['amount_usd']:.2f} USD) "
-            f"to a {plan_row['merchant_category']} merchant ({plan_row['merchant_id']}) in {plan_row['country']} "
+            f"to a {plan_row['merchant_category']} merchant ({plan_row['merchant_id']}) "
+            f"in {plan_row['country']} "
             f"on {plan_row['timestamp']:%Y-%m-%d %H:%M} UTC, status {plan_row['status']}. {fraud}\n"
             "Write the bank-statement description line (upper case, at most 60 characters) and one sentence "
             "a fraud analyst would note about it."

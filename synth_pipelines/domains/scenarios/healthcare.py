@@ -12,7 +12,7 @@ from __future__ import annotations
 import datetime as dt
 import math
 from collections.abc import Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import numpy as np
 import pandera.polars as pa
@@ -180,7 +180,7 @@ class HealthcareScenario(Scenario):
     record_name = "encounters"
     planned_fields = tuple(f for f in Encounter.model_fields if f not in ("chief_complaint", "clinical_note"))
     entity_tables = ("patients",)
-    references = {"patient_id": ("patients", "patient_id")}
+    references: ClassVar[dict[str, tuple[str, str]]] = {"patient_id": ("patients", "patient_id")}
     arguments = (
         ScenarioArg(
             "--speciality",
@@ -524,11 +524,13 @@ class HealthcareScenario(Scenario):
         else:
             vitals = (
                 f"HR {plan_row['heart_rate']}, BP {plan_row['systolic_bp']}/{plan_row['diastolic_bp']}, "
-                f"RR {plan_row['respiratory_rate']}, T {plan_row['temperature_c']} °C, SpO2 {plan_row['spo2']}%"
+                f"RR {plan_row['respiratory_rate']}, T {plan_row['temperature_c']} °C, "
+                f"SpO2 {plan_row['spo2']}%"
             )
         diagnoses = "; ".join(f"{d['code']} {d['description']}" for d in plan_row["diagnoses"])
         return (
-            f"Encounter {plan_row['encounter_id']} ({plan_row['speciality']}, {plan_row['encounter_type']}).\n"
+            f"Encounter {plan_row['encounter_id']} "
+            f"({plan_row['speciality']}, {plan_row['encounter_type']}).\n"
             f"Patient: {plan_row['patient_age']}-year-old, sex {plan_row['patient_sex']}.\n"
             f"Vitals: {vitals}.\nDiagnoses: {diagnoses}.\nOrders: {', '.join(plan_row['orders'])}.\n"
             "Write the chief complaint in the patient's words (one short sentence) and a concise SOAP "

@@ -139,7 +139,7 @@ OPENINGS = {
 }
 CLOSINGS = ("Thanks.", "Can you help?", "Please advise.", "This is urgent for us.", "Thank you in advance.")
 ACKS = {
-    "billing": "Thanks for reaching out about your {product} bill; I'm checking the charges on your account now.",
+    "billing": "Thanks for reaching out about your {product} bill; I'm checking the charges now.",
     "login": "Sorry you're locked out of {product}. I've sent a fresh verification link to your email.",
     "bug": "Thanks for the report. Could you tell me which version of {product} you're on?",
     "performance": "Sorry {product} is slow for you. I'm looking at the service logs for your account.",
@@ -261,8 +261,10 @@ class TechSupportScenario(Scenario):
         ),
     )
     examples = (
-        "synth scenario --scenario tech-support --count 10 --out-dir ./data/tech_support --output-format yaml",
-        "synth scenario --scenario tech-support --count 500 --channel chat email --days 30 --output-format parquet",
+        "synth scenario --scenario tech-support --count 10 --out-dir ./data/tech_support "
+        "--output-format yaml",
+        "synth scenario --scenario tech-support --count 500 --channel chat email --days 30 "
+        "--output-format parquet",
     )
 
     def validate_args(self, cfg: Any) -> None:
@@ -398,9 +400,11 @@ class TechSupportScenario(Scenario):
         return (
             f"Write support ticket {plan_row['ticket_id']}.\n"
             f"Product: {plan_row['product']}\nChannel: {plan_row['channel']}\n"
-            f"Category: {plan_row['category']}\nPriority: {plan_row['priority']}\nStatus: {plan_row['status']}\n"
+            f"Category: {plan_row['category']}\nPriority: {plan_row['priority']}\n"
+            f"Status: {plan_row['status']}\n"
             f"Opened: {plan_row['created_at']:%Y-%m-%d %H:%M} UTC\n"
-            f"Give a short subject, the customer's first message in the voice of the {plan_row['channel']} channel, "
+            "Give a short subject, the customer's first message in the voice of the "
+            f"{plan_row['channel']} channel, "
             f"{replies} agent replies, and a one-sentence resolution "
             + (
                 "(what fixed it)."
