@@ -65,7 +65,8 @@ def _object(node: dict[str, Any]) -> pl.Expr:
     for key, child in node.items():
         value = pl.col(child.column) if isinstance(child, FieldSpec) else _object(child)
         parts.append(pl.concat_str([pl.lit(f'"{key}":'), value]))  # null when value is null
-    body = pl.concat_list(parts).list.drop_nulls().list.join(",")
+    # concat_str skips null parts and their separators: absent fields are left out of the object.
+    body = pl.concat_str(parts, separator=",", ignore_nulls=True)
     # An object whose fields are all absent is left out, as a logger would.
     return pl.when(body != "").then(pl.concat_str([pl.lit("{"), body, pl.lit("}")]))
 
@@ -135,14 +136,15 @@ def decode_dtype(inv: Inventory) -> pl.Struct:
 
 def parse_lines(lines: pl.Series, inv: Inventory) -> pl.DataFrame:
     """Decode well-formed lines into flat columns (raises on a line that is not valid JSON)."""
-    rec = pl.col("line").str.json_decode(decode_dtype(inv))
+    # Decode once into a struct column, then pick the leaves (one decode, not one per field).
+    decoded = lines.alias("line").to_frame().select(pl.col("line").str.json_decode(decode_dtype(inv)).alias("rec"))
     exprs = []
     for spec in inv.fields:
-        expr = rec
+        expr = pl.col("rec")
         for part in spec.path.split("."):
             expr = expr.struct.field(part)
         exprs.append(expr.alias(spec.column))
-    return lines.alias("line").to_frame().select(exprs)
+    return decoded.select(exprs)
 
 
 TIMESTAMP_FORMAT = "%Y-%m-%dT%H:%M:%S%.f%:z"
