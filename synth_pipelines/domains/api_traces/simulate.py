@@ -1,0 +1,512 @@
+"""Vectorized simulation of API sessions walking a workflow's Markov chain.
+
+Sessions are simulated in fixed blocks of ``SESSION_BLOCK`` sessions. Within a block, one loop
+iteration advances *every live session* by one call (a vectorized categorical draw over the
+transition matrix), so the Python loop runs once per step of the longest session, never once per
+call. Everything per call (status, latency, retries, timestamps, paths) is then drawn with array
+operations over all calls of the block.
+
+Each block has its own keyed random streams (``walk``, ``calls``, ``sessions``), so a block's bytes
+do not depend on the other blocks or on how the work is split.
+
+The walk never depends on failures: a cascade changes statuses, latencies and adds retries, but not
+which endpoint comes next. That is what makes the declared probabilities the exact ground truth of
+the calls (retries excluded).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+import numpy as np
+import polars as pl
+
+from synth_pipelines.core.domain import ConstraintViolation
+from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
+from synth_pipelines.domains.api_traces.config import ApiTracesConfig
+from synth_pipelines.domains.api_traces.workflow import Workflow, placeholders
+
+DOMAIN = "api_traces"
+SESSION_BLOCK = BLOCK_ROWS  # sessions per block: part of the generator version, not a tuning knob
+USER_TYPES = ("premium", "free", "guest")
+FAILURE_KINDS = ("slow", "timeout", "unavailable")  # codes 1, 2, 3; 0 = not anomalous
+DEFAULT_THINK_TIME_S = 4.0
+TIMEOUT_MS = 30_000.0
+RETRYABLE = (502, 503, 504)
+# Baseline (non-cascade) errors: what a healthy API returns now and then.
+ERROR_STATUSES = np.array([400, 401, 403, 404, 409, 422, 429, 500, 502, 503], dtype=np.int16)
+ERROR_WEIGHTS = np.array([0.14, 0.10, 0.04, 0.26, 0.04, 0.10, 0.08, 0.14, 0.04, 0.06])
+# Client errors are rejected early, gateway errors fail fast, a 500 costs a full handler run.
+ERROR_LATENCY_FACTOR = {400: 0.4, 401: 0.3, 403: 0.3, 404: 0.5, 409: 0.6, 422: 0.5, 429: 0.1, 500: 1.0}
+GATEWAY_ERROR_FACTOR = 0.2
+# Sessions per hour of day (UTC), a daytime peak and a quiet night.
+HOURLY_WEIGHTS = np.array(
+    [2, 1.5, 1, 1, 1, 1.5, 3, 5, 7, 8, 8, 8, 9, 8, 8, 8, 8, 9, 10, 10, 9, 7, 5, 3], dtype=np.float64
+)
+SEARCH_TERMS = (
+    "wireless+headphones", "running+shoes", "usb-c+cable", "coffee+grinder", "yoga+mat", "laptop+stand",
+    "phone+case", "desk+lamp", "water+bottle", "backpack", "mechanical+keyboard", "gaming+mouse",
+    "air+fryer", "winter+jacket", "sunglasses", "smart+watch", "bluetooth+speaker", "office+chair",
+    "tent", "board+games", "lego", "notebook", "fountain+pen", "hiking+boots", "rain+coat", "blender",
+    "monitor", "webcam", "microphone", "sneakers", "jeans", "t-shirt", "dress", "perfume", "lipstick",
+    "garden+hose", "plant+pot", "drill", "screwdriver+set", "kettle", "toaster", "vacuum", "pillow",
+    "duvet", "towels", "frying+pan", "knife+set", "e-reader", "tablet", "charger",
+)  # fmt: skip
+
+
+@dataclass(frozen=True)
+class Slot:
+    """A literal piece of the path followed by one generated value."""
+
+    prefix: str
+    kind: str  # user | int | page | term | choice
+    low: int = 0
+    high: int = 0
+    values: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class CompiledWorkflow:
+    """A workflow as arrays, ready for vectorized draws. States are indexed in ``endpoints`` order."""
+
+    workflow: Workflow
+    endpoints: list[str]
+    entry_cum: np.ndarray  # (S,) cumulative entry probabilities
+    flat_cum: np.ndarray  # (S*S,) row r's cumulative probabilities shifted by 2r, for one searchsorted
+    last_positive: np.ndarray  # (S,) index of the last positive-probability edge of each row
+    entry_last_positive: int
+    is_exit: np.ndarray  # (S,) bool
+    mean_ms: np.ndarray  # (S,) average response time
+    error_rate: np.ndarray  # (S,) baseline error share
+    methods: list[str]
+    success_status: np.ndarray  # (S,) int16
+    slots: list[list[Slot]]  # per state
+    tails: list[str]  # per state: literal after the last slot
+
+
+def _slots_for(endpoint: str, workflow: Workflow) -> tuple[list[Slot], str]:
+    slots: list[Slot] = []
+    rest = endpoint
+    for name in placeholders(endpoint):
+        before, rest = rest.split("{" + name + "}", 1)
+        spec = workflow.parameters.get(name)
+        if spec is None and (name == "user_id" or before.rstrip("/").endswith("/users")):
+            spec = "user"
+        if spec == "user":
+            slots.append(Slot(before, "user"))
+        else:
+            spec = spec or {"min": 1, "max": 99_999}
+            slots.append(Slot(before, "int", spec["min"], spec["max"]))
+    tail = rest
+    for i, (pname, kind) in enumerate(workflow.query_params.get(endpoint, {}).items()):
+        prefix = (tail if i == 0 else "") + ("?" if i == 0 else "&") + f"{pname}="
+        if i == 0:
+            tail = ""
+        if isinstance(kind, list):
+            slots.append(Slot(prefix, "choice", values=tuple(str(v) for v in kind)))
+        elif kind == "search_term":
+            slots.append(Slot(prefix, "term"))
+        elif kind == "page":
+            slots.append(Slot(prefix, "page"))
+        else:
+            slots.append(Slot(prefix, "int", 1, 1_000))
+    return slots, tail
+
+
+def compile_workflow(workflow: Workflow, cfg: ApiTracesConfig) -> CompiledWorkflow:
+    endpoints = workflow.endpoints
+    index = {e: i for i, e in enumerate(endpoints)}
+    n = len(endpoints)
+    matrix = np.zeros((n, n))
+    for src, row in workflow.transitions.items():
+        for dst, p in row.items():
+            matrix[index[src], index[dst]] = p
+    entry = np.zeros(n)
+    for e, p in workflow.entry_points.items():
+        entry[index[e]] = p
+    # Normalize away the validation tolerance so the last cumulative value is exactly 1.
+    sums = matrix.sum(axis=1, keepdims=True)
+    matrix = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
+    cum = np.cumsum(matrix, axis=1)
+    cum[sums[:, 0] > 0, -1] = 1.0
+    flat_cum = (cum + 2.0 * np.arange(n)[:, None]).ravel()
+    last_positive = np.array([np.flatnonzero(r)[-1] if r.any() else 0 for r in matrix], dtype=np.int64)
+    entry = entry / entry.sum()
+    entry_cum = np.cumsum(entry)
+    entry_cum[-1] = 1.0
+    methods = [workflow.method_of(e) for e in endpoints]
+    slots_tails = [_slots_for(e, workflow) for e in endpoints]
+    return CompiledWorkflow(
+        workflow=workflow,
+        endpoints=endpoints,
+        entry_cum=entry_cum,
+        flat_cum=flat_cum,
+        last_positive=last_positive,
+        entry_last_positive=int(np.flatnonzero(entry)[-1]),
+        is_exit=np.array([e in workflow.exit_points for e in endpoints]),
+        mean_ms=np.array([workflow.avg_response_times[e] for e in endpoints], dtype=np.float64),
+        error_rate=np.array([workflow.error_rates.get(e, 1.0 - cfg.success_rate) for e in endpoints]),
+        methods=methods,
+        success_status=np.array([204 if m == "DELETE" else 200 for m in methods], dtype=np.int16),
+        slots=[s for s, _ in slots_tails],
+        tails=[t for _, t in slots_tails],
+    )
+
+
+# ---------------------------------------------------------------------------------------------
+# Users and sessions
+
+
+@dataclass(frozen=True)
+class Users:
+    user_type: np.ndarray  # (U,) int8 code into USER_TYPES
+    sessions: np.ndarray  # (U,) int64, >= 1
+
+    @property
+    def user_id(self) -> np.ndarray:
+        return np.arange(1, self.user_type.size + 1, dtype=np.int64)
+
+
+def draw_users(cfg: ApiTracesConfig, seed: int) -> Users:
+    """User types by the configured shares; sessions per user ~ round(Normal(mean, std)), at least 1."""
+    shares = np.cumsum([cfg.premium_share, cfg.free_share, cfg.guest_share])
+    types, counts = [], []
+    for block, _, n in block_spans(cfg.users):
+        rng = block_rng(seed, DOMAIN, "users", block)
+        u = rng.random(n)
+        types.append(np.minimum(np.searchsorted(shares, u, side="right"), 2).astype(np.int8))
+        counts.append(
+            np.maximum(1, np.rint(rng.normal(cfg.sessions_per_user_mean, cfg.sessions_per_user_std, n)))
+        )
+    return Users(np.concatenate(types), np.concatenate(counts).astype(np.int64))
+
+
+def _session_starts(rng: np.random.Generator, n: int, cfg: ApiTracesConfig) -> np.ndarray:
+    """Start times in epoch ms: a uniform day in the range, an hour by the daily cycle."""
+    hour_cum = np.cumsum(HOURLY_WEIGHTS) / HOURLY_WEIGHTS.sum()
+    day = rng.integers(0, cfg.days, n)
+    hour = np.minimum(np.searchsorted(hour_cum, rng.random(n), side="right"), 23)
+    within = np.floor(rng.random(n) * 3_600_000).astype(np.int64)
+    base = int(cfg.start.timestamp() * 1000)
+    return base + day * 86_400_000 + hour * 3_600_000 + within
+
+
+# ---------------------------------------------------------------------------------------------
+# The walk
+
+
+def walk(
+    model: CompiledWorkflow, rng: np.random.Generator, n: int, max_steps: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Walk ``n`` sessions to an exit. Returns (states of all calls in session-major order, lengths)."""
+    state = np.minimum(
+        np.searchsorted(model.entry_cum, rng.random(n), side="right"), model.entry_last_positive
+    )
+    alive = np.arange(n, dtype=np.int64)
+    steps_session: list[np.ndarray] = []
+    steps_state: list[np.ndarray] = []
+    n_states = len(model.endpoints)
+    while alive.size:
+        if len(steps_state) >= max_steps:
+            raise ConstraintViolation(
+                f"workflow {model.workflow.name}: {alive.size} session(s) still had not reached an exit point "
+                f"after {max_steps} calls (max_calls_per_session); raise the limit or shorten the loops"
+            )
+        steps_session.append(alive)
+        steps_state.append(state)
+        going_on = ~model.is_exit[state]
+        alive, state = alive[going_on], state[going_on]
+        if not alive.size:
+            break
+        # One searchsorted over all rows at once: row r's cumulative values live in [2r, 2r + 1].
+        pos = np.searchsorted(model.flat_cum, 2.0 * state + rng.random(alive.size), side="right")
+        state = np.minimum(pos - state * n_states, model.last_positive[state])
+    sessions = np.concatenate(steps_session)
+    states = np.concatenate(steps_state)
+    lengths = np.bincount(sessions, minlength=n)
+    starts = np.cumsum(lengths) - lengths
+    step = np.concatenate([np.full(a.size, i, dtype=np.int64) for i, a in enumerate(steps_session)])
+    ordered = np.empty_like(states)
+    ordered[starts[sessions] + step] = states
+    return ordered, lengths
+
+
+# ---------------------------------------------------------------------------------------------
+# Per-call attributes
+
+
+def _lognormal(mean: np.ndarray, sigma: float, z: np.ndarray) -> np.ndarray:
+    return mean * np.exp(sigma * z - 0.5 * sigma * sigma)
+
+
+@dataclass
+class _Attempts:
+    """One level of attempts (0 = the original call, j >= 1 = the j-th retry) of some logical calls."""
+
+    call: np.ndarray  # logical call indices
+    status: np.ndarray
+    response_ms: np.ndarray
+    kind: np.ndarray  # 0 or a FAILURE_KINDS code + 1
+    backoff_ms: np.ndarray
+
+
+def _outcomes(
+    model: CompiledWorkflow,
+    cfg: ApiTracesConfig,
+    rng: np.random.Generator,
+    state: np.ndarray,
+    in_cascade: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Status, response time and failure kind of one attempt of each given call."""
+    n = state.size
+    z = rng.standard_normal(n)
+    u_error = rng.random(n)
+    u_kind = rng.random(n)
+    u_aux = rng.random(n)
+    base = _lognormal(model.mean_ms[state], cfg.response_time_sigma, z)
+    status = model.success_status[state].copy()
+    response = base
+    # Baseline errors outside cascades.
+    failed = (~in_cascade) & (u_error < model.error_rate[state])
+    err_cum = np.cumsum(ERROR_WEIGHTS) / ERROR_WEIGHTS.sum()
+    err = ERROR_STATUSES[
+        np.minimum(np.searchsorted(err_cum, u_aux[failed], side="right"), ERROR_STATUSES.size - 1)
+    ]
+    status[failed] = err
+    factor = np.ones(err.size)
+    for code, f in ERROR_LATENCY_FACTOR.items():
+        factor[err == code] = f
+    factor[np.isin(err, RETRYABLE)] = GATEWAY_ERROR_FACTOR
+    response[failed] = base[failed] * factor
+    # Cascade: slow (still succeeds), timeout (504 after ~30 s), unavailable (503, fast).
+    kind = np.zeros(n, dtype=np.int8)
+    kind_cum = np.cumsum([cfg.slow_share, cfg.timeout_share, cfg.unavailable_share])
+    kind_cum[-1] = 1.0
+    k = (np.searchsorted(kind_cum, u_kind[in_cascade], side="right").clip(0, 2) + 1).astype(np.int8)
+    kind[in_cascade] = k
+    aux = u_aux[in_cascade]
+    cascade_status = np.where(k == 2, 504, np.where(k == 3, 503, model.success_status[state[in_cascade]]))
+    cascade_response = np.where(
+        k == 1,
+        base[in_cascade] * (3.0 + 7.0 * aux),
+        np.where(k == 2, TIMEOUT_MS + 400.0 * aux, base[in_cascade] * GATEWAY_ERROR_FACTOR),
+    )
+    status[in_cascade] = cascade_status
+    response[in_cascade] = cascade_response
+    return status.astype(np.int16), np.round(response, 1), kind
+
+
+def _paths(
+    model: CompiledWorkflow, rng: np.random.Generator, state: np.ndarray, user_id: np.ndarray
+) -> pl.Series:
+    """The concrete request path of each logical call: placeholders and query parameters filled in.
+
+    Rows are grouped by endpoint so each group concatenates only its own pieces; the uniforms are
+    drawn for every (slot, call) up front, so the values do not depend on the grouping.
+    """
+    n_slots = max((len(s) for s in model.slots), default=0)
+    uniforms = rng.random((n_slots, state.size)) if n_slots else np.empty((0, state.size))
+    term_weights = 1.0 / np.arange(1, len(SEARCH_TERMS) + 1)  # Zipf: a few terms are searched a lot
+    term_cum = np.cumsum(term_weights) / term_weights.sum()
+    terms = pl.Series(SEARCH_TERMS, dtype=pl.String)
+    # int16 keys make numpy's stable argsort a radix sort.
+    order = np.argsort(state.astype(np.int16), kind="stable")
+    bounds = np.searchsorted(state[order], np.arange(len(model.endpoints) + 1))
+    parts: list[pl.Series] = []
+    for s, slots in enumerate(model.slots):
+        rows = order[bounds[s] : bounds[s + 1]]
+        if not rows.size:
+            continue
+        if not slots:
+            parts.append(pl.repeat(model.tails[s], rows.size, dtype=pl.String, eager=True))
+            continue
+        pieces: list[pl.Expr] = []
+        for k, slot in enumerate(slots):
+            u = uniforms[k, rows]
+            if slot.kind == "user":
+                value = pl.Series(user_id[rows]).cast(pl.String)
+            elif slot.kind == "int":
+                value = pl.Series(slot.low + np.floor(u * (slot.high - slot.low + 1)).astype(np.int64)).cast(
+                    pl.String
+                )
+            elif slot.kind == "page":  # page 1 most of the time, then geometrically fewer
+                value = pl.Series(1 + np.floor(np.log1p(-u) / np.log(0.45)).astype(np.int64)).cast(pl.String)
+            elif slot.kind == "term":
+                value = terms.gather(
+                    np.minimum(np.searchsorted(term_cum, u, side="right"), len(SEARCH_TERMS) - 1)
+                )
+            else:  # choice
+                value = pl.Series(slot.values, dtype=pl.String).gather(
+                    np.floor(u * len(slot.values)).astype(np.int64)
+                )
+            pieces += [pl.lit(slot.prefix), pl.lit(value)]
+        pieces.append(pl.lit(model.tails[s]))
+        parts.append(pl.select(pl.concat_str(pieces)).to_series())
+    if not parts:
+        return pl.Series("path", [], dtype=pl.String)
+    inverse = np.empty_like(order)
+    inverse[order] = np.arange(order.size)
+    return pl.concat(parts).gather(inverse).alias("path")
+
+
+def simulate_block(
+    model: CompiledWorkflow,
+    cfg: ApiTracesConfig,
+    seed: int,
+    block: int,
+    first_session_id: int,
+    user_id: np.ndarray,
+    user_type: np.ndarray,
+) -> pl.DataFrame:
+    """All calls of one block of sessions, ordered by (session_id, seq)."""
+    n = user_id.size
+    session_rng = block_rng(seed, DOMAIN, "sessions", block)
+    start_ms = _session_starts(session_rng, n, cfg)
+    cascading = session_rng.random(n) < cfg.cascade_failure_rate
+    failure_position = session_rng.random(n)
+
+    state, lengths = walk(model, block_rng(seed, DOMAIN, "walk", block), n, cfg.max_calls_per_session)
+    n_calls = state.size
+    session_of_call = np.repeat(np.arange(n), lengths)
+    call_start = np.cumsum(lengths) - lengths
+    step = np.arange(n_calls) - call_start[session_of_call]
+    failure_step = np.where(
+        cascading, np.floor(failure_position * lengths).astype(np.int64), np.iinfo(np.int64).max
+    )
+    in_cascade = step >= failure_step[session_of_call]
+
+    rng = block_rng(seed, DOMAIN, "calls", block)
+    think_mean_s = cfg.think_time_mean_s
+    if think_mean_s is None:
+        think_mean_s = model.workflow.think_time_mean_s
+    if think_mean_s is None:
+        think_mean_s = DEFAULT_THINK_TIME_S
+    think_ms = _lognormal(np.float64(think_mean_s * 1000.0), 0.9, rng.standard_normal(n_calls))
+    long_pause = rng.random(n_calls) < cfg.long_pause_probability
+    think_ms = think_ms + np.where(
+        long_pause, rng.standard_exponential(n_calls) * cfg.long_pause_mean_s * 1000, 0.0
+    )
+    path_of_call = _paths(model, rng, state, user_id[session_of_call])
+
+    # Attempt levels: the original call, then retries of 502/503/504 while the client keeps trying.
+    status, response, kind = _outcomes(model, cfg, rng, state, in_cascade)
+    levels = [_Attempts(np.arange(n_calls), status, response, kind, np.zeros(n_calls))]
+    pending = levels[0].call[np.isin(status, RETRYABLE)]
+    for attempt in range(1, cfg.max_retries + 1):
+        retried = pending[rng.random(pending.size) < cfg.retry_probability]
+        if not retried.size:
+            break
+        backoff = 500.0 * 2 ** (attempt - 1) * (0.5 + rng.random(retried.size))
+        status, response, kind = _outcomes(model, cfg, rng, state[retried], in_cascade[retried])
+        levels.append(_Attempts(retried, status, response, kind, backoff))
+        pending = retried[np.isin(status, RETRYABLE)]
+
+    attempts = np.ones(n_calls, dtype=np.int64)
+    for level in levels[1:]:
+        attempts[level.call] += 1
+    row_of_call = np.cumsum(attempts) - attempts
+    n_rows = int(attempts.sum())
+    row_status = np.empty(n_rows, dtype=np.int16)
+    row_response = np.empty(n_rows)
+    row_kind = np.empty(n_rows, dtype=np.int8)
+    row_attempt = np.empty(n_rows, dtype=np.int8)
+    row_delay = np.empty(n_rows)
+    for j, level in enumerate(levels):
+        rows = row_of_call[level.call] + j
+        row_status[rows] = level.status
+        row_response[rows] = level.response_ms
+        row_kind[rows] = level.kind
+        row_attempt[rows] = j
+        row_delay[rows] = level.backoff_ms if j else think_ms
+    call_of_row = np.repeat(np.arange(n_calls), attempts)
+    session_of_row = session_of_call[call_of_row]
+    rows_per_session = np.bincount(session_of_row, minlength=n)
+    session_first_row = np.cumsum(rows_per_session) - rows_per_session
+    seq = np.arange(n_rows) - session_first_row[session_of_row]
+
+    # Timestamps: each call starts after the previous response plus a think time or a retry backoff.
+    gap = np.zeros(n_rows, dtype=np.int64)
+    gap[1:] = np.rint(row_response[:-1] + row_delay[1:]).astype(np.int64)
+    gap[session_first_row[rows_per_session > 0]] = 0
+    elapsed = np.cumsum(gap)
+    timestamp_ms = start_ms[session_of_row] + elapsed - elapsed[session_first_row[session_of_row]]
+
+    failure_row = row_of_call[np.minimum(call_start + np.minimum(failure_step, lengths - 1), n_calls - 1)]
+    failure_seq = np.where(cascading, failure_row - session_first_row, -1)
+    failure_ms = np.where(cascading, timestamp_ms[failure_row] if n_calls else 0, 0)
+
+    row_state = state[call_of_row]
+    session_id = first_session_id + session_of_row
+    row_user_type = user_type[session_of_row]
+    frame = pl.DataFrame(
+        {
+            "session_id": session_id.astype(np.int64),
+            "seq": seq.astype(np.int32),
+            "timestamp": timestamp_ms,
+            "user_id": user_id[session_of_row],
+            "user_type": pl.Series(USER_TYPES, dtype=pl.String).gather(row_user_type),
+            "endpoint": pl.Series(model.endpoints, dtype=pl.String).gather(row_state),
+            "method": pl.Series(model.methods, dtype=pl.String).gather(row_state),
+            "status_code": row_status,
+            "response_time_ms": row_response,
+            "is_retry": row_attempt > 0,
+            "attempt": row_attempt,
+            "is_anomalous": row_kind > 0,
+            "failure_kind": pl.Series([None, *FAILURE_KINDS], dtype=pl.String).gather(row_kind),
+            "failure_start_seq": failure_seq[session_of_row],
+            "failure_started_at": failure_ms[session_of_row],
+            "cascading": cascading[session_of_row],
+        }
+    )
+    return frame.with_columns(
+        path_of_call.gather(call_of_row),
+        pl.col("timestamp").cast(pl.Datetime("ms", "UTC")),
+        pl.when("cascading").then(pl.col("failure_start_seq")).cast(pl.Int32),
+        pl.when("cascading").then(pl.col("failure_started_at")).cast(pl.Datetime("ms", "UTC")),
+    ).select(CALL_COLUMNS)
+
+
+CALLS_SCHEMA: dict[str, pl.DataType] = {
+    "session_id": pl.Int64(),
+    "seq": pl.Int32(),
+    "timestamp": pl.Datetime("ms", "UTC"),
+    "user_id": pl.Int64(),
+    "user_type": pl.String(),
+    "endpoint": pl.String(),
+    "method": pl.String(),
+    "path": pl.String(),
+    "status_code": pl.Int16(),
+    "response_time_ms": pl.Float64(),
+    "is_retry": pl.Boolean(),
+    "attempt": pl.Int8(),
+    "is_anomalous": pl.Boolean(),
+    "failure_kind": pl.String(),
+    "failure_start_seq": pl.Int32(),
+    "failure_started_at": pl.Datetime("ms", "UTC"),
+}
+CALL_COLUMNS = list(CALLS_SCHEMA)
+
+
+def iter_call_blocks(workflow: Workflow, cfg: ApiTracesConfig, seed: int):
+    """Calls block by block (``SESSION_BLOCK`` sessions each), in session order."""
+    model = compile_workflow(workflow, cfg)
+    users = draw_users(cfg, seed)
+    session_user = np.repeat(np.arange(users.sessions.size), users.sessions)
+    for block, start, n in block_spans(session_user.size, SESSION_BLOCK):
+        owners = session_user[start : start + n]
+        yield simulate_block(
+            model,
+            cfg,
+            seed,
+            block,
+            start + 1,
+            users.user_id[owners],
+            users.user_type[owners].astype(np.int64),
+        )
+
+
+def simulate_calls(workflow: Workflow, cfg: ApiTracesConfig, seed: int) -> pl.DataFrame:
+    """Every call of every session; session ids and user ids start at 1."""
+    frames = list(iter_call_blocks(workflow, cfg, seed))
+    if not frames:
+        return pl.DataFrame(schema=CALLS_SCHEMA)
+    return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
