@@ -17,6 +17,7 @@ the calls (retries excluded).
 from __future__ import annotations
 
 from dataclasses import dataclass
+
 import numpy as np
 import polars as pl
 
@@ -208,7 +209,7 @@ def walk(
     while alive.size:
         if len(steps_state) >= max_steps:
             raise ConstraintViolation(
-                f"workflow {model.workflow.name}: {alive.size} session(s) still had not reached an exit point "
+                f"workflow {model.workflow.name}: {alive.size} session(s) had not reached an exit point "
                 f"after {max_steps} calls (max_calls_per_session); raise the limit or shorten the loops"
             )
         steps_session.append(alive)
