@@ -1,0 +1,176 @@
+"""The ``api_traces`` domain: calls drawn from a workflow's Markov chain, exports and ground truth."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+from typing import Any
+
+import pandera.polars as pa
+import polars as pl
+
+from synth_pipelines.core.atomic import atomic_path
+from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext
+from synth_pipelines.core.export import write_frame
+from synth_pipelines.domains.api_traces.config import ApiTracesConfig
+from synth_pipelines.domains.api_traces.simulate import (
+    CALLS_SCHEMA,
+    FAILURE_KINDS,
+    USER_TYPES,
+    simulate_calls,
+)
+from synth_pipelines.domains.api_traces.truth import ground_truth_json, session_path_violations
+from synth_pipelines.domains.api_traces.workflow import METHODS, Workflow, load_workflow
+
+EXPORT_FILES = {
+    "calls": "calls.parquet",
+    "calls_jsonl": "calls.jsonl",
+    "sessions": "sessions.parquet",
+    "ground_truth": "ground_truth.json",
+}
+
+
+def conform_calls(df: pl.DataFrame) -> pl.DataFrame:
+    """Exact dtypes, column order and row order, whatever storage the frame came through."""
+    exprs = []
+    for name, dtype in CALLS_SCHEMA.items():
+        col = pl.col(name)
+        if isinstance(dtype, pl.Datetime):
+            current = df.schema[name]
+            if isinstance(current, pl.Datetime):
+                col = (
+                    col.dt.convert_time_zone("UTC") if current.time_zone else col.dt.replace_time_zone("UTC")
+                )
+                col = col.dt.cast_time_unit("ms")
+        exprs.append(col.cast(dtype))
+    return df.select(exprs).sort("session_id", "seq").rechunk()
+
+
+def sessions_from_calls(calls: pl.DataFrame) -> pl.DataFrame:
+    """One row per session, in session order."""
+    return (
+        calls.group_by("session_id", maintain_order=True)
+        .agg(
+            pl.col("user_id").first(),
+            pl.col("user_type").first(),
+            pl.col("timestamp").first().alias("started_at"),
+            (
+                pl.col("timestamp")
+                + pl.duration(milliseconds=pl.col("response_time_ms").round(0).cast(pl.Int64))
+            )
+            .max()
+            .alias("ended_at"),
+            pl.len().cast(pl.Int32).alias("n_calls"),
+            pl.col("is_retry").sum().cast(pl.Int32).alias("n_retries"),
+            (pl.col("status_code") >= 400).sum().cast(pl.Int32).alias("n_errors"),
+            pl.col("is_anomalous").sum().cast(pl.Int32).alias("n_anomalous"),
+            pl.col("endpoint").first().alias("entry_endpoint"),
+            pl.col("endpoint").last().alias("exit_endpoint"),
+            pl.col("failure_start_seq").first(),
+            pl.col("failure_started_at").first(),
+        )
+        .with_columns(pl.col("failure_start_seq").is_not_null().alias("has_cascade_failure"))
+    )
+
+
+def calls_schema() -> pa.DataFrameSchema:
+    is_retry_iff_attempt = pa.Check(
+        lambda d: d.lazyframe.select(pl.col("is_retry") == (pl.col("attempt") > 0)),
+        name="is_retry_iff_attempt_positive",
+    )
+    labels_consistent = pa.Check(
+        lambda d: d.lazyframe.select(pl.col("is_anomalous") == pl.col("failure_kind").is_not_null()),
+        name="is_anomalous_iff_failure_kind",
+    )
+    anomalies_after_start = pa.Check(
+        lambda d: d.lazyframe.select(
+            ~pl.col("is_anomalous") | (pl.col("seq") >= pl.col("failure_start_seq")).fill_null(False)
+        ),
+        name="anomalies_only_after_session_failure_start",
+    )
+    return pa.DataFrameSchema(
+        {
+            "session_id": pa.Column(pl.Int64, pa.Check.ge(1)),
+            "seq": pa.Column(pl.Int32, pa.Check.ge(0)),
+            "timestamp": pa.Column(pl.Datetime("ms", "UTC")),
+            "user_id": pa.Column(pl.Int64, pa.Check.ge(1)),
+            "user_type": pa.Column(pl.String, pa.Check.isin(USER_TYPES)),
+            "endpoint": pa.Column(pl.String, pa.Check.str_startswith("/")),
+            "method": pa.Column(pl.String, pa.Check.isin(METHODS)),
+            "path": pa.Column(pl.String, pa.Check.str_startswith("/")),
+            "status_code": pa.Column(pl.Int16, pa.Check.in_range(100, 599)),
+            "response_time_ms": pa.Column(pl.Float64, pa.Check.gt(0)),
+            "is_retry": pa.Column(pl.Boolean),
+            "attempt": pa.Column(pl.Int8, pa.Check.ge(0)),
+            "is_anomalous": pa.Column(pl.Boolean),
+            "failure_kind": pa.Column(pl.String, pa.Check.isin(FAILURE_KINDS), nullable=True),
+            "failure_start_seq": pa.Column(pl.Int32, pa.Check.ge(0), nullable=True),
+            "failure_started_at": pa.Column(pl.Datetime("ms", "UTC"), nullable=True),
+        },
+        checks=[is_retry_iff_attempt, labels_consistent, anomalies_after_start],
+        unique=["session_id", "seq"],
+        strict=True,
+        ordered=True,
+    )
+
+
+def check_walks(calls: pl.DataFrame, workflow: Workflow) -> None:
+    """Refuse calls whose sessions break the workflow (entry, exit, declared edges, retries)."""
+    problems = session_path_violations(calls, workflow)
+    if problems.height:
+        sample = "; ".join(f"session {s} seq {q}: {p}" for s, q, p in problems.head(5).iter_rows())
+        raise ConstraintViolation(
+            f"workflow {workflow.name}: {problems['session_id'].n_unique()} session(s) break the workflow "
+            f"({sample}); nothing was written"
+        )
+
+
+class ApiTracesDomain(Domain):
+    name = "api_traces"
+    cli_name = "api-traces"
+    version = "1"
+    description = "API call traces walking a declared Markov-chain workflow, with labelled cascade failures."
+    config_model = ApiTracesConfig
+
+    def draw(self, cfg: ApiTracesConfig, seed: int, ctx: RunContext) -> pl.DataFrame:
+        workflow = load_workflow(cfg.workflow)
+        started = time.perf_counter()
+        calls = simulate_calls(workflow, cfg, seed)
+        seconds = time.perf_counter() - started
+        ctx.metadata.update(
+            {
+                "workflow": workflow.name,
+                "sessions": int(calls["session_id"].n_unique()) if calls.height else 0,
+                "simulated_calls_per_second": round(calls.height / seconds, 1) if seconds > 0 else 0.0,
+            }
+        )
+        return calls
+
+    def normalize(self, raw: pl.DataFrame, cfg: ApiTracesConfig) -> pl.DataFrame:
+        calls = conform_calls(raw)
+        check_walks(calls, load_workflow(cfg.workflow))
+        return calls
+
+    def schema(self) -> pa.DataFrameSchema:
+        return calls_schema()
+
+    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
+        return conform_calls(df)
+
+    def export(self, clean: pl.DataFrame, cfg: ApiTracesConfig, seed: int, out_dir: Path, ctx: RunContext):
+        out_dir = Path(out_dir)
+        workflow = load_workflow(cfg.workflow)
+        clean = conform_calls(clean)
+        files = {
+            "calls": write_frame(clean, out_dir / EXPORT_FILES["calls"]),
+            "calls_jsonl": write_frame(clean, out_dir / EXPORT_FILES["calls_jsonl"]),
+            "sessions": write_frame(sessions_from_calls(clean), out_dir / EXPORT_FILES["sessions"]),
+        }
+        target = out_dir / EXPORT_FILES["ground_truth"]
+        with atomic_path(target) as tmp:
+            tmp.write_text(ground_truth_json(workflow))
+        files["ground_truth"] = target
+        return files
+
+    def parse_config(self, values: dict[str, Any] | None = None) -> ApiTracesConfig:
+        return ApiTracesConfig.model_validate(values or {})
