@@ -62,13 +62,14 @@ def show_progress() -> bool:
 
 
 def _domain_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
+    from synth_pipelines.domains.api_traces.cli import register as register_api_traces
     from synth_pipelines.domains.logs.cli import register as register_logs
     from synth_pipelines.domains.nlp.cli import register as register_nlp
     from synth_pipelines.domains.relational.cli import register as register_relational
     from synth_pipelines.domains.scenarios.cli import register as register_scenario
     from synth_pipelines.orchestration.seed_cli import register as register_seed
 
-    return [register_logs, register_relational, register_nlp, register_scenario, register_seed]
+    return [register_logs, register_relational, register_nlp, register_scenario, register_api_traces, register_seed]
 
 
 class SynthArgumentParser(argparse.ArgumentParser):

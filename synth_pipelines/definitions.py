@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from synth_pipelines.domains.api_traces.assets import api_traces_assets
 from synth_pipelines.domains.registry import pipeline_domains
 from synth_pipelines.domains.relational.assets import build_all_relational_assets
 from synth_pipelines.domains.scenarios.assets import scenario_assets
@@ -18,6 +19,7 @@ defs = dg.Definitions(
         *build_all_relational_assets(),
         # One asset group per registered scenario plugin (built-ins and entry points).
         *scenario_assets(),
+        *api_traces_assets(),  # the factory's five assets plus workflow_fit (two more checks)
     ],
     jobs=[all_domains_job],
     schedules=[nightly_regeneration],

@@ -1,0 +1,170 @@
+"""``synth api-traces``: the same pipeline as the Dagster ``api_traces`` group, into a directory."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+from pydantic import ValidationError
+
+from synth_pipelines.core.atomic import check_writable_dir
+from synth_pipelines.core.domain import RunContext, run_domain
+from synth_pipelines.domains.api_traces.config import ApiTracesConfig
+from synth_pipelines.domains.api_traces.domain import ApiTracesDomain
+from synth_pipelines.domains.api_traces.workflow import WorkflowError, builtin_workflows, load_workflow
+
+EPILOG = """Examples:
+  synth api-traces --list-workflows
+  synth api-traces --workflow ecommerce --users 2000 --seed 42 --out data/synthetic/api_traces
+  synth api-traces --workflow my_flow.yaml --users 50000 --sessions-per-user 4,2 --days 30 \\
+      --cascade-failure-rate 0.1 --seed 7 --out /tmp/traces
+
+Writes calls.parquet, calls.jsonl, sessions.parquet and ground_truth.json, byte-identical to
+`data/exports/api_traces/seed=<seed>/` from Dagster for the same seed and settings."""
+
+
+def _mean_std(text: str) -> tuple[float, float]:
+    parts = text.split(",")
+    try:
+        values = [float(p) for p in parts]
+    except ValueError:
+        values = []
+    if len(values) != 2 or values[0] < 0 or values[1] < 0:
+        raise argparse.ArgumentTypeError(f"expected MEAN,STD (two non-negative numbers), got {text!r}")
+    return values[0], values[1]
+
+
+def _share(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from exc
+    if not 0.0 <= value <= 1.0:
+        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
+    return value
+
+
+def _list_workflows() -> int:
+    for name, description in builtin_workflows().items():
+        workflow = load_workflow(name)
+        print(f"{name:<15} {len(workflow.endpoints):>3} endpoints  {description}")
+    return 0
+
+
+def config_from_args(args: argparse.Namespace) -> ApiTracesConfig:
+    from synth_pipelines.cli import CliError
+
+    mean, std = args.sessions_per_user
+    values: dict[str, object] = {
+        "workflow": args.workflow,
+        "users": args.users,
+        "sessions_per_user_mean": mean,
+        "sessions_per_user_std": std,
+        "days": args.days,
+        "start_date": args.start_date,
+        "cascade_failure_rate": args.cascade_failure_rate,
+        "success_rate": args.success_rate,
+    }
+    try:
+        return ApiTracesConfig.model_validate(values)
+    except ValidationError as exc:
+        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
+        raise CliError(f"invalid settings: {problems}") from exc
+
+
+def run(args: argparse.Namespace) -> int:
+    from synth_pipelines.cli import CliError
+
+    if args.list_workflows:
+        return _list_workflows()
+    if args.out is None:
+        raise CliError("--out DIR is required (or use --list-workflows)")
+    cfg = config_from_args(args)
+    try:
+        workflow = load_workflow(cfg.workflow)
+    except WorkflowError as exc:
+        raise CliError(str(exc)) from exc
+    except FileNotFoundError as exc:
+        raise CliError(str(exc)) from exc
+    out_dir = check_writable_dir(args.out)
+    started = time.perf_counter()
+    result = run_domain(ApiTracesDomain(), cfg, args.seed, out_dir, RunContext())
+    seconds = time.perf_counter() - started
+    calls = result.clean
+    print(
+        f"{workflow.name}: {calls.height:,} calls in {calls['session_id'].n_unique():,} sessions "
+        f"of {cfg.users:,} users (seed {args.seed}) in {seconds:.2f} s"
+    )
+    for role, path in result.files.items():
+        print(f"  {role:<13} {path}")
+    return 0
+
+
+def register(sub: argparse._SubParsersAction) -> None:
+    from synth_pipelines.cli import HelpFormatter, non_negative_int, positive_int
+
+    defaults = ApiTracesConfig()
+    parser = sub.add_parser(
+        ApiTracesDomain.cli_name,
+        help="API call traces from a Markov-chain workflow, with ground truth",
+        description=ApiTracesDomain.description,
+        formatter_class=HelpFormatter,
+        epilog=EPILOG,
+    )
+    parser.add_argument("--list-workflows", action="store_true", help="list the built-in workflows and exit")
+    parser.add_argument(
+        "--workflow", default=defaults.workflow, metavar="PATH|NAME", help="a built-in name or a YAML file"
+    )
+    parser.add_argument("--users", type=positive_int, default=defaults.users, help="number of users")
+    parser.add_argument(
+        "--sessions-per-user",
+        type=_mean_std,
+        default=f"{defaults.sessions_per_user_mean:g},{defaults.sessions_per_user_std:g}",
+        metavar="MEAN,STD",
+        help="sessions per user ~ Normal(MEAN, STD), at least 1",
+    )
+    parser.add_argument("--days", type=positive_int, default=defaults.days, help="length of the date range")
+    parser.add_argument(
+        "--start-date", default=defaults.start_date, metavar="YYYY-MM-DD", help="first day (UTC)"
+    )
+    parser.add_argument(
+        "--cascade-failure-rate",
+        type=_share,
+        default=defaults.cascade_failure_rate,
+        metavar="R",
+        help="share of sessions that degrade from some call on",
+    )
+    parser.add_argument(
+        "--success-rate",
+        type=_share,
+        default=defaults.success_rate,
+        metavar="R",
+        help="share of calls outside cascades that succeed",
+    )
+    parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
+    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory")
+    parser.set_defaults(func=run)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m synth_pipelines.domains.api_traces.cli``: just this subcommand, errors as in ``synth``."""
+    from synth_pipelines.cli import CliError, HelpFormatter
+
+    parser = argparse.ArgumentParser(prog="synth", formatter_class=HelpFormatter)
+    register(parser.add_subparsers(dest="command", required=True))
+    args = parser.parse_args(["api-traces", *(argv if argv is not None else sys.argv[1:])])
+    try:
+        return int(args.func(args) or 0)
+    except CliError as exc:
+        print(f"synth: error: {exc}", file=sys.stderr)
+        return exc.code
+    except (ValueError, FileNotFoundError, PermissionError) as exc:
+        print(f"synth: error: {exc}", file=sys.stderr)
+        return 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
