@@ -64,8 +64,9 @@ def test_non_exit_endpoint_without_transitions_is_refused() -> None:
     data = good()
     data["transitions"]["/tickets"]["/reports"] = 0.1
     data["transitions"]["/tickets"]["/logout"] = 0.1
-    assert "transitions of /tickets -> /reports: /reports has no outgoing transitions and is not an exit point" in (
-        problems_of(data)
+    assert (
+        "transitions of /tickets -> /reports: /reports has no outgoing transitions and is not an exit point"
+        in (problems_of(data))
     )
 
 
@@ -131,8 +132,9 @@ def test_all_problems_are_reported_at_once() -> None:
     data = good()
     data["entry_points"] = {"/tickets": 0.5}
     data["avg_response_times"]["/logout"] = -1
-    error = pytest.raises(WorkflowError, workflow_from_dict, data, "flow.yaml").value
-    assert len(error.problems) == 2
+    with pytest.raises(WorkflowError) as info:
+        workflow_from_dict(data, "flow.yaml")
+    assert len(info.value.problems) == 2
 
 
 def test_yaml_is_loaded_safely() -> None:

@@ -1,0 +1,152 @@
+"""Ground truth: the calls recover the declared probabilities, and users can score their own models."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import polars as pl
+import pytest
+from api_traces_support import small_config, support_desk
+
+from synth_pipelines.domains.api_traces.simulate import simulate_calls
+from synth_pipelines.domains.api_traces.truth import (
+    ENTRY,
+    compare_transitions,
+    estimate_transitions,
+    expected_visits,
+    ground_truth,
+    ground_truth_json,
+    session_path_violations,
+    walk_steps,
+)
+from synth_pipelines.domains.api_traces.workflow import load_workflow
+
+
+@pytest.fixture(scope="module")
+def hundred_thousand_sessions() -> pl.DataFrame:
+    # Cascades and retries on: the estimate must see through them.
+    cfg = small_config(
+        users=100_000, sessions_per_user_mean=1.0, sessions_per_user_std=0.0, cascade_failure_rate=0.3
+    )
+    return simulate_calls(support_desk(), cfg, 2024)
+
+
+def test_recovery_error_below_bound_with_100k_sessions(hundred_thousand_sessions: pl.DataFrame) -> None:
+    calls = hundred_thousand_sessions
+    assert calls["session_id"].n_unique() == 100_000
+    assert calls["is_retry"].sum() > 1_000
+    comparison = compare_transitions(estimate_transitions(calls), support_desk())
+    assert comparison.missing_states == []
+    assert comparison.max_abs_error < 0.01
+    assert comparison.within_sampling_error()
+    assert set(comparison.states["state"]) == {ENTRY, *support_desk().transitions}
+
+
+def test_retries_are_excluded_from_the_estimate(hundred_thousand_sessions: pl.DataFrame) -> None:
+    calls = hundred_thousand_sessions
+    wf = support_desk()
+    # Counting retry duplicates as steps would invent self-loops (and inflate real ones).
+    naive = calls.with_columns(pl.lit(False).alias("is_retry"))
+    naive_cmp = compare_transitions(estimate_transitions(naive), wf)
+    assert naive_cmp.max_abs_error > 0.01
+    assert not naive_cmp.within_sampling_error()
+    invented = naive_cmp.edges.filter((pl.col("from") == pl.col("to")) & (pl.col("truth") == 0))
+    assert invented.height > 0
+    steps = walk_steps(calls)
+    assert steps.height == calls.filter(~pl.col("is_retry")).height
+
+
+def test_expected_visits_match_the_simulation(hundred_thousand_sessions: pl.DataFrame) -> None:
+    calls = hundred_thousand_sessions.filter(~pl.col("is_retry"))
+    visits = expected_visits(support_desk())
+    observed = dict(calls.group_by("endpoint").len().iter_rows())
+    for endpoint, expected in visits.items():
+        assert observed[endpoint] / 100_000 == pytest.approx(expected, rel=0.02)
+
+
+def test_ground_truth_file_shape() -> None:
+    truth = json.loads(ground_truth_json(support_desk()))
+    assert truth == ground_truth(support_desk())
+    assert truth["entry_points"] == {"/tickets": 0.7, "/kb/search": 0.3}
+    assert truth["transitions"]["/kb/search"]["/kb/search"] == 0.35
+    assert truth["exit_points"] == ["/logout"]
+    assert truth["expected_visits_per_session"]["/logout"] == pytest.approx(1.0)
+
+
+def test_compare_accepts_the_users_own_matrix_in_several_shapes(tmp_path: Path) -> None:
+    wf = support_desk()
+    truth_path = tmp_path / "ground_truth.json"
+    truth_path.write_text(ground_truth_json(wf))
+    exact = {"entry_points": dict(wf.entry_points), "transitions": wf.transitions}
+    assert compare_transitions(exact, truth_path).max_abs_error == 0.0
+    assert compare_transitions(wf.transitions, json.loads(truth_path.read_text())).max_abs_error == 0.0
+    frame = pl.DataFrame(
+        [(s, d, p) for s, row in wf.transitions.items() for d, p in row.items()],
+        schema=["from", "to", "probability"],
+        orient="row",
+    )
+    assert compare_transitions(frame, wf).max_abs_error == 0.0
+
+
+def test_compare_reports_errors_per_state() -> None:
+    wf = support_desk()
+    learned = {s: dict(row) for s, row in wf.transitions.items()}
+    learned["/kb/search"] = {
+        "/kb/search": 0.30,
+        "/kb/articles/{article_id}": 0.45,
+        "/logout": 0.20,
+        "/x": 0.05,
+    }
+    del learned["/tickets"]
+    comparison = compare_transitions(learned, wf)
+    assert comparison.missing_states == ["/tickets"]
+    per_state = {row["state"]: row for row in comparison.states.iter_rows(named=True)}
+    assert per_state["/kb/search"]["max_abs_error"] == pytest.approx(0.05)
+    assert per_state["/kb/search"]["mean_abs_error"] == pytest.approx(0.025)  # 0.05, 0, 0, 0.05 over 4 edges
+    assert per_state["/tickets/{ticket_id}"]["max_abs_error"] == 0.0
+    assert comparison.max_abs_error == pytest.approx(0.05)
+    assert not comparison.within(0.01)
+
+
+def test_compare_refuses_a_malformed_truth() -> None:
+    with pytest.raises(ValueError, match="transitions"):
+        compare_transitions({}, {"entry_points": {}})
+
+
+def test_path_check_catches_tampered_sessions() -> None:
+    wf = support_desk()
+    calls = simulate_calls(wf, small_config(users=50), 1)
+    assert session_path_violations(calls, wf).height == 0
+    first = calls.filter(pl.col("session_id") == 1)
+    n = first.height
+    bad_entry = calls.with_columns(
+        pl.when((pl.col("session_id") == 1) & (pl.col("seq") == 0))
+        .then(pl.lit("/logout"))
+        .otherwise("endpoint")
+        .alias("endpoint")
+    )
+    problems = session_path_violations(bad_entry, wf)["problem"].to_list()
+    assert "starts at /logout, which is not an entry point" in problems
+    truncated = calls.filter(~((pl.col("session_id") == 1) & (pl.col("seq") == n - 1)))
+    assert any("which is not an exit point" in p for p in session_path_violations(truncated, wf)["problem"])
+    detour = calls.with_columns(
+        pl.when((pl.col("session_id") == 1) & (pl.col("seq") == n - 1))
+        .then(pl.lit("/tickets/{ticket_id}/comments"))
+        .otherwise("endpoint")
+        .alias("endpoint")
+    )
+    assert any(
+        "not an exit point" in p or "undeclared edge" in p
+        for p in session_path_violations(detour, wf)["problem"]
+    )
+    gap = calls.filter(~((pl.col("session_id") == 2) & (pl.col("seq") == 0)))
+    assert any("seq" in p for p in session_path_violations(gap, wf)["problem"])
+
+
+def test_builtin_workflows_recover_within_sampling_error() -> None:
+    for name in ("ecommerce", "microservices"):
+        wf = load_workflow(name)
+        calls = simulate_calls(wf, small_config(users=5000, sessions_per_user_mean=2.0), 99)
+        comparison = compare_transitions(estimate_transitions(calls), wf)
+        assert comparison.within_sampling_error(), comparison.worst_edges(3)
