@@ -72,9 +72,9 @@ class CompiledWorkflow:
     workflow: Workflow
     endpoints: list[str]
     entry_cum: np.ndarray  # (S,) cumulative entry probabilities
-    flat_cum: np.ndarray  # (S*S,) row r's cumulative probabilities shifted by 2r, for one searchsorted
-    last_positive: np.ndarray  # (S,) index of the last positive-probability edge of each row
     entry_last_positive: int
+    alias_accept: np.ndarray  # (S*S,) Walker alias tables of the transition rows, flattened
+    alias_other: np.ndarray  # (S*S,) int32
     is_exit: np.ndarray  # (S,) bool
     mean_ms: np.ndarray  # (S,) average response time
     error_rate: np.ndarray  # (S,) baseline error share
@@ -113,6 +113,36 @@ def _slots_for(endpoint: str, workflow: Workflow) -> tuple[list[Slot], str]:
     return slots, tail
 
 
+def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Walker/Vose alias table: draw column ``j`` uniformly, keep it if ``v < accept[j]``, else take
+    ``other[j]``. O(1) per draw instead of a binary search. Zero-probability outcomes are never drawn:
+    their ``accept`` is 0 and every ``other`` points at a positive-probability outcome.
+    """
+    n = probabilities.size
+    scaled = probabilities * (n / probabilities.sum())
+    accept = np.zeros(n)
+    other = np.arange(n)
+    small = [j for j in range(n) if scaled[j] < 1.0]
+    large = [j for j in range(n) if scaled[j] >= 1.0]
+    while small and large:
+        j, k = small.pop(), large[-1]
+        accept[j], other[j] = scaled[j], k
+        scaled[k] -= 1.0 - scaled[j]
+        if scaled[k] < 1.0:
+            small.append(large.pop())
+    for j in large + small:  # leftovers are 1 up to rounding; never a zero-probability outcome
+        accept[j], other[j] = 1.0, j
+    positive = np.flatnonzero(probabilities > 0)
+    zero = probabilities <= 0
+    accept[zero] = 0.0
+    other[zero & (probabilities[other] <= 0)] = positive[-1]
+    implied = accept.copy()
+    np.add.at(implied, other, 1.0 - accept)
+    if not np.allclose(implied / n, probabilities / probabilities.sum(), rtol=0, atol=1e-12):
+        raise AssertionError("alias table does not reproduce its distribution")  # pragma: no cover
+    return accept, other
+
+
 def compile_workflow(workflow: Workflow, cfg: ApiTracesConfig) -> CompiledWorkflow:
     endpoints = workflow.endpoints
     index = {e: i for i, e in enumerate(endpoints)}
@@ -127,10 +157,7 @@ def compile_workflow(workflow: Workflow, cfg: ApiTracesConfig) -> CompiledWorkfl
     # Normalize away the validation tolerance so the last cumulative value is exactly 1.
     sums = matrix.sum(axis=1, keepdims=True)
     matrix = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
-    cum = np.cumsum(matrix, axis=1)
-    cum[sums[:, 0] > 0, -1] = 1.0
-    flat_cum = (cum + 2.0 * np.arange(n)[:, None]).ravel()
-    last_positive = np.array([np.flatnonzero(r)[-1] if r.any() else 0 for r in matrix], dtype=np.int64)
+    tables = [alias_table(row) if row.any() else (np.ones(n), np.arange(n)) for row in matrix]
     entry = entry / entry.sum()
     entry_cum = np.cumsum(entry)
     entry_cum[-1] = 1.0
@@ -140,9 +167,9 @@ def compile_workflow(workflow: Workflow, cfg: ApiTracesConfig) -> CompiledWorkfl
         workflow=workflow,
         endpoints=endpoints,
         entry_cum=entry_cum,
-        flat_cum=flat_cum,
-        last_positive=last_positive,
         entry_last_positive=int(np.flatnonzero(entry)[-1]),
+        alias_accept=np.concatenate([t[0] for t in tables]),
+        alias_other=np.concatenate([t[1] for t in tables]).astype(np.int32),
         is_exit=np.array([e in workflow.exit_points for e in endpoints]),
         mean_ms=np.array([workflow.avg_response_times[e] for e in endpoints], dtype=np.float64),
         error_rate=np.array([workflow.error_rates.get(e, 1.0 - cfg.success_rate) for e in endpoints]),
@@ -206,6 +233,7 @@ def walk(
     steps_session: list[np.ndarray] = []
     steps_state: list[np.ndarray] = []
     n_states = len(model.endpoints)
+    state = state.astype(np.int32)
     while alive.size:
         if len(steps_state) >= max_steps:
             raise ConstraintViolation(
@@ -218,9 +246,11 @@ def walk(
         alive, state = alive[going_on], state[going_on]
         if not alive.size:
             break
-        # One searchsorted over all rows at once: row r's cumulative values live in [2r, 2r + 1].
-        pos = np.searchsorted(model.flat_cum, 2.0 * state + rng.random(alive.size), side="right")
-        state = np.minimum(pos - state * n_states, model.last_positive[state])
+        # Alias method: one uniform gives the column (integer part) and the accept test (fraction).
+        x = rng.random(alive.size) * n_states
+        column = x.astype(np.int32)
+        cell = state * n_states + column
+        state = np.where(x - column < model.alias_accept[cell], column, model.alias_other[cell])
     sessions = np.concatenate(steps_session)
     states = np.concatenate(steps_state)
     lengths = np.bincount(sessions, minlength=n)

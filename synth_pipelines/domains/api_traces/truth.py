@@ -253,6 +253,11 @@ def compare_transitions(learned: Learned, truth: Truth, z: float = DEFAULT_Z) ->
 # Structure of the walks
 
 
+def _text(*parts: pl.Expr) -> pl.Expr:
+    # concat_str rather than pl.format: polars 2.1 panics in pl.format over some filtered frames.
+    return pl.concat_str(parts)
+
+
 def session_path_violations(calls: pl.DataFrame, truth: Truth) -> pl.DataFrame:
     """Every way a session breaks the workflow: ``session_id, seq, problem`` (empty when all is well).
 
@@ -278,24 +283,45 @@ def session_path_violations(calls: pl.DataFrame, truth: Truth) -> pl.DataFrame:
     )
     problems = [
         marked.filter(pl.col("seq") != pl.col("position")).select(
-            "session_id", "seq", pl.format("seq {} where {} was expected", "seq", "position").alias("problem")
+            "session_id",
+            "seq",
+            _text(
+                pl.lit("seq "),
+                pl.col("seq").cast(pl.String),
+                pl.lit(" where "),
+                pl.col("position").cast(pl.String),
+                pl.lit(" was expected"),
+            ).alias("problem"),
         ),
         marked.filter(
             ~pl.col("continues") & (~pl.col("endpoint").is_in(entry_ok) | pl.col("is_retry"))
         ).select(
             "session_id",
             "seq",
-            pl.format("starts at {}, which is not an entry point", "endpoint").alias("problem"),
+            _text(
+                pl.lit("starts at "),
+                pl.col("endpoint").cast(pl.String),
+                pl.lit(", which is not an entry point"),
+            ).alias("problem"),
         ),
         marked.filter(pl.col("last") & ~pl.col("endpoint").is_in(exits)).select(
             "session_id",
             "seq",
-            pl.format("ends at {}, which is not an exit point", "endpoint").alias("problem"),
+            _text(
+                pl.lit("ends at "), pl.col("endpoint").cast(pl.String), pl.lit(", which is not an exit point")
+            ).alias("problem"),
         ),
         marked.filter(
             pl.col("is_retry") & pl.col("continues") & (pl.col("endpoint") != pl.col("previous"))
         ).select(
-            "session_id", "seq", pl.format("retry of {} follows {}", "endpoint", "previous").alias("problem")
+            "session_id",
+            "seq",
+            _text(
+                pl.lit("retry of "),
+                pl.col("endpoint").cast(pl.String),
+                pl.lit(" follows "),
+                pl.col("previous").cast(pl.String),
+            ).alias("problem"),
         ),
     ]
     steps = (
@@ -312,7 +338,12 @@ def session_path_violations(calls: pl.DataFrame, truth: Truth) -> pl.DataFrame:
         steps.select(
             "session_id",
             "seq",
-            pl.format("takes undeclared edge {} -> {}", "from", "endpoint").alias("problem"),
+            _text(
+                pl.lit("takes undeclared edge "),
+                pl.col("from").cast(pl.String),
+                pl.lit(" -> "),
+                pl.col("endpoint").cast(pl.String),
+            ).alias("problem"),
         )
     )
     return pl.concat(problems).sort("session_id", "seq", "problem")
