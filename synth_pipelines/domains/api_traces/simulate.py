@@ -280,6 +280,12 @@ class _Attempts:
     backoff_ms: np.ndarray
 
 
+def _error_latency_factors() -> np.ndarray:
+    factors = np.array([ERROR_LATENCY_FACTOR.get(int(code), 1.0) for code in ERROR_STATUSES])
+    factors[np.isin(ERROR_STATUSES, RETRYABLE)] = GATEWAY_ERROR_FACTOR
+    return factors
+
+
 def _outcomes(
     model: CompiledWorkflow,
     cfg: ApiTracesConfig,
@@ -287,55 +293,67 @@ def _outcomes(
     state: np.ndarray,
     in_cascade: np.ndarray,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """Status, response time and failure kind of one attempt of each given call."""
+    """Status, response time and failure kind of one attempt of each given call.
+
+    Only the calls that fail or degrade draw the extra numbers they need, in a fixed order.
+    """
     n = state.size
-    z = rng.standard_normal(n)
+    response = _lognormal(model.mean_ms[state], cfg.response_time_sigma, rng.standard_normal(n))
     u_error = rng.random(n)
-    u_kind = rng.random(n)
-    u_aux = rng.random(n)
-    base = _lognormal(model.mean_ms[state], cfg.response_time_sigma, z)
-    status = model.success_status[state].copy()
-    response = base
-    # Baseline errors outside cascades.
-    failed = (~in_cascade) & (u_error < model.error_rate[state])
-    err_cum = np.cumsum(ERROR_WEIGHTS) / ERROR_WEIGHTS.sum()
-    err = ERROR_STATUSES[
-        np.minimum(np.searchsorted(err_cum, u_aux[failed], side="right"), ERROR_STATUSES.size - 1)
-    ]
-    status[failed] = err
-    factor = np.ones(err.size)
-    for code, f in ERROR_LATENCY_FACTOR.items():
-        factor[err == code] = f
-    factor[np.isin(err, RETRYABLE)] = GATEWAY_ERROR_FACTOR
-    response[failed] = base[failed] * factor
-    # Cascade: slow (still succeeds), timeout (504 after ~30 s), unavailable (503, fast).
+    status = model.success_status[state]
     kind = np.zeros(n, dtype=np.int8)
-    kind_cum = np.cumsum([cfg.slow_share, cfg.timeout_share, cfg.unavailable_share])
-    kind_cum[-1] = 1.0
-    k = (np.searchsorted(kind_cum, u_kind[in_cascade], side="right").clip(0, 2) + 1).astype(np.int8)
-    kind[in_cascade] = k
-    aux = u_aux[in_cascade]
-    cascade_status = np.where(k == 2, 504, np.where(k == 3, 503, model.success_status[state[in_cascade]]))
-    cascade_response = np.where(
-        k == 1,
-        base[in_cascade] * (3.0 + 7.0 * aux),
-        np.where(k == 2, TIMEOUT_MS + 400.0 * aux, base[in_cascade] * GATEWAY_ERROR_FACTOR),
-    )
-    status[in_cascade] = cascade_status
-    response[in_cascade] = cascade_response
-    return status.astype(np.int16), np.round(response, 1), kind
+    # Baseline errors outside cascades.
+    failed = np.flatnonzero((u_error < model.error_rate[state]) & ~in_cascade)
+    if failed.size:
+        err_cum = np.cumsum(ERROR_WEIGHTS) / ERROR_WEIGHTS.sum()
+        which = np.minimum(
+            np.searchsorted(err_cum, rng.random(failed.size), side="right"), ERROR_STATUSES.size - 1
+        )
+        status[failed] = ERROR_STATUSES[which]
+        response[failed] *= _error_latency_factors()[which]
+    # Cascade: slow (still succeeds), timeout (504 after ~30 s), unavailable (503, fast).
+    degraded = np.flatnonzero(in_cascade)
+    if degraded.size:
+        kind_cum = np.cumsum([cfg.slow_share, cfg.timeout_share, cfg.unavailable_share])
+        kind_cum[-1] = 1.0
+        k = (np.searchsorted(kind_cum, rng.random(degraded.size), side="right").clip(0, 2) + 1).astype(
+            np.int8
+        )
+        aux = rng.random(degraded.size)
+        kind[degraded] = k
+        status[degraded] = np.where(k == 2, 504, np.where(k == 3, 503, status[degraded]))
+        base = response[degraded]
+        response[degraded] = np.where(
+            k == 1,
+            base * (3.0 + 7.0 * aux),
+            np.where(k == 2, TIMEOUT_MS + 400.0 * aux, base * GATEWAY_ERROR_FACTOR),
+        )
+    return status, np.round(response, 1), kind
+
+
+# Small integers (pages, ids from a narrow range) are looked up as strings instead of formatted.
+_NUMBER_TABLE_SIZE = 1 << 16
+_number_strings: pl.Series | None = None
+
+
+def _numbers_as_text(values: np.ndarray) -> pl.Series:
+    global _number_strings
+    if values.size and values.min() >= 0 and values.max() < _NUMBER_TABLE_SIZE:
+        if _number_strings is None:
+            _number_strings = pl.Series(np.arange(_NUMBER_TABLE_SIZE)).cast(pl.String)
+        return _number_strings.gather(values)
+    return pl.Series(values).cast(pl.String)
 
 
 def _paths(
     model: CompiledWorkflow, rng: np.random.Generator, state: np.ndarray, user_id: np.ndarray
-) -> pl.Series:
+) -> tuple[pl.Series, np.ndarray]:
     """The concrete request path of each logical call: placeholders and query parameters filled in.
 
-    Rows are grouped by endpoint so each group concatenates only its own pieces; the uniforms are
-    drawn for every (slot, call) up front, so the values do not depend on the grouping.
+    Calls are grouped by endpoint so each group concatenates only its own pieces, with uniforms
+    drawn group by group in endpoint order. Returns the paths in grouped order and, per call, its
+    position there (so the caller does a single gather into final row order).
     """
-    n_slots = max((len(s) for s in model.slots), default=0)
-    uniforms = rng.random((n_slots, state.size)) if n_slots else np.empty((0, state.size))
     term_weights = 1.0 / np.arange(1, len(SEARCH_TERMS) + 1)  # Zipf: a few terms are searched a lot
     term_cum = np.cumsum(term_weights) / term_weights.sum()
     terms = pl.Series(SEARCH_TERMS, dtype=pl.String)
@@ -350,17 +368,17 @@ def _paths(
         if not slots:
             parts.append(pl.repeat(model.tails[s], rows.size, dtype=pl.String, eager=True))
             continue
+        random_slots = [k for k, slot in enumerate(slots) if slot.kind != "user"]
+        uniforms = rng.random((len(random_slots), rows.size))
         pieces: list[pl.Expr] = []
         for k, slot in enumerate(slots):
-            u = uniforms[k, rows]
+            u = uniforms[random_slots.index(k)] if k in random_slots else None
             if slot.kind == "user":
-                value = pl.Series(user_id[rows]).cast(pl.String)
+                value = _numbers_as_text(user_id[rows])
             elif slot.kind == "int":
-                value = pl.Series(slot.low + np.floor(u * (slot.high - slot.low + 1)).astype(np.int64)).cast(
-                    pl.String
-                )
+                value = _numbers_as_text(slot.low + np.floor(u * (slot.high - slot.low + 1)).astype(np.int64))
             elif slot.kind == "page":  # page 1 most of the time, then geometrically fewer
-                value = pl.Series(1 + np.floor(np.log1p(-u) / np.log(0.45)).astype(np.int64)).cast(pl.String)
+                value = _numbers_as_text(1 + np.floor(np.log1p(-u) / np.log(0.45)).astype(np.int64))
             elif slot.kind == "term":
                 value = terms.gather(
                     np.minimum(np.searchsorted(term_cum, u, side="right"), len(SEARCH_TERMS) - 1)
@@ -369,14 +387,14 @@ def _paths(
                 value = pl.Series(slot.values, dtype=pl.String).gather(
                     np.floor(u * len(slot.values)).astype(np.int64)
                 )
-            pieces += [pl.lit(slot.prefix), pl.lit(value)]
-        pieces.append(pl.lit(model.tails[s]))
+            pieces += [pl.lit(slot.prefix), pl.lit(value)] if slot.prefix else [pl.lit(value)]
+        if model.tails[s]:
+            pieces.append(pl.lit(model.tails[s]))
         parts.append(pl.select(pl.concat_str(pieces)).to_series())
-    if not parts:
-        return pl.Series("path", [], dtype=pl.String)
-    inverse = np.empty_like(order)
-    inverse[order] = np.arange(order.size)
-    return pl.concat(parts).gather(inverse).alias("path")
+    position = np.empty_like(order)
+    position[order] = np.arange(order.size)
+    grouped = pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
+    return grouped.alias("path"), position
 
 
 def simulate_block(
@@ -412,11 +430,9 @@ def simulate_block(
     if think_mean_s is None:
         think_mean_s = DEFAULT_THINK_TIME_S
     think_ms = _lognormal(np.float64(think_mean_s * 1000.0), 0.9, rng.standard_normal(n_calls))
-    long_pause = rng.random(n_calls) < cfg.long_pause_probability
-    think_ms = think_ms + np.where(
-        long_pause, rng.standard_exponential(n_calls) * cfg.long_pause_mean_s * 1000, 0.0
-    )
-    path_of_call = _paths(model, rng, state, user_id[session_of_call])
+    long_pause = np.flatnonzero(rng.random(n_calls) < cfg.long_pause_probability)
+    think_ms[long_pause] += rng.standard_exponential(long_pause.size) * (cfg.long_pause_mean_s * 1000.0)
+    grouped_paths, path_position = _paths(model, rng, state, user_id[session_of_call])
 
     # Attempt levels: the original call, then retries of 502/503/504 while the client keeps trying.
     status, response, kind = _outcomes(model, cfg, rng, state, in_cascade)
@@ -489,7 +505,7 @@ def simulate_block(
         }
     )
     return frame.with_columns(
-        path_of_call.gather(call_of_row),
+        grouped_paths.gather(path_position[call_of_row]),
         pl.col("timestamp").cast(pl.Datetime("ms", "UTC")),
         pl.when("cascading").then(pl.col("failure_start_seq")).cast(pl.Int32),
         pl.when("cascading").then(pl.col("failure_started_at")).cast(pl.Datetime("ms", "UTC")),
