@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import subprocess
+import sys
 from pathlib import Path
 
 import dagster as dg
@@ -188,3 +190,28 @@ def test_ground_truth_matches_the_workflow_definition() -> None:
     wf = load_workflow("ecommerce")
     truth = ground_truth(wf)
     assert truth["entry_points"] == wf.entry_points and truth["transitions"] == wf.transitions
+
+
+def test_cli_process_exit_code_on_invalid_workflow(tmp_path: Path) -> None:
+    """A real process: non-zero exit status and the validation message on stderr."""
+    bad = tmp_path / "bad.yaml"
+    bad.write_text(SUPPORT_DESK_YAML.replace("exit_points:\n  - /logout\n", "exit_points: []\n"))
+    root = Path(__file__).resolve().parents[2]
+    proc = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "synth_pipelines.domains.api_traces.cli",
+            "--workflow",
+            str(bad),
+            "--out",
+            str(tmp_path / "o"),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        check=False,
+    )
+    assert proc.returncode == 1
+    assert "exit_points: expected a non-empty list of endpoints" in proc.stderr
+    assert not (tmp_path / "o").exists()
