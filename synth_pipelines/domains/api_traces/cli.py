@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from synth_pipelines.core.atomic import check_writable_dir
-from synth_pipelines.core.domain import RunContext, run_domain
+from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.domain import ApiTracesDomain
 from synth_pipelines.domains.api_traces.workflow import WorkflowError, builtin_workflows, load_workflow
@@ -54,9 +54,16 @@ def _list_workflows() -> int:
     return 0
 
 
-def config_from_args(args: argparse.Namespace) -> ApiTracesConfig:
-    from synth_pipelines.cli import CliError
+class ApiTracesUsageError(ValueError):
+    """A bad setting or workflow: ``synth`` prints ``synth: error: <message>`` and exits 1.
 
+    A ``ValueError`` rather than ``synth_pipelines.cli.CliError``: under ``python -m
+    synth_pipelines.cli`` that module runs as ``__main__``, and a ``CliError`` imported from
+    ``synth_pipelines.cli`` would be a different class that ``main`` does not catch.
+    """
+
+
+def config_from_args(args: argparse.Namespace) -> ApiTracesConfig:
     mean, std = args.sessions_per_user
     values: dict[str, object] = {
         "workflow": args.workflow,
@@ -72,23 +79,19 @@ def config_from_args(args: argparse.Namespace) -> ApiTracesConfig:
         return ApiTracesConfig.model_validate(values)
     except ValidationError as exc:
         problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise CliError(f"invalid settings: {problems}") from exc
+        raise ApiTracesUsageError(f"invalid settings: {problems}") from exc
 
 
 def run(args: argparse.Namespace) -> int:
-    from synth_pipelines.cli import CliError
-
     if args.list_workflows:
         return _list_workflows()
     if args.out is None:
-        raise CliError("--out DIR is required (or use --list-workflows)")
+        raise ApiTracesUsageError("--out DIR is required (or use --list-workflows)")
     cfg = config_from_args(args)
     try:
         workflow = load_workflow(cfg.workflow)
-    except WorkflowError as exc:
-        raise CliError(str(exc)) from exc
-    except FileNotFoundError as exc:
-        raise CliError(str(exc)) from exc
+    except (WorkflowError, FileNotFoundError) as exc:
+        raise ApiTracesUsageError(str(exc)) from exc
     out_dir = check_writable_dir(args.out)
     started = time.perf_counter()
     result = run_domain(ApiTracesDomain(), cfg, args.seed, out_dir, RunContext())
@@ -161,7 +164,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CliError as exc:
         print(f"synth: error: {exc}", file=sys.stderr)
         return exc.code
-    except (ValueError, FileNotFoundError, PermissionError) as exc:
+    except (ConstraintViolation, OSError, ValueError) as exc:
         print(f"synth: error: {exc}", file=sys.stderr)
         return 1
 
