@@ -20,6 +20,7 @@ from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
@@ -266,7 +267,12 @@ def walk(
 
 
 def _lognormal(mean: np.ndarray, sigma: float, z: np.ndarray) -> np.ndarray:
-    return mean * np.exp(sigma * z - 0.5 * sigma * sigma)
+    """Log-normal draws with the given means; works in place on ``z`` (fewer passes over memory)."""
+    z *= sigma
+    z -= 0.5 * sigma * sigma
+    np.exp(z, out=z)
+    z *= mean
+    return z
 
 
 @dataclass
@@ -475,41 +481,50 @@ def simulate_block(
     gap[1:] = np.rint(row_response[:-1] + row_delay[1:]).astype(np.int64)
     gap[session_first_row[rows_per_session > 0]] = 0
     elapsed = np.cumsum(gap)
-    timestamp_ms = start_ms[session_of_row] + elapsed - elapsed[session_first_row[session_of_row]]
+    timestamp_ms = elapsed + (start_ms - elapsed[session_first_row])[session_of_row]
 
     failure_row = row_of_call[np.minimum(call_start + np.minimum(failure_step, lengths - 1), n_calls - 1)]
     failure_seq = np.where(cascading, failure_row - session_first_row, -1)
     failure_ms = np.where(cascading, timestamp_ms[failure_row] if n_calls else 0, 0)
 
     row_state = state[call_of_row]
-    session_id = first_session_id + session_of_row
-    row_user_type = user_type[session_of_row]
-    frame = pl.DataFrame(
-        {
-            "session_id": session_id.astype(np.int64),
-            "seq": seq.astype(np.int32),
-            "timestamp": timestamp_ms,
-            "user_id": user_id[session_of_row],
-            "user_type": pl.Series(USER_TYPES, dtype=pl.String).gather(row_user_type),
-            "endpoint": pl.Series(model.endpoints, dtype=pl.String).gather(row_state),
-            "method": pl.Series(model.methods, dtype=pl.String).gather(row_state),
-            "status_code": row_status,
-            "response_time_ms": row_response,
-            "is_retry": row_attempt > 0,
-            "attempt": row_attempt,
-            "is_anomalous": row_kind > 0,
-            "failure_kind": pl.Series([None, *FAILURE_KINDS], dtype=pl.String).gather(row_kind),
-            "failure_start_seq": failure_seq[session_of_row],
-            "failure_started_at": failure_ms[session_of_row],
-            "cascading": cascading[session_of_row],
-        }
-    )
-    return frame.with_columns(
-        grouped_paths.gather(path_position[call_of_row]),
-        pl.col("timestamp").cast(pl.Datetime("ms", "UTC")),
-        pl.when("cascading").then(pl.col("failure_start_seq")).cast(pl.Int32),
-        pl.when("cascading").then(pl.col("failure_started_at")).cast(pl.Datetime("ms", "UTC")),
-    ).select(CALL_COLUMNS)
+    in_failing_session = cascading[session_of_row]
+    any_anomalous = bool(row_kind.any())
+    columns = [
+        pl.Series("session_id", first_session_id + session_of_row, dtype=pl.Int64),
+        pl.Series("seq", seq.astype(np.int32)),
+        pl.Series("timestamp", timestamp_ms).cast(pl.Datetime("ms", "UTC")),
+        pl.Series("user_id", user_id[session_of_row]),
+        pl.Series(USER_TYPES, dtype=pl.String).gather(user_type[session_of_row]).alias("user_type"),
+        pl.Series(model.endpoints, dtype=pl.String).gather(row_state).alias("endpoint"),
+        pl.Series(model.methods, dtype=pl.String).gather(row_state).alias("method"),
+        grouped_paths.gather(path_position[call_of_row]).alias("path"),
+        pl.Series("status_code", row_status),
+        pl.Series("response_time_ms", row_response),
+        pl.Series("is_retry", row_attempt > 0),
+        pl.Series("attempt", row_attempt),
+        pl.Series("is_anomalous", row_kind > 0),
+        (
+            pl.Series([None, *FAILURE_KINDS], dtype=pl.String).gather(row_kind)
+            if any_anomalous
+            else pl.repeat(None, n_rows, dtype=pl.String, eager=True)
+        ).alias("failure_kind"),
+        _masked(
+            "failure_start_seq", failure_seq[session_of_row].astype(np.int32), in_failing_session, pl.Int32
+        ),
+        _masked(
+            "failure_started_at", failure_ms[session_of_row], in_failing_session, pl.Datetime("ms", "UTC")
+        ),
+    ]
+    return pl.DataFrame(columns)
+
+
+def _masked(name: str, values: np.ndarray, valid: np.ndarray, dtype: pl.DataType) -> pl.Series:
+    """A column that is null where ``valid`` is false (validity bitmap, no per-row branching)."""
+    if not valid.any():
+        return pl.repeat(None, values.size, dtype=dtype, eager=True).alias(name)
+    physical = pl.from_arrow(pa.array(values, mask=~valid))
+    return physical.cast(dtype).alias(name)  # type: ignore[union-attr]
 
 
 CALLS_SCHEMA: dict[str, pl.DataType] = {
