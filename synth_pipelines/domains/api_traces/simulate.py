@@ -399,7 +399,8 @@ def _paths(
         parts.append(pl.select(pl.concat_str(pieces)).to_series())
     position = np.empty_like(order)
     position[order] = np.arange(order.size)
-    grouped = pl.concat(parts) if parts else pl.Series([], dtype=pl.String)
+    # One chunk: gathering string views across many chunks is ~3x slower than rechunk + gather.
+    grouped = pl.concat(parts, rechunk=True) if parts else pl.Series([], dtype=pl.String)
     return grouped.alias("path"), position
 
 
