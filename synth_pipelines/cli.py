@@ -113,4 +113,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    # Run the imported module's main: under `python -m`, this file is `__main__`, and a domain's
+    # `CliError` (imported from `synth_pipelines.cli`) would not match this copy's class.
+    from synth_pipelines.cli import main as package_main
+
+    sys.exit(package_main())

@@ -95,3 +95,8 @@ def test_streaming_writes_the_same_bytes_as_exporting_the_whole_frame(tmp_path: 
     clean = DOMAIN.normalize(DOMAIN.draw(cfg, 11, RunContext()), cfg)
     DOMAIN.export(clean, cfg, 11, tmp_path / "whole", RunContext())
     assert files_under(tmp_path / "stream") == files_under(tmp_path / "whole")
+
+
+def test_the_documented_field_inventory_is_the_one_in_code() -> None:
+    docs = (Path(__file__).resolve().parents[1] / "docs" / "cv_logs.md").read_text()
+    assert DOMAIN.inventory.markdown() in docs

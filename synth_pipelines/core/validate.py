@@ -29,6 +29,8 @@ class ValidationOutcome:
     def summary(self) -> str:
         if self.ok:
             return f"all {self.rows} rows valid"
+        if not {"column", "check"} <= set(self.failure_cases.columns):
+            return f"{self.invalid_rows} of {self.rows} rows invalid"
         checks = self.failure_cases.group_by("column", "check").len().sort("len", descending=True)
         parts = [f"{row['column']}: {row['check']} x{row['len']}" for row in checks.head(5).iter_rows(named=True)]
         return f"{self.invalid_rows} of {self.rows} rows invalid ({'; '.join(parts)})"
