@@ -29,16 +29,11 @@ def draw_blocks(
     draw: Callable[[np.random.Generator, int, int], pl.DataFrame],
 ) -> pl.DataFrame:
     """Concatenate ``draw(rng, n, start)`` over fixed blocks: rows never depend on how work is split."""
-    frames = [
-        draw(block_rng(seed, f"scenario/{scenario}", stream, b), n, start)
-        for b, start, n in block_spans(count)
-    ]
+    frames = [draw(block_rng(seed, f"scenario/{scenario}", stream, b), n, start) for b, start, n in block_spans(count)]
     return pl.concat(frames) if frames else draw(block_rng(seed, f"scenario/{scenario}", stream, 0), 0, 0)
 
 
-def pick(
-    rng: np.random.Generator, values: Sequence[Any], n: int, p: Sequence[float] | None = None
-) -> np.ndarray:
+def pick(rng: np.random.Generator, values: Sequence[Any], n: int, p: Sequence[float] | None = None) -> np.ndarray:
     """``n`` draws from ``values`` (with probabilities ``p``, normalised)."""
     probs = None if p is None else np.asarray(p, dtype=float) / np.sum(p)
     return np.asarray(values, dtype=object)[rng.choice(len(values), size=n, p=probs)]
@@ -52,9 +47,7 @@ def pick_within(
     flat = np.asarray([option for name in names for option in table[name]], dtype=object)
     lens = np.asarray([len(table[name]) for name in names])
     offsets = np.concatenate([[0], np.cumsum(lens)[:-1]])
-    codes = pl.Series(keys, dtype=pl.String).replace_strict(
-        names, list(range(len(names))), return_dtype=pl.Int64
-    )
+    codes = pl.Series(keys, dtype=pl.String).replace_strict(names, list(range(len(names))), return_dtype=pl.Int64)
     codes_np = codes.to_numpy()
     u = rng.random(len(codes_np))
     return flat[offsets[codes_np] + np.minimum((u * lens[codes_np]).astype(np.int64), lens[codes_np] - 1)]
@@ -86,9 +79,7 @@ def row_check(expr: pl.Expr, name: str) -> pa.Check:
 
 def column_check(fn: Callable[[pl.Expr], pl.Expr], name: str) -> pa.Check:
     """A pandera column check from ``fn(column) -> boolean expression``."""
-    return pa.Check(
-        lambda data: data.lazyframe.select(fn(pl.col(data.key)).fill_null(True)), name=name, error=name
-    )
+    return pa.Check(lambda data: data.lazyframe.select(fn(pl.col(data.key)).fill_null(True)), name=name, error=name)
 
 
 def non_blank() -> pa.Check:

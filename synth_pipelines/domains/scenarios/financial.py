@@ -47,9 +47,7 @@ AMOUNT_RANGES = {
 # Units of the currency per US dollar (a fixed snapshot: the data must not depend on today's rates).
 RATES = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "JPY": 150.0, "CAD": 1.36, "INR": 83.0, "BRL": 5.0}
 CRYPTO_RATES = {"BTC": 1 / 60_000.0, "ETH": 1 / 3_000.0, "USDC": 1.0}
-MINOR_UNITS = {"JPY": 0, "BTC": 8, "ETH": 8} | {
-    c: 2 for c in ("USD", "EUR", "GBP", "CAD", "INR", "BRL", "USDC")
-}
+MINOR_UNITS = {"JPY": 0, "BTC": 8, "ETH": 8} | {c: 2 for c in ("USD", "EUR", "GBP", "CAD", "INR", "BRL", "USDC")}
 COUNTRIES = {
     "US": "USD",
     "GB": "GBP",
@@ -150,9 +148,7 @@ class Transaction(BaseModel):
     is_fraud: bool
     fraud_pattern: str | None
     description: str = Field(min_length=1, max_length=120, description="the bank-statement line")
-    analyst_note: str = Field(
-        min_length=1, max_length=400, description="one sentence a fraud analyst would write"
-    )
+    analyst_note: str = Field(min_length=1, max_length=400, description="one sentence a fraud analyst would write")
 
 
 def _lookup(values: pl.Series, mapping: Mapping[str, Any], dtype: pl.DataType) -> pl.Series:
@@ -194,12 +190,8 @@ class FinancialScenario(Scenario):
             minimum=1,
             maximum=1_000_000,
         ),
-        ScenarioArg(
-            "--fraud-rate", float, 0.02, "share of transactions labelled fraud", minimum=0.0, maximum=0.5
-        ),
-        ScenarioArg(
-            "--days", int, 90, "length of the window the transactions span, from 2025-01-01", minimum=1
-        ),
+        ScenarioArg("--fraud-rate", float, 0.02, "share of transactions labelled fraud", minimum=0.0, maximum=0.5),
+        ScenarioArg("--days", int, 90, "length of the window the transactions span, from 2025-01-01", minimum=1),
     )
     examples = (
         "synth scenario --scenario financial --count 1000 --transaction-type credit-card "
@@ -400,9 +392,7 @@ class FinancialScenario(Scenario):
         geo = pattern == "geo_mismatch"
         # Another country than home: shift the home country's index by 1..len-1.
         names = list(COUNTRIES)
-        home_code = (
-            pl.Series(home_country[geo], dtype=pl.String).replace_strict(names, range(len(names))).to_numpy()
-        )
+        home_code = pl.Series(home_country[geo], dtype=pl.String).replace_strict(names, range(len(names))).to_numpy()
         country[geo] = np.asarray(names, dtype=object)[
             (home_code + rng.integers(1, len(names), geo.sum())) % len(names)
         ]
@@ -444,25 +434,19 @@ class FinancialScenario(Scenario):
                 )
             },
         ).sort("timestamp", maintain_order=True)
-        return plan.with_columns(ids("TXN-", 1, n, width=8).alias("transaction_id")).select(
-            self.planned_fields
-        )
+        return plan.with_columns(ids("TXN-", 1, n, width=8).alias("transaction_id")).select(self.planned_fields)
 
     def draw_offline(
         self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]
     ) -> pl.DataFrame:
-        names = entities["merchants"].select(
-            "merchant_id", pl.col("name").str.to_uppercase().alias("merchant")
-        )
+        names = entities["merchants"].select("merchant_id", pl.col("name").str.to_uppercase().alias("merchant"))
         rows = plan.join(names, on="merchant_id", how="left", maintain_order="left")
 
         def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
             part = rows.slice(start, n)
             pattern = part["fraud_pattern"].fill_null("none").to_numpy()
             frame = part.with_columns(
-                pl.Series(
-                    "desc_t", pick_within(rng, part["transaction_type"].to_numpy(), DESCRIPTIONS).tolist()
-                ),
+                pl.Series("desc_t", pick_within(rng, part["transaction_type"].to_numpy(), DESCRIPTIONS).tolist()),
                 pl.Series("note_t", pick_within(rng, pattern, NOTES).tolist()),
                 pl.Series("ref", rng.integers(1000, 99999, n)).cast(pl.String),
             )
@@ -496,9 +480,7 @@ class FinancialScenario(Scenario):
             "a fraud analyst would note about it."
         )
 
-    def check_dataset(
-        self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any
-    ) -> list[str]:
+    def check_dataset(self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any) -> list[str]:
         problems: list[str] = []
         per_account = records.group_by("account_id").len()
         over = per_account.filter(pl.col("len") > cfg.transaction_count_max)
@@ -507,9 +489,7 @@ class FinancialScenario(Scenario):
                 f"{over.height} accounts exceed --transaction-count-max {cfg.transaction_count_max} "
                 f"(e.g. {over['account_id'][0]} with {over['len'][0]})"
             )
-        merchants = entities["merchants"].select(
-            "merchant_id", pl.col("category").alias("merchant_category_of")
-        )
+        merchants = entities["merchants"].select("merchant_id", pl.col("category").alias("merchant_category_of"))
         joined = records.join(merchants, on="merchant_id", how="left")
         wrong = joined.filter(pl.col("merchant_category") != pl.col("merchant_category_of")).height
         if wrong:

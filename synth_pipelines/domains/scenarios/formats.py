@@ -103,9 +103,7 @@ def _writer_for(fmt: str, path: Path, schema: pl.Schema) -> BlockWriter:
     }[fmt](path)
 
 
-def write_table(
-    df: pl.DataFrame, path: str | os.PathLike[str], fmt: str, block_rows: int = BLOCK_ROWS
-) -> Path:
+def write_table(df: pl.DataFrame, path: str | os.PathLike[str], fmt: str, block_rows: int = BLOCK_ROWS) -> Path:
     """Write ``df`` to ``path`` (atomically) in ``fmt``."""
     path = Path(path)
     with _writer_for(fmt, path, df.schema) as writer:

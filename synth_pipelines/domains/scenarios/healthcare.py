@@ -160,9 +160,7 @@ class Encounter(BaseModel):
     spo2: int | None
     diagnoses: list[Diagnosis]
     orders: list[str]
-    chief_complaint: str = Field(
-        min_length=1, max_length=300, description="the patient's reason for the visit"
-    )
+    chief_complaint: str = Field(min_length=1, max_length=300, description="the patient's reason for the visit")
     clinical_note: str = Field(min_length=1, max_length=3000, description="a short SOAP-style clinician note")
 
 
@@ -264,9 +262,7 @@ class HealthcareScenario(Scenario):
                     schema_overrides={"sex": pl.String, "blood_type": pl.String},
                 )
                 .with_columns(
-                    pl.select(
-                        (pl.lit(EPOCH.date()) - pl.duration(days=birth)).alias("birth_date")
-                    ).to_series()
+                    pl.select((pl.lit(EPOCH.date()) - pl.duration(days=birth)).alias("birth_date")).to_series()
                 )
                 .select("patient_id", "sex", "birth_date", "blood_type")
             )
@@ -408,17 +404,13 @@ class HealthcareScenario(Scenario):
         picks = (
             pl.concat(parts).sort("row")
             if parts
-            else pl.DataFrame(
-                schema={"row": pl.Int64, "dx": pl.List(pl.String), "orders": pl.List(pl.String)}
-            )
+            else pl.DataFrame(schema={"row": pl.Int64, "dx": pl.List(pl.String), "orders": pl.List(pl.String)})
         )
         dx, orders = picks["dx"], picks["orders"]
         febrile = dx.list.first().is_in(FEBRILE).to_numpy()
 
         hr = np.where(child, rng.normal(100, 15, n), rng.normal(76, 12, n)) + np.where(febrile, 12, 0)
-        sbp = np.where(
-            child, rng.normal(104, 9, n), rng.normal(124, 16, n) + 0.3 * np.maximum(age_np - 40, 0)
-        )
+        sbp = np.where(child, rng.normal(104, 9, n), rng.normal(124, 16, n) + 0.3 * np.maximum(age_np - 40, 0))
         dbp = np.minimum(sbp * 0.63 + rng.normal(0, 6, n), sbp - 15)
         rr = np.where(child, rng.normal(22, 4, n), rng.normal(16, 2.5, n))
         temp = rng.normal(36.8, 0.3, n) + np.where(febrile, rng.uniform(0.8, 2.4, n), 0.0)
@@ -465,9 +457,7 @@ class HealthcareScenario(Scenario):
         def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
             part = plan.slice(start, n)
             first = part["diagnoses"].list.first().struct.field("code")
-            complaint = pl.Series(
-                "complaint", pick_within(rng, first.to_numpy(), COMPLAINTS).tolist(), dtype=pl.String
-            )
+            complaint = pl.Series("complaint", pick_within(rng, first.to_numpy(), COMPLAINTS).tolist(), dtype=pl.String)
             sex_word = pl.when(pl.col("patient_sex") == "F").then(pl.lit("female")).otherwise(pl.lit("male"))
             vitals = (
                 pl.when(pl.col("heart_rate").is_null())
@@ -537,9 +527,7 @@ class HealthcareScenario(Scenario):
             "clinical note consistent with these facts. No names or identifiers."
         )
 
-    def check_dataset(
-        self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any
-    ) -> list[str]:
+    def check_dataset(self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any) -> list[str]:
         patients = entities["patients"].select("patient_id", "sex", "birth_date")
         joined = records.join(patients, on="patient_id", how="left")
         problems = []

@@ -27,9 +27,7 @@ _BUILTINS: dict[str, type[Scenario]] = {}
 def register_builtin(cls: type[Scenario]) -> type[Scenario]:
     """Class decorator for the scenarios shipped in this package."""
     if cls.name in _BUILTINS and _BUILTINS[cls.name] is not cls:
-        raise TypeError(
-            f"scenario name {cls.name!r} is registered twice ({_BUILTINS[cls.name].__qualname__})"
-        )
+        raise TypeError(f"scenario name {cls.name!r} is registered twice ({_BUILTINS[cls.name].__qualname__})")
     _BUILTINS[cls.name] = cls
     return cls
 

@@ -207,15 +207,11 @@ class SupportTicket(BaseModel):
     status: Literal["resolved", "escalated", "pending"]
     first_response_at: dt.datetime
     resolved_at: dt.datetime | None
-    satisfaction_score: int | None = Field(
-        description="1-5 survey score; null when the customer did not answer"
-    )
+    satisfaction_score: int | None = Field(description="1-5 survey score; null when the customer did not answer")
     subject: str = Field(min_length=1, max_length=200, description="the ticket's subject line")
     customer_message: str = Field(min_length=1, max_length=4000, description="the customer's first message")
     agent_replies: list[str] = Field(min_length=1, max_length=6, description="the agent's replies, in order")
-    resolution: str = Field(
-        min_length=1, max_length=1000, description="what resolved it, or the next step if open"
-    )
+    resolution: str = Field(min_length=1, max_length=1000, description="what resolved it, or the next step if open")
 
 
 @register_builtin
@@ -261,17 +257,13 @@ class TechSupportScenario(Scenario):
         ),
     )
     examples = (
-        "synth scenario --scenario tech-support --count 10 --out-dir ./data/tech_support "
-        "--output-format yaml",
-        "synth scenario --scenario tech-support --count 500 --channel chat email --days 30 "
-        "--output-format parquet",
+        "synth scenario --scenario tech-support --count 10 --out-dir ./data/tech_support --output-format yaml",
+        "synth scenario --scenario tech-support --count 500 --channel chat email --days 30 --output-format parquet",
     )
 
     def validate_args(self, cfg: Any) -> None:
         if len(set(cfg.channel)) != len(cfg.channel):
-            raise ScenarioArgumentError(
-                f"scenario {self.name}: --channel lists a channel twice: {cfg.channel}"
-            )
+            raise ScenarioArgumentError(f"scenario {self.name}: --channel lists a channel twice: {cfg.channel}")
 
     def schema(self, cfg: Any) -> pa.DataFrameSchema:
         return pa.DataFrameSchema(
@@ -293,9 +285,7 @@ class TechSupportScenario(Scenario):
             },
             checks=[
                 row_check(pl.col("first_response_at") >= pl.col("created_at"), "responds_after_creation"),
-                row_check(
-                    pl.col("resolved_at") >= pl.col("first_response_at"), "resolved_after_first_response"
-                ),
+                row_check(pl.col("resolved_at") >= pl.col("first_response_at"), "resolved_after_first_response"),
                 row_check(
                     pl.col("resolved_at").is_null() == (pl.col("status") != "resolved"),
                     "resolved_at_iff_resolved",
@@ -320,11 +310,7 @@ class TechSupportScenario(Scenario):
         def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
             category = pick(rng, CATEGORIES, n, (0.22, 0.18, 0.18, 0.12, 0.12, 0.08, 0.10))
             # Inverse-CDF draw of the priority from each row's category weights.
-            codes = (
-                pl.Series(category, dtype=pl.String)
-                .replace_strict(CATEGORIES, range(len(CATEGORIES)))
-                .to_numpy()
-            )
+            codes = pl.Series(category, dtype=pl.String).replace_strict(CATEGORIES, range(len(CATEGORIES))).to_numpy()
             priority_idx = (rng.random(n)[:, None] >= PRIORITY_CDF[codes][:, :-1]).sum(axis=1)
             priority = np.asarray(PRIORITIES, dtype=object)[priority_idx]
             created = np.sort(rng.random(n)) * window  # seconds after the epoch
@@ -406,9 +392,5 @@ class TechSupportScenario(Scenario):
             "Give a short subject, the customer's first message in the voice of the "
             f"{plan_row['channel']} channel, "
             f"{replies} agent replies, and a one-sentence resolution "
-            + (
-                "(what fixed it)."
-                if plan_row["status"] == "resolved"
-                else "(the next step; it is not fixed yet)."
-            )
+            + ("(what fixed it)." if plan_row["status"] == "resolved" else "(the next step; it is not fixed yet).")
         )
