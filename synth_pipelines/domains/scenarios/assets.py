@@ -3,14 +3,15 @@
 ``config -> [entity tables] -> records -> validated -> exported`` in group ``scenario_<name>``.
 The foundation factory's shape does not fit a scenario (several tables, checks that depend on the
 arguments), so this wires the same pure steps the CLI runs (``run.py``), reusing the factory's
-helpers. ``records`` runs in the ``llm`` concurrency pool and takes its generator from the ``llm``
-resource; the offline provider needs no generator.
+helpers. ``records`` runs in the ``llm`` concurrency pool and gets its generator from the ``llm``
+resource (``LLMResource``: provider, model, cache under ``data/``, retries, budgets); with the
+offline provider the scenario draws its text from vocabularies. The provider's stats (requests,
+cache hits, tokens, retries, failures, records/s) become the ``records`` asset's metadata.
 """
 
 # No `from __future__ import annotations`: Dagster resolves the run-config annotation, a local class.
 import json
 import time
-from pathlib import Path
 from typing import Any
 
 import dagster as dg
@@ -26,28 +27,16 @@ from synth_pipelines.domains.scenarios.run import (
     generate_records,
     write_dataset,
 )
-from synth_pipelines.llm.contract import StructuredGenerator
+from synth_pipelines.llm.contract import LLMError
+from synth_pipelines.llm.generate import build_generator
+from synth_pipelines.llm.resource import POOL, RESOURCE_KEY, settings_of
 from synth_pipelines.orchestration.factory import PARTITION_META, frame_metadata, with_seed
 from synth_pipelines.orchestration.partitions import parse_seed, seed_partitions
 from synth_pipelines.orchestration.resources import SynthDataDir
 
 
-class OfflineScenarioLLM(dg.ConfigurableResource):
-    """Stand-in for the ``llm`` resource while the provider layer is not merged: offline only.
-
-    WIRING POINT: ``synth_pipelines.llm.resource.LLMResource`` replaces it in ``definitions.py``.
-    """
-
-    provider: str = "offline"
-
-    def generator(self, data_dir: Path) -> StructuredGenerator | None:
-        return None
-
-
-def scenario_generator(llm: Any, data_dir: Path) -> StructuredGenerator | None:
-    """The ``llm`` resource's generator, or None when the scenario should draw offline."""
-    generator = llm.generator(data_dir)
-    return None if generator is None or generator.provider == "offline" else generator
+def _as_metadata(values: dict[str, Any]) -> dict[str, Any]:
+    return {k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in values.items()}
 
 
 def _run_config_class(scenario: Scenario) -> type[dg.Config]:
@@ -74,9 +63,7 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         fresh = draw_entities(scenario, cfg, seed)
         return {t: conform(loaded[t].drop("seed"), fresh[t].schema) for t in scenario.entity_tables}
 
-    @dg.asset(
-        key=key("config"), kinds={"python"}, description=f"Arguments of scenario {scenario.name}.", **common
-    )
+    @dg.asset(key=key("config"), kinds={"python"}, description=f"Arguments of scenario {scenario.name}.", **common)
     def config_asset(context: dg.AssetExecutionContext, config: run_config_cls) -> dg.Output[pl.DataFrame]:  # type: ignore[valid-type]
         seed = parse_seed(context.partition_key)
         try:
@@ -92,9 +79,7 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
                 "config_json": [config_json],
             }
         )
-        return dg.Output(
-            frame, metadata={"seed": seed, "config": dg.MetadataValue.json(json.loads(config_json))}
-        )
+        return dg.Output(frame, metadata={"seed": seed, "config": dg.MetadataValue.json(json.loads(config_json))})
 
     assets: list[dg.AssetsDefinition] = [config_asset]
 
@@ -130,8 +115,8 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         kinds={"polars", "duckdb"},
         description=f"{scenario.record_name} of scenario {scenario.name}: planned facts plus text from the "
         "LLM provider (or offline); failed records are skipped and counted.",
-        required_resource_keys={"synth_data", "llm"},
-        pool="llm",
+        required_resource_keys={"synth_data", RESOURCE_KEY},
+        pool=POOL,
         **common,
     )
     def records(
@@ -142,19 +127,31 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         synth_data: SynthDataDir = context.resources.synth_data
         started = time.perf_counter()
         frames = entity_frames(parsed, seed, entities)
-        generator = scenario_generator(context.resources.llm, synth_data.root)
-        generated = generate_records(scenario, parsed, seed, frames, generator, log=context.log)  # type: ignore[arg-type]
+        settings = settings_of(getattr(context.resources, RESOURCE_KEY))
+        provider = {"llm_provider": settings.provider, "llm_model": settings.model}  # never the key
+        generator = build_generator(settings, synth_data.root, log=context.log)
+        try:
+            generated = generate_records(scenario, parsed, seed, frames, generator, log=context.log)
+        except LLMError as exc:  # bad credentials or failure budget exceeded: stop, with the stats so far
+            raise dg.Failure(
+                description=f"{scenario.name} seed={seed}: {exc}",
+                metadata=_as_metadata(provider | generator.stats.as_metadata()),
+            ) from None
+        finally:
+            close = getattr(generator, "close", None)
+            if close is not None:
+                close()
         context.log.info(f"{scenario.name} seed={seed}: {generated.summary()}")
+        if not settings.is_offline:
+            context.log.info(f"{settings.provider}/{settings.model}: {generated.provider_summary()}")
         if generated.records.height == 0:
             # The warehouse skips empty frames, so an empty partition would break every reader.
             raise dg.Failure(
                 description=f"{scenario.name} seed={seed}: {generated.summary()}",
-                metadata=generated.metadata(),
+                metadata=_as_metadata(provider | generated.metadata()),
             )
         meta = frame_metadata(generated.records, seed, scenario.version, time.perf_counter() - started)
-        meta |= {
-            k: dg.MetadataValue.json(v) if isinstance(v, dict) else v for k, v in generated.metadata().items()
-        }
+        meta |= _as_metadata(provider | generated.metadata())
         return dg.Output(with_seed(generated.records, seed), metadata=meta)
 
     check_name = "claims_hold"
@@ -166,9 +163,7 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
         description=f"{scenario.name} records and entity tables checked (schemas, references, claims); "
         "the blocking check stops the export on any problem.",
         check_specs=[
-            dg.AssetCheckSpec(
-                check_name, asset=key("validated"), blocking=True, description="Every claim holds."
-            )
+            dg.AssetCheckSpec(check_name, asset=key("validated"), blocking=True, description="Every claim holds.")
         ],
         **common,
     )
@@ -235,6 +230,4 @@ def build_scenario_assets(scenario: Scenario) -> list[dg.AssetsDefinition]:
 
 def scenario_assets() -> list[dg.AssetsDefinition]:
     """The asset groups of every registered scenario, built-in and plugin."""
-    return [
-        asset for reg in load_catalog().scenarios.values() for asset in build_scenario_assets(reg.scenario)
-    ]
+    return [asset for reg in load_catalog().scenarios.values() for asset in build_scenario_assets(reg.scenario)]

@@ -17,6 +17,7 @@ pandera schema and ``check_dataset`` before anything is written.
 
 from __future__ import annotations
 
+import argparse
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
@@ -28,20 +29,24 @@ import polars as pl
 from pydantic import BaseModel, Field, ValidationError, create_model
 
 from synth_pipelines.domains.scenarios.records import model_schema
+from synth_pipelines.llm.settings import add_provider_args
 
 FORMATS: tuple[str, ...] = ("json", "jsonl", "csv", "yaml", "parquet")
 NAME_PATTERN = re.compile(r"^[a-z][a-z0-9]*(-[a-z0-9]+)*$")
+
+
+def _provider_flags() -> frozenset[str]:
+    """The provider layer's flags (``--provider``, ``--top-k``, ``--failure-budget``...), as added to the CLI."""
+    parser = argparse.ArgumentParser(add_help=False)
+    add_provider_args(parser)
+    return frozenset(flag for action in parser._actions for flag in action.option_strings)
+
+
 # Flags every scenario gets from ``synth scenario``; a scenario may not redefine them.
 RESERVED_FLAGS = (
-    frozenset(
-        {"--scenario", "--list", "--count", "--seed", "--out-dir", "--output-format", "--help", "--version"}
-    )
-    | frozenset(
-        {"--provider", "--model", "--base-url", "--api-key", "--temperature", "--max-tokens", "--max-retries"}
-    )
-    | frozenset(
-        {"--timeout", "--token-budget", "--concurrency", "--max-concurrency", "--env-file", "--no-cache"}
-    )
+    frozenset({"--scenario", "--list", "--count", "--seed", "--out-dir", "--output-format", "--help", "--version"})
+    | frozenset({"--api-key", "--env-file", "--max-concurrency"})  # kept free for the provider layer
+    | _provider_flags()
 )
 REQUIRED_ATTRIBUTES = (
     "name",
@@ -140,24 +145,18 @@ class Scenario(ABC):
         if not (isinstance(cls.record_model, type) and issubclass(cls.record_model, BaseModel)):
             raise TypeError(f"{where}: record_model must be a pydantic model class")
         if not re.match(r"^[a-z][a-z0-9_]*$", cls.record_name):
-            raise TypeError(
-                f"{where}: record_name must be snake_case like 'tickets', got {cls.record_name!r}"
-            )
+            raise TypeError(f"{where}: record_name must be snake_case like 'tickets', got {cls.record_name!r}")
         bad = [f for f in cls.output_formats if f not in FORMATS]
         if bad or not cls.output_formats:
             raise TypeError(f"{where}: output_formats must be a non-empty subset of {FORMATS}, got {bad}")
         unknown = [f for f in cls.planned_fields if f not in cls.record_model.model_fields]
         if unknown:
-            raise TypeError(
-                f"{where}: planned_fields {unknown} are not fields of {cls.record_model.__name__}"
-            )
+            raise TypeError(f"{where}: planned_fields {unknown} are not fields of {cls.record_model.__name__}")
         if set(cls.planned_fields) >= set(cls.record_model.model_fields):
             raise TypeError(f"{where}: every field is planned; leave at least one for the LLM to write")
         for column, (table, _key) in cls.references.items():
             if column not in cls.record_model.model_fields or table not in cls.entity_tables:
-                raise TypeError(
-                    f"{where}: reference {column} -> {table} names an unknown field or entity table"
-                )
+                raise TypeError(f"{where}: reference {column} -> {table} names an unknown field or entity table")
         if not cls.examples:
             raise TypeError(f"{where}: give at least one usage example")
         model_schema(cls.record_model)  # raises TypeError for a field with no column type
@@ -166,13 +165,9 @@ class Scenario(ABC):
             if not isinstance(arg, ScenarioArg):
                 raise TypeError(f"{where}: arguments must be ScenarioArg, got {arg!r}")
             if not arg.flag.startswith("--") or arg.flag in RESERVED_FLAGS or arg.flag in seen:
-                raise TypeError(
-                    f"{where}: argument flag {arg.flag!r} is reserved, duplicated or not a --flag"
-                )
+                raise TypeError(f"{where}: argument flag {arg.flag!r} is reserved, duplicated or not a --flag")
             if arg.type not in (str, int, float, bool):
-                raise TypeError(
-                    f"{where}: argument {arg.flag} has type {arg.type!r}; use str, int, float or bool"
-                )
+                raise TypeError(f"{where}: argument {arg.flag} has type {arg.type!r}; use str, int, float or bool")
             seen.add(arg.flag)
 
     @classmethod
@@ -216,8 +211,7 @@ class Scenario(ABC):
             flag = "--" + field.replace("_", "-")
             given = values.get(field)
             raise ScenarioArgumentError(
-                f"scenario {self.name}: {flag}: {first['msg']}"
-                + (f" (got {given!r})" if given is not None else "")
+                f"scenario {self.name}: {flag}: {first['msg']}" + (f" (got {given!r})" if given is not None else "")
             ) from None
         if cfg.output_format not in self.output_formats:  # type: ignore[attr-defined]
             raise ScenarioArgumentError(
@@ -285,8 +279,6 @@ class Scenario(ABC):
         """Adjust assembled records (offline or LLM) before validation; identity by default."""
         return records
 
-    def check_dataset(
-        self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any
-    ) -> list[str]:
+    def check_dataset(self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any) -> list[str]:
         """Cross-table or whole-dataset claims the schema cannot express; each problem as one line."""
         return []

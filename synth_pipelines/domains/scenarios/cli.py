@@ -24,7 +24,17 @@ from synth_pipelines.domains.scenarios.run import (
     generate_records,
     write_dataset,
 )
-from synth_pipelines.llm.contract import StructuredGenerator
+from synth_pipelines.llm.contract import LLMError, StructuredGenerator
+from synth_pipelines.llm.generate import build_generator
+from synth_pipelines.llm.settings import LLMSettings, add_provider_args, settings_from_args
+
+SHORT_OF_COUNT = 3  # exit code: some records failed and were skipped; what was made is written
+EPILOG_NOTES = """With an LLM provider, facts are drawn from the seed and the model writes the text; answers are
+cached in data/llm_cache.sqlite, so a rerun of the same seed and arguments makes no requests and
+writes the same bytes. Keys come from the environment or .env (OPENAI_API_KEY, GOOGLE_API_KEY);
+they are never printed or written. A record whose answer keeps failing is logged and skipped.
+Exit codes: 0 = --count records written, 3 = some records failed and were skipped (the rest is
+written; the summary says why), 1 = error (nothing written)."""
 
 DEST_PREFIX = "scenario_arg__"
 log = logging.getLogger("synth_pipelines.scenarios")
@@ -36,21 +46,13 @@ def _describe_arg(scenario: Scenario, arg: Any) -> str:
     return f"{arg.help} ({scenario.name}; default: {default}{choices})"
 
 
-def add_provider_args(parser: argparse.ArgumentParser) -> None:
-    """Provider flags. WIRING POINT: replaced by ``synth_pipelines.llm.settings.add_provider_args``
-    once the provider layer (issue 5) is merged; until then only the offline provider exists."""
-    group = parser.add_argument_group("LLM provider")
-    group.add_argument(
-        "--provider",
-        choices=["offline"],
-        default="offline",
-        help="where the records' text comes from; offline draws it from vocabularies (no network, no key)",
-    )
+def make_generator(settings: LLMSettings, data_dir: Path, log: logging.Logger | None = None) -> StructuredGenerator:
+    """The provider layer's generator for the run (the offline one makes the scenario draw offline).
 
-
-def build_generator(args: argparse.Namespace, data_dir: Path) -> StructuredGenerator | None:
-    """The provider's generator, or None for offline. WIRING POINT for ``llm.settings`` (issue 5)."""
-    return None
+    Shares the response cache ``<data_dir>/llm_cache.sqlite`` with the Dagster assets, so a rerun
+    of the same seed and arguments (whatever ``--out-dir``) is served from the cache.
+    """
+    return build_generator(settings, data_dir, log=log)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -65,7 +67,11 @@ def register(sub: argparse._SubParsersAction) -> None:
         description="Generate the records of one scenario: facts drawn from the seed, text from an LLM or "
         "offline vocabularies, every claim checked before anything is written. Third-party scenarios "
         f"plug in through the entry-point group {ENTRY_POINT_GROUP!r} (see docs/scenarios.md).",
-        epilog="Examples:\n  synth scenario --list\n" + "\n".join(f"  {ex}" for ex in examples),
+        epilog="Examples:\n  synth scenario --list\n"
+        + "\n".join(f"  {ex}" for ex in examples)
+        + "\n  synth scenario --scenario tech-support --count 20 --provider openai --model gpt-4o-mini\n"
+        "  synth scenario --scenario healthcare --count 20 --provider openai \\\n"
+        "      --base-url http://localhost:8000/v1 --model my-vllm-model\n\n" + EPILOG_NOTES,
         formatter_class=HelpFormatter,
     )
     hidden = argparse.SUPPRESS  # no "(default: None)" in --help; absent means "the scenario's default"
@@ -80,9 +86,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="number of primary records (default: the scenario's)",
     )
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED, help="random seed")
-    parser.add_argument(
-        "--out-dir", type=Path, default=hidden, help="output folder (default: data/scenarios/<name>)"
-    )
+    parser.add_argument("--out-dir", type=Path, default=hidden, help="output folder (default: data/scenarios/<name>)")
     parser.add_argument(
         "--output-format", choices=FORMATS, default=hidden, help="file format (default: the scenario's first)"
     )
@@ -110,10 +114,7 @@ def _list(catalog: ScenarioCatalog) -> int:
     for name, reg in catalog.scenarios.items():
         s = reg.scenario
         flags = " ".join(a.flag for a in s.arguments) or "(none)"
-        print(
-            f"{name}  [{reg.origin}]\n  {s.summary}\n"
-            f"  formats: {', '.join(s.output_formats)}; arguments: {flags}"
-        )
+        print(f"{name}  [{reg.origin}]\n  {s.summary}\n  formats: {', '.join(s.output_formats)}; arguments: {flags}")
     for broken in catalog.broken:
         print(f"(broken plugin) {broken.entry_point}\n  {broken.error}")
     return 0
@@ -131,8 +132,7 @@ def _scenario_values(scenario: Scenario, args: argparse.Namespace) -> dict[str, 
 
             known = " ".join(a.flag for a in scenario.arguments) or "none"
             raise CliError(
-                f"--{dest.replace('_', '-')} is not an argument of scenario {scenario.name} "
-                f"(its arguments: {known})"
+                f"--{dest.replace('_', '-')} is not an argument of scenario {scenario.name} (its arguments: {known})"
             )
         values[dest] = value
     for key in ("count", "output_format"):
@@ -159,11 +159,12 @@ def _run(args: argparse.Namespace) -> int:
         cfg = scenario.parse_config(_scenario_values(scenario, args))
     except ScenarioArgumentError as exc:
         raise CliError(str(exc)) from None
+    settings = settings_from_args(args)  # a missing key fails here, before anything is drawn or written
     data_dir = Path(default_data_dir())
     out_dir = check_writable_dir(
         getattr(args, "out_dir", None) or data_dir / "scenarios" / scenario.name.replace("-", "_")
     )
-    generator = build_generator(args, data_dir)
+    generator = make_generator(settings, data_dir, log)
 
     bar = None
     if show_progress():
@@ -172,13 +173,18 @@ def _run(args: argparse.Namespace) -> int:
         bar = tqdm(total=cfg.count, unit="rec", desc=scenario.name)
     try:
         entities = draw_entities(scenario, cfg, args.seed)
-        generated = generate_records(
-            scenario, cfg, args.seed, entities, generator, bar.update if bar else None, log
-        )
+        generated = generate_records(scenario, cfg, args.seed, entities, generator, bar.update if bar else None, log)
+    except LLMError as exc:  # bad credentials, failure budget exceeded: the message says which
+        raise CliError(f"scenario {scenario.name}: {exc}") from None
     finally:
         if bar is not None:
             bar.close()
+        close = getattr(generator, "close", None)
+        if close is not None:
+            close()
     print(f"{scenario.name}: {generated.summary()}", file=sys.stderr)
+    if not settings.is_offline:
+        print(f"{settings.provider}/{settings.model}: {generated.provider_summary()}", file=sys.stderr)
     if generated.records.height == 0:
         raise CliError(f"scenario {scenario.name}: every record failed; nothing was written")
     check_dataset(scenario, cfg, generated.records, entities)
@@ -192,4 +198,4 @@ def _run(args: argparse.Namespace) -> int:
             print(f"{table}: {final}")
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return 0
+    return SHORT_OF_COUNT if generated.failures else 0

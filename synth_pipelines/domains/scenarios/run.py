@@ -1,12 +1,14 @@
 """The scenario pipeline without Dagster: entities -> plan -> text (LLM or offline) -> checks -> files.
 
-The CLI calls ``run_scenario``; the Dagster assets call the same steps one asset at a time, so both
-write the same bytes for the same seed and arguments (and, for an LLM provider, the same cache).
+``run_scenario`` is the whole pipeline in one call; the CLI and the Dagster assets run the same
+steps (the assets one per asset), so both write the same bytes for the same seed and arguments
+and, with an LLM provider, share the provider layer's response cache under ``data/``.
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -22,6 +24,7 @@ from synth_pipelines.domains.scenarios.base import Scenario
 from synth_pipelines.domains.scenarios.formats import suffix, write_table
 from synth_pipelines.domains.scenarios.records import conform, model_schema
 from synth_pipelines.llm.contract import GenerationStats, LLMRequest, StructuredGenerator
+from synth_pipelines.llm.generate import BUDGET_SPENT
 
 ProgressFn = Callable[[int], None]
 LLM_BATCH = 256  # requests handed to the generator at once; it bounds concurrency itself
@@ -30,7 +33,8 @@ LLM_BATCH = 256  # requests handed to the generator at once; it bounds concurren
 @dataclass(frozen=True)
 class RecordFailure:
     index: int  # row of the plan
-    reason: str
+    reason: str  # short and stable, for counting: "invalid_output", "rate_limited", "schema: subject ..."
+    detail: str = ""  # the full (redacted) error, for the log line of this record
 
 
 @dataclass
@@ -39,10 +43,15 @@ class GeneratedRecords:
     planned: int
     source: str  # "offline" or the provider's name
     failures: list[RecordFailure] = field(default_factory=list)
-    stats: GenerationStats | None = None
+    stats: GenerationStats = field(default_factory=GenerationStats)
+    seconds: float = 0.0  # planning, text, post-processing and row checks
 
     def failure_reasons(self) -> dict[str, int]:
         return dict(Counter(f.reason for f in self.failures).most_common())
+
+    @property
+    def records_per_second(self) -> float:
+        return round(self.records.height / self.seconds, 1) if self.seconds > 0 else 0.0
 
     def summary(self) -> str:
         head = f"{self.records.height} of {self.planned} records generated ({self.source})"
@@ -51,29 +60,33 @@ class GeneratedRecords:
         reasons = "; ".join(f"{reason} x{n}" for reason, n in list(self.failure_reasons().items())[:8])
         return f"{head}, {len(self.failures)} failed and were skipped: {reasons}"
 
+    def provider_summary(self) -> str:
+        """What the provider did: requests, cache hits, tokens, retries, failed requests, speed."""
+        s = self.stats
+        line = (
+            f"requests {s.requests}, cache hits {s.cache_hits}, tokens {s.input_tokens}+{s.output_tokens}, "
+            f"retries {s.retries}, failed requests {s.failures}, {self.records_per_second} records/s"
+        )
+        return line + (", token budget spent" if s.budget_exhausted else "")
+
     def metadata(self) -> dict[str, Any]:
-        meta: dict[str, Any] = {
+        """Record counts, failure reasons and the provider's stats (``GenerationStats.as_metadata``)."""
+        return {
             "records_planned": self.planned,
             "records_generated": self.records.height,
             "records_failed": len(self.failures),
             "provider": self.source,
             "failure_reasons": self.failure_reasons(),
+            "records_per_second": self.records_per_second,
+            **self.stats.as_metadata(),
         }
-        if self.stats is not None:
-            meta |= {
-                "llm_requests": self.stats.requests,
-                "llm_cache_hits": self.stats.cache_hits,
-                "llm_input_tokens": self.stats.input_tokens,
-                "llm_output_tokens": self.stats.output_tokens,
-                "llm_retries": self.stats.retries,
-            }
-        return meta
 
 
-def _short_reason(error: str | None) -> str:
-    """A failure reason fit for counting: the first line, without per-record detail."""
-    text = (error or "no answer").strip().splitlines()[0] if (error or "").strip() else "no answer"
-    return text if len(text) <= 160 else text[:159] + "…"
+def _reason(error: str | None) -> tuple[str, str]:
+    """(kind, detail) of a failed request: the layer's errors read ``kind: detail`` on one line."""
+    detail = " ".join((error or "").split()) or "no answer"
+    kind = detail.split(":", 1)[0].strip() or "no answer"
+    return (kind if len(kind) <= 80 else kind[:79] + "…"), detail
 
 
 def draw_entities(scenario: Scenario, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
@@ -122,12 +135,19 @@ def _ask_llm(
         results = generator.generate(requests, model)
         for i, result in enumerate(results):
             if result.value is None:
-                failures.append(RecordFailure(start + i, _short_reason(result.error)))
+                failures.append(RecordFailure(start + i, *_reason(result.error)))
                 continue
             kept.append(start + i)
             values.append(model.model_validate(result.value.model_dump()).model_dump(mode="python"))
         if progress is not None:
             progress(len(requests))
+        if generator.stats.budget_exhausted:
+            # Every later request would come back unanswered: stop asking, count them once.
+            rest = range(start + len(requests), plan.height)
+            failures += [RecordFailure(i, BUDGET_SPENT, BUDGET_SPENT) for i in rest]
+            if progress is not None and len(rest):
+                progress(len(rest))
+            break
     text = pl.DataFrame(values, schema=dict(model_schema(model)))
     return text, kept, failures
 
@@ -146,6 +166,7 @@ def generate_records(
     A failed record (no valid answer, or a row the schema rejects) is skipped and counted with its
     reason; it never reaches the output.
     """
+    started = time.perf_counter()
     log = log or logging.getLogger("synth_pipelines.scenarios")
     plan = scenario.draw_plan(cfg, seed, entities)
     if sorted(plan.columns) != sorted(scenario.planned_fields) or plan.height != cfg.count:
@@ -154,13 +175,13 @@ def generate_records(
             f"expected {cfg.count} rows of {list(scenario.planned_fields)}"
         )
     failures: list[RecordFailure] = []
-    stats: GenerationStats | None = None
     if generator is None or generator.provider == "offline":
         source = "offline"
         text = scenario.draw_offline(plan, cfg, seed, entities)
         if progress is not None:
             progress(plan.height)
         kept = list(range(plan.height))
+        stats = GenerationStats(offline_results=plan.height)
     else:
         source = generator.provider
         text, kept, failures = _ask_llm(scenario, cfg, plan, seed, generator, progress)
@@ -173,17 +194,17 @@ def generate_records(
     if not outcome.ok:
         cases = outcome.failure_cases
         if cases["index"].null_count():
-            raise ConstraintViolation(
-                f"scenario {scenario.name}: records break the schema: {outcome.summary()}"
-            )
+            raise ConstraintViolation(f"scenario {scenario.name}: records break the schema: {outcome.summary()}")
         bad = cases.group_by("index").agg(pl.col("column").first(), pl.col("check").first()).sort("index")
         for row in bad.iter_rows(named=True):
-            failures.append(RecordFailure(kept[row["index"]], f"schema: {row['column']} {row['check']}"))
+            reason = f"schema: {row['column']} {row['check']}"
+            failures.append(RecordFailure(kept[row["index"]], reason, reason))
         records = records.filter(~pl.int_range(pl.len()).is_in(bad["index"].to_list()))
     for failure in failures:
-        log.warning("%s record #%d skipped: %s", scenario.name, failure.index, failure.reason)
+        log.warning("%s record #%d skipped: %s", scenario.name, failure.index, failure.detail)
     failures.sort(key=lambda f: f.index)
-    return GeneratedRecords(records, plan.height, source, failures, stats)
+    seconds = time.perf_counter() - started
+    return GeneratedRecords(records, plan.height, source, failures, stats, seconds)
 
 
 def dataset_problems(
@@ -206,9 +227,7 @@ def dataset_problems(
         if table not in entities:
             problems.append(f"{scenario.record_name}.{column} references missing table {table}")
             continue
-        dangling = records.filter(
-            ~pl.col(column).is_in(entities[table][key].implode()) & pl.col(column).is_not_null()
-        )
+        dangling = records.filter(~pl.col(column).is_in(entities[table][key].implode()) & pl.col(column).is_not_null())
         if dangling.height:
             problems.append(
                 f"{scenario.record_name}.{column}: {dangling.height} values not in {table}.{key} "
@@ -218,9 +237,7 @@ def dataset_problems(
     return problems
 
 
-def check_dataset(
-    scenario: Scenario, cfg: Any, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame]
-) -> None:
+def check_dataset(scenario: Scenario, cfg: Any, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame]) -> None:
     problems = dataset_problems(scenario, cfg, records, entities)
     if problems:
         raise ConstraintViolation(f"scenario {scenario.name}: {'; '.join(problems)}; nothing was written")
