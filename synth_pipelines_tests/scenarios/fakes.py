@@ -42,9 +42,7 @@ class FakeGenerator:
             index = int(request.tag.rsplit("#", 1)[1])
             if self.fail_every and index % self.fail_every == self.fail_every - 1:
                 self._stats.failures += 1
-                results.append(
-                    LLMResult(None, "llm", error="ValidationError: answer did not match the schema")
-                )
+                results.append(LLMResult(None, "llm", error="ValidationError: answer did not match the schema"))
                 continue
             values = {
                 name: _value_for(field.annotation, f"llm text {name} #{index}")

@@ -41,9 +41,7 @@ def test_a_complete_scenario_defines_and_gets_a_config_model() -> None:
     assert list(cls().text_model().model_fields) == ["text"]
 
 
-@pytest.mark.parametrize(
-    "member", ["name", "record_model", "examples", "build_prompt", "draw_offline", "schema"]
-)
+@pytest.mark.parametrize("member", ["name", "record_model", "examples", "build_prompt", "draw_offline", "schema"])
 def test_a_missing_member_is_a_type_error_at_definition_time(member: str) -> None:
     body = _complete_body()
     del body[member]
@@ -67,6 +65,9 @@ def test_an_intermediate_base_class_may_be_abstract() -> None:
         ({"planned_fields": ("nope",)}, "planned_fields"),
         ({"planned_fields": ("note_id", "text")}, "every field is planned"),
         ({"arguments": (ScenarioArg("--count", int, 1, "clash"),)}, "reserved"),
+        # Every flag of the provider layer is taken too, so a plugin cannot shadow --top-k or a budget.
+        ({"arguments": (ScenarioArg("--top-k", int, 1, "clash"),)}, "reserved"),
+        ({"arguments": (ScenarioArg("--failure-budget", int, 1, "clash"),)}, "reserved"),
         ({"arguments": (ScenarioArg("--when", dict, {}, "bad type"),)}, "type"),
         ({"references": {"note_id": ("authors", "id")}}, "reference"),
     ],

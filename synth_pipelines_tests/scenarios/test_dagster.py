@@ -1,40 +1,45 @@
-"""Each scenario as a seed-partitioned asset group: real DuckDB file, exports equal to the CLI's."""
+"""Each scenario as a seed-partitioned asset group: real DuckDB file, the real ``llm`` resource, exports
+equal to the CLI's."""
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
-from synth_pipelines.domains.scenarios.assets import OfflineScenarioLLM, build_scenario_assets
+from synth_pipelines.domains.scenarios.assets import build_scenario_assets
 from synth_pipelines.domains.scenarios.registry import get_scenario
 from synth_pipelines.domains.scenarios.run import run_scenario
+from synth_pipelines.llm.resource import LLMResource
 from synth_pipelines.orchestration.resources import default_resources
-from synth_pipelines_tests.scenarios.fakes import FakeGenerator
+from synth_pipelines_tests.llm_stub import Fault, LLMStub
+from synth_pipelines_tests.scenarios.conftest import KEY
 
 
-class FakeLLM(dg.ConfigurableResource):
-    fail_every: int = 0
-
-    def generator(self, data_dir: Path) -> FakeGenerator:
-        return FakeGenerator(self.fail_every)
-
-
-def _materialize(name: str, data_dir: Path, llm: dg.ConfigurableResource, config: dict, seed: int = 42):  # type: ignore[no-untyped-def]
+def _materialize(
+    name: str, data_dir: Path, llm: LLMResource, config: dict, instance: dg.DagsterInstance, seed: int = 42
+) -> dg.ExecuteInProcessResult:
     scenario = get_scenario(name)
-    data_dir.mkdir(parents=True, exist_ok=True)
-    with dg.instance_for_test() as instance:
+    if not instance.has_dynamic_partition("seed", str(seed)):
         instance.add_dynamic_partitions("seed", [str(seed)])
-        result = dg.materialize(
-            build_scenario_assets(scenario),
-            partition_key=str(seed),
-            instance=instance,
-            resources=default_resources(str(data_dir)) | {"llm": llm},
-            run_config={"ops": {f"{scenario.group_name}__config": {"config": config}}},
-            raise_on_error=False,
-        )
-        return scenario, result
+    return dg.materialize(
+        build_scenario_assets(scenario),
+        partition_key=str(seed),
+        instance=instance,
+        resources=default_resources(str(data_dir)) | {"llm": llm},
+        run_config={"ops": {f"{scenario.group_name}__config": {"config": config}}},
+        raise_on_error=False,
+    )
+
+
+def _metadata(result: dg.ExecuteInProcessResult) -> dict[str, dict[str, Any]]:
+    return {
+        e.asset_key.path[-1]: {k: v.value for k, v in e.step_materialization_data.materialization.metadata.items()}  # type: ignore[union-attr]
+        for e in result.get_asset_materialization_events()
+    }
 
 
 @pytest.mark.parametrize(
@@ -44,14 +49,19 @@ def _materialize(name: str, data_dir: Path, llm: dg.ConfigurableResource, config
         ("healthcare", {"count": 40, "speciality": ["cardiology"]}),
     ],
 )
-def test_a_scenario_group_materializes_and_exports_what_the_cli_writes(
-    name: str, config: dict, tmp_path: Path
+def test_a_scenario_group_materializes_offline_and_exports_what_the_cli_writes(
+    name: str, config: dict, data_dir: Path, tmp_path: Path
 ) -> None:
-    scenario, result = _materialize(name, tmp_path / "data", OfflineScenarioLLM(), config)
+    with dg.instance_for_test() as instance:
+        result = _materialize(name, data_dir, LLMResource(), config, instance)
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert [c.passed for c in checks] == [True]
-    export_dir = tmp_path / "data" / "exports" / scenario.group_name / "seed=42"
+    meta = _metadata(result)["records"]
+    assert meta["llm_provider"] == "offline" and meta["llm_requests"] == 0
+    assert meta["llm_offline_results"] == config["count"] and meta["records_per_second"] > 0
+    scenario = get_scenario(name)
+    export_dir = data_dir / "exports" / scenario.group_name / "seed=42"
     cli_run = run_scenario(scenario, scenario.parse_config(config), 42, tmp_path / "cli")
     exported = sorted(p.name for p in export_dir.iterdir())
     assert exported == sorted(p.name for p in cli_run.files.values())
@@ -59,42 +69,71 @@ def test_a_scenario_group_materializes_and_exports_what_the_cli_writes(
         assert (export_dir / path.name).read_bytes() == path.read_bytes(), path.name
 
 
-def test_the_llm_resource_feeds_the_records_and_failures_land_in_metadata(tmp_path: Path) -> None:
-    _, result = _materialize(
-        "tech-support", tmp_path / "data", FakeLLM(fail_every=5), {"count": 10, "output_format": "yaml"}
-    )
-    assert result.success
-    mats = {
-        e.asset_key.path[-1]: e.step_materialization_data.materialization.metadata  # type: ignore[union-attr]
-        for e in result.get_asset_materialization_events()
-    }
-    meta = mats["records"]
-    assert meta["records_generated"].value == 8 and meta["records_failed"].value == 2
-    assert meta["provider"].value == "fake" and meta["llm_requests"].value == 10
-    exported = (
-        tmp_path / "data" / "exports" / "scenario_tech_support" / "seed=42" / "tech_support_tickets.yaml"
-    )
-    assert "llm text subject #0" in exported.read_text()
+def test_the_llm_resource_writes_the_text_with_provider_stats_in_metadata_and_a_warm_rerun_is_free(
+    llm_stub: LLMStub, data_dir: Path
+) -> None:
+    llm = LLMResource(provider="openai", model="stub-model", base_url=llm_stub.openai_url, api_key=KEY)
+    config = {"count": 10, "output_format": "yaml"}
+    llm_stub.inject(Fault(status=429), Fault(invalid=True), Fault(status=500, echo_key=True))
+    assets = {a.key.path[-1]: a for a in build_scenario_assets(get_scenario("tech-support"))}
+    assert assets["records"].op.pool == "llm"
+    export = data_dir / "exports" / "scenario_tech_support" / "seed=42" / "tech_support_tickets.yaml"
+    with dg.instance_for_test() as instance:
+        first = _materialize("tech-support", data_dir, llm, config, instance)
+        assert first.success
+        first_bytes = export.read_bytes()
+        second = _materialize("tech-support", data_dir, llm, config, instance)
+        assert second.success
+        events = json.dumps([str(e) for e in instance.all_logs(first.run_id) + instance.all_logs(second.run_id)])
+    meta = _metadata(first)["records"]
+    assert meta["llm_provider"] == "openai" and meta["llm_model"] == "stub-model" and meta["provider"] == "openai"
+    assert meta["records_generated"] == 10 and meta["records_failed"] == 0
+    assert meta["llm_requests"] == 13 and meta["llm_retries"] == 3 and meta["llm_cache_hits"] == 0
+    assert meta["llm_input_tokens"] > 0 and meta["llm_output_tokens"] > 0 and meta["llm_failures"] == 0
+    assert meta["records_per_second"] > 0
+    assert "subject number" in first_bytes.decode() and "from the stub" in first_bytes.decode()
+    # The second materialization of the seed: zero requests, every answer from the cache, same bytes.
+    again = _metadata(second)["records"]
+    assert again["llm_requests"] == 0 and again["llm_cache_hits"] == 10
+    assert llm_stub.requests == 13 and export.read_bytes() == first_bytes
+    # The key reached the stub only: not the event log (logs, metadata), the exports or the cache.
+    assert {entry.credential for entry in llm_stub.log} == {KEY}
+    assert "Incorrect API key provided: [REDACTED]" in events  # the echoed key was logged, redacted
+    assert KEY[:12] not in events and KEY[-12:] not in events
+    for path in data_dir.rglob("*"):
+        if path.is_file():
+            assert KEY[:12].encode() not in path.read_bytes(), path
 
 
-def test_invalid_run_config_fails_the_config_asset_with_the_reason(tmp_path: Path) -> None:
-    _, result = _materialize(
-        "healthcare", tmp_path / "data", OfflineScenarioLLM(), {"speciality": ["astrology"]}
-    )
+def test_a_failed_provider_fails_the_records_step_with_its_stats(llm_stub: LLMStub, data_dir: Path) -> None:
+    llm = LLMResource(provider="openai", model="stub-model", base_url=llm_stub.openai_url, api_key=KEY)
+    llm_stub.inject(Fault(status=401, echo_key=True))
+    with dg.instance_for_test() as instance:
+        result = _materialize("tech-support", data_dir, llm, {"count": 4}, instance)
+    assert not result.success
+    failure = next(e for e in result.all_events if e.is_step_failure)
+    data = failure.step_failure_data.user_failure_data  # type: ignore[union-attr]
+    assert data is not None and "openai rejected the request credentials" in (data.description or "")
+    assert data.metadata["llm_requests"].value >= 1 and data.metadata["llm_provider"].value == "openai"
+    assert not (data_dir / "exports").exists()
+
+
+def test_invalid_run_config_fails_the_config_asset_with_the_reason(data_dir: Path) -> None:
+    with dg.instance_for_test() as instance:
+        result = _materialize("healthcare", data_dir, LLMResource(), {"speciality": ["astrology"]}, instance)
     assert not result.success
     failure = next(e for e in result.all_events if e.is_step_failure)
     assert "'astrology' is not one of" in str(failure.step_failure_data.error)  # type: ignore[union-attr]
-    assert not (tmp_path / "data" / "exports").exists()
+    assert not (data_dir / "exports").exists()
 
 
-def test_records_survive_the_warehouse_with_exact_dtypes(tmp_path: Path) -> None:
+def test_records_survive_the_warehouse_with_exact_dtypes(data_dir: Path) -> None:
     import duckdb
 
-    _, result = _materialize("healthcare", tmp_path / "data", OfflineScenarioLLM(), {"count": 20})
+    with dg.instance_for_test() as instance:
+        result = _materialize("healthcare", data_dir, LLMResource(), {"count": 20}, instance)
     assert result.success
-    with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
-        tables = {
-            row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()
-        }
+    with duckdb.connect(str(data_dir / "warehouse.duckdb"), read_only=True) as con:
+        tables = {row[0] for row in con.execute("select table_name from information_schema.tables").fetchall()}
     assert {"records", "validated", "patients"} <= tables
     # DuckDB widens some dtypes; validated/exported conform them back (the export test compares bytes).

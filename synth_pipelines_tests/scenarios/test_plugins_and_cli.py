@@ -1,4 +1,6 @@
-"""Entry-point plugins appear in the CLI and as asset groups; the CLI fails clearly and summarises."""
+"""Entry-point plugins appear in the CLI and as asset groups; the CLI fails clearly.
+
+Record failures, summaries and the provider flags are tested through the stub in ``test_llm_e2e.py``."""
 
 from __future__ import annotations
 
@@ -14,7 +16,6 @@ import synth_pipelines.cli as cli
 from synth_pipelines.domains.scenarios import cli as scenario_cli
 from synth_pipelines.domains.scenarios.assets import scenario_assets
 from synth_pipelines.domains.scenarios.registry import load_catalog
-from synth_pipelines_tests.scenarios.fakes import FakeGenerator
 from synth_pipelines_tests.scenarios.plugin_package import install_plugin
 
 
@@ -50,9 +51,7 @@ def test_a_plugin_appears_in_the_cli_and_runs(plugin: Path, synth, tmp_path: Pat
     listing = capsys.readouterr().out
     assert "stock-count  [plugin acme-stock" in listing and "(broken plugin) broken-one" in listing
     out = tmp_path / "out"
-    code = synth(
-        "scenario", "--scenario", "stock-count", "--count", "5", "--max-quantity", "9", "--out-dir", str(out)
-    )
+    code = synth("scenario", "--scenario", "stock-count", "--count", "5", "--max-quantity", "9", "--out-dir", str(out))
     assert code == 0
     rows = [json.loads(line) for line in (out / "stock_count_counts.jsonl").read_text().splitlines()]
     assert len(rows) == 5 and all(0 <= r["quantity"] <= 9 for r in rows)
@@ -115,36 +114,3 @@ def test_invalid_cli_arguments_fail_with_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("synth: error: ") and message in err
     assert not (tmp_path / "never").exists() or not any((tmp_path / "never").iterdir())
-
-
-def test_record_failures_are_skipped_and_summarised(
-    synth, monkeypatch, tmp_path: Path, capsys, caplog
-) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(scenario_cli, "build_generator", lambda args, data_dir: FakeGenerator(fail_every=4))
-    out = tmp_path / "ts"
-    assert (
-        synth(
-            "scenario",
-            "--scenario",
-            "tech-support",
-            "--count",
-            "8",
-            "--out-dir",
-            str(out),
-            "--output-format",
-            "jsonl",
-        )
-        == 0
-    )
-    err = capsys.readouterr().err
-    assert "6 of 8 records generated (fake), 2 failed and were skipped: ValidationError" in err
-    assert "tech-support record #3 skipped: ValidationError" in caplog.text  # each failure is logged
-    assert len((out / "tech_support_tickets.jsonl").read_text().splitlines()) == 6
-
-
-def test_when_every_record_fails_nothing_is_written(synth, monkeypatch, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]
-    monkeypatch.setattr(scenario_cli, "build_generator", lambda args, data_dir: FakeGenerator(fail_every=1))
-    out = tmp_path / "ts"
-    assert synth("scenario", "--scenario", "tech-support", "--count", "3", "--out-dir", str(out)) == 1
-    assert "every record failed; nothing was written" in capsys.readouterr().err
-    assert list(out.iterdir()) == []

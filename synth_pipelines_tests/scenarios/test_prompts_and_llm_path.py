@@ -51,16 +51,18 @@ def test_llm_text_fills_planned_records_and_failed_records_are_skipped(name: str
 
     assert generated.source == "fake" and generated.planned == 20
     assert [f.index for f in generated.failures] == [4, 9, 14, 19]
-    assert generated.failure_reasons() == {"ValidationError: answer did not match the schema": 4}
-    assert "16 of 20 records generated (fake), 4 failed and were skipped" in generated.summary()
+    # Counted by kind; the full error goes to the log line of each record.
+    assert generated.failure_reasons() == {"ValidationError": 4}
+    assert {f.detail for f in generated.failures} == {"ValidationError: answer did not match the schema"}
+    assert "16 of 20 records generated (fake), 4 failed and were skipped: ValidationError x4" in generated.summary()
     # The facts come from the plan whatever the model says: the kept rows equal the offline ones.
     planned = list(scenario.planned_fields)
     kept = offline.records.select(planned).filter(~pl.int_range(pl.len()).is_in([4, 9, 14, 19]))
     assert generated.records.select(planned).equals(kept)
     text_field = next(f for f in scenario.record_model.model_fields if f not in planned)
-    assert generated.records[text_field][0].startswith(f"llm text {text_field} #0") or generated.records[
-        text_field
-    ][0] == [f"llm text {text_field} #0", f"llm text {text_field} #0 (follow-up)"]
+    assert generated.records[text_field][0].startswith(f"llm text {text_field} #0") or generated.records[text_field][
+        0
+    ] == [f"llm text {text_field} #0", f"llm text {text_field} #0 (follow-up)"]
     # Each request is a system + user message pair with a per-record seed that never depends on batching.
     assert [r.seed for r in fake.requests] == request_seeds(scenario, 4, 20)
     assert fake.requests[0].messages[0][0] == "system"
