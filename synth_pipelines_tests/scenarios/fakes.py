@@ -1,7 +1,8 @@
 """A structured generator implementing the provider contract, for pipeline logic above the model.
 
-The real provider classes are exercised through the loopback stub by the provider layer's tests;
-this fake answers from the request itself so a test can tell which answer belongs to which record.
+The real provider classes (ChatOpenAI, ChatGoogleGenerativeAI) run against the loopback stub in
+``test_llm_e2e.py`` and ``test_dagster.py``; this fake answers from the request itself so a test of the
+pipeline logic can tell which answer belongs to which record.
 """
 
 from __future__ import annotations
