@@ -74,16 +74,40 @@ class Rule:
     violate: Callable[[pl.DataFrame, np.random.Generator], pl.DataFrame]
 
 
+@dataclass(frozen=True)
+class FrameRule:
+    """A rule across records, such as the order of the steps of one run.
+
+    ``holds`` is a polars expression over a whole frame in file order, usually a window
+    (``.over("run_id")``), true on the rows where the rule holds. It is checked on clean frames
+    (pandera) and on whole files (the validator), but the invalid mirror never breaks it: a mirror
+    line is broken for one reason of its own, which a rule across lines could not promise.
+    """
+
+    name: str
+    field: str
+    description: str
+    holds: pl.Expr
+
+
 class Inventory:
     """The fields and rules of one record type."""
 
-    def __init__(self, name: str, fields: list[FieldSpec], rules: list[Rule], id_field: str) -> None:
+    def __init__(
+        self,
+        name: str,
+        fields: list[FieldSpec],
+        rules: list[Rule],
+        id_field: str,
+        frame_rules: list[FrameRule] | None = None,
+    ) -> None:
         columns = [f.column for f in fields]
         if len(set(columns)) != len(columns):
             raise ValueError(f"{name}: two fields flatten to the same column name")
         self.name = name
         self.fields = fields
         self.rules = rules
+        self.frame_rules = frame_rules or []
         self.id_field = id_field
         self.by_path = {f.path: f for f in fields}
         self.by_column = {f.column: f for f in fields}
@@ -126,7 +150,7 @@ class Inventory:
         }
         rule_checks = [
             pa.Check(lambda data, expr=rule.holds: data.lazyframe.select(expr.fill_null(True)), name=rule.name)
-            for rule in self.rules
+            for rule in [*self.rules, *self.frame_rules]
         ]
         return pa.DataFrameSchema(columns, checks=rule_checks, strict=True, ordered=True, name=self.name)
 
@@ -145,4 +169,7 @@ class Inventory:
         if self.rules:
             lines += ["", "Cross-field rules:", ""]
             lines += [f"- `{r.name}` (reported on `{r.field}`): {r.description}" for r in self.rules]
+        if self.frame_rules:
+            lines += ["", "Rules across records (checked on whole files in line order; not broken in the mirror):", ""]
+            lines += [f"- `{r.name}` (reported on `{r.field}`): {r.description}" for r in self.frame_rules]
         return "\n".join(lines)

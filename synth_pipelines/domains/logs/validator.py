@@ -6,7 +6,8 @@ The checks come from the domain's inventory, the same one the pandera schema is 
    ``wrong_type``); keys the inventory does not know are ``unknown_field``;
 3. after the same normalisation the pipeline applies, values must be in their vocabulary, range or
    pattern (``unknown_vocabulary``, ``out_of_range``, ``wrong_format``), timestamps must parse
-   (``wrong_type``), and cross-field rules must hold (``inconsistent_fields``).
+   (``wrong_type``), and cross-field rules must hold (``inconsistent_fields``), including rules
+   across the lines of the file (``FrameRule``, e.g. the steps of a run in order).
 """
 
 from __future__ import annotations
@@ -142,7 +143,7 @@ def validate_lines(lines: Iterable[str], inv: Inventory) -> list[list[Defect]]:
                     f"does not match {spec.pattern}",
                 )
             )
-    for rule in inv.rules:
+    for rule in [*inv.rules, *inv.frame_rules]:
         bad = ~rule.holds.fill_null(True) & pl.lit(structural_ok)
         checks.append((bad, rule.field, INCONSISTENT, rule.description))
     if checks:
