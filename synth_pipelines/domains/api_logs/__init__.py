@@ -1,0 +1,1 @@
+"""API call logs: one record per request through the gateway."""
