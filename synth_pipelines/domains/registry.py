@@ -10,11 +10,12 @@ from synth_pipelines.core.domain import Domain
 
 
 def pipeline_domains() -> list[Domain]:
+    from synth_pipelines.domains.agent_traces.domain import AgentTracesDomain
     from synth_pipelines.domains.api_logs.domain import ApiLogsDomain
     from synth_pipelines.domains.cv_logs.domain import CvLogsDomain
     from synth_pipelines.domains.nlp.domain import NLPDomain
 
-    return [CvLogsDomain(), ApiLogsDomain(), NLPDomain()]
+    return [CvLogsDomain(), ApiLogsDomain(), AgentTracesDomain(), NLPDomain()]
 
 
 def domain_by_name(name: str) -> Domain:

@@ -1,0 +1,1 @@
+"""Agent traces: one record per step of an agent run (plan, tool and model calls, final answer)."""
