@@ -195,3 +195,8 @@ def test_streaming_writes_the_same_bytes_as_the_dagster_path(
     run = run_domain(domain, cfg, 11, tmp_path / "whole")
     assert run.clean["run_id"].n_unique() == count
     assert files_under(tmp_path / "stream") == files_under(tmp_path / "whole")
+
+
+def test_docs_carry_the_current_field_inventory() -> None:
+    docs = Path(__file__).parents[1] / "docs" / "agent_traces.md"
+    assert DOMAIN.inventory.markdown() in docs.read_text()

@@ -151,3 +151,8 @@ def test_streaming_writes_the_same_bytes_as_the_dagster_path(domain: ApiLogsDoma
     run = run_domain(domain, cfg, 11, tmp_path / "whole")
     assert run.clean.height == count
     assert files_under(tmp_path / "stream") == files_under(tmp_path / "whole")
+
+
+def test_docs_carry_the_current_field_inventory() -> None:
+    docs = Path(__file__).parents[1] / "docs" / "api_logs.md"
+    assert DOMAIN.inventory.markdown() in docs.read_text()

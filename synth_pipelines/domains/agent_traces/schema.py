@@ -136,9 +136,12 @@ RULES = [
     ),
 ]
 
+# Each rule compares a line with its neighbours in the run, so a file validation reports the line
+# where the sequence breaks, not every later line of the run.
 _run = "run_id"
 _position = pl.int_range(pl.len()).over(_run)
 _is_last = _position == pl.len().over(_run) - 1
+_previous_step = pl.col("step_index").shift(1).over(_run)
 _previous_end_ms = (pl.col("timestamp").shift(1).dt.epoch("ms").cast(pl.Float64) + pl.col("latency_ms").shift(1)).over(
     _run
 )
@@ -147,8 +150,11 @@ FRAME_RULES = [
     FrameRule(
         "steps_numbered_in_order",
         "step_index",
-        "the steps of a run come in order 0, 1, 2, ... with no gap or repeat, so (run_id, step_index) is unique",
-        holds=pl.col("step_index") == _position,
+        "a run's first step is 0 and every later one the previous plus 1 (no gap, repeat or swap), "
+        "so (run_id, step_index) is unique",
+        holds=pl.when(_position == 0)
+        .then(pl.col("step_index") == 0)
+        .otherwise(pl.col("step_index") == _previous_step + 1),
     ),
     FrameRule(
         "steps_follow_in_time",
@@ -165,8 +171,8 @@ FRAME_RULES = [
     FrameRule(
         "run_keeps_its_agent",
         "agent",
-        "all steps of a run name the same agent",
-        holds=pl.col("agent").n_unique().over(_run) == 1,
+        "every step of a run names the agent of its first step",
+        holds=pl.col("agent") == pl.col("agent").first().over(_run),
     ),
 ]
 
