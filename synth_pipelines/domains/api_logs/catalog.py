@@ -11,7 +11,6 @@ import re
 import numpy as np
 
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
-MUTATING_METHODS = ("POST", "PUT", "PATCH", "DELETE")
 
 # Route kinds drive latency and payload sizes: collections and searches are slower and bigger.
 ROUTE_KINDS = ("item", "list", "search", "action")

@@ -18,6 +18,7 @@ from synth_pipelines.domains.api_logs.catalog import (
     ID_PREFIX,
     METHOD_CUMSHARES,
     METHODS,
+    NO_BODY_STATUSES,
     ROUTE_KIND,
     ROUTE_KINDS,
     ROUTE_SHARES,
@@ -98,7 +99,7 @@ def draw_api_calls(seed: int, rng: np.random.Generator, start: int, n: int, star
         default=200,
     )
     status = np.where(failed, fail_status, ok_status)
-    no_body = np.isin(status, [204, 304])
+    no_body = np.isin(status, NO_BODY_STATUSES)
 
     # Sizes: request bodies on POST/PUT/PATCH; responses by route kind, small JSON error bodies.
     request_bytes = np.where(
