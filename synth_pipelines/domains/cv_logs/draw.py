@@ -63,8 +63,8 @@ def draw_cv_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_
     # Latency per image grows with model size and pixel count, shrinks with faster accelerators.
     params = MODEL_PARAMS_M[model]
     base_ms = 0.05 * params * (image_size / 224.0) ** 2 * speed + 0.4
-    p50 = np.round(base_ms * rng.lognormal(0.0, 0.15, n), 3) + 0.001
-    p95 = np.round(p50 * rng.uniform(1.25, 2.2, n), 3) + 0.001
+    p50 = np.round(base_ms * rng.lognormal(0.0, 0.15, n) + 0.001, 3)
+    p95 = np.round(p50 * rng.uniform(1.25, 2.2, n) + 0.001, 3)
     mean = np.round(p50 * rng.uniform(1.02, 1.18, n), 3)
 
     image_count = np.where(

@@ -2,12 +2,15 @@
 
 Clean records are flat polars frames (``model_name``); JSON lines nest them by path
 (``{"model": {"name": ...}}``). Serialization builds each line from per-field JSON literals
-("fragments") with polars string expressions, so a million lines take about a second; the invalid
-mirror edits the same fragments. Parsing uses polars' JSON decoder with the inventory's dtype.
+("fragments") with polars string expressions; the invalid mirror edits the same fragments (a value
+of the wrong JSON type, a field left out). polars' own `json_encode` is faster but writes absent
+fields as `null`, and removing them again costs more than it saves. Parsing uses polars' JSON
+decoder with the inventory's dtype.
 """
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import numpy as np
@@ -31,13 +34,22 @@ def json_string(expr: pl.Expr) -> pl.Expr:
     return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
 
 
-def fragment(spec: FieldSpec) -> pl.Expr:
+def quoted(expr: pl.Expr) -> pl.Expr:
+    """A string expression known to need no escaping, as a JSON string literal."""
+    return pl.concat_str([pl.lit('"'), expr, pl.lit('"')])
+
+
+# Characters a JSON string literal must escape (quote, backslash, control characters).
+NEEDS_ESCAPE = r'["\\\x00-\x1f]'
+
+
+def fragment(spec: FieldSpec, escape: bool = True) -> pl.Expr:
     """The JSON literal of one field's value (null where the value is null)."""
     col = pl.col(spec.column)
     if spec.kind == "string":
-        out = json_string(col)
+        out = json_string(col) if escape else quoted(col)
     elif spec.kind == "timestamp":
-        out = json_string(col.dt.strftime(ISO_MS + "Z"))
+        out = quoted(col.dt.strftime(ISO_MS + "Z"))
     elif spec.kind == "bool":
         out = pl.when(col).then(pl.lit("true")).when(col.not_()).then(pl.lit("false"))
     else:
@@ -45,8 +57,18 @@ def fragment(spec: FieldSpec) -> pl.Expr:
     return out.alias(spec.column)
 
 
-def fragments(df: pl.DataFrame, inv: Inventory) -> pl.DataFrame:
-    return df.select(fragment(f) for f in inv.fields)
+def columns_needing_escape(df: pl.DataFrame, inv: Inventory) -> set[str]:
+    """String columns of ``df`` holding a character JSON must escape (usually none: one cheap scan)."""
+    names = [f.column for f in inv.fields if f.kind == "string"]
+    if not names or df.height == 0:
+        return set()
+    found = df.select(pl.col(c).str.contains(NEEDS_ESCAPE).any() for c in names).row(0)
+    return {c for c, hit in zip(names, found, strict=True) if hit}
+
+
+def fragments(df: pl.DataFrame, inv: Inventory, only: list[FieldSpec] | None = None) -> pl.DataFrame:
+    escape = columns_needing_escape(df, inv)
+    return df.select(fragment(f, f.column in escape) for f in (inv.fields if only is None else only))
 
 
 def _tree(inv: Inventory) -> dict[str, Any]:
@@ -87,30 +109,29 @@ def to_raw_lines(df: pl.DataFrame, inv: Inventory, rng: np.random.Generator) -> 
     Every variation is undone by ``normalize``; nothing here loses information.
     """
     n = df.height
-    frags = fragments(df, inv)
+    plain = [f for f in inv.fields if not f.vocabulary and f.kind != "timestamp"]
     edits = []
     for spec in inv.fields:
         col = pl.col(spec.column)
         if spec.vocabulary:
-            style = pl.Series(rng.choice(4, size=n, p=[0.7, 0.15, 0.1, 0.05]))
-            text = (
-                pl.when(style == 1)
-                .then(col.str.to_uppercase())
-                .when(style == 2)
-                .then(col.str.to_titlecase())
-                .when(style == 3)
-                .then(pl.concat_str([pl.lit(" "), col, pl.lit(" ")]))
-                .otherwise(col)
-            )
-            edits.append(json_string(text).alias(spec.column))
+            # Each term's four spellings as JSON literals, picked by (term index, style) with one gather.
+            table = pl.Series([json.dumps(v) for term in spec.vocabulary for v in _styles(term)], dtype=pl.String)
+            style = rng.choice(4, size=n, p=[0.7, 0.15, 0.1, 0.05]).astype(np.uint32)
+            term = col.cast(pl.Enum(list(spec.vocabulary)), strict=False).to_physical().cast(pl.UInt32)
+            edits.append(pl.lit(table).gather(term * 4 + pl.lit(pl.Series(style))).alias(spec.column))
         elif spec.kind == "timestamp":
             offsets = rng.integers(-1, len(TIME_ZONE_OFFSETS), size=n)  # -1: keep UTC "Z"
             zone = pl.Series([*TIME_ZONE_OFFSETS, "Z"], dtype=pl.String)[offsets]
             minutes = pl.Series(np.array([_minutes(z) for z in TIME_ZONE_OFFSETS] + [0])[offsets])
             local = col + pl.duration(minutes=minutes)
-            edits.append(json_string(pl.concat_str([local.dt.strftime(ISO_MS), pl.lit(zone)])).alias(spec.column))
-    source = frags.with_columns(df.select(edits)) if edits else frags
+            edits.append(quoted(pl.concat_str([local.dt.strftime(ISO_MS), pl.lit(zone)])).alias(spec.column))
+    source = fragments(df, inv, plain).with_columns(df.select(edits)) if edits else fragments(df, inv)
     return assemble(source.select(f.column for f in inv.fields), inv)
+
+
+def _styles(term: str) -> tuple[str, str, str, str]:
+    """How sources spell a vocabulary term: as is, upper case, title case, padded."""
+    return term, term.upper(), term.title(), f" {term} "
 
 
 def _minutes(offset: str) -> int:

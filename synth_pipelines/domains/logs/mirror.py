@@ -73,10 +73,10 @@ def make_invalid(
             rows = rule_rows[has & (pick == r_idx)]
             if rows.size == 0:
                 continue
-            broken = rule.violate(clean[rows], rng)
-            flat = flat.with_columns(
-                flat[c].scatter(rows, broken[c].cast(flat.schema[c])) for c in broken.columns if c in flat.columns
-            )
+            before = clean[rows]
+            broken = rule.violate(before, rng)
+            changed = [c for c in broken.columns if c in flat.columns and not broken[c].equals(before[c])]
+            flat = flat.with_columns(flat[c].scatter(rows, broken[c].cast(flat.schema[c])) for c in changed)
             field_of[rows] = rule.field
             detail[rows] = rule.description
     else:
