@@ -130,7 +130,9 @@ class TextBlockWriter(BlockWriter):
         series = lines if isinstance(lines, pl.Series) else pl.Series(list(lines), dtype=pl.String)
         self.rows += series.len()
         if series.len():
-            self._fh.write(("\n".join(series.to_list()) + "\n").encode())
+            # Joined inside polars: no Python string object per line.
+            self._fh.write(series.str.join("\n").item().encode())
+            self._fh.write(b"\n")
 
     def _write(self, block: pl.DataFrame) -> None:
         self.rows -= block.height
