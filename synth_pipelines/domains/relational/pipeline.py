@@ -30,7 +30,7 @@ from synth_pipelines.domains.relational.plan import Plan, make_plan
 from synth_pipelines.domains.relational.report import build_report, report_json, violation_summary
 
 # Bump when the same DDL, seed and config would give different bytes.
-GENERATOR_VERSION = "relational-1"
+GENERATOR_VERSION = "relational-2"
 
 
 class RelationalConfig(BaseModel):

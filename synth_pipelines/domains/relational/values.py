@@ -18,6 +18,7 @@ from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow as pa
 
 from synth_pipelines.domains.relational.ddl import Column, SqlType
 from synth_pipelines.domains.relational.vocab import vocab
@@ -383,36 +384,46 @@ def _codes(rng: np.random.Generator, n: int, length: int, alphabet: np.ndarray =
 
 
 def _rows_to_strings(chars: np.ndarray) -> pl.Series:
-    """An (n, k) uint8 array of ASCII characters -> n strings of length k, without a Python loop."""
+    """An (n, k) uint8 array of ASCII characters -> n strings of length k, without a Python loop.
+
+    The bytes become an Arrow string array directly (offsets 0, k, 2k, ...): no per-string objects.
+    """
     n, k = chars.shape
-    flat = np.ascontiguousarray(chars).view(f"S{k}").reshape(n)
-    return pl.Series(flat.astype(f"U{k}"), dtype=pl.String) if n else pl.Series([], dtype=pl.String)
+    if n == 0:
+        return pl.Series([], dtype=pl.String)
+    data = np.ascontiguousarray(chars, dtype=np.uint8).reshape(-1)
+    offsets = np.arange(0, n * k + 1, k, dtype=np.int64)
+    array = pa.LargeStringArray.from_buffers(n, pa.py_buffer(offsets), pa.py_buffer(data))
+    return pl.Series(pl.from_arrow(array)).cast(pl.String)
+
+
+def _template(rng: np.random.Generator, n: int, pattern: str) -> pl.Series:
+    """Strings shaped like ``pattern`` with every ``#`` a random digit (``+1 ### ### ####``)."""
+    fixed = np.frombuffer(pattern.encode(), dtype=np.uint8)
+    holes = np.flatnonzero(fixed == ord("#"))
+    chars = np.broadcast_to(fixed, (n, fixed.size)).copy()
+    chars[:, holes] = DIGITS[rng.integers(0, DIGITS.size, (n, holes.size))]
+    return _rows_to_strings(chars)
 
 
 def _digits(rng: np.random.Generator, n: int, k: int) -> pl.Series:
     return _codes(rng, n, k, DIGITS)
 
 
-def _words(rng: np.random.Generator, n: int, count_lo: int, count_hi: int, title: bool = False) -> pl.Series:
-    words = vocab("word")
-    counts = rng.integers(count_lo, count_hi + 1, n)
-    width = count_hi
-    idx = rng.integers(0, words.len(), (n, width))
-    frame = pl.DataFrame({f"w{i}": words.gather(idx[:, i]) for i in range(width)})
-    exprs = [pl.when(pl.Series(counts > i)).then(pl.col(f"w{i}")).otherwise(None) for i in range(width)]
-    out = frame.select(pl.concat_str(exprs, separator=" ", ignore_nulls=True).alias("s")).to_series()
-    if title:
-        out = out.str.to_titlecase()
-    return out
+def _words(rng: np.random.Generator, n: int, count_hi: int) -> pl.Series:
+    """One to ``count_hi`` (1 or 3) lorem words."""
+    return _gather("word" if count_hi <= 1 else "phrase", rng, n)
+
+
+def _title(rng: np.random.Generator, n: int) -> pl.Series:
+    """Two to five Title Case words: two phrases from pre-built pools (one gather each, no per-word work)."""
+    return _concat([_gather("title_head", rng, n), _gather("title_tail", rng, n)], " ")
 
 
 def _sentences(rng: np.random.Generator, n: int) -> pl.Series:
-    body = _words(rng, n, 6, 18)
-    return pl.select(
-        pl.concat_str(
-            [body.str.slice(0, 1).str.to_uppercase(), body.str.slice(1), pl.lit(".")], separator=""
-        ).alias("s")
-    ).to_series()
+    """A sentence of 6-18 words: a capitalised opening phrase, two more phrases and a full stop."""
+    parts = [_gather("sentence_head", rng, n), _gather("phrase_long", rng, n), _gather("sentence_tail", rng, n)]
+    return _concat(parts, " ")
 
 
 def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Series:
@@ -436,7 +447,7 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
     if sem == "username":
         return _concat([_gather("first_name", rng, n).str.to_lowercase(), _digits(rng, n, 3)], "")
     if sem == "phone":
-        return _concat(["+1 ", _digits(rng, n, 3), " ", _digits(rng, n, 3), " ", _digits(rng, n, 4)], "")
+        return _template(rng, n, "+1 ### ### ####")
     if sem == "country_code":
         return _gather("country_code3" if (length or 2) >= 3 and spec.type.fixed else "country_code2", rng, n)
     if sem in (
@@ -481,11 +492,10 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
     if sem == "company":
         return _concat([_gather("company", rng, n), _gather("company_suffix", rng, n)], " ")
     if sem == "title":
-        return _words(rng, n, 2, 5, title=True)
+        return _title(rng, n)
     if sem == "text":
         return _sentences(rng, n)
-    hi_words = 3 if (length or 40) >= 20 else 1
-    return _words(rng, n, 1, hi_words)
+    return _words(rng, n, 3 if (length or 40) >= 20 else 1)
 
 
 def _concat(parts: list[pl.Series | str], sep: str) -> pl.Series:

@@ -10,6 +10,8 @@ from functools import cache
 
 import polars as pl
 
+from synth_pipelines.core.rng import block_rng
+
 
 @cache
 def vocab(name: str) -> pl.Series:
@@ -65,6 +67,30 @@ def _words() -> list[str]:
     return list(Provider.word_list)
 
 
+PHRASES = 4096  # phrases per pool: texts combine two or three, so 4096**2 or 4096**3 distinct texts
+
+
+def _phrases(name: str, lo: int, hi: int) -> list[str]:
+    """A fixed pool of ``lo``-``hi`` word lorem phrases (built once, from a constant stream).
+
+    Texts are a few gathers from these pools instead of one gather per word, which keeps long
+    text columns cheap while their words stay random.
+    """
+    words = vocab("word").to_list()
+    rng = block_rng(0, "relational-vocab", name)
+    counts = rng.integers(lo, hi + 1, PHRASES)
+    picks = rng.integers(0, len(words), (PHRASES, hi))
+    return [" ".join(words[i] for i in row[:k]) for row, k in zip(picks, counts, strict=True)]
+
+
+def _title_case(phrases: list[str]) -> list[str]:
+    return [p.title() for p in phrases]
+
+
+def _capitalised(phrases: list[str]) -> list[str]:
+    return [p[:1].upper() + p[1:] for p in phrases]
+
+
 def _streets() -> list[str]:
     from faker.providers.address.en_US import Provider
 
@@ -110,6 +136,12 @@ _LOADERS = {
     "company_suffix": _company_suffixes,
     "job": _jobs,
     "word": _words,
+    "phrase": lambda: _phrases("phrase", 1, 3),
+    "phrase_long": lambda: _phrases("phrase_long", 2, 6),
+    "title_head": lambda: _title_case(_phrases("title_head", 1, 2)),
+    "title_tail": lambda: _title_case(_phrases("title_tail", 1, 3)),
+    "sentence_head": lambda: _capitalised(_phrases("sentence_head", 2, 6)),
+    "sentence_tail": lambda: [p + "." for p in _phrases("sentence_tail", 2, 6)],
     "street_suffix": _streets,
     "currency": _currencies,
     "timezone": _timezones,
