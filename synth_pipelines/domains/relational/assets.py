@@ -64,12 +64,7 @@ def conform(frame: pl.DataFrame, prepared: Prepared, table: str) -> pl.DataFrame
         have = frame.schema[name]
         if have == dtype:
             exprs.append(col)
-        elif (
-            isinstance(dtype, pl.Datetime)
-            and isinstance(have, pl.Datetime)
-            and dtype.time_zone
-            and have.time_zone
-        ):
+        elif isinstance(dtype, pl.Datetime) and isinstance(have, pl.Datetime) and dtype.time_zone and have.time_zone:
             exprs.append(col.dt.convert_time_zone(dtype.time_zone).dt.cast_time_unit("us"))
         else:
             exprs.append(col.cast(dtype))
@@ -99,9 +94,7 @@ def build_relational_assets(ddl_path: Path) -> list[dg.AssetsDefinition]:
         metadata=PARTITION_META,
         **common,
     )
-    def dataset_config(
-        context: dg.AssetExecutionContext, config: RelationalRunConfig
-    ) -> dg.Output[pl.DataFrame]:
+    def dataset_config(context: dg.AssetExecutionContext, config: RelationalRunConfig) -> dg.Output[pl.DataFrame]:
         seed = parse_seed(context.partition_key)
         cfg = RelationalConfig.model_validate(config.model_dump())
         prepared = prepare(ddl_path, cfg, seed)  # fails here, clearly, on bad DDL or impossible counts
@@ -160,9 +153,7 @@ def build_relational_assets(ddl_path: Path) -> list[dg.AssetsDefinition]:
         frames = {t: conform(tables[f"t_{table_keys[t]}"], prepared, t) for t in schema.tables}
         from synth_pipelines.domains.relational.report import build_report, report_json
 
-        report = build_report(
-            prepared.schema, prepared.plan, prepared.generator, dict(frames), seed, GENERATOR_VERSION
-        )
+        report = build_report(prepared.schema, prepared.plan, prepared.generator, dict(frames), seed, GENERATOR_VERSION)
         summary = violation_summary(report)
         meta = {
             "seed": seed,

@@ -32,9 +32,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--ddl", required=True, type=Path, help="DDL file (.sql, .ddl or .txt)")
     parser.add_argument("--dialect", choices=DIALECTS, default=None, help="SQL dialect (default: detected)")
-    parser.add_argument(
-        "--rows", type=non_negative_int, default=1000, help="rows per table unless overridden"
-    )
+    parser.add_argument("--rows", type=non_negative_int, default=1000, help="rows per table unless overridden")
     parser.add_argument(
         "--table-rows",
         default=None,
@@ -44,9 +42,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument(
         "--fanout", type=float, default=2.0, help="rows multiplier for child tables without --table-rows"
     )
-    parser.add_argument(
-        "--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}"
-    )
+    parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
     parser.set_defaults(func=run)
@@ -77,9 +73,7 @@ def run(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=total, unit="rows", desc="relational")
     try:
-        report, files = export_dataset(
-            prepared, args.seed, args.out, formats, progress=bar.update if bar else None
-        )
+        report, files = export_dataset(prepared, args.seed, args.out, formats, progress=bar.update if bar else None)
     finally:
         if bar is not None:
             bar.close()

@@ -185,9 +185,7 @@ _DIALECT_HINTS = {
 
 def detect_dialect(text: str) -> str:
     """The dialect with the most tell-tale syntax; PostgreSQL when nothing tells."""
-    scores = {
-        d: sum(bool(re.search(p, text, re.IGNORECASE)) for p in pats) for d, pats in _DIALECT_HINTS.items()
-    }
+    scores = {d: sum(bool(re.search(p, text, re.IGNORECASE)) for p in pats) for d, pats in _DIALECT_HINTS.items()}
     best = max(scores, key=lambda d: (scores[d], d == "postgres"))
     return best if scores[best] else "postgres"
 
@@ -355,18 +353,14 @@ class _Parser:
                 table.uniques.append((col_name,))
             elif isinstance(kind, exp.DefaultColumnConstraint):
                 column.default = kind.this
-            elif isinstance(
-                kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint
-            ):
+            elif isinstance(kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint):
                 auto = True
             elif isinstance(kind, exp.CheckColumnConstraint):
                 self.add_check(table, kind.this, cons.name or None, kind)
             elif isinstance(kind, exp.Reference):
                 self.add_fk(table, (col_name,), kind, cons.name or None, via_alter=False, node=kind)
             elif isinstance(kind, exp.ComputedColumnConstraint):
-                raise self.fail(
-                    f"column {table.name}.{col_name} is a generated (computed) column; not supported", node
-                )
+                raise self.fail(f"column {table.name}.{col_name} is a generated (computed) column; not supported", node)
         if auto:
             if sql_type.kind != "int":
                 raise self.fail(f"column {table.name}.{col_name}: auto-increment needs an integer type", node)
@@ -474,9 +468,7 @@ class _Parser:
     def sql_type(self, dtype: exp.DataType, where: str, node: exp.Expression) -> SqlType:
         kind = dtype.this
         text = dtype.sql(dialect=self.dialect)
-        params = [
-            int(p.this.this) for p in dtype.expressions if isinstance(p, exp.DataTypeParam) and p.this.is_int
-        ]
+        params = [int(p.this.this) for p in dtype.expressions if isinstance(p, exp.DataTypeParam) and p.this.is_int]
         if kind == T.TINYINT and params == [1] and self.dialect == "mysql":
             return SqlType("bool", text)
         if kind in INT_RANGES:
@@ -486,9 +478,7 @@ class _Parser:
             precision = params[0] if params else (19 if kind == T.MONEY else 18)
             scale = params[1] if len(params) > 1 else (2 if not params else 0)
             if precision > 38 or scale > precision:
-                raise self.fail(
-                    f"column {where}: {text} is out of range (precision <= 38, scale <= precision)", node
-                )
+                raise self.fail(f"column {where}: {text} is out of range (precision <= 38, scale <= precision)", node)
             return SqlType("decimal", text, precision=precision, scale=scale)
         if kind in FLOAT_TYPES:
             return SqlType("float", text)
@@ -561,9 +551,7 @@ class _Parser:
                 for col in check.columns:
                     if col not in table.columns:
                         self._current = self.statements[check.statement]
-                        raise self.fail(
-                            f"CHECK ({check.sql}) uses unknown column {table.name}.{col}", line=check.line
-                        )
+                        raise self.fail(f"CHECK ({check.sql}) uses unknown column {table.name}.{col}", line=check.line)
             for col in table.primary_key:
                 table.columns[col].nullable = False
             # Keep unique sets distinct and drop the primary key repeated as UNIQUE.

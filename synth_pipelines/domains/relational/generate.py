@@ -110,8 +110,7 @@ class TableModel:
             for c in fk.ref_columns
         }
         self.specs = {
-            c.name: _spec(schema, table, c, rules.get(c.name), c.name in referenced)
-            for c in table.columns.values()
+            c.name: _spec(schema, table, c, rules.get(c.name), c.name in referenced) for c in table.columns.values()
         }
         self.groups: list[KeyGroup] = []
         self.key_columns: set[str] = set()
@@ -120,9 +119,7 @@ class TableModel:
         self.plain: list[str] = []
 
 
-def _spec(
-    schema: Schema, table: Table, column: Column, rule: ColumnRule | None, referenced: bool
-) -> ColumnSpec:
+def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None, referenced: bool) -> ColumnSpec:
     t = column.type
     spec = ColumnSpec(table.name, column, infer_semantic(table.name, column))
     spec.default = column.default_literal
@@ -252,9 +249,7 @@ class RelationalGenerator:
                     f"{self.schema.source}:{t.line}: table {t.name}: {m.rows:,} rows requested but {label} allows "
                     f"only {space:,} distinct values ({_explain(components)}); lower the row count for {t.name}"
                 )
-            m.groups.append(
-                KeyGroup(label, tuple(sorted(taken, key=list(t.columns).index)), components, space)
-            )
+            m.groups.append(KeyGroup(label, tuple(sorted(taken, key=list(t.columns).index)), components, space))
             assigned |= taken
             groups_done.append(set(cols))
         m.key_columns = assigned
@@ -308,9 +303,7 @@ class RelationalGenerator:
         self._key_cache_depth += 1
         try:
             if self._key_cache_depth > 32:
-                raise ConstraintViolation(
-                    f"{self.schema.source}: keys of {table} reference each other in a loop"
-                )
+                raise ConstraintViolation(f"{self.schema.source}: keys of {table} reference each other in a loop")
             m = self.models[table]
             out: dict[str, pl.Series] = {}
             parts: dict[int, list[np.ndarray]] = {}
@@ -358,17 +351,13 @@ class RelationalGenerator:
         else:
             big = max(range(len(comps)), key=lambda i: comps[i].size)
             parts = [
-                permute(idx, min(c.size, LIMIT_62 - 1), key + i)
-                if i == big
-                else mix62(idx, key + 7 * i + 1) % c.size
+                permute(idx, min(c.size, LIMIT_62 - 1), key + i) if i == big else mix62(idx, key + 7 * i + 1) % c.size
                 for i, c in enumerate(comps)
             ]
         done[g_no] = parts
         return self._component_values(m, comps, parts)
 
-    def _component_values(
-        self, m: TableModel, comps: list[Component], parts: list[np.ndarray]
-    ) -> dict[str, pl.Series]:
+    def _component_values(self, m: TableModel, comps: list[Component], parts: list[np.ndarray]) -> dict[str, pl.Series]:
         out: dict[str, pl.Series] = {}
         for c, j in zip(comps, parts, strict=True):
             if c.fk is not None:
@@ -415,9 +404,7 @@ class RelationalGenerator:
             out[col] = values
         return out
 
-    def _draw_fk(
-        self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str
-    ) -> dict[str, pl.Series]:
+    def _draw_fk(self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str) -> dict[str, pl.Series]:
         n = idx.size
         rng = self.rng(m.table.name, f"fk:{','.join(fk.columns)}{tag}", block)
         parent_rows = self.plan.rows[fk.ref_table]
@@ -447,8 +434,7 @@ class RelationalGenerator:
         if null.any():
             mask = pl.Series(null)
             values = {
-                c: pl.select(pl.when(mask).then(None).otherwise(s).alias(c)).to_series()
-                for c, s in values.items()
+                c: pl.select(pl.when(mask).then(None).otherwise(s).alias(c)).to_series() for c, s in values.items()
             }
         return values
 
@@ -473,9 +459,7 @@ class RelationalGenerator:
             keys = {c: frame[c].gather(rows) for c in m.key_columns}
             redrawn = self.draw_rest(m, idx[rows], block, f"#redraw{round_no}", keys)
             positions = pl.Series(rows)
-            frame = frame.with_columns(
-                [frame[c].scatter(positions, redrawn[c].cast(frame.schema[c])) for c in redrawn]
-            )
+            frame = frame.with_columns([frame[c].scatter(positions, redrawn[c].cast(frame.schema[c])) for c in redrawn])
         worst = int(failing.sum(axis=0).argmax())
         check = evaluator.checks[worst].check
         raise ConstraintViolation(

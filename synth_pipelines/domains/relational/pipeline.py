@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -20,9 +21,11 @@ from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.domains.relational.ddl import DIALECTS, Schema, load_ddl
 from synth_pipelines.domains.relational.export import (
     FORMATS,
+    TableFiles,
+    WriteBehind,
+    dictionary_columns,
     frame_blocks,
     write_duckdb,
-    write_table,
     write_zip,
 )
 from synth_pipelines.domains.relational.generate import RelationalGenerator
@@ -36,18 +39,10 @@ GENERATOR_VERSION = "relational-2"
 class RelationalConfig(BaseModel):
     """How much to generate for a schema (the DDL file itself is the rest of the config)."""
 
-    rows: int = Field(
-        1000, ge=0, description="Rows per table unless overridden; child tables get rows x fanout."
-    )
-    table_rows: dict[str, int] = Field(
-        default_factory=dict, description="Per-table row counts, e.g. {'loans': 50000}."
-    )
-    fanout: float = Field(
-        2.0, ge=0, description="Multiplier for tables hanging off a parent through a non-unique FK."
-    )
-    dialect: str | None = Field(
-        None, description="postgres, mysql or sqlite; detected from the DDL when unset."
-    )
+    rows: int = Field(1000, ge=0, description="Rows per table unless overridden; child tables get rows x fanout.")
+    table_rows: dict[str, int] = Field(default_factory=dict, description="Per-table row counts, e.g. {'loans': 50000}.")
+    fanout: float = Field(2.0, ge=0, description="Multiplier for tables hanging off a parent through a non-unique FK.")
+    dialect: str | None = Field(None, description="postgres, mysql or sqlite; detected from the DDL when unset.")
 
     @field_validator("dialect")
     @classmethod
@@ -88,6 +83,21 @@ def parse_formats(text: str | None) -> tuple[str, ...]:
     return wanted
 
 
+class _PhaseClock:
+    """Wall and process CPU seconds per phase (CPU time shows the work on a busy shared machine)."""
+
+    def __init__(self, timings: dict[str, float] | None) -> None:
+        self.timings = timings
+        self.last = (time.perf_counter(), time.process_time())
+
+    def lap(self, phase: str) -> None:
+        now = (time.perf_counter(), time.process_time())
+        if self.timings is not None:
+            self.timings[phase] = now[0] - self.last[0]
+            self.timings[f"{phase}_cpu"] = now[1] - self.last[1]
+        self.last = now
+
+
 def export_dataset(
     prepared: Prepared,
     seed: int,
@@ -95,11 +105,14 @@ def export_dataset(
     formats: tuple[str, ...] = FORMATS,
     tables: dict[str, pl.DataFrame] | None = None,
     progress: Any = None,
+    timings: dict[str, float] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
     """Write every table, validate the written data, and only then move the files into ``out_dir``.
 
     Returns the report and the final files by role. On any violation nothing reaches ``out_dir``.
+    ``timings``, when given, receives seconds per phase (generate, validate, zip, duckdb) for benches.
     """
+    clock = _PhaseClock(timings)
     schema, plan, gen = prepared.schema, prepared.plan, prepared.generator
     out_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".relational-staging.", dir=out_dir))
@@ -107,14 +120,31 @@ def export_dataset(
         want_csv = "csv" in formats or "zip" in formats
         parquet: dict[str, Path] = {}
         csv: dict[str, Path] = {}
-        for name in plan.insert_order:
-            blocks = frame_blocks(tables[name]) if tables is not None else gen.iter_blocks(name)
-            parquet[name] = staging / f"{name}.parquet"
-            csv[name] = staging / f"{name}.csv"
-            write_table(blocks, gen.empty_frame(name).schema, parquet[name], csv[name] if want_csv else None)
-            if progress is not None:
-                progress(plan.rows[name])
+        with WriteBehind() as writer:
+            for name in plan.insert_order:
+                parquet[name] = staging / f"{name}.parquet"
+                csv[name] = staging / f"{name}.csv"
+                files = TableFiles(
+                    gen.empty_frame(name).schema,
+                    parquet[name],
+                    csv[name] if want_csv else None,
+                    dictionary_columns(gen.models[name]),
+                )
+                writer.submit(files.__enter__)
+                try:
+                    blocks = frame_blocks(tables[name]) if tables is not None else gen.iter_blocks(name)
+                    for block in blocks:
+                        writer.submit(files.write, block)
+                except BaseException as exc:
+                    writer.submit(files.__exit__, type(exc), exc, exc.__traceback__)
+                    raise
+                writer.submit(files.__exit__, None, None, None)
+                if progress is not None:
+                    progress(plan.rows[name])
+            writer.drain()
+        clock.lap("generate")
         report = build_report(schema, plan, gen, dict(parquet), seed, GENERATOR_VERSION)
+        clock.lap("validate")
         if not report["ok"]:
             raise ConstraintViolation(
                 f"{schema.source} seed={seed}: generated data violates constraints ({violation_summary(report)}); "
@@ -128,8 +158,10 @@ def export_dataset(
             files |= {f"csv:{n}": p for n, p in csv.items()}
         if "zip" in formats:
             files["zip"] = write_zip([csv[n] for n in plan.insert_order], staging / "dataset.zip")
+            clock.lap("zip")
         if "duckdb" in formats:
             files["duckdb"] = write_duckdb(schema, plan, parquet, staging / "dataset.duckdb")
+            clock.lap("duckdb")
         final: dict[str, Path] = {}
         for role, path in files.items():
             target = out_dir / path.name

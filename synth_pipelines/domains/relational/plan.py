@@ -168,8 +168,6 @@ def row_counts(
     return counts
 
 
-def make_plan(
-    schema: Schema, rows: int, overrides: dict[str, int] | None = None, fanout: float = 2.0
-) -> Plan:
+def make_plan(schema: Schema, rows: int, overrides: dict[str, int] | None = None, fanout: float = 2.0) -> Plan:
     order, deferred = insert_order(schema)
     return Plan(order, deferred, row_counts(schema, rows, overrides, fanout, deferred))

@@ -21,6 +21,7 @@ from synth_pipelines.domains.relational.generate import RelationalGenerator
 from synth_pipelines.domains.relational.plan import Plan
 
 SAMPLES = 5
+SAMPLE_ROWS = 2000  # samples come from the first rows only
 
 
 def q(name: str) -> str:
@@ -31,9 +32,7 @@ def _cols(cols: tuple[str, ...] | list[str]) -> str:
     return ", ".join(q(c) for c in cols)
 
 
-def connect_sources(
-    sources: dict[str, pl.DataFrame | Path], memory_limit: str = "512MB"
-) -> duckdb.DuckDBPyConnection:
+def connect_sources(sources: dict[str, pl.DataFrame | Path], memory_limit: str = "512MB") -> duckdb.DuckDBPyConnection:
     """An in-memory DuckDB where each table is a view over its frame or Parquet file."""
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": 2})
     for name, src in sources.items():
@@ -42,9 +41,7 @@ def connect_sources(
             con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM {q('__frame_' + name)}")
         else:
             path = str(src).replace("'", "''")
-            con.execute(
-                f"CREATE VIEW {q(name)} AS SELECT * FROM read_parquet('{path}', hive_partitioning = false)"
-            )
+            con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
     return con
 
 
@@ -61,9 +58,10 @@ def _plain(value: Any) -> Any:
     return str(value)
 
 
-def _type_violations(con: duckdb.DuckDBPyConnection, table: Table, col: str) -> int:
+def _type_violation(table: Table, col: str) -> str | None:
+    """SQL that is TRUE where a set value lies outside the column's declared type, or None."""
     t = table.columns[col].type
-    c = q(col)
+    c = f"c.{q(col)}"
     if t.kind == "string" and t.length is not None:
         cond = f"length({c}) > {t.length}"
     elif t.kind == "int":
@@ -77,59 +75,129 @@ def _type_violations(con: duckdb.DuckDBPyConnection, table: Table, col: str) -> 
     elif t.kind == "uuid":
         cond = f"TRY_CAST({c} AS UUID) IS NULL"
     else:
-        return 0
-    return int(_scalar(con, f"SELECT count(*) FROM {q(table.name)} WHERE {c} IS NOT NULL AND ({cond})"))
+        return None
+    return f"{c} IS NOT NULL AND ({cond})"
+
+
+def _distinct(cols: tuple[str, ...] | list[str], where: str | None = None) -> str:
+    """count(DISTINCT ...) of one column, or of a row of several (NULLs: see the callers' filters)."""
+    inner = f"c.{q(cols[0])}" if len(cols) == 1 else "(" + ", ".join(f"c.{q(c)}" for c in cols) + ")"
+    return f"count(DISTINCT {inner})" + (f" FILTER (WHERE {where})" if where else "")
+
+
+def _all_set(cols: tuple[str, ...] | list[str]) -> str:
+    return " AND ".join(f"c.{q(c)} IS NOT NULL" for c in cols)
+
+
+class _Select:
+    """The aggregate expressions of a table's one query, each named by what it counts."""
+
+    def __init__(self) -> None:
+        self.exprs: list[str] = []
+
+    def add(self, sql: str) -> int:
+        self.exprs.append(sql)
+        return len(self.exprs) - 1
 
 
 def table_report(
-    con: duckdb.DuckDBPyConnection, schema: Schema, gen: RelationalGenerator, table: Table
+    con: duckdb.DuckDBPyConnection,
+    schema: Schema,
+    gen: RelationalGenerator,
+    table: Table,
+    known_rows: dict[str, int] | None = None,
 ) -> dict[str, Any]:
+    """Every count of one table from ONE aggregate query over its data.
+
+    The query reads the table once: per column NULLs, distinct values, min and max; PK and UNIQUE
+    duplicates; CHECK and type violations; and, through a LEFT JOIN per foreign key against the
+    parent's distinct keys, FK orphans and how many parent keys are used. Only the parents' key
+    columns are read besides (DuckDB reads just those columns of a Parquet file).
+    """
     name = q(table.name)
-    rows = int(_scalar(con, f"SELECT count(*) FROM {name}"))
-    constraints: list[dict[str, Any]] = []
-    if table.primary_key:
-        pk = _cols(table.primary_key)
-        dupes = int(_scalar(con, f"SELECT count(*) - count(DISTINCT ({pk})) FROM {name}"))
-        nulls = int(
-            _scalar(
-                con,
-                f"SELECT count(*) FROM {name} WHERE "
-                + " OR ".join(f"{q(c)} IS NULL" for c in table.primary_key),
-            )
+    sel = _Select()
+    rows_at = sel.add("count(*)")
+    col_at: dict[str, tuple[int, int, int, int]] = {}
+    for col in table.columns:
+        c = f"c.{q(col)}"
+        col_at[col] = (
+            sel.add(f"count(*) FILTER (WHERE {c} IS NULL)"),
+            sel.add(f"count(DISTINCT {c})"),
+            sel.add(f"min({c})"),
+            sel.add(f"max({c})"),
         )
+
+    def key_counts(cols: tuple[str, ...]) -> tuple[int, int]:
+        """(rows with every column set, their distinct tuples): duplicates = first - second."""
+        if len(cols) == 1:
+            return -1, col_at[cols[0]][1]
+        cond = _all_set(cols)
+        return sel.add(f"count(*) FILTER (WHERE {cond})"), sel.add(_distinct(cols, cond))
+
+    pk_at = key_counts(table.primary_key) if table.primary_key else None
+    pk_null_at = (
+        sel.add("count(*) FILTER (WHERE " + " OR ".join(f"c.{q(c)} IS NULL" for c in table.primary_key) + ")")
+        if table.primary_key
+        else None
+    )
+    unique_at = [key_counts(cols) for cols in table.uniques]
+    joins: list[str] = []
+    fk_at: list[tuple[int, int, int]] = []
+    for k, fk in enumerate(table.foreign_keys):
+        alias = f"f{k}"
+        keys = ", ".join(f"{q(r)} AS {q(f'__k{i}')}" for i, r in enumerate(fk.ref_columns))
+        on = " AND ".join(f"{alias}.{q(f'__k{i}')} = c.{q(c)}" for i, c in enumerate(fk.columns))
+        joins.append(f"LEFT JOIN (SELECT DISTINCT {keys}, true AS __hit FROM {q(fk.ref_table)}) AS {alias} ON {on}")
+        orphan = f"{_all_set(fk.columns)} AND {alias}.__hit IS NULL"
+        # Parent keys used = distinct set FK values minus the distinct orphan values. The orphan
+        # filter is empty on good data, so this costs no second hash of a large column.
+        used = (
+            col_at[fk.columns[0]][1] if len(fk.columns) == 1 else sel.add(_distinct(fk.columns, _all_set(fk.columns)))
+        )
+        fk_at.append((sel.add(f"count(*) FILTER (WHERE {orphan})"), used, sel.add(_distinct(fk.columns, orphan))))
+    compiled = compile_checks(schema, table)
+    check_at = [sel.add(f"count(*) FILTER (WHERE ({c.duckdb_sql}) IS FALSE)") for c in compiled]
+    type_at: dict[str, int] = {}
+    for col in table.columns:
+        cond = _type_violation(table, col)
+        if cond is not None:
+            type_at[col] = sel.add(f"count(*) FILTER (WHERE {cond})")
+
+    # CHECK expressions name the table's columns unqualified: the joined parents' columns are all
+    # renamed (__k0, __hit), so nothing is ambiguous.
+    sql = f"SELECT {', '.join(sel.exprs)} FROM {name} AS c {' '.join(joins)}"
+    values = con.execute(sql).fetchone()
+    assert values is not None
+    rows = int(values[rows_at])
+
+    def dupes(at: tuple[int, int], cols: tuple[str, ...]) -> int:
+        set_rows = rows - int(values[col_at[cols[0]][0]]) if at[0] < 0 else int(values[at[0]])
+        return set_rows - int(values[at[1]])
+
+    constraints: list[dict[str, Any]] = []
+    if pk_at is not None and pk_null_at is not None:
+        d, nulls = dupes(pk_at, table.primary_key), int(values[pk_null_at])
         constraints.append(
             {
                 "type": "PRIMARY KEY",
                 "columns": list(table.primary_key),
-                "duplicates": dupes,
+                "duplicates": d,
                 "nulls": nulls,
-                "violations": dupes + nulls,
+                "violations": d + nulls,
             }
         )
-    for cols in table.uniques:
-        not_null = " AND ".join(f"{q(c)} IS NOT NULL" for c in cols)
-        dupes = int(
-            _scalar(con, f"SELECT count(*) - count(DISTINCT ({_cols(cols)})) FROM {name} WHERE {not_null}")
-        )
-        constraints.append(
-            {"type": "UNIQUE", "columns": list(cols), "duplicates": dupes, "violations": dupes}
-        )
-    for fk in table.foreign_keys:
-        set_cond = " AND ".join(f"c.{q(c)} IS NOT NULL" for c in fk.columns)
-        join = " AND ".join(f"p.{q(r)} = c.{q(c)}" for c, r in zip(fk.columns, fk.ref_columns, strict=True))
-        parent = q(fk.ref_table)
-        orphans = int(
-            _scalar(
-                con,
-                f"SELECT count(*) FROM {name} c WHERE {set_cond} AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE {join})",
-            )
-        )
-        parent_rows = int(_scalar(con, f"SELECT count(*) FROM {parent}"))
-        covered = int(
-            _scalar(
-                con, f"SELECT count(*) FROM {parent} p WHERE EXISTS (SELECT 1 FROM {name} c WHERE {join})"
-            )
-        )
+    for cols, at in zip(table.uniques, unique_at, strict=True):
+        d = dupes(at, cols)
+        constraints.append({"type": "UNIQUE", "columns": list(cols), "duplicates": d, "violations": d})
+    for fk, (orphan_at, used_at, orphan_keys_at) in zip(table.foreign_keys, fk_at, strict=True):
+        if known_rows is not None and fk.ref_table in known_rows and fk.ref_table != table.name:
+            parent_rows = known_rows[fk.ref_table]
+        elif fk.ref_table == table.name:
+            parent_rows = rows
+        else:
+            parent_rows = int(_scalar(con, f"SELECT count(*) FROM {q(fk.ref_table)}"))
+        orphans = int(values[orphan_at])
+        covered = int(values[used_at]) - int(values[orphan_keys_at])
         constraints.append(
             {
                 "type": "FOREIGN KEY",
@@ -143,52 +211,52 @@ def table_report(
         )
     for col in table.columns.values():
         if not col.nullable:
-            nulls = int(_scalar(con, f"SELECT count(*) FROM {name} WHERE {q(col.name)} IS NULL"))
-            constraints.append({"type": "NOT NULL", "columns": [col.name], "violations": nulls})
-    for compiled in compile_checks(schema, table):
-        bad = int(_scalar(con, f"SELECT count(*) FROM {name} WHERE ({compiled.duckdb_sql}) IS FALSE"))
+            constraints.append(
+                {"type": "NOT NULL", "columns": [col.name], "violations": int(values[col_at[col.name][0]])}
+            )
+    for c, at in zip(compiled, check_at, strict=True):
+        constraints.append(
+            {"type": "CHECK", "name": c.check.name, "expression": c.check.sql, "violations": int(values[at])}
+        )
+    for col, at in type_at.items():
         constraints.append(
             {
-                "type": "CHECK",
-                "name": compiled.check.name,
-                "expression": compiled.check.sql,
-                "violations": bad,
+                "type": "TYPE",
+                "columns": [col],
+                "declared": table.columns[col].type.sql,
+                "violations": int(values[at]),
             }
         )
-    for col in table.columns:
-        bad = _type_violations(con, table, col)
-        if table.columns[col].type.kind in ("string", "int", "enum", "decimal", "uuid"):
-            constraints.append(
-                {"type": "TYPE", "columns": [col], "declared": table.columns[col].type.sql, "violations": bad}
-            )
+    samples = _samples(con, table)
     columns: dict[str, Any] = {}
     model = gen.models[table.name]
     for col in table.columns.values():
-        c = q(col.name)
-        stats = con.execute(
-            f"SELECT count(*) FILTER (WHERE {c} IS NULL), count(DISTINCT {c}), min({c}), max({c}) FROM {name}"
-        ).fetchone()
-        assert stats is not None
-        samples = [
-            _plain(r[0])
-            for r in con.execute(
-                f"SELECT DISTINCT {c} FROM {name} WHERE {c} IS NOT NULL ORDER BY {c} LIMIT {SAMPLES}"
-            ).fetchall()
-        ]
+        nulls_at, distinct_at, min_at, max_at = col_at[col.name]
         columns[col.name] = {
             "type": col.type.sql,
             "meaning": model.specs[col.name].semantic,
-            "null_pct": round(100.0 * stats[0] / rows, 2) if rows else 0.0,
-            "distinct": int(stats[1]),
-            "min": _plain(stats[2]),
-            "max": _plain(stats[3]),
-            "samples": samples,
+            "null_pct": round(100.0 * int(values[nulls_at]) / rows, 2) if rows else 0.0,
+            "distinct": int(values[distinct_at]),
+            "min": _plain(values[min_at]),
+            "max": _plain(values[max_at]),
+            "samples": samples[col.name],
         }
     return {
         "rows": rows,
         "violations": sum(c["violations"] for c in constraints),
         "constraints": constraints,
         "columns": columns,
+    }
+
+
+def _samples(con: duckdb.DuckDBPyConnection, table: Table) -> dict[str, list[Any]]:
+    """The first ``SAMPLES`` distinct set values of each column, in row order, from the table's
+    first rows (a read of one row group, not another pass)."""
+    cols = ", ".join(q(c) for c in table.columns)
+    head = con.execute(f"SELECT {cols} FROM {q(table.name)} LIMIT {SAMPLE_ROWS}").pl()
+    return {
+        col: [_plain(v) for v in head[col].drop_nulls().unique(maintain_order=True).head(SAMPLES).to_list()]
+        for col in table.columns
     }
 
 
@@ -202,7 +270,11 @@ def build_report(
 ) -> dict[str, Any]:
     con = connect_sources(sources)
     try:
-        tables = {name: table_report(con, schema, gen, schema.tables[name]) for name in plan.insert_order}
+        tables: dict[str, Any] = {}
+        known_rows: dict[str, int] = {}
+        for name in plan.insert_order:
+            tables[name] = table_report(con, schema, gen, schema.tables[name], known_rows)
+            known_rows[name] = tables[name]["rows"]
     finally:
         con.close()
     total = sum(t["violations"] for t in tables.values())

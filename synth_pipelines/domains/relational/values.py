@@ -124,9 +124,7 @@ def _entity_name_kind(table: str) -> str:
         return "full_name"
     if re.search(r"department|dept|team|division|unit", t):
         return "department"
-    if re.search(
-        r"publisher|compan|supplier|vendor|restaurant|shop|store|brand|organi|hotel|airline|bank", t
-    ):
+    if re.search(r"publisher|compan|supplier|vendor|restaurant|shop|store|brand|organi|hotel|airline|bank", t):
         return "company"
     if re.search(r"city|cities|town", t):
         return "city"
@@ -233,9 +231,7 @@ def draw_column(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Series
     if spec.null_share > 0 and n:
         nulls = rng.random(n) < spec.null_share
         if nulls.any():
-            values = pl.select(
-                pl.when(pl.Series(nulls)).then(None).otherwise(values).alias(spec.name)
-            ).to_series()
+            values = pl.select(pl.when(pl.Series(nulls)).then(None).otherwise(values).alias(spec.name)).to_series()
     return values.alias(spec.name)
 
 
@@ -262,9 +258,7 @@ def _draw_values(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
         seconds = rng.integers(6 * 3600, 23 * 3600, n)
         return pl.Series(seconds * 1_000_000_000).cast(pl.Time)
     if kind == "uuid":
-        return uuid_strings(
-            rng.integers(0, 2**62, n, dtype=np.int64), rng.integers(0, 2**62, n, dtype=np.int64)
-        )
+        return uuid_strings(rng.integers(0, 2**62, n, dtype=np.int64), rng.integers(0, 2**62, n, dtype=np.int64))
     if kind == "json":
         score = rng.integers(0, 100, n)
         tags = vocab("word").gather(rng.integers(0, vocab("word").len(), n))
@@ -466,9 +460,7 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
     if sem == "state":
         return _gather("state", rng, n)
     if sem == "street":
-        return _concat(
-            [_digits(rng, n, 3), _gather("last_name", rng, n), _gather("street_suffix", rng, n)], " "
-        )
+        return _concat([_digits(rng, n, 3), _gather("last_name", rng, n), _gather("street_suffix", rng, n)], " ")
     if sem == "postal_code":
         return _digits(rng, n, 5)
     if sem == "url":
@@ -484,9 +476,7 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
         parts = [pl.Series(rng.integers(1, 255, n)).cast(pl.String) for _ in range(4)]
         return _concat(parts, ".")
     if sem == "uuid_text":
-        return uuid_strings(
-            rng.integers(0, 2**62, n, dtype=np.int64), rng.integers(0, 2**62, n, dtype=np.int64)
-        )
+        return uuid_strings(rng.integers(0, 2**62, n, dtype=np.int64), rng.integers(0, 2**62, n, dtype=np.int64))
     if sem == "hex":
         return _codes(rng, n, min(length or 64, 64), np.frombuffer(b"0123456789abcdef", dtype=np.uint8))
     if sem == "company":
@@ -599,18 +589,22 @@ def _string_domain(spec: ColumnSpec) -> tuple[int, str]:
         return 10**9, "isbn"
     if sem == "email":
         return 2**62, "email"
-    if sem in (
-        "full_name",
-        "company",
-        "department",
-        "title",
-        "city",
-        "words",
-        "text",
-        "job",
-        "username",
-        "street",
-    ) and max_len >= 24:
+    if (
+        sem
+        in (
+            "full_name",
+            "company",
+            "department",
+            "title",
+            "city",
+            "words",
+            "text",
+            "job",
+            "username",
+            "street",
+        )
+        and max_len >= 24
+    ):
         return 2**62, "named"
     if sem in ("country_code", "currency", "language", "timezone", "country", "color", "state"):
         v = _fit_vocab(sem, spec)
@@ -689,9 +683,7 @@ def enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
         base = _named(spec, j)
         rank = pl.Series(j // _named_capacity(spec) + 1)
         # Names repeat after the vocabulary's combinations run out: a numeric suffix keeps them distinct.
-        suffix = pl.select(
-            pl.when(rank > 1).then(pl.format(" {}", rank)).otherwise(pl.lit("")).alias("s")
-        ).to_series()
+        suffix = pl.select(pl.when(rank > 1).then(pl.format(" {}", rank)).otherwise(pl.lit("")).alias("s")).to_series()
         if spec.max_len is not None:
             base = base.str.slice(0, spec.max_len - 20).str.strip_chars_end()
         return _concat([base, suffix], "").alias(spec.name)
@@ -765,9 +757,7 @@ def permute(x: np.ndarray, n: int, key: int) -> np.ndarray:
     bits += bits % 2
     half = bits // 2
     mask = np.uint64((1 << half) - 1)
-    keys = [
-        np.uint64((key * 0x9E3779B97F4A7C15 + r * 0xBF58476D1CE4E5B9) & ((1 << 62) - 1)) for r in range(4)
-    ]
+    keys = [np.uint64((key * 0x9E3779B97F4A7C15 + r * 0xBF58476D1CE4E5B9) & ((1 << 62) - 1)) for r in range(4)]
 
     def rounds(v: np.ndarray) -> np.ndarray:
         left, right = v >> np.uint64(half), v & mask
