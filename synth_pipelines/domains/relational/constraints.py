@@ -248,13 +248,22 @@ def compile_checks(schema: Schema, table: Table) -> list[CompiledCheck]:
 
 
 class CheckEvaluator:
-    """Evaluates a table's CHECKs over polars frames in an in-memory DuckDB."""
+    """Evaluates a table's CHECKs over polars frames in an in-memory DuckDB.
 
-    def __init__(self, schema: Schema, table: Table) -> None:
+    Pass ``con`` to share one DuckDB between tables (the caller closes it); otherwise the evaluator
+    opens its own on first use and ``close`` closes it.
+    """
+
+    def __init__(self, schema: Schema, table: Table, con: duckdb.DuckDBPyConnection | None = None) -> None:
         self.schema = schema
         self.table = table
         self.checks = compile_checks(schema, table)
-        self._con: duckdb.DuckDBPyConnection | None = None
+        self._con = con
+        self._owns_con = con is None
+        # Only the columns the CHECKs name travel to DuckDB (a String column's Arrow copy is not free).
+        named = {_column_of(col) for c in self.checks for col in c.check.expr.find_all(exp.Column)}
+        used = [c for c in table.columns if c in named]
+        self.columns = used if named <= set(used) else list(table.columns)
 
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
@@ -266,8 +275,10 @@ class CheckEvaluator:
         """``(rows, checks)`` boolean matrix: True where a CHECK evaluates to FALSE."""
         if not self.checks or frame.height == 0:
             return np.zeros((frame.height, len(self.checks)), dtype=bool)
-        select = ", ".join(f"coalesce(NOT ({c.duckdb_sql}), false) AS c{i}" for i, c in enumerate(self.checks))
-        arrow = frame.to_arrow()  # noqa: F841 - referenced by name in the query
+        select = ", ".join(
+            f"coalesce(NOT ({c.duckdb_sql}), false) AS c{i}" for i, c in enumerate(self.checks)
+        )
+        arrow = frame.select(self.columns).to_arrow()  # noqa: F841 - referenced by name in the query
         try:
             result = self.con.execute(f"SELECT {select} FROM arrow").fetchnumpy()
         except duckdb.Error:
@@ -284,6 +295,6 @@ class CheckEvaluator:
         return np.column_stack([np.asarray(result[f"c{i}"], dtype=bool) for i in range(len(self.checks))])
 
     def close(self) -> None:
-        if self._con is not None:
+        if self._con is not None and self._owns_con:
             self._con.close()
-            self._con = None
+        self._con = None

@@ -21,6 +21,7 @@ import math
 from collections.abc import Iterator
 from dataclasses import dataclass
 
+import duckdb
 import numpy as np
 import polars as pl
 
@@ -200,6 +201,7 @@ class RelationalGenerator:
         for model in self.models.values():
             self._plan_keys(model)
         self._key_cache_depth = 0
+        self._check_con: duckdb.DuckDBPyConnection | None = None
 
     # planning -----------------------------------------------------------------------------------
     def _plan_keys(self, m: TableModel) -> None:
@@ -468,8 +470,20 @@ class RelationalGenerator:
             "the column types, other CHECKs or keys (CHECKs on key columns cannot be redrawn). Nothing was written."
         )
 
+    def check_connection(self) -> duckdb.DuckDBPyConnection:
+        """One in-memory DuckDB for every table's CHECK evaluation (opening one per table costs more
+        than evaluating a small table's CHECKs)."""
+        if self._check_con is None:
+            self._check_con = duckdb.connect(":memory:", config={"threads": 1})
+        return self._check_con
+
+    def close(self) -> None:
+        if self._check_con is not None:
+            self._check_con.close()
+            self._check_con = None
+
     def iter_blocks(self, table: str, block_rows: int = BLOCK_ROWS) -> Iterator[pl.DataFrame]:
-        evaluator = CheckEvaluator(self.schema, self.schema.tables[table])
+        evaluator = CheckEvaluator(self.schema, self.schema.tables[table], self.check_connection())
         try:
             for block, start, n in block_spans(self.plan.rows[table], block_rows):
                 yield self.block(table, block, start, n, evaluator)

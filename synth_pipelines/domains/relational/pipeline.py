@@ -169,4 +169,5 @@ def export_dataset(
             final[role] = target
         return report, final
     finally:
+        gen.close()
         shutil.rmtree(staging, ignore_errors=True)
