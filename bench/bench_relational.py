@@ -56,9 +56,7 @@ def faker_rows(n: int) -> float:
     start = time.perf_counter()
     rows = []
     for i in range(n):
-        loaned = fake.date_time_between(
-            start_date=dt.datetime(2015, 1, 1), end_date=dt.datetime(2025, 12, 31)
-        )
+        loaned = fake.date_time_between(start_date=dt.datetime(2015, 1, 1), end_date=dt.datetime(2025, 12, 31))
         rows.append(
             {
                 "loan_id": i + 1,
@@ -66,9 +64,7 @@ def faker_rows(n: int) -> float:
                 "member_id": fake.random_int(1, 100_000),
                 "loaned_at": loaned,
                 "due_date": fake.date_between(start_date=dt.date(2015, 1, 1), end_date=dt.date(2025, 12, 31)),
-                "returned_at": loaned + dt.timedelta(days=fake.random_int(1, 30))
-                if fake.boolean(85)
-                else None,
+                "returned_at": loaned + dt.timedelta(days=fake.random_int(1, 30)) if fake.boolean(85) else None,
                 "fine_amount": round(fake.pyfloat(min_value=0, max_value=50), 2),
                 "email": fake.email(),
                 "name": fake.name(),
@@ -94,9 +90,7 @@ def mimesis_rows(n: int) -> float:
                 "member_id": numeric.integer_number(1, 100_000),
                 "loaned_at": loaned,
                 "due_date": when.date(start=2015, end=2025),
-                "returned_at": loaned + dt.timedelta(days=rng.randint(1, 30))
-                if rng.random() < 0.85
-                else None,
+                "returned_at": loaned + dt.timedelta(days=rng.randint(1, 30)) if rng.random() < 0.85 else None,
                 "fine_amount": round(numeric.float_number(0, 50), 2),
                 "email": person.email(),
                 "name": person.full_name(),
@@ -118,9 +112,7 @@ def ours(scale: float, keep: Path | None, formats: tuple[str, ...]) -> tuple[int
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the row counts (10 = 17.1M rows)")
     parser.add_argument("--baseline-rows", type=int, default=20_000, help="rows for each per-row baseline")
     parser.add_argument("--no-baselines", action="store_true")
@@ -141,13 +133,15 @@ def main() -> int:
     phases = [
         ("generation (draw + CHECKs + Parquet write)", "generate"),
         ("validation report (one query per table)", "validate"),
-        ("dataset.zip", "zip"),
-        ("dataset.duckdb (load with constraints)", "duckdb"),
+        ("  dataset.zip (CSV written during generation)", "zip"),
+        ("  dataset.duckdb (load with constraints)", "duckdb"),
+        ("zip and DuckDB, side by side", "package"),
         ("end to end", "total"),
     ]
     for label, key in phases:
         if key in t:
-            print(f"  {label:<44}{t[key]:>8.2f}{t[key + '_cpu']:>8.2f}{rows / t[key]:>16,.0f}")
+            cpu = f"{t[key + '_cpu']:>8.2f}" if key + "_cpu" in t else f"{'-':>8}"
+            print(f"  {label:<44}{t[key]:>8.2f}{cpu}{rows / t[key]:>16,.0f}")
     print(f"  peak RSS {peak:,.0f} MiB")
     for name, n in report["rows"].items():
         print(f"    {name:<11} {n:>12,} rows")

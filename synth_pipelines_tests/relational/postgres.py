@@ -56,9 +56,7 @@ class PostgresServer:
     def connect(self, dbname: str = "postgres"):  # type: ignore[no-untyped-def]
         import psycopg
 
-        return psycopg.connect(
-            host="127.0.0.1", port=self.port, user=self.user, dbname=dbname, autocommit=True
-        )
+        return psycopg.connect(host="127.0.0.1", port=self.port, user=self.user, dbname=dbname, autocommit=True)
 
 
 @contextmanager

@@ -80,7 +80,8 @@ def test_syntax_error_names_file_line_and_statement(write_ddl):
 
 def test_unknown_referenced_table(write_ddl):
     path = write_ddl(
-        "CREATE TABLE a (id INT PRIMARY KEY);\nCREATE TABLE b (\n  id INT PRIMARY KEY,\n  a_id INT REFERENCES nope (id)\n);\n"
+        "CREATE TABLE a (id INT PRIMARY KEY);\n"
+        "CREATE TABLE b (\n  id INT PRIMARY KEY,\n  a_id INT REFERENCES nope (id)\n);\n"
     )
     with pytest.raises(DdlError, match=rf"{path}:4: statement 2 \(CREATE TABLE b.*unknown table 'nope'"):
         load_ddl(path)
@@ -96,9 +97,7 @@ def test_unknown_referenced_column(write_ddl):
 
 def test_ungeneratable_type(write_ddl):
     path = write_ddl("CREATE TABLE a (\n  id INT PRIMARY KEY,\n  shape GEOMETRY\n);\n")
-    with pytest.raises(
-        DdlError, match=rf"{path}:3: statement 1 .*a\.shape: type GEOMETRY cannot be generated"
-    ):
+    with pytest.raises(DdlError, match=rf"{path}:3: statement 1 .*a\.shape: type GEOMETRY cannot be generated"):
         load_ddl(path)
 
 
@@ -124,9 +123,7 @@ def test_deferrable_not_null_cycle_is_allowed(write_ddl):
 
 def test_impossible_key_space_fails_clearly(write_ddl):
     path = write_ddl("CREATE TABLE c (code CHAR(1) PRIMARY KEY CHECK (code IN ('a', 'b', 'c')));\n")
-    with pytest.raises(
-        ConstraintViolation, match=r"table c: 10 rows requested but PRIMARY KEY \(code\) allows only 3"
-    ):
+    with pytest.raises(ConstraintViolation, match=r"table c: 10 rows requested but PRIMARY KEY \(code\) allows only 3"):
         prepare(path, RelationalConfig(rows=10), 1)
 
 

@@ -52,9 +52,7 @@ def test_every_constraint_holds(ddl: Path, tmp_path: Path):
 
 
 def test_report_counts_fk_coverage_nulls_and_order(tmp_path: Path):
-    prepared = prepare(
-        SAMPLES[[p.stem for p in SAMPLES].index("library")], RelationalConfig(rows=400), seed=1
-    )
+    prepared = prepare(SAMPLES[[p.stem for p in SAMPLES].index("library")], RelationalConfig(rows=400), seed=1)
     report, files = export_dataset(prepared, 1, tmp_path)
     on_disk = json.loads(files["report"].read_text())
     assert on_disk == report
@@ -140,9 +138,7 @@ def test_values_respect_types_and_meaning(tmp_path: Path):
 
 
 def test_composite_overlapping_keys_hold(tmp_path: Path):
-    prepared = prepare(
-        TRICKY / "tricky_mysql.sql", RelationalConfig(rows=500, table_rows={"order_items": 3000}), 2
-    )
+    prepared = prepare(TRICKY / "tricky_mysql.sql", RelationalConfig(rows=500, table_rows={"order_items": 3000}), 2)
     items = prepared.generator.table_frame("order_items")
     assert items.select("order_id", "line_no").is_unique().all()
     assert items.select("order_id", "sku").is_unique().all()

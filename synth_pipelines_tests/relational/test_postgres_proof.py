@@ -24,9 +24,7 @@ def postgres() -> PostgresServer:
         yield server
 
 
-def load_into_postgres(
-    server: PostgresServer, dbname: str, prepared, files: dict[str, Path]
-) -> dict[str, int]:
+def load_into_postgres(server: PostgresServer, dbname: str, prepared, files: dict[str, Path]) -> dict[str, int]:
     schema, plan = prepared.schema, prepared.plan
     with server.connect() as admin:
         admin.execute(f'CREATE DATABASE "{dbname}"')

@@ -38,7 +38,8 @@ class RelationalRunConfig(dg.Config):
     """Run config of a relational group; validated by ``RelationalConfig`` (same fields and defaults as the CLI)."""
 
     rows: int = RelationalConfig.model_fields["rows"].default
-    table_rows: dict[str, int] = {}
+    # Dagster config is pydantic: a field default is copied per instance, never shared.
+    table_rows: dict[str, int] = {}  # noqa: RUF012
     fanout: float = RelationalConfig.model_fields["fanout"].default
     dialect: str | None = None
 

@@ -275,9 +275,7 @@ class CheckEvaluator:
         """``(rows, checks)`` boolean matrix: True where a CHECK evaluates to FALSE."""
         if not self.checks or frame.height == 0:
             return np.zeros((frame.height, len(self.checks)), dtype=bool)
-        select = ", ".join(
-            f"coalesce(NOT ({c.duckdb_sql}), false) AS c{i}" for i, c in enumerate(self.checks)
-        )
+        select = ", ".join(f"coalesce(NOT ({c.duckdb_sql}), false) AS c{i}" for i, c in enumerate(self.checks))
         arrow = frame.select(self.columns).to_arrow()  # noqa: F841 - referenced by name in the query
         try:
             result = self.con.execute(f"SELECT {select} FROM arrow").fetchnumpy()

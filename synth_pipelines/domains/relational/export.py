@@ -30,6 +30,10 @@ from synth_pipelines.domains.relational.report import q
 
 FORMATS = ("parquet", "csv", "zip", "duckdb")
 ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same data always gives the same archive bytes
+# Deflate level 1: 5x faster than the default 6 on these CSVs for a ~25% larger archive (a download
+# convenience; Parquet is the compact format).
+ZIP_LEVEL = 1
+DUCKDB_THREADS = 2
 
 
 def csv_ready(block: pl.DataFrame) -> pl.DataFrame:
@@ -177,11 +181,13 @@ def write_zip(csv_files: list[Path], target: Path) -> Path:
     """The CSVs in insert order, deflated, with fixed timestamps and permissions."""
     with (
         atomic_path(target) as tmp,
-        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=6) as zf,
+        zipfile.ZipFile(tmp, "w", compression=zipfile.ZIP_DEFLATED, compresslevel=ZIP_LEVEL) as zf,
     ):
         for path in csv_files:
             info = zipfile.ZipInfo(path.name, date_time=ZIP_TIME)
             info.compress_type = zipfile.ZIP_DEFLATED
+            # A ZipInfo passed to open() keeps its own level (public as compress_level from Python 3.13).
+            info._compresslevel = ZIP_LEVEL  # type: ignore[attr-defined]
             info.external_attr = 0o644 << 16
             info.create_system = 3
             with open(path, "rb") as src, zf.open(info, "w", force_zip64=True) as dst:
@@ -214,14 +220,15 @@ def duckdb_type(t: SqlType) -> str:
     }[t.kind]
 
 
-def duckdb_create_table(schema: Schema, plan: Plan, table: Table) -> str:
+def duckdb_create_table(schema: Schema, plan: Plan, table: Table, primary_key: bool = True) -> str:
+    """The table's DuckDB DDL; ``primary_key=False`` leaves the PRIMARY KEY to ``ALTER TABLE`` after the load."""
     lines = []
     for col in table.columns.values():
         line = f"{q(col.name)} {duckdb_type(col.type)}"
         if not col.nullable:
             line += " NOT NULL"
         lines.append(line)
-    if table.primary_key:
+    if table.primary_key and primary_key:
         lines.append(f"PRIMARY KEY ({', '.join(q(c) for c in table.primary_key)})")
     lines.extend(f"UNIQUE ({', '.join(q(c) for c in cols)})" for cols in table.uniques)
     for compiled in compile_checks(schema, table):
@@ -240,16 +247,24 @@ def duckdb_create_table(schema: Schema, plan: Plan, table: Table) -> str:
 
 
 def write_duckdb(schema: Schema, plan: Plan, parquet_files: dict[str, Path], target: Path) -> Path:
-    """A DuckDB database with the schema's constraints, loaded in insert order (DuckDB checks them)."""
+    """A DuckDB database with the schema's constraints, loaded in insert order (DuckDB checks them).
+
+    Each table is created with its NOT NULL, UNIQUE, CHECK and FOREIGN KEY constraints, loaded, and
+    then given its PRIMARY KEY (``ALTER TABLE ... ADD PRIMARY KEY`` builds the index once, verifying
+    every row, instead of growing it row by row) before any child table references it. DuckDB cannot
+    add UNIQUE or FOREIGN KEY constraints later, so those are checked during the load.
+    """
     with atomic_path(target) as tmp:
         tmp.unlink()  # DuckDB refuses to open an empty file as a database
-        con = duckdb.connect(str(tmp), config={"threads": 2, "memory_limit": "512MB"})
+        con = duckdb.connect(str(tmp), config={"threads": DUCKDB_THREADS, "memory_limit": "512MB"})
         try:
             for name in plan.insert_order:
                 table = schema.tables[name]
-                con.execute(duckdb_create_table(schema, plan, table))
+                con.execute(duckdb_create_table(schema, plan, table, primary_key=False))
                 path = str(parquet_files[name]).replace("'", "''")
                 con.execute(f"INSERT INTO {q(name)} SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
+                if table.primary_key:
+                    con.execute(f"ALTER TABLE {q(name)} ADD PRIMARY KEY ({', '.join(q(c) for c in table.primary_key)})")
             con.execute("CHECKPOINT")
         finally:
             con.close()

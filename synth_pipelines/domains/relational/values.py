@@ -99,9 +99,9 @@ def infer_semantic(table: str, column: Column) -> str:
     name = column.name.lower()
     kind = column.type.kind
     if kind in ("string",):
-        if name == "name" or (name.endswith("_name") and not name.startswith(("first", "last"))):
-            if name in ("name", "display_name") or name == f"{table.rstrip('s')}_name":
-                return _entity_name_kind(table)
+        entity_name = name in ("name", "display_name") or name == f"{table.rstrip('s')}_name"
+        if entity_name and not name.startswith(("first", "last")):
+            return _entity_name_kind(table)
         for pattern, semantic in _STRING_RULES:
             if re.search(pattern, name):
                 return semantic
@@ -288,11 +288,8 @@ def _pick(choices: list[Any], default: Any, rng: np.random.Generator, n: int) ->
 def _draw_numbers(spec: ColumnSpec, rng: np.random.Generator, n: int) -> np.ndarray:
     lo, hi = float(spec.lo), float(spec.hi)
     a, b, shape = typical_range(spec)
-    if spec.default is not None and isinstance(spec.default, float) and lo <= spec.default <= hi:
-        # A numeric DEFAULT (fine_amount DEFAULT 0) is what most rows carry.
-        share = 0.7
-    else:
-        share = 0.0
+    # A numeric DEFAULT (fine_amount DEFAULT 0) is what most rows carry.
+    share = 0.7 if isinstance(spec.default, float) and lo <= spec.default <= hi else 0.0
     a, b = max(a, lo), min(b, hi)
     if a > b:  # the CHECK moved the column out of its usual range: the CHECK wins
         a, b = lo, min(hi, lo + max(1.0, abs(lo)) * 10)
@@ -489,7 +486,7 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
 
 
 def _concat(parts: list[pl.Series | str], sep: str) -> pl.Series:
-    exprs = [pl.lit(p) if isinstance(p, str) else pl.lit(p) for p in parts]
+    exprs = [pl.lit(p) for p in parts]
     return pl.select(pl.concat_str(exprs, separator=sep).alias("s")).to_series()
 
 
