@@ -131,7 +131,7 @@ def main() -> int:
     print(f"  machine: {os.cpu_count()} cores, load average {load:.2f} at start (shared: wall figures are noisy)")
     print(f"  {'phase':<44}{'wall s':>8}{'cpu s':>8}{'rows/s (wall)':>16}")
     phases = [
-        ("generation (draw + CHECKs + Parquet write)", "generate"),
+        ("generation (draw + CHECKs + file writes)", "generate"),
         ("validation report (one query per table)", "validate"),
         ("  dataset.zip (CSV written during generation)", "zip"),
         ("  dataset.duckdb (load with constraints)", "duckdb"),

@@ -82,47 +82,20 @@ class TableParquetWriter(ParquetBlockWriter):
         self._writer.write_table(table, row_group_size=max(1, table.num_rows))
 
 
-class TableFiles:
-    """One table's Parquet (and optional CSV) file, written block by block.
+class CsvTableWriter(CsvBlockWriter):
+    """The foundation's CSV writer, plus TIME as ``HH:MM:SS`` and a header row even for an empty table."""
 
-    A context manager: on a clean exit both files are renamed into place; on an error neither is.
-    """
+    def __init__(self, path: Path, schema: pl.Schema) -> None:
+        super().__init__(path)
+        self._names = schema.names()
 
-    def __init__(self, schema: pl.Schema, parquet: Path, csv: Path | None, dictionary: list[str]) -> None:
-        self.schema = schema
-        self.parquet = TableParquetWriter(parquet, schema, dictionary)
-        self.csv = CsvBlockWriter(csv) if csv is not None else None
-        self.rows = 0
+    def _write(self, block: pl.DataFrame) -> None:
+        super()._write(csv_ready(block))
 
-    def __enter__(self) -> TableFiles:
-        self.parquet.__enter__()
-        if self.csv is not None:
-            try:
-                self.csv.__enter__()
-            except BaseException as exc:
-                self.parquet.__exit__(type(exc), exc, exc.__traceback__)
-                raise
-        return self
-
-    def write(self, block: pl.DataFrame) -> None:
-        if block.height == 0:
-            return
-        self.parquet.write(block)
-        if self.csv is not None:
-            self.csv.write(csv_ready(block))
-        self.rows += block.height
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        try:
-            if self.csv is not None:
-                if exc_type is None and self.rows == 0:
-                    # An empty table still gets its header row.
-                    self.csv._fh.write((",".join(self.schema.names()) + "\n").encode())
-                self.csv.__exit__(exc_type, exc, tb)
-        finally:
-            self.parquet.__exit__(exc_type, exc, tb)
+    def _close(self) -> None:
+        if self._header:  # nothing was written: an empty table still gets its header row
+            self._fh.write((",".join(self._names) + "\n").encode())
+        super()._close()
 
 
 class WriteBehind:
@@ -157,20 +130,6 @@ class WriteBehind:
         self._pool.shutdown(wait=True)
         if exc_type is None:
             self.drain()
-
-
-def write_table(
-    blocks: Iterable[pl.DataFrame],
-    schema: pl.Schema,
-    parquet: Path,
-    csv: Path | None,
-    dictionary: list[str] | None = None,
-) -> int:
-    """Stream a table's blocks into its Parquet (and CSV) file; return the row count."""
-    with TableFiles(schema, parquet, csv, dictionary or []) as files:
-        for block in blocks:
-            files.write(block)
-    return files.rows
 
 
 def frame_blocks(df: pl.DataFrame) -> Iterable[pl.DataFrame]:
