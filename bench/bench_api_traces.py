@@ -140,9 +140,7 @@ def timed(fn, repeat: int) -> tuple[int, list[float], list[float]]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(
-        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
-    )
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=150_000, help="users in the vectorized runs")
     parser.add_argument("--loop-users", type=int, default=6_000, help="users in the per-call loop run")
     parser.add_argument("--repeat", type=int, default=3)

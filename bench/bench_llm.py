@@ -45,9 +45,7 @@ def cpu() -> float:
 
 
 def requests(n: int, offset: int) -> list[LLMRequest]:
-    return [
-        LLMRequest((("user", f"make pairs {offset + i}"),), seed=offset + i, tag=str(i)) for i in range(n)
-    ]
+    return [LLMRequest((("user", f"make pairs {offset + i}"),), seed=offset + i, tag=str(i)) for i in range(n)]
 
 
 def bare_langchain(stub: LLMStub, n: int, concurrency: int) -> tuple[float, float]:

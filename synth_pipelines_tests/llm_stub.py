@@ -210,9 +210,7 @@ class _Handler(BaseHTTPRequestHandler):
                 message = f"injected {fault.status}"
                 if fault.echo_key:
                     message += f": Incorrect API key provided: {credential}"
-                self._send(
-                    fault.status, {"error": {"message": message, "code": fault.status, "status": "ERR"}}
-                )
+                self._send(fault.status, {"error": {"message": message, "code": fault.status, "status": "ERR"}})
             elif gemini:
                 self._send(200, self._gemini(body, fault, counter))
             else:
@@ -274,9 +272,7 @@ class _Handler(BaseHTTPRequestHandler):
                 args = json.loads(text)
             except json.JSONDecodeError:
                 args = {"raw": text}
-            out_parts: list[dict[str, Any]] = [
-                {"functionCall": {"name": declarations[0]["name"], "args": args}}
-            ]
+            out_parts: list[dict[str, Any]] = [{"functionCall": {"name": declarations[0]["name"], "args": args}}]
         else:
             out_parts = [{"text": text}]
         tokens_in, tokens_out = len(prompt) // 4 + 1, len(text) // 4 + 1

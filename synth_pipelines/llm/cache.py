@@ -31,9 +31,7 @@ class CachedResponse:
     output_tokens: int
 
 
-def key_prefix(
-    provider: str, model: str, sampling: dict[str, Any], schema_json: dict[str, Any], method: str
-) -> str:
+def key_prefix(provider: str, model: str, sampling: dict[str, Any], schema_json: dict[str, Any], method: str) -> str:
     """The part of the key shared by every request of one generate() call, serialized once."""
     return json.dumps(
         {

@@ -69,9 +69,7 @@ class OfflineGenerator:
         for request in requests:
             value = self._offline(request, schema)
             if not isinstance(value, schema):
-                raise TypeError(
-                    f"offline function returned {type(value).__name__}, expected {schema.__name__}"
-                )
+                raise TypeError(f"offline function returned {type(value).__name__}, expected {schema.__name__}")
             results.append(LLMResult(value=value, source="offline"))
         self._stats.offline_results += len(results)
         self._stats.seconds += time.perf_counter() - started
@@ -177,9 +175,7 @@ class LangChainGenerator:
         state = self._state
         if state.fatal:
             names = " or ".join(KEY_VARIABLES.get(self.provider, ()))
-            raise ProviderAuthError(
-                f"{self.provider} rejected the request credentials ({state.fatal}); check {names}"
-            )
+            raise ProviderAuthError(f"{self.provider} rejected the request credentials ({state.fatal}); check {names}")
         if state.failure_budget_hit:
             stats = self.stats
             reasons = ", ".join(f"{k} x{v}" for k, v in sorted(stats.failure_reasons.items()))
@@ -210,11 +206,7 @@ class LangChainGenerator:
                 self._add_tokens(used_in, used_out)
                 tokens_in, tokens_out = tokens_in + used_in, tokens_out + used_out
                 kind = classify(exc)
-                detail = (
-                    str(exc)
-                    if isinstance(exc, InvalidOutput)
-                    else f"{kind.reason}: {type(exc).__name__}: {exc}"
-                )
+                detail = str(exc) if isinstance(exc, InvalidOutput) else f"{kind.reason}: {type(exc).__name__}: {exc}"
                 error = redact(" ".join(detail.split())[:400], self._secrets)
                 self._log.warning("llm request %s attempt %d failed: %s", request.tag, attempt + 1, error)
                 if kind.fatal:
@@ -249,9 +241,7 @@ class LangChainGenerator:
             self._stats.output_tokens += used_out
             self._state.used_tokens += used_in + used_out
 
-    def _invoke(
-        self, runnable: Runnable, schema: type[BaseModel], request: LLMRequest
-    ) -> tuple[BaseModel, int, int]:
+    def _invoke(self, runnable: Runnable, schema: type[BaseModel], request: LLMRequest) -> tuple[BaseModel, int, int]:
         out: dict[str, Any] = runnable.invoke(list(request.messages))
         raw = out.get("raw")
         usage = getattr(raw, "usage_metadata", None) or {}

@@ -31,9 +31,7 @@ class LLMResource(dg.ConfigurableResource):
 
     provider: str | None = Field(None, description="offline | openai | google (default: offline)")
     model: str | None = None
-    base_url: str | None = Field(
-        None, description="OpenAI-compatible endpoint (vLLM, Ollama...) or Gemini endpoint"
-    )
+    base_url: str | None = Field(None, description="OpenAI-compatible endpoint (vLLM, Ollama...) or Gemini endpoint")
     api_key: str | None = Field(None, description="use dg.EnvVar('OPENAI_API_KEY'); never a literal")
     azure_api_version: str | None = None
     vertexai: bool | None = None

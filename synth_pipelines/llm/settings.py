@@ -45,9 +45,7 @@ class LLMSettings(BaseModel):
 
     provider: Provider = "offline"
     model: str = ""  # empty: the provider's default (DEFAULT_MODELS)
-    base_url: str | None = (
-        None  # any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp) or a Gemini endpoint
-    )
+    base_url: str | None = None  # any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp) or a Gemini endpoint
     api_key: SecretStr | None = None
     # Azure OpenAI: set the API version; base_url is then the Azure endpoint and model the deployment.
     azure_api_version: str | None = None
@@ -171,19 +169,13 @@ def add_provider_args(parser: argparse.ArgumentParser) -> None:
     group.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0)")
     group.add_argument("--top-p", type=float, default=None, help="nucleus sampling")
     group.add_argument("--top-k", type=int, default=None, help="top-k sampling (Gemini; ignored by OpenAI)")
-    group.add_argument(
-        "--max-tokens", type=int, default=None, help="max output tokens per request (default 2048)"
-    )
+    group.add_argument("--max-tokens", type=int, default=None, help="max output tokens per request (default 2048)")
     group.add_argument("--max-retries", type=int, default=None, help="retries per request (default 3)")
-    group.add_argument(
-        "--timeout", dest="timeout_s", type=float, default=None, help="request timeout, seconds"
-    )
+    group.add_argument("--timeout", dest="timeout_s", type=float, default=None, help="request timeout, seconds")
     group.add_argument(
         "--concurrency", dest="max_concurrency", type=int, default=None, help="requests in flight (default 8)"
     )
-    group.add_argument(
-        "--batch-size", type=int, default=None, help="requests per checkpointed batch (default 8)"
-    )
+    group.add_argument("--batch-size", type=int, default=None, help="requests per checkpointed batch (default 8)")
     group.add_argument("--token-budget", type=int, default=None, help="stop cleanly after this many tokens")
     group.add_argument(
         "--failure-budget",

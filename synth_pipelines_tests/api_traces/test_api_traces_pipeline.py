@@ -115,9 +115,7 @@ def test_checks_fail_on_calls_that_do_not_fit(workflow_file: Path) -> None:
     """The checks are real: feed workflow_fit calls that contradict the workflow and both fail."""
     domain = ApiTracesDomain()
     settings = domain.parse_config({**SETTINGS, "workflow": str(workflow_file)})
-    calls = domain.normalize(domain.draw(settings, 42, RunContext()), settings).with_columns(
-        pl.lit(42).alias("seed")
-    )
+    calls = domain.normalize(domain.draw(settings, 42, RunContext()), settings).with_columns(pl.lit(42).alias("seed"))
     cfg = pl.DataFrame({"seed": [42], "config_json": [settings.model_dump_json()]})
     # Send every second /tickets call to /logout's place: skewed probabilities and undeclared edges.
     tampered = calls.with_columns(
@@ -135,9 +133,7 @@ def test_checks_fail_on_calls_that_do_not_fit(workflow_file: Path) -> None:
     assert checks[WALKS_CHECK].metadata["violations"].value > 0
 
 
-def test_invalid_workflow_exits_nonzero_with_the_message(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
+def test_invalid_workflow_exits_nonzero_with_the_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(SUPPORT_DESK_YAML.replace("/kb/search: 0.35", "/kb/search: 0.55"))
     out = tmp_path / "out"

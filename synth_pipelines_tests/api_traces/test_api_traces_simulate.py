@@ -70,9 +70,7 @@ def test_timestamps_in_range_and_ordered_within_sessions(shop_calls: pl.DataFram
     start = dt.datetime(2026, 1, 1, tzinfo=dt.UTC)
     firsts = shop_calls.filter(pl.col("seq") == 0)["timestamp"]
     assert firsts.min() >= start and firsts.max() < start + dt.timedelta(days=7)
-    gaps = shop_calls.select(
-        pl.col("timestamp").diff().over("session_id").dt.total_milliseconds().alias("gap")
-    )
+    gaps = shop_calls.select(pl.col("timestamp").diff().over("session_id").dt.total_milliseconds().alias("gap"))
     # The next call starts after the previous response (and a think time or backoff).
     nxt = shop_calls.with_columns(gaps["gap"]).filter(pl.col("seq") > 0)
     prev_response = shop_calls["response_time_ms"].shift(1).filter(shop_calls["seq"] > 0)
@@ -152,9 +150,7 @@ def test_cascade_failure_kinds_look_like_their_names(shop_calls: pl.DataFrame) -
     assert by_kind["timeout"]["response_time_ms"].min() >= 30_000
     assert (by_kind["unavailable"]["status_code"] == 503).all()
     slow = by_kind["slow"].join(
-        shop_calls.filter(~pl.col("is_anomalous"))
-        .group_by("endpoint")
-        .agg(pl.col("response_time_ms").median()),
+        shop_calls.filter(~pl.col("is_anomalous")).group_by("endpoint").agg(pl.col("response_time_ms").median()),
         on="endpoint",
         suffix="_healthy",
     )

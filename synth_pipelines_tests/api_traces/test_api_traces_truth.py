@@ -26,9 +26,7 @@ from synth_pipelines.domains.api_traces.workflow import load_workflow
 @pytest.fixture(scope="module")
 def hundred_thousand_sessions() -> pl.DataFrame:
     # Cascades and retries on: the estimate must see through them.
-    cfg = small_config(
-        users=100_000, sessions_per_user_mean=1.0, sessions_per_user_std=0.0, cascade_failure_rate=0.3
-    )
+    cfg = small_config(users=100_000, sessions_per_user_mean=1.0, sessions_per_user_std=0.0, cascade_failure_rate=0.3)
     return simulate_calls(support_desk(), cfg, 2024)
 
 
@@ -137,8 +135,7 @@ def test_path_check_catches_tampered_sessions() -> None:
         .alias("endpoint")
     )
     assert any(
-        "not an exit point" in p or "undeclared edge" in p
-        for p in session_path_violations(detour, wf)["problem"]
+        "not an exit point" in p or "undeclared edge" in p for p in session_path_violations(detour, wf)["problem"]
     )
     gap = calls.filter(~((pl.col("session_id") == 2) & (pl.col("seq") == 0)))
     assert any("seq" in p for p in session_path_violations(gap, wf)["problem"])

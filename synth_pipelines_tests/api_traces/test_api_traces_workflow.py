@@ -64,9 +64,8 @@ def test_non_exit_endpoint_without_transitions_is_refused() -> None:
     data = good()
     data["transitions"]["/tickets"]["/reports"] = 0.1
     data["transitions"]["/tickets"]["/logout"] = 0.1
-    assert (
-        "transitions of /tickets -> /reports: /reports has no outgoing transitions and is not an exit point"
-        in (problems_of(data))
+    assert "transitions of /tickets -> /reports: /reports has no outgoing transitions and is not an exit point" in (
+        problems_of(data)
     )
 
 

@@ -47,9 +47,7 @@ def settings_for(stub: LLMStub, provider: str, **overrides: object) -> LLMSettin
 
 def requests(n: int, start: int = 0) -> list[LLMRequest]:
     return [
-        LLMRequest(
-            messages=(("system", "You list movies."), ("user", f"movies, batch {i}")), seed=i, tag=f"b{i}"
-        )
+        LLMRequest(messages=(("system", "You list movies."), ("user", f"movies, batch {i}")), seed=i, tag=f"b{i}")
         for i in range(start, start + n)
     ]
 
@@ -58,9 +56,7 @@ PROVIDERS = ["openai", "google"]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_real_client_returns_schema_instances_and_counts_tokens(
-    llm_stub: LLMStub, tmp_path: Path, provider: str
-):
+def test_real_client_returns_schema_instances_and_counts_tokens(llm_stub: LLMStub, tmp_path: Path, provider: str):
     gen = build_generator(settings_for(llm_stub, provider), tmp_path)
     results = gen.generate(requests(4), Shelf)
     assert [r.source for r in results] == ["llm"] * 4
@@ -70,16 +66,12 @@ def test_real_client_returns_schema_instances_and_counts_tokens(
     assert stats.input_tokens > 0 and stats.output_tokens > 0
     assert stats.failures == 0
     # The seed of each request reached the provider.
-    seeds = sorted(
-        entry.body.get("seed", entry.body.get("generationConfig", {}).get("seed")) for entry in llm_stub.log
-    )
+    seeds = sorted(entry.body.get("seed", entry.body.get("generationConfig", {}).get("seed")) for entry in llm_stub.log)
     assert seeds == [0, 1, 2, 3]
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)
-def test_warm_cache_makes_zero_requests_and_ignores_infrastructure(
-    llm_stub: LLMStub, tmp_path: Path, provider: str
-):
+def test_warm_cache_makes_zero_requests_and_ignores_infrastructure(llm_stub: LLMStub, tmp_path: Path, provider: str):
     first = build_generator(settings_for(llm_stub, provider), tmp_path).generate(requests(5), Shelf)
     assert llm_stub.requests == 5
     # Other timeout, retries and even another base URL: still the same answers, from the cache.
@@ -95,9 +87,7 @@ def test_warm_cache_makes_zero_requests_and_ignores_infrastructure(
 def test_cache_key_covers_seed_sampling_model_and_schema(llm_stub: LLMStub, tmp_path: Path):
     build_generator(settings_for(llm_stub, "openai"), tmp_path).generate(requests(2), Shelf)
     assert llm_stub.requests == 2
-    build_generator(settings_for(llm_stub, "openai"), tmp_path).generate(
-        requests(2, start=10), Shelf
-    )  # seeds
+    build_generator(settings_for(llm_stub, "openai"), tmp_path).generate(requests(2, start=10), Shelf)  # seeds
     assert llm_stub.requests == 4
     build_generator(settings_for(llm_stub, "openai", temperature=0.7), tmp_path).generate(requests(2), Shelf)
     assert llm_stub.requests == 6
@@ -124,9 +114,7 @@ def test_injected_faults_are_retried_and_counted(llm_stub: LLMStub, tmp_path: Pa
         Fault(empty=True),
         Fault(finish_reason=truncated),
     )
-    gen = build_generator(
-        settings_for(llm_stub, provider, timeout_s=0.5, max_retries=8, max_concurrency=1), tmp_path
-    )
+    gen = build_generator(settings_for(llm_stub, provider, timeout_s=0.5, max_retries=8, max_concurrency=1), tmp_path)
     results = gen.generate(requests(3), Shelf)
     assert all(isinstance(r.value, Shelf) for r in results)
     stats = gen.stats
@@ -162,9 +150,7 @@ def test_failure_budget_stops_the_run(llm_stub: LLMStub, tmp_path: Path):
 
 
 @pytest.mark.parametrize("concurrency", [1, 4])
-def test_token_budget_stops_cleanly_inside_the_concurrency_limit(
-    llm_stub: LLMStub, tmp_path: Path, concurrency: int
-):
+def test_token_budget_stops_cleanly_inside_the_concurrency_limit(llm_stub: LLMStub, tmp_path: Path, concurrency: int):
     llm_stub.delay = 0.02
     settings = settings_for(llm_stub, "openai", token_budget=100, max_concurrency=concurrency, max_tokens=64)
     gen = build_generator(settings, tmp_path)
@@ -223,9 +209,7 @@ def test_offline_generator_answers_only_through_the_domain(tmp_path: Path):
     settings = LLMSettings()
     with pytest.raises(OfflineUnsupported, match="no offline implementation"):
         build_generator(settings, tmp_path).generate(requests(1), Shelf)
-    gen = build_generator(
-        settings, tmp_path, offline=lambda req, schema: schema(movies=[Movie(title=req.tag, year=1)])
-    )
+    gen = build_generator(settings, tmp_path, offline=lambda req, schema: schema(movies=[Movie(title=req.tag, year=1)]))
     results = gen.generate(requests(2), Shelf)
     assert [r.source for r in results] == ["offline", "offline"]
     assert results[1].value.movies[0].title == "b1"

@@ -16,8 +16,7 @@ from synth_pipelines.llm.settings import LLMSettings, SettingsError, add_provide
 def test_precedence_is_explicit_then_environment_then_dotenv(tmp_path: Path):
     dotenv = tmp_path / ".env"
     dotenv.write_text(
-        "SYNTH_LLM_PROVIDER=openai\nSYNTH_LLM_MODEL=from-dotenv\nSYNTH_LLM_TEMPERATURE=0.3\n"
-        "OPENAI_API_KEY=sk-dotenv\n"
+        "SYNTH_LLM_PROVIDER=openai\nSYNTH_LLM_MODEL=from-dotenv\nSYNTH_LLM_TEMPERATURE=0.3\nOPENAI_API_KEY=sk-dotenv\n"
     )
     only_dotenv = LLMSettings.resolve({}, environ={}, dotenv_path=dotenv)
     assert (only_dotenv.provider, only_dotenv.model, only_dotenv.temperature) == (
@@ -33,9 +32,7 @@ def test_precedence_is_explicit_then_environment_then_dotenv(tmp_path: Path):
         0.3,
         "sk-env",
     )
-    explicit = LLMSettings.resolve(
-        {"model": "explicit", "temperature": None}, environ=env, dotenv_path=dotenv
-    )
+    explicit = LLMSettings.resolve({"model": "explicit", "temperature": None}, environ=env, dotenv_path=dotenv)
     assert explicit.model == "explicit" and explicit.temperature == 0.3  # None means "not given"
 
 
@@ -44,9 +41,7 @@ def test_defaults_are_offline_and_need_no_key():
     assert settings.provider == "offline" and settings.api_key is None
 
 
-@pytest.mark.parametrize(
-    ("provider", "variable"), [("openai", "OPENAI_API_KEY"), ("google", "GOOGLE_API_KEY")]
-)
+@pytest.mark.parametrize(("provider", "variable"), [("openai", "OPENAI_API_KEY"), ("google", "GOOGLE_API_KEY")])
 def test_missing_key_fails_at_start_naming_the_variable(tmp_path: Path, provider: str, variable: str):
     settings = LLMSettings.resolve({"provider": provider}, environ={}, dotenv_path=None)
     with pytest.raises(SettingsError, match=variable):
@@ -69,9 +64,7 @@ def test_the_key_is_hidden_in_repr_and_public_dict():
 def test_cli_flags_override_environment():
     parser = argparse.ArgumentParser()
     add_provider_args(parser)
-    args = parser.parse_args(
-        ["--provider", "google", "--top-k", "5", "--batch-size", "3", "--max-retries", "1"]
-    )
+    args = parser.parse_args(["--provider", "google", "--top-k", "5", "--batch-size", "3", "--max-retries", "1"])
     env = {"SYNTH_LLM_MODEL": "gemini-x", "SYNTH_LLM_TOP_K": "9", "GOOGLE_API_KEY": "g-key"}
     settings = settings_from_args(args, environ=env, dotenv_path=None)
     assert (settings.provider, settings.model, settings.top_k, settings.batch_size, settings.max_retries) == (

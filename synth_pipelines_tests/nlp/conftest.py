@@ -51,9 +51,7 @@ def doc_folder(tmp_path: Path) -> Path:
         "down and drops its sediment. The Nile delta is one of the largest in the world.</p><p>Deltas are "
         "fertile, and many cities were built on them because the soil is rich.</p></body></html>"
     )
-    (folder / "d_moon.pdf").write_bytes(
-        minimal_pdf("The Moon is about 384400 kilometres away from the Earth.")
-    )
+    (folder / "d_moon.pdf").write_bytes(minimal_pdf("The Moon is about 384400 kilometres away from the Earth."))
     (folder / "ignored.csv").write_text("a,b\n1,2\n")
     return folder
 

@@ -53,9 +53,7 @@ def test_bad_arguments_fail_with_usage_errors(argv, message, monkeypatch, capsys
 )
 def test_bad_inputs_fail_with_one_clear_line(extra, message, monkeypatch, capsys, data_dir, tmp_path):
     (tmp_path / "bad.json").write_text("{oops")
-    code = run_cli(
-        ["nlp", *extra, "--samples", "3", "--output-prefix", str(tmp_path / "o" / "p")], monkeypatch
-    )
+    code = run_cli(["nlp", *extra, "--samples", "3", "--output-prefix", str(tmp_path / "o" / "p")], monkeypatch)
     err = capsys.readouterr().err
     assert code == 1 and err.startswith("synth: error: ") and message in err
     assert not (tmp_path / "o").exists() or not any((tmp_path / "o").iterdir())
@@ -91,9 +89,7 @@ def test_dagster_default_config_runs_offline_with_no_key(data_dir: Path):
     assert raw["samples_made"].value == 20 and raw["llm_requests"].value == 0
     assert raw["llm_provider"].value == "offline" and "records_per_second" in raw
     export = data_dir / "exports" / "nlp" / "seed=42"
-    assert sorted(p.name for p in export.iterdir()) == [
-        f"nlp_qa_offline.{e}" for e in ("csv", "jsonl", "parquet")
-    ]
+    assert sorted(p.name for p in export.iterdir()) == [f"nlp_qa_offline.{e}" for e in ("csv", "jsonl", "parquet")]
     assert [a.key.path[-1] for a in build_domain_assets(NLPDomain()) if a.op.pool == "llm"] == ["raw"]
 
 
@@ -110,9 +106,7 @@ def test_dagster_with_the_llm_resource_against_the_stub(data_dir: Path, llm_stub
             dotenv_path=None,
         )
     }
-    config = {
-        "ops": {"nlp__config": {"config": {"format": "pair-score", "samples": 8, "samples_per_request": 4}}}
-    }
+    config = {"ops": {"nlp__config": {"config": {"format": "pair-score", "samples": 8, "samples_per_request": 4}}}}
     result = materialize(resources, data_dir, config)
     assert result.success
     raw = result.asset_materializations_for_node("nlp__raw")[0].metadata

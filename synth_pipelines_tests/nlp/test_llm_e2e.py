@@ -42,9 +42,7 @@ def test_each_format_end_to_end_through_the_stub(
     assert clean.height == 12
     assert clean.select(BUILTIN_FORMATS[fmt].field_names).is_unique().all()
     assert (clean["source"] == "llm").all() and (clean["method"] == "llm").all()
-    assert all(
-        check_sample(BUILTIN_FORMATS[fmt], r) is None for r in clean.drop("source", "method").to_dicts()
-    )
+    assert all(check_sample(BUILTIN_FORMATS[fmt], r) is None for r in clean.drop("source", "method").to_dicts())
     assert meta["llm_requests"] == llm_stub.requests > 0 and meta["llm_input_tokens"] > 0
     assert run.files["jsonl"].name == f"nlp_{fmt}_llm.jsonl"
     if fmt == "pair-class":
@@ -65,9 +63,7 @@ def test_google_provider_and_a_custom_format(llm_stub: LLMStub, data_dir: Path, 
             {"name": "priority", "type": "integer", "description": "1-5", "required": False},
         ],
     }))  # fmt: skip
-    cfg = NLPConfig(
-        query="parcel delivery problems", custom_format=str(spec), samples=10, samples_per_request=3
-    )
+    cfg = NLPConfig(query="parcel delivery problems", custom_format=str(spec), samples=10, samples_per_request=3)
     run, meta = generate(llm_stub, cfg, data_dir, tmp_path / "out", provider="google")
     assert run.clean.height == 10 and run.clean.columns[:4] == ["message", "intent", "urgent", "priority"]
     assert run.clean.schema["urgent"] == pl.Boolean and run.clean.schema["priority"] == pl.Int64
@@ -90,9 +86,7 @@ def test_injected_faults_still_yield_n_valid_samples(
         Fault(invalid=True), Fault(empty=True), Fault(finish_reason="length"), Fault(status=503),
     )  # fmt: skip
     cfg = NLPConfig(documents=str(doc_folder), format="triplet", samples=15, samples_per_request=3)
-    run, meta = generate(
-        llm_stub, cfg, data_dir, tmp_path / "out", timeout_s=0.4, max_concurrency=2, max_retries=8
-    )
+    run, meta = generate(llm_stub, cfg, data_dir, tmp_path / "out", timeout_s=0.4, max_concurrency=2, max_retries=8)
     assert run.clean.height == 15 and run.clean.select("anchor", "positive", "negative").is_unique().all()
     assert meta["llm_retries"] == 8 and meta["llm_failures"] == 0
     assert meta["llm_requests"] == llm_stub.requests

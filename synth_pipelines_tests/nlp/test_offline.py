@@ -40,9 +40,7 @@ def test_offline_makes_exactly_n_unique_valid_extractive_samples(
     assert (clean["source"] == "offline").all() and (clean["method"] == "extractive").all()
     for record in clean.drop("source", "method").to_dicts():
         assert check_sample(BUILTIN_FORMATS[fmt], record) is None
-    assert sorted(p.name for p in files.values()) == [
-        f"train_{fmt}_offline.{e}" for e in ("csv", "jsonl", "parquet")
-    ]
+    assert sorted(p.name for p in files.values()) == [f"train_{fmt}_offline.{e}" for e in ("csv", "jsonl", "parquet")]
     assert meta["llm_requests"] == 0 and meta["llm_offline_results"] > 0 and meta["shortfall"] == 0
     texts = " ".join(p.text for p in load_passages(doc_folder)[1])
     if fmt == "qa":  # contexts are real passages, answers are spans of them
@@ -82,18 +80,14 @@ def test_unreachable_target_says_how_many_were_made(doc_folder: Path, data_dir: 
     assert meta["shortfall"] == 50 - clean.height and meta["stop_reason"] == "2 refill rounds spent"
 
 
-def test_no_valid_sample_at_all_is_an_error_not_an_empty_file(
-    doc_folder: Path, data_dir: Path, tmp_path: Path
-):
+def test_no_valid_sample_at_all_is_an_error_not_an_empty_file(doc_folder: Path, data_dir: Path, tmp_path: Path):
     cfg = NLPConfig(documents=str(doc_folder / "d_moon.pdf"), format="pair", samples=5, max_rounds=2)
     with pytest.raises(ConstraintViolation, match="no valid pair samples were made"):
         run(cfg, data_dir, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 
 
-@pytest.mark.parametrize(
-    ("path", "message"), [("missing", "does not exist"), ("ignored.csv", "unsupported file type")]
-)
+@pytest.mark.parametrize(("path", "message"), [("missing", "does not exist"), ("ignored.csv", "unsupported file type")])
 def test_bad_document_paths_fail_clearly(doc_folder: Path, path: str, message: str):
     with pytest.raises(SourceError, match=message):
         load_passages(doc_folder / path)

@@ -91,12 +91,10 @@ def build_workflow_fit_asset(domain: ApiTracesDomain) -> dg.AssetsDefinition:
         calls = domain.conform(validated.drop("seed"))
         estimate = estimate_transitions(calls)
         comparison = compare_transitions(estimate, workflow)
-        counts = estimate.edges.select(
-            "from", "to", pl.col("count").cast(pl.Int64).alias("transitions_observed")
+        counts = estimate.edges.select("from", "to", pl.col("count").cast(pl.Int64).alias("transitions_observed"))
+        edges = comparison.edges.join(counts, on=["from", "to"], how="left", maintain_order="left").with_columns(
+            pl.col("transitions_observed").fill_null(0)
         )
-        edges = comparison.edges.join(
-            counts, on=["from", "to"], how="left", maintain_order="left"
-        ).with_columns(pl.col("transitions_observed").fill_null(0))
         fit_meta = comparison_metadata(comparison)
         yield dg.Output(
             with_seed(edges, seed),

@@ -130,9 +130,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="sessions per user ~ Normal(MEAN, STD), at least 1",
     )
     parser.add_argument("--days", type=positive_int, default=defaults.days, help="length of the date range")
-    parser.add_argument(
-        "--start-date", default=defaults.start_date, metavar="YYYY-MM-DD", help="first day (UTC)"
-    )
+    parser.add_argument("--start-date", default=defaults.start_date, metavar="YYYY-MM-DD", help="first day (UTC)")
     parser.add_argument(
         "--cascade-failure-rate",
         type=_share,

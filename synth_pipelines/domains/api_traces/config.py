@@ -16,9 +16,7 @@ class ApiTracesConfig(BaseModel):
 
     workflow: str = Field("ecommerce", description="built-in name (ecommerce, microservices) or a YAML path")
     users: int = Field(2_000, ge=1, description="number of distinct users")
-    sessions_per_user_mean: float = Field(
-        3.0, ge=0, description="sessions per user ~ Normal(mean, std), >= 1"
-    )
+    sessions_per_user_mean: float = Field(3.0, ge=0, description="sessions per user ~ Normal(mean, std), >= 1")
     sessions_per_user_std: float = Field(1.5, ge=0)
     premium_share: float = Field(0.2, ge=0, le=1, description="share of users of type premium")
     free_share: float = Field(0.5, ge=0, le=1, description="share of users of type free")

@@ -38,9 +38,7 @@ def conform_calls(df: pl.DataFrame) -> pl.DataFrame:
         if isinstance(dtype, pl.Datetime):
             current = df.schema[name]
             if isinstance(current, pl.Datetime):
-                col = (
-                    col.dt.convert_time_zone("UTC") if current.time_zone else col.dt.replace_time_zone("UTC")
-                )
+                col = col.dt.convert_time_zone("UTC") if current.time_zone else col.dt.replace_time_zone("UTC")
                 col = col.dt.cast_time_unit("ms")
         exprs.append(col.cast(dtype))
     return df.select(exprs).sort("session_id", "seq").rechunk()
@@ -54,10 +52,7 @@ def sessions_from_calls(calls: pl.DataFrame) -> pl.DataFrame:
             pl.col("user_id").first(),
             pl.col("user_type").first(),
             pl.col("timestamp").first().alias("started_at"),
-            (
-                pl.col("timestamp")
-                + pl.duration(milliseconds=pl.col("response_time_ms").round(0).cast(pl.Int64))
-            )
+            (pl.col("timestamp") + pl.duration(milliseconds=pl.col("response_time_ms").round(0).cast(pl.Int64)))
             .max()
             .alias("ended_at"),
             pl.len().cast(pl.Int32).alias("n_calls"),

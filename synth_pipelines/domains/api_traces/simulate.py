@@ -203,9 +203,7 @@ def draw_users(cfg: ApiTracesConfig, seed: int) -> Users:
         rng = block_rng(seed, DOMAIN, "users", block)
         u = rng.random(n)
         types.append(np.minimum(np.searchsorted(shares, u, side="right"), 2).astype(np.int8))
-        counts.append(
-            np.maximum(1, np.rint(rng.normal(cfg.sessions_per_user_mean, cfg.sessions_per_user_std, n)))
-        )
+        counts.append(np.maximum(1, np.rint(rng.normal(cfg.sessions_per_user_mean, cfg.sessions_per_user_std, n))))
     return Users(np.concatenate(types), np.concatenate(counts).astype(np.int64))
 
 
@@ -223,13 +221,9 @@ def _session_starts(rng: np.random.Generator, n: int, cfg: ApiTracesConfig) -> n
 # The walk
 
 
-def walk(
-    model: CompiledWorkflow, rng: np.random.Generator, n: int, max_steps: int
-) -> tuple[np.ndarray, np.ndarray]:
+def walk(model: CompiledWorkflow, rng: np.random.Generator, n: int, max_steps: int) -> tuple[np.ndarray, np.ndarray]:
     """Walk ``n`` sessions to an exit. Returns (states of all calls in session-major order, lengths)."""
-    state = np.minimum(
-        np.searchsorted(model.entry_cum, rng.random(n), side="right"), model.entry_last_positive
-    )
+    state = np.minimum(np.searchsorted(model.entry_cum, rng.random(n), side="right"), model.entry_last_positive)
     alive = np.arange(n, dtype=np.int64)
     steps_session: list[np.ndarray] = []
     steps_state: list[np.ndarray] = []
@@ -312,9 +306,7 @@ def _outcomes(
     failed = np.flatnonzero((u_error < model.error_rate[state]) & ~in_cascade)
     if failed.size:
         err_cum = np.cumsum(ERROR_WEIGHTS) / ERROR_WEIGHTS.sum()
-        which = np.minimum(
-            np.searchsorted(err_cum, rng.random(failed.size), side="right"), ERROR_STATUSES.size - 1
-        )
+        which = np.minimum(np.searchsorted(err_cum, rng.random(failed.size), side="right"), ERROR_STATUSES.size - 1)
         status[failed] = ERROR_STATUSES[which]
         response[failed] *= _error_latency_factors()[which]
     # Cascade: slow (still succeeds), timeout (504 after ~30 s), unavailable (503, fast).
@@ -322,9 +314,7 @@ def _outcomes(
     if degraded.size:
         kind_cum = np.cumsum([cfg.slow_share, cfg.timeout_share, cfg.unavailable_share])
         kind_cum[-1] = 1.0
-        k = (np.searchsorted(kind_cum, rng.random(degraded.size), side="right").clip(0, 2) + 1).astype(
-            np.int8
-        )
+        k = (np.searchsorted(kind_cum, rng.random(degraded.size), side="right").clip(0, 2) + 1).astype(np.int8)
         aux = rng.random(degraded.size)
         kind[degraded] = k
         status[degraded] = np.where(k == 2, 504, np.where(k == 3, 503, status[degraded]))
@@ -386,13 +376,9 @@ def _paths(
             elif slot.kind == "page":  # page 1 most of the time, then geometrically fewer
                 value = _numbers_as_text(1 + np.floor(np.log1p(-u) / np.log(0.45)).astype(np.int64))
             elif slot.kind == "term":
-                value = terms.gather(
-                    np.minimum(np.searchsorted(term_cum, u, side="right"), len(SEARCH_TERMS) - 1)
-                )
+                value = terms.gather(np.minimum(np.searchsorted(term_cum, u, side="right"), len(SEARCH_TERMS) - 1))
             else:  # choice
-                value = pl.Series(slot.values, dtype=pl.String).gather(
-                    np.floor(u * len(slot.values)).astype(np.int64)
-                )
+                value = pl.Series(slot.values, dtype=pl.String).gather(np.floor(u * len(slot.values)).astype(np.int64))
             pieces += [pl.lit(slot.prefix), pl.lit(value)] if slot.prefix else [pl.lit(value)]
         if model.tails[s]:
             pieces.append(pl.lit(model.tails[s]))
@@ -425,9 +411,7 @@ def simulate_block(
     session_of_call = np.repeat(np.arange(n), lengths)
     call_start = np.cumsum(lengths) - lengths
     step = np.arange(n_calls) - call_start[session_of_call]
-    failure_step = np.where(
-        cascading, np.floor(failure_position * lengths).astype(np.int64), np.iinfo(np.int64).max
-    )
+    failure_step = np.where(cascading, np.floor(failure_position * lengths).astype(np.int64), np.iinfo(np.int64).max)
     in_cascade = step >= failure_step[session_of_call]
 
     rng = block_rng(seed, DOMAIN, "calls", block)
@@ -510,12 +494,8 @@ def simulate_block(
             if any_anomalous
             else pl.repeat(None, n_rows, dtype=pl.String, eager=True)
         ).alias("failure_kind"),
-        _masked(
-            "failure_start_seq", failure_seq[session_of_row].astype(np.int32), in_failing_session, pl.Int32
-        ),
-        _masked(
-            "failure_started_at", failure_ms[session_of_row], in_failing_session, pl.Datetime("ms", "UTC")
-        ),
+        _masked("failure_start_seq", failure_seq[session_of_row].astype(np.int32), in_failing_session, pl.Int32),
+        _masked("failure_started_at", failure_ms[session_of_row], in_failing_session, pl.Datetime("ms", "UTC")),
     ]
     return pl.DataFrame(columns)
 

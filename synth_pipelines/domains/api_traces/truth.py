@@ -71,16 +71,11 @@ def walk_steps(calls: pl.DataFrame) -> pl.DataFrame:
 
     Retries are dropped first, so a retried call counts once.
     """
-    steps = (
-        calls.filter(~pl.col("is_retry")).select("session_id", "seq", "endpoint").sort("session_id", "seq")
-    )
+    steps = calls.filter(~pl.col("is_retry")).select("session_id", "seq", "endpoint").sort("session_id", "seq")
     first = pl.col("session_id") != pl.col("session_id").shift(1)
     return steps.select(
         "session_id",
-        pl.when(first.fill_null(True))
-        .then(pl.lit(ENTRY))
-        .otherwise(pl.col("endpoint").shift(1))
-        .alias("from"),
+        pl.when(first.fill_null(True)).then(pl.lit(ENTRY)).otherwise(pl.col("endpoint").shift(1)).alias("from"),
         pl.col("endpoint").alias("to"),
     )
 
@@ -127,9 +122,7 @@ def _truth_tables(truth: Truth) -> tuple[dict[str, float], dict[str, dict[str, f
     elif isinstance(truth, str | os.PathLike):
         truth = json.loads(Path(truth).read_text())
     if "transitions" not in truth:
-        raise ValueError(
-            "truth must be a Workflow, a ground_truth.json path or its parsed dict (no 'transitions')"
-        )
+        raise ValueError("truth must be a Workflow, a ground_truth.json path or its parsed dict (no 'transitions')")
     exits = list(truth.get("exit_points", []))
     return dict(truth.get("entry_points") or {}), {k: dict(v) for k, v in truth["transitions"].items()}, exits
 
@@ -142,9 +135,7 @@ def _learned_tables(
     if isinstance(learned, pl.DataFrame):
         missing = {"from", "to", "probability"} - set(learned.columns)
         if missing:
-            raise ValueError(
-                f"a learned frame needs columns from, to, probability; missing {sorted(missing)}"
-            )
+            raise ValueError(f"a learned frame needs columns from, to, probability; missing {sorted(missing)}")
         table: dict[str, dict[str, float]] = {}
         for src, dst, prob in learned.select("from", "to", "probability").iter_rows():
             table.setdefault(src, {})[dst] = float(prob)
@@ -293,9 +284,7 @@ def session_path_violations(calls: pl.DataFrame, truth: Truth) -> pl.DataFrame:
                 pl.lit(" was expected"),
             ).alias("problem"),
         ),
-        marked.filter(
-            ~pl.col("continues") & (~pl.col("endpoint").is_in(entry_ok) | pl.col("is_retry"))
-        ).select(
+        marked.filter(~pl.col("continues") & (~pl.col("endpoint").is_in(entry_ok) | pl.col("is_retry"))).select(
             "session_id",
             "seq",
             _text(
@@ -307,13 +296,11 @@ def session_path_violations(calls: pl.DataFrame, truth: Truth) -> pl.DataFrame:
         marked.filter(pl.col("last") & ~pl.col("endpoint").is_in(exits)).select(
             "session_id",
             "seq",
-            _text(
-                pl.lit("ends at "), pl.col("endpoint").cast(pl.String), pl.lit(", which is not an exit point")
-            ).alias("problem"),
+            _text(pl.lit("ends at "), pl.col("endpoint").cast(pl.String), pl.lit(", which is not an exit point")).alias(
+                "problem"
+            ),
         ),
-        marked.filter(
-            pl.col("is_retry") & pl.col("continues") & (pl.col("endpoint") != pl.col("previous"))
-        ).select(
+        marked.filter(pl.col("is_retry") & pl.col("continues") & (pl.col("endpoint") != pl.col("previous"))).select(
             "session_id",
             "seq",
             _text(

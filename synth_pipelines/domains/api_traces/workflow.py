@@ -142,9 +142,7 @@ def _check_distribution(where: str, row: Any, problems: list[str]) -> dict[str, 
             clean[target] = value
     total = sum(clean.values())
     if len(clean) == len(row) and abs(total - 1.0) > PROBABILITY_TOLERANCE:
-        problems.append(
-            f"{where}: probabilities sum to {total:.9g}, not 1 (tolerance {PROBABILITY_TOLERANCE:g})"
-        )
+        problems.append(f"{where}: probabilities sum to {total:.9g}, not 1 (tolerance {PROBABILITY_TOLERANCE:g})")
     return clean
 
 
@@ -216,8 +214,7 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
         for target in row:
             if target not in defined:
                 problems.append(
-                    f"transitions of {src} -> {target}: {target} has no outgoing transitions "
-                    "and is not an exit point"
+                    f"transitions of {src} -> {target}: {target} has no outgoing transitions and is not an exit point"
                 )
 
     raw_times = data["avg_response_times"]
@@ -325,9 +322,7 @@ def _check_extras(
         ):
             parameters[pname] = {"min": spec["min"], "max": spec["max"]}
         else:
-            problems.append(
-                f"parameters of {{{pname}}}: expected 'user' or {{min: int, max: int}}, got {spec!r}"
-            )
+            problems.append(f"parameters of {{{pname}}}: expected 'user' or {{min: int, max: int}}, got {spec!r}")
     return methods, error_rates, query_params, parameters
 
 
@@ -348,9 +343,7 @@ def builtin_workflows() -> dict[str, str]:
     for item in sorted(resources.files(BUILTIN_PACKAGE).iterdir(), key=lambda p: p.name):
         if item.name.endswith(".yaml"):
             wf = parse_workflow(item.read_text(), f"built-in {item.name}")
-            out[item.name.removesuffix(".yaml")] = (
-                wf.description.strip().splitlines()[0] if wf.description else ""
-            )
+            out[item.name.removesuffix(".yaml")] = wf.description.strip().splitlines()[0] if wf.description else ""
     return out
 
 

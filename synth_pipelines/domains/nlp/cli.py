@@ -112,17 +112,11 @@ def register(sub: argparse._SubParsersAction) -> None:
     shape.add_argument("--format", choices=list(BUILTIN_FORMATS), help="a built-in format")
     shape.add_argument("--custom-format", metavar="FILE", help="a custom format JSON file")
     parser.add_argument("--samples", type=positive_int, required=True, help="unique, valid samples to make")
-    parser.add_argument(
-        "--samples-per-request", type=positive_int, default=5, help="samples asked per request"
-    )
+    parser.add_argument("--samples-per-request", type=positive_int, default=5, help="samples asked per request")
     parser.add_argument("--max-rounds", type=positive_int, default=5, help="refill rounds before giving up")
     parser.add_argument("--no-refine", action="store_true", help="do not let the LLM refine the query first")
-    parser.add_argument(
-        "--seed", type=non_negative_int, default=42, help="seed (with a warm cache: same bytes)"
-    )
-    parser.add_argument(
-        "--output-prefix", default="data/synthetic/nlp", help="directory and file name prefix"
-    )
+    parser.add_argument("--seed", type=non_negative_int, default=42, help="seed (with a warm cache: same bytes)")
+    parser.add_argument("--output-prefix", default="data/synthetic/nlp", help="directory and file name prefix")
     parser.add_argument(
         "--output-format", nargs="+", choices=["jsonl", "csv", "parquet"], default=["jsonl", "csv", "parquet"]
     )

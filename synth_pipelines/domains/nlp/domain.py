@@ -48,16 +48,12 @@ class NLPConfig(BaseModel):
         None, description="a .txt/.md/.pdf/.html file or folder; default: the bundled sample documents"
     )
     format: str = Field("qa", description="qa | pair | triplet | pair-class | pair-score")
-    custom_format: str | None = Field(
-        None, description="path to a custom format JSON file (overrides format)"
-    )
+    custom_format: str | None = Field(None, description="path to a custom format JSON file (overrides format)")
     samples: int = Field(20, ge=1, le=1_000_000, description="unique, valid samples to make")
     samples_per_request: int = Field(5, ge=1, le=50)
     max_rounds: int = Field(5, ge=1, le=100, description="refill rounds before giving up on the target")
     refine: bool = Field(True, description="let the LLM refine a bare query first (queries only)")
-    class_balance_tolerance: float = Field(
-        0.1, ge=0.0, le=1.0, description="pair-class: each class within ±x of N/3"
-    )
+    class_balance_tolerance: float = Field(0.1, ge=0.0, le=1.0, description="pair-class: each class within ±x of N/3")
     passage_chars: int = Field(600, ge=100, le=20_000)
     output_prefix: str = "nlp"
     output_formats: list[str] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
@@ -67,9 +63,7 @@ class NLPConfig(BaseModel):
     def _known_outputs(cls, value: list[str]) -> list[str]:
         unknown = [v for v in value if v not in OUTPUT_FORMATS]
         if unknown or not value:
-            raise ValueError(
-                f"output_formats must be a non-empty subset of {list(OUTPUT_FORMATS)}, got {value}"
-            )
+            raise ValueError(f"output_formats must be a non-empty subset of {list(OUTPUT_FORMATS)}, got {value}")
         return list(dict.fromkeys(value))
 
     @model_validator(mode="after")
@@ -92,9 +86,7 @@ class NLPDomain(Domain):
     name: ClassVar[str] = "nlp"
     cli_name: ClassVar[str] = "nlp"
     version: ClassVar[str] = "1"
-    description: ClassVar[str] = (
-        "NLP training sets (qa, pair, triplet, pair-class, pair-score, custom) from an LLM"
-    )
+    description: ClassVar[str] = "NLP training sets (qa, pair, triplet, pair-class, pair-score, custom) from an LLM"
     config_model: ClassVar[type[BaseModel]] = NLPConfig
     uses_llm: ClassVar[bool] = True
     resource_keys: ClassVar[tuple[str, ...]] = ("llm",)
@@ -117,17 +109,13 @@ class NLPDomain(Domain):
             topics, refinement = self._topics(cfg, seed, settings, generator, ctx)
             method = "llm" if not settings.is_offline else ("extractive" if passages else "template")
             if method == "template":
-                ctx.log.warning(
-                    "offline provider with a bare query: samples are labelled templates (method=template)"
-                )
+                ctx.log.warning("offline provider with a bare query: samples are labelled templates (method=template)")
             fingerprint = _fingerprint(cfg, fmt, seed, self.version, settings, passages)
             checkpoint = Checkpoint(
                 ctx.data_dir / "nlp" / "checkpoints" / f"seed={seed}-{fingerprint[:20]}.jsonl", fingerprint
             )
             balance = (
-                Balance(cfg.samples, cfg.class_balance_tolerance)
-                if fmt.builtin and fmt.name == "pair-class"
-                else None
+                Balance(cfg.samples, cfg.class_balance_tolerance) if fmt.builtin and fmt.name == "pair-class" else None
             )
             report = make_samples(
                 fmt, seed, cfg.samples, cfg.samples_per_request, settings.batch_size, cfg.max_rounds,
@@ -142,9 +130,7 @@ class NLPDomain(Domain):
             checkpoint.remove()
         seconds = time.perf_counter() - started
         ctx.metadata.update(
-            _metadata(
-                report, stats.as_metadata(), settings, fmt, refinement, documents, files, passages, seconds
-            )
+            _metadata(report, stats.as_metadata(), settings, fmt, refinement, documents, files, passages, seconds)
         )
         if balance is not None:
             ctx.metadata["class_counts"] = {LABELS[k]: v for k, v in balance.counts.items()}
@@ -153,8 +139,7 @@ class NLPDomain(Domain):
         if not report.records:
             reasons = ", ".join(f"{k} x{v}" for k, v in report.invalid.most_common(5)) or "no answers"
             raise ConstraintViolation(
-                f"nlp seed={seed}: no valid {fmt.name} samples were made "
-                f"({report.stop_reason}; rejected: {reasons})"
+                f"nlp seed={seed}: no valid {fmt.name} samples were made ({report.stop_reason}; rejected: {reasons})"
             )
         if report.shortfall > 0:
             ctx.log.warning(
@@ -195,9 +180,7 @@ class NLPDomain(Domain):
     def validate(self, clean: pl.DataFrame) -> ValidationOutcome:
         return validate_frame(schema_for(clean.columns, dict(clean.schema)), clean)
 
-    def export(
-        self, clean: pl.DataFrame, cfg: Any, seed: int, out_dir: Path, ctx: RunContext
-    ) -> dict[str, Path]:
+    def export(self, clean: pl.DataFrame, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
         fmt = resolve_format(cfg.format, cfg.custom_format)
         source = "offline" if clean.height and (clean["source"] == "offline").all() else "llm"
         prefix = Path(cfg.output_prefix).name
@@ -246,9 +229,7 @@ def _answer_in_context() -> pa.Check:
     )
 
 
-def _fingerprint(
-    cfg: Any, fmt: Format, seed: int, version: str, settings: LLMSettings, passages: list
-) -> str:
+def _fingerprint(cfg: Any, fmt: Format, seed: int, version: str, settings: LLMSettings, passages: list) -> str:
     data = {
         "cfg": cfg.model_dump(exclude={"output_prefix", "output_formats"}),
         "format": fmt.spec_json(),

@@ -144,9 +144,7 @@ def load_custom_format(path: str | Path) -> Format:
     try:
         data = json.loads(path.read_text(encoding="utf-8"))
     except json.JSONDecodeError as exc:
-        raise FormatError(
-            f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}"
-        ) from None
+        raise FormatError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno}): {exc.msg}") from None
     except UnicodeDecodeError:
         raise FormatError(f"{path}: not UTF-8 text") from None
     if not isinstance(data, dict):
@@ -164,9 +162,7 @@ def load_custom_format(path: str | Path) -> Format:
         raise FormatError(f"{path}: 'description' must be a non-empty string")
     raw_fields = data.get("fields")
     if isinstance(raw_fields, dict):
-        raw_fields = [
-            {"name": k, **v} if isinstance(v, dict) else {"name": k, "bad": v} for k, v in raw_fields.items()
-        ]
+        raw_fields = [{"name": k, **v} if isinstance(v, dict) else {"name": k, "bad": v} for k, v in raw_fields.items()]
     if not isinstance(raw_fields, list) or not raw_fields:
         raise FormatError(f"{path}: 'fields' must be a non-empty list (or object) of field definitions")
     fields: list[FieldSpec] = []
@@ -177,9 +173,7 @@ def load_custom_format(path: str | Path) -> Format:
     if dupes:
         raise FormatError(f"{path}: duplicate field names {dupes}")
     if not any(f.required and f.type == "string" for f in fields):
-        raise FormatError(
-            f"{path}: at least one required string field is needed (samples are deduplicated by text)"
-        )
+        raise FormatError(f"{path}: at least one required string field is needed (samples are deduplicated by text)")
     return Format(name, description.strip(), tuple(fields), builtin=False)
 
 

@@ -99,9 +99,7 @@ def extractive_samples(fmt: Format, job: Job, seed: int) -> list[dict[str, Any]]
             sample = {"anchor": sentence, "positive": positive, "negative": far.text}
         elif fmt.builtin and fmt.name == "pair-class":
             label = job.label if job.label is not None else k % 3
-            hypothesis = {0: first_clause(sentence) or _as_reported(sentence), 1: other, 2: negate(sentence)}[
-                label
-            ]
+            hypothesis = {0: first_clause(sentence) or _as_reported(sentence), 1: other, 2: negate(sentence)}[label]
             sample = {"premise": sentence, "hypothesis": hypothesis, "label": label}
         elif fmt.builtin and fmt.name == "pair-score":
             partner = (
@@ -126,9 +124,7 @@ def template_samples(fmt: Format, job: Job, seed: int) -> list[dict[str, Any]]:
         n = job.variant + k * 7
         size = len(ASPECTS)
         aspect, other = ASPECTS[n % size], ASPECTS[(n + 1 + (n // size) % (size - 1)) % size]
-        question = QUESTION_TEMPLATES[(n // size) % len(QUESTION_TEMPLATES)].format(
-            aspect=aspect, topic=topic
-        )
+        question = QUESTION_TEMPLATES[(n // size) % len(QUESTION_TEMPLATES)].format(aspect=aspect, topic=topic)
         statement = f"This template note about {topic} covers {aspect}."
         if fmt.builtin and fmt.name == "qa":
             sample = {"context": statement, "question": question, "answer": aspect}
@@ -148,9 +144,7 @@ def template_samples(fmt: Format, job: Job, seed: int) -> list[dict[str, Any]]:
             partner = f"This template note about {topic} covers {other}." if k % 2 else f"{topic}: {aspect}."
             sample = {"sentence1": statement, "sentence2": partner, "score": jaccard(statement, partner)}
         else:
-            sample = _custom(
-                fmt, [f"Template text about {topic}: {aspect} ({f.name})." for f in fmt.fields], k, rng
-            )
+            sample = _custom(fmt, [f"Template text about {topic}: {aspect} ({f.name})." for f in fmt.fields], k, rng)
         out.append(sample)
     return out
 

@@ -49,9 +49,7 @@ def job_messages(fmt: Format, job: Job) -> tuple[tuple[str, str], ...]:
         if len(job.passages) > 1:
             parts.append(f"Neighbouring text (for positives):\n<<<\n{job.passages[1].text}\n>>>")
         if len(job.passages) > 2:
-            parts.append(
-                f"Unrelated text (for negatives or neutral hypotheses):\n<<<\n{job.passages[2].text}\n>>>"
-            )
+            parts.append(f"Unrelated text (for negatives or neutral hypotheses):\n<<<\n{job.passages[2].text}\n>>>")
     else:
         parts.append(f"Topic: {job.topic}")
     parts.append(f"Return exactly {job.count} samples.")

@@ -173,9 +173,7 @@ def make_samples(
             batch = jobs[start : start + batch_size]
             if job_registry is not None:
                 job_registry.update({j.tag: j for j in batch})
-            results = generator.generate(
-                [LLMRequest(job_messages(fmt, j), j.seed, j.tag) for j in batch], schema
-            )
+            results = generator.generate([LLMRequest(job_messages(fmt, j), j.seed, j.tag) for j in batch], schema)
             report.batches += 1
             accepted: list[dict[str, Any]] = []
             for job, result in zip(batch, results, strict=True):

@@ -40,9 +40,7 @@ def document_files(path: str | Path) -> list[Path]:
         raise SourceError(f"documents path {str(path)!r} does not exist")
     if path.is_file():
         if path.suffix.lower() not in SUPPORTED:
-            raise SourceError(
-                f"{path}: unsupported file type {path.suffix!r}; supported: {', '.join(SUPPORTED)}"
-            )
+            raise SourceError(f"{path}: unsupported file type {path.suffix!r}; supported: {', '.join(SUPPORTED)}")
         return [path]
     files = sorted(p for p in path.rglob("*") if p.is_file() and p.suffix.lower() in SUPPORTED)
     if not files:
@@ -71,9 +69,7 @@ def read_text(path: Path) -> str:
         soup = BeautifulSoup(raw, "html.parser")
         for tag in soup(["script", "style", "nav", "header", "footer"]):
             tag.decompose()
-        blocks = [
-            el.get_text(" ", strip=True) for el in soup.find_all(["p", "li", "h1", "h2", "h3", "td", "pre"])
-        ]
+        blocks = [el.get_text(" ", strip=True) for el in soup.find_all(["p", "li", "h1", "h2", "h3", "td", "pre"])]
         return "\n\n".join(b for b in blocks if b) or soup.get_text("\n")
     if suffix in (".md", ".markdown"):
         raw = re.sub(r"```.*?```", "", raw, flags=re.S)  # code blocks are not prose
