@@ -105,6 +105,9 @@ def test_checks_pass_and_report_errors_per_state(dagster_run) -> None:
     assert all(e.passed for e in evaluations.values())
     meta = {k: v.value for k, v in evaluations[TRANSITIONS_CHECK].metadata.items()}
     assert isinstance(meta["max_abs_error"], float) and meta["max_abs_error"] < 0.1
+    # A small partition is judged by sampling error; the 0.01 bound needs 100,000 sessions.
+    assert meta["within_bound"] == "n/a" and meta["within_sampling_error"] is True
+    assert "standard errors" in meta["criterion"]
     for state in ("(entry)", "/tickets", "/kb/search"):
         assert isinstance(meta[f"max_abs_error {state}"], float)
         assert isinstance(meta[f"mean_abs_error {state}"], float)
@@ -133,7 +136,28 @@ def test_checks_fail_on_calls_that_do_not_fit(workflow_file: Path) -> None:
     assert checks[WALKS_CHECK].metadata["violations"].value > 0
 
 
-def test_invalid_workflow_exits_nonzero_with_the_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
+def test_transition_check_states_the_hard_bound_at_100k_sessions() -> None:
+    """On a 100,000-session partition of a built-in the check applies (and passes) the 0.01 bound."""
+    domain = ApiTracesDomain()
+    settings = domain.parse_config(
+        {"workflow": "ecommerce", "users": 100_000, "sessions_per_user_mean": 1.0, "sessions_per_user_std": 0.0}
+    )
+    calls = domain.draw(settings, 42, RunContext()).with_columns(pl.lit(42).alias("seed"))
+    cfg = pl.DataFrame({"seed": [42], "config_json": [settings.model_dump_json()]})
+    fit = next(a for a in api_traces_assets() if a.key == dg.AssetKey(["api_traces", "workflow_fit"]))
+    outputs = list(fit(dg.build_asset_context(partition_key=SEED), cfg=cfg, validated=calls))
+    check = next(o for o in outputs if isinstance(o, dg.AssetCheckResult) and o.check_name == TRANSITIONS_CHECK)
+    meta = {k: v.value for k, v in check.metadata.items()}
+    assert check.passed
+    assert meta["sessions"] == 100_000 and meta["within_bound"] is True and meta["within_sampling_error"] is True
+    assert "max abs error < 0.01" in meta["criterion"]
+    assert isinstance(meta["max_abs_error"], float) and meta["max_abs_error"] < 0.01
+    assert isinstance(meta["mean_abs_error /api/users/{user_id}/settings"], float)
+
+
+def test_invalid_workflow_exits_nonzero_with_the_message(
+    tmp_path: Path, capsys: pytest.CaptureFixture
+) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(SUPPORT_DESK_YAML.replace("/kb/search: 0.35", "/kb/search: 0.55"))
     out = tmp_path / "out"

@@ -11,12 +11,16 @@ from api_traces_support import small_config, support_desk
 
 from synth_pipelines.domains.api_traces.simulate import simulate_calls
 from synth_pipelines.domains.api_traces.truth import (
+    BOUND_MAX_ABS_ERROR,
+    BOUND_SESSIONS,
     ENTRY,
+    TransitionEstimate,
     compare_transitions,
     estimate_transitions,
     expected_visits,
     ground_truth,
     ground_truth_json,
+    recovery_verdict,
     session_path_violations,
     walk_steps,
 )
@@ -147,3 +151,40 @@ def test_builtin_workflows_recover_within_sampling_error() -> None:
         calls = simulate_calls(wf, small_config(users=5000, sessions_per_user_mean=2.0), 99)
         comparison = compare_transitions(estimate_transitions(calls), wf)
         assert comparison.within_sampling_error(), comparison.worst_edges(3)
+
+
+@pytest.mark.parametrize("name", ["ecommerce", "microservices"])
+@pytest.mark.parametrize("seed", [7, 2025])
+def test_builtin_workflows_recover_below_the_bound_with_100k_sessions(name: str, seed: int) -> None:
+    """The issue's promise holds on the shipped workflows: every state is left often enough."""
+    wf = load_workflow(name)
+    cfg = small_config(users=BOUND_SESSIONS, sessions_per_user_mean=1.0, sessions_per_user_std=0.0)
+    calls = simulate_calls(wf, cfg, seed)
+    estimate = estimate_transitions(calls)
+    assert estimate.observations[ENTRY] == BOUND_SESSIONS
+    comparison = compare_transitions(estimate, wf)
+    assert comparison.missing_states == []
+    assert comparison.max_abs_error < BOUND_MAX_ABS_ERROR, comparison.worst_edges(3)
+    verdict = recovery_verdict(comparison, BOUND_SESSIONS)
+    assert verdict.passed and verdict.within_bound and verdict.within_sampling_error
+
+
+def test_verdict_applies_the_hard_bound_from_100k_sessions() -> None:
+    wf = support_desk()
+    rows = {s: dict(row) for s, row in wf.transitions.items()}
+    # 0.012 off on a state left only 2,000 times: plausible sampling noise, but beyond the hard bound.
+    rows["/kb/search"] = {"/kb/search": 0.362, "/kb/articles/{article_id}": 0.438, "/logout": 0.2}
+    observations = {ENTRY: BOUND_SESSIONS, **{s: 2_000 for s in rows}}
+    estimate = TransitionEstimate(dict(wf.entry_points), rows, observations, pl.DataFrame())
+    comparison = compare_transitions(estimate, wf)
+    assert comparison.max_abs_error == pytest.approx(0.012)
+    at_bound = recovery_verdict(comparison, BOUND_SESSIONS)
+    assert not at_bound.passed and at_bound.within_bound is False and at_bound.within_sampling_error
+    assert "max abs error < 0.01" in at_bound.criterion
+    below = recovery_verdict(comparison, BOUND_SESSIONS - 1)
+    assert below.passed and below.within_bound is None
+    assert "standard errors" in below.criterion
+    # Beyond sampling error fails at any size.
+    few = {**observations, "/kb/search": 100_000}
+    tight = compare_transitions(TransitionEstimate(dict(wf.entry_points), rows, few, pl.DataFrame()), wf)
+    assert not recovery_verdict(tight, 1_000).passed

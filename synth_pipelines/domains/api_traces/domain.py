@@ -123,7 +123,7 @@ def check_walks(calls: pl.DataFrame, workflow: Workflow) -> None:
 class ApiTracesDomain(Domain):
     name = "api_traces"
     cli_name = "api-traces"
-    version = "1"
+    version = "2"
     description = "API call traces walking a declared Markov-chain workflow, with labelled cascade failures."
     config_model = ApiTracesConfig
 
