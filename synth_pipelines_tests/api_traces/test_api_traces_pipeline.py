@@ -155,9 +155,7 @@ def test_transition_check_states_the_hard_bound_at_100k_sessions() -> None:
     assert isinstance(meta["mean_abs_error /api/users/{user_id}/settings"], float)
 
 
-def test_invalid_workflow_exits_nonzero_with_the_message(
-    tmp_path: Path, capsys: pytest.CaptureFixture
-) -> None:
+def test_invalid_workflow_exits_nonzero_with_the_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
     bad = tmp_path / "bad.yaml"
     bad.write_text(SUPPORT_DESK_YAML.replace("/kb/search: 0.35", "/kb/search: 0.55"))
     out = tmp_path / "out"
