@@ -207,3 +207,59 @@ def test_endless_sessions_are_refused_not_truncated() -> None:
     )
     with pytest.raises(ConstraintViolation, match="had not reached an exit point after 50 calls"):
         simulate_calls(loop, small_config(max_calls_per_session=50), 1)
+
+
+def _outcome_probabilities(jumps) -> np.ndarray:
+    """What the alias tables draw: P(outcome) per cell, rows of ``width`` cells per state."""
+    implied = jumps.accept.copy()
+    rows = np.arange(jumps.accept.size) // jumps.width
+    np.add.at(implied, rows * jumps.width + jumps.other, 1.0 - jumps.accept)
+    return implied / jumps.width
+
+
+@pytest.mark.parametrize("name", ["support_desk", "ecommerce", "microservices"])
+def test_multi_step_jumps_are_exactly_the_chain(name: str) -> None:
+    """Drawing k steps at once has the declared law: first and second steps match the matrix."""
+    wf = support_desk() if name == "support_desk" else load_workflow(name)
+    model = compile_workflow(wf, ApiTracesConfig())
+    jumps = model.jumps
+    assert jumps.k > 1
+    index = {e: i for i, e in enumerate(model.endpoints)}
+    p = np.zeros((len(index), len(index)))
+    for src, row in wf.transitions.items():
+        for dst, prob in row.items():
+            p[index[src], index[dst]] = prob
+    outcome = _outcome_probabilities(jumps).reshape(len(index), jumps.width)
+    paths = jumps.states.reshape(len(index), jumps.width, jumps.k)
+    for s in np.flatnonzero(~model.is_exit):
+        assert outcome[s].sum() == pytest.approx(1.0, abs=1e-12)
+        for a in range(len(index)):
+            first = paths[s, :, 0] == a
+            assert outcome[s, first].sum() == pytest.approx(p[s, a], abs=1e-12)
+            for b in range(len(index)):
+                both = first & (paths[s, :, 1] == b)
+                assert outcome[s, both].sum() == pytest.approx(p[s, a] * p[a, b], abs=1e-12)
+
+
+def test_session_length_limit_is_exact_with_multi_step_jumps() -> None:
+    line = parse_workflow(
+        "name: line\nentry_points: {/a: 1}\ntransitions: {/a: {/b: 1}, /b: {/c: 1}, /c: {/d: 1}, /d: {/e: 1}}\n"
+        "exit_points: [/e]\navg_response_times: {/a: 5, /b: 5, /c: 5, /d: 5, /e: 5}\n"
+    )
+    calls = simulate_calls(line, small_config(users=20, max_calls_per_session=5), 1)
+    assert calls.filter(~pl.col("is_retry")).group_by("session_id").len()["len"].unique().to_list() == [5]
+    with pytest.raises(ConstraintViolation, match="after 4 calls"):
+        simulate_calls(line, small_config(users=20, max_calls_per_session=4), 1)
+
+
+def test_wide_workflows_fall_back_to_single_steps() -> None:
+    names = [f"/s{i}" for i in range(40)]
+    rows = "\n".join(f"  {a}: {{{', '.join(f'{b}: 0.025' for b in names[:39])}, /end: 0.025}}" for a in names)
+    times = ", ".join(f"{e}: 5" for e in [*names, "/end"])
+    wide = parse_workflow(
+        f"name: wide\nentry_points: {{/s0: 1}}\ntransitions:\n{rows}\nexit_points: [/end]\n"
+        f"avg_response_times: {{{times}}}\n"
+    )
+    assert compile_workflow(wide, ApiTracesConfig()).jumps.k == 1
+    calls = simulate_calls(wide, small_config(users=200), 3)
+    assert session_path_violations(calls, wide).height == 0

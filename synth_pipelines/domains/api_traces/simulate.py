@@ -66,6 +66,90 @@ class Slot:
     values: tuple[str, ...] = ()
 
 
+# Upper bound on (states x k-step outcomes) of the jump table: keeps compiling cheap and the table in cache.
+JUMP_TABLE_BUDGET = 1 << 15
+MAX_JUMP = 4
+
+
+@dataclass(frozen=True)
+class Jumps:
+    """The next ``k`` steps of the walk from each state, as one categorical outcome.
+
+    Outcome ``j`` of state ``s`` (cell ``s * width + j``) is a path of up to ``k`` endpoints that stops
+    early at an exit point; its probability is the product of the transition probabilities along it.
+    Drawing whole paths from this joint distribution is exactly the Markov chain (the conditional law
+    of each step given the previous one is the declared row), with ``k`` times fewer loop iterations.
+    """
+
+    k: int
+    width: int  # outcomes per state (padded with zero-probability outcomes)
+    accept: np.ndarray  # (S*width,) Walker alias tables, flattened
+    other: np.ndarray  # (S*width,) int32
+    states: np.ndarray  # (S*width, k) int32 endpoints of the path, -1 after it ends
+    length: np.ndarray  # (S*width,) int64 steps in the path (1..k)
+    last: np.ndarray  # (S*width,) int32 endpoint the path ends on
+    goes_on: np.ndarray  # (S*width,) bool: k steps taken and not at an exit point
+
+
+def _paths_ahead(matrix: np.ndarray, is_exit: np.ndarray, start: int, k: int) -> list[tuple[tuple[int, ...], float]]:
+    """Every path of up to ``k`` steps from ``start`` with positive probability, stopping at exits."""
+    done: list[tuple[tuple[int, ...], float]] = []
+    frontier: list[tuple[tuple[int, ...], float]] = [((), 1.0)]
+    for depth in range(k):
+        grown: list[tuple[tuple[int, ...], float]] = []
+        for path, p in frontier:
+            here = path[-1] if path else start
+            for nxt in np.flatnonzero(matrix[here] > 0):
+                step = ((*path, int(nxt)), p * matrix[here, nxt])
+                (done if is_exit[nxt] or depth == k - 1 else grown).append(step)
+        frontier = grown
+    return done
+
+
+def _jump_size(edges: np.ndarray, is_exit: np.ndarray) -> int:
+    """Largest ``k <= MAX_JUMP`` whose table fits the budget, counting paths without listing them."""
+    n = edges.shape[0]
+    ongoing = edges & ~is_exit[None, :]  # edges after which the path may continue
+    # paths[d][s]: paths of exactly d+1 steps from s that are still going (not at an exit).
+    going = ongoing.sum(axis=1).astype(np.float64)
+    ending = (edges & is_exit[None, :]).sum(axis=1).astype(np.float64)  # paths that stop at an exit
+    outcomes_by_k = [going + ending]
+    weights = ongoing.astype(np.float64)
+    for _ in range(1, MAX_JUMP):
+        # Paths of k steps from s = ended earlier + (paths of k-1 steps going on) extended by one edge.
+        ending = ending + weights @ (edges & is_exit[None, :]).sum(axis=1)
+        weights = weights @ ongoing
+        outcomes_by_k.append(ending + weights.sum(axis=1))
+    k = 1
+    for size, counts in enumerate(outcomes_by_k, start=1):
+        if n * counts.max() <= JUMP_TABLE_BUDGET:
+            k = size
+    return k
+
+
+def compile_jumps(matrix: np.ndarray, is_exit: np.ndarray) -> Jumps:
+    """The largest ``k <= MAX_JUMP`` whose table fits ``JUMP_TABLE_BUDGET`` (k = 1 always fits)."""
+    n = matrix.shape[0]
+    movers = [s for s in range(n) if not is_exit[s]]
+    k = _jump_size(matrix > 0, is_exit)
+    outcomes = {s: _paths_ahead(matrix, is_exit, s, k) for s in movers}
+    width = max((len(o) for o in outcomes.values()), default=1)
+    states = np.full((n, width, k), -1, dtype=np.int32)
+    accept = np.zeros((n, width))
+    other = np.zeros((n, width), dtype=np.int32)
+    for s, paths in outcomes.items():
+        probabilities = np.zeros(width)
+        for j, (path, p) in enumerate(paths):
+            states[s, j, : len(path)] = path
+            probabilities[j] = p
+        accept[s], other[s] = alias_table(probabilities)
+    states = states.reshape(n * width, k)
+    length = (states >= 0).sum(axis=1).astype(np.int64)
+    last = states[np.arange(states.shape[0]), np.maximum(length - 1, 0)]
+    goes_on = (length == k) & (last >= 0) & ~is_exit[np.maximum(last, 0)]
+    return Jumps(k, width, accept.ravel(), other.ravel(), states, length, np.maximum(last, 0), goes_on)
+
+
 @dataclass(frozen=True)
 class CompiledWorkflow:
     """A workflow as arrays, ready for vectorized draws. States are indexed in ``endpoints`` order."""
@@ -74,8 +158,7 @@ class CompiledWorkflow:
     endpoints: list[str]
     entry_cum: np.ndarray  # (S,) cumulative entry probabilities
     entry_last_positive: int
-    alias_accept: np.ndarray  # (S*S,) Walker alias tables of the transition rows, flattened
-    alias_other: np.ndarray  # (S*S,) int32
+    jumps: Jumps  # k-step outcomes of the chain, drawn with one uniform per live session and iteration
     is_exit: np.ndarray  # (S,) bool
     mean_ms: np.ndarray  # (S,) average response time
     error_rate: np.ndarray  # (S,) baseline error share
@@ -158,7 +241,7 @@ def compile_workflow(workflow: Workflow, cfg: ApiTracesConfig) -> CompiledWorkfl
     # Normalize away the validation tolerance so the last cumulative value is exactly 1.
     sums = matrix.sum(axis=1, keepdims=True)
     matrix = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)
-    tables = [alias_table(row) if row.any() else (np.ones(n), np.arange(n)) for row in matrix]
+    is_exit = np.array([e in workflow.exit_points for e in endpoints])
     entry = entry / entry.sum()
     entry_cum = np.cumsum(entry)
     entry_cum[-1] = 1.0
@@ -169,9 +252,8 @@ def compile_workflow(workflow: Workflow, cfg: ApiTracesConfig) -> CompiledWorkfl
         endpoints=endpoints,
         entry_cum=entry_cum,
         entry_last_positive=int(np.flatnonzero(entry)[-1]),
-        alias_accept=np.concatenate([t[0] for t in tables]),
-        alias_other=np.concatenate([t[1] for t in tables]).astype(np.int32),
-        is_exit=np.array([e in workflow.exit_points for e in endpoints]),
+        jumps=compile_jumps(matrix, is_exit),
+        is_exit=is_exit,
         mean_ms=np.array([workflow.avg_response_times[e] for e in endpoints], dtype=np.float64),
         error_rate=np.array([workflow.error_rates.get(e, 1.0 - cfg.success_rate) for e in endpoints]),
         methods=methods,
@@ -222,38 +304,53 @@ def _session_starts(rng: np.random.Generator, n: int, cfg: ApiTracesConfig) -> n
 
 
 def walk(model: CompiledWorkflow, rng: np.random.Generator, n: int, max_steps: int) -> tuple[np.ndarray, np.ndarray]:
-    """Walk ``n`` sessions to an exit. Returns (states of all calls in session-major order, lengths)."""
-    state = np.minimum(np.searchsorted(model.entry_cum, rng.random(n), side="right"), model.entry_last_positive)
-    alive = np.arange(n, dtype=np.int64)
-    steps_session: list[np.ndarray] = []
-    steps_state: list[np.ndarray] = []
-    n_states = len(model.endpoints)
-    state = state.astype(np.int32)
+    """Walk ``n`` sessions to an exit. Returns (states of all calls in session-major order, lengths).
+
+    Each loop iteration draws the next ``k`` steps of every live session at once (``Jumps``).
+    """
+    jumps = model.jumps
+    entry = np.minimum(np.searchsorted(model.entry_cum, rng.random(n), side="right"), model.entry_last_positive)
+    entry = entry.astype(np.int32)
+    lengths = np.ones(n, dtype=np.int64)
+    alive = np.flatnonzero(~model.is_exit[entry])
+    state = entry[alive]
+    drawn_sessions: list[np.ndarray] = []
+    drawn_cells: list[np.ndarray] = []
     while alive.size:
-        if len(steps_state) >= max_steps:
-            raise ConstraintViolation(
-                f"workflow {model.workflow.name}: {alive.size} session(s) had not reached an exit point "
-                f"after {max_steps} calls (max_calls_per_session); raise the limit or shorten the loops"
-            )
-        steps_session.append(alive)
-        steps_state.append(state)
-        going_on = ~model.is_exit[state]
-        alive, state = alive[going_on], state[going_on]
-        if not alive.size:
-            break
+        if 1 + len(drawn_cells) * jumps.k >= max_steps:
+            raise _too_long(model, alive.size, max_steps)
         # Alias method: one uniform gives the column (integer part) and the accept test (fraction).
-        x = rng.random(alive.size) * n_states
+        x = rng.random(alive.size) * jumps.width
         column = x.astype(np.int32)
-        cell = state * n_states + column
-        state = np.where(x - column < model.alias_accept[cell], column, model.alias_other[cell])
-    sessions = np.concatenate(steps_session)
-    states = np.concatenate(steps_state)
-    lengths = np.bincount(sessions, minlength=n)
+        cell = state * jumps.width + column
+        cell = np.where(x - column < jumps.accept[cell], cell, state * jumps.width + jumps.other[cell])
+        drawn_sessions.append(alive)
+        drawn_cells.append(cell)
+        lengths[alive] += jumps.length[cell]
+        going_on = jumps.goes_on[cell]
+        alive, state = alive[going_on], jumps.last[cell[going_on]]
+    if n and lengths.max() > max_steps:
+        raise _too_long(model, int((lengths > max_steps).sum()), max_steps)
     starts = np.cumsum(lengths) - lengths
-    step = np.concatenate([np.full(a.size, i, dtype=np.int64) for i, a in enumerate(steps_session)])
-    ordered = np.empty_like(states)
-    ordered[starts[sessions] + step] = states
+    ordered = np.empty(int(lengths.sum()), dtype=np.int32)
+    ordered[starts] = entry
+    if drawn_cells:
+        sessions = np.concatenate(drawn_sessions)
+        cells = np.concatenate(drawn_cells)
+        iteration = np.repeat(np.arange(len(drawn_cells)), [c.size for c in drawn_cells])
+        position = starts[sessions] + 1 + iteration * jumps.k
+        path_length = jumps.length[cells]
+        for j in range(jumps.k):
+            take = np.flatnonzero(path_length > j)
+            ordered[position[take] + j] = jumps.states[cells[take], j]
     return ordered, lengths
+
+
+def _too_long(model: CompiledWorkflow, sessions: int, max_steps: int) -> ConstraintViolation:
+    return ConstraintViolation(
+        f"workflow {model.workflow.name}: {sessions} session(s) had not reached an exit point "
+        f"after {max_steps} calls (max_calls_per_session); raise the limit or shorten the loops"
+    )
 
 
 # ---------------------------------------------------------------------------------------------
