@@ -454,13 +454,18 @@ def _paths(
     order = np.argsort(state.astype(np.int16), kind="stable")
     bounds = np.searchsorted(state[order], np.arange(len(model.endpoints) + 1))
     parts: list[pl.Series] = []
+    position = np.empty(order.size, dtype=np.int64)
+    built = 0
+    slotless: list[int] = []
     for s, slots in enumerate(model.slots):
         rows = order[bounds[s] : bounds[s + 1]]
         if not rows.size:
             continue
-        if not slots:
-            parts.append(pl.repeat(model.tails[s], rows.size, dtype=pl.String, eager=True))
+        if not slots:  # the path is the endpoint itself: one shared string, appended after the groups
+            slotless.append(s)
             continue
+        position[rows] = np.arange(built, built + rows.size)
+        built += rows.size
         random_slots = [k for k, slot in enumerate(slots) if slot.kind != "user"]
         uniforms = rng.random((len(random_slots), rows.size))
         pieces: list[pl.Expr] = []
@@ -480,10 +485,11 @@ def _paths(
         if model.tails[s]:
             pieces.append(pl.lit(model.tails[s]))
         parts.append(pl.select(pl.concat_str(pieces)).to_series())
-    position = np.empty_like(order)
-    position[order] = np.arange(order.size)
+    for i, s in enumerate(slotless):
+        position[order[bounds[s] : bounds[s + 1]]] = built + i
+    parts.append(pl.Series([model.tails[s] for s in slotless], dtype=pl.String))
     # One chunk: gathering string views across many chunks is ~3x slower than rechunk + gather.
-    grouped = pl.concat(parts, rechunk=True) if parts else pl.Series([], dtype=pl.String)
+    grouped = pl.concat(parts, rechunk=True)
     return grouped.alias("path"), position
 
 
