@@ -263,3 +263,12 @@ def test_wide_workflows_fall_back_to_single_steps() -> None:
     assert compile_workflow(wide, ApiTracesConfig()).jumps.k == 1
     calls = simulate_calls(wide, small_config(users=200), 3)
     assert session_path_violations(calls, wide).height == 0
+
+
+def test_threads_do_not_change_the_bytes() -> None:
+    """Blocks drawn concurrently are yielded in order: the same frame whatever the worker count."""
+    cfg = small_config(users=40_000, sessions_per_user_mean=2.0, cascade_failure_rate=0.1)
+    wf = load_workflow("ecommerce")
+    one = simulate_calls(wf, cfg, 11, workers=1)
+    assert one["session_id"].max() > 2 * SESSION_BLOCK  # several blocks
+    assert one.equals(simulate_calls(wf, cfg, 11, workers=3))

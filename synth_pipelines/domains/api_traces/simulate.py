@@ -16,6 +16,9 @@ the calls (retries excluded).
 
 from __future__ import annotations
 
+import os
+from collections import deque
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
 import numpy as np
@@ -632,27 +635,46 @@ CALLS_SCHEMA: dict[str, pl.DataType] = {
 CALL_COLUMNS = list(CALLS_SCHEMA)
 
 
-def iter_call_blocks(workflow: Workflow, cfg: ApiTracesConfig, seed: int):
-    """Calls block by block (``SESSION_BLOCK`` sessions each), in session order."""
+def block_workers() -> int:
+    """Blocks simulated at once: one per available core, at most 4 (numpy and polars release the GIL)."""
+    return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
+
+
+def iter_call_blocks(workflow: Workflow, cfg: ApiTracesConfig, seed: int, workers: int | None = None):
+    """Calls block by block (``SESSION_BLOCK`` sessions each), in session order.
+
+    Blocks are independent (own keyed streams), so ``workers`` threads draw them concurrently; at most
+    ``workers`` blocks are in flight and they are yielded in order, so the bytes never depend on it.
+    """
     model = compile_workflow(workflow, cfg)
     users = draw_users(cfg, seed)
     session_user = np.repeat(np.arange(users.sessions.size), users.sessions)
-    for block, start, n in block_spans(session_user.size, SESSION_BLOCK):
+
+    def one_block(block: int, start: int, n: int) -> pl.DataFrame:
         owners = session_user[start : start + n]
-        yield simulate_block(
-            model,
-            cfg,
-            seed,
-            block,
-            start + 1,
-            users.user_id[owners],
-            users.user_type[owners].astype(np.int64),
+        return simulate_block(
+            model, cfg, seed, block, start + 1, users.user_id[owners], users.user_type[owners].astype(np.int64)
         )
 
+    spans = list(block_spans(session_user.size, SESSION_BLOCK))
+    workers = block_workers() if workers is None else workers
+    if workers <= 1 or len(spans) <= 1:
+        for span in spans:
+            yield one_block(*span)
+        return
+    with ThreadPoolExecutor(max_workers=workers, thread_name_prefix="api_traces") as pool:
+        pending: deque[Future[pl.DataFrame]] = deque()
+        for span in spans:
+            pending.append(pool.submit(one_block, *span))
+            if len(pending) >= workers:
+                yield pending.popleft().result()
+        while pending:
+            yield pending.popleft().result()
 
-def simulate_calls(workflow: Workflow, cfg: ApiTracesConfig, seed: int) -> pl.DataFrame:
-    """Every call of every session; session ids and user ids start at 1."""
-    frames = list(iter_call_blocks(workflow, cfg, seed))
+
+def simulate_calls(workflow: Workflow, cfg: ApiTracesConfig, seed: int, workers: int | None = None) -> pl.DataFrame:
+    """Every call of every session; session ids and user ids start at 1. Same bytes for any ``workers``."""
+    frames = list(iter_call_blocks(workflow, cfg, seed, workers))
     if not frames:
         return pl.DataFrame(schema=CALLS_SCHEMA)
     return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
