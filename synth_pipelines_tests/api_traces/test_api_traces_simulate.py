@@ -267,7 +267,7 @@ def test_wide_workflows_fall_back_to_single_steps() -> None:
 
 def test_threads_do_not_change_the_bytes() -> None:
     """Blocks drawn concurrently are yielded in order: the same frame whatever the worker count."""
-    cfg = small_config(users=40_000, sessions_per_user_mean=2.0, cascade_failure_rate=0.1)
+    cfg = small_config(users=70_000, sessions_per_user_mean=2.0, cascade_failure_rate=0.1)
     wf = load_workflow("ecommerce")
     one = simulate_calls(wf, cfg, 11, workers=1)
     assert one["session_id"].max() > 2 * SESSION_BLOCK  # several blocks
