@@ -36,6 +36,7 @@ from synth_pipelines.domains.api_traces.simulate import (
     ERROR_STATUSES,
     ERROR_WEIGHTS,
     SEARCH_TERMS,
+    block_workers,
     compile_workflow,
     simulate_calls,
 )
@@ -150,15 +151,17 @@ def main() -> None:
     quiet = {"cascade_failure_rate": 0.0}
     mesh = load_workflow("microservices")
     cases = [
-        ("vectorized ecommerce, no cascades", shop, ApiTracesConfig(users=args.users, **quiet)),
-        ("vectorized ecommerce, 5% cascades", shop, ApiTracesConfig(users=args.users)),
-        ("vectorized microservices, no cascades", mesh, ApiTracesConfig(users=args.users, **quiet)),
+        ("vectorized ecommerce, no cascades", shop, ApiTracesConfig(users=args.users, **quiet), None),
+        ("  same, one thread", shop, ApiTracesConfig(users=args.users, **quiet), 1),
+        ("vectorized ecommerce, 5% cascades", shop, ApiTracesConfig(users=args.users), None),
+        ("vectorized microservices, no cascades", mesh, ApiTracesConfig(users=args.users, **quiet), None),
     ]
     simulate_calls(shop, ApiTracesConfig(users=1_000), 0)  # warm up imports and caches
 
     results = []
-    for label, workflow, cfg in cases:
-        results.append((label, *timed(lambda w=workflow, c=cfg: simulate_calls(w, c, 42), args.repeat)))
+    for label, workflow, cfg, workers in cases:
+        run = lambda w=workflow, c=cfg, k=workers: simulate_calls(w, c, 42, workers=k)  # noqa: E731
+        results.append((label, *timed(run, args.repeat)))
     loop_cfg = ApiTracesConfig(users=args.loop_users, **quiet)
     loop = timed(lambda: python_loop(shop, loop_cfg, 42), max(1, args.repeat - 1))
     results.append(("per-call Python loop ecommerce, no cascades", *loop))
@@ -184,7 +187,8 @@ def main() -> None:
     )
     print(
         "note: shared, noisy machine: best of runs shown next to the median; calls per CPU-second "
-        f"(all threads) is steadier under load. polars threads: {pl.thread_pool_size()}"
+        f"(all threads) is steadier under load. block threads: {block_workers()}, polars threads: "
+        f"{pl.thread_pool_size()}"
     )
 
 
