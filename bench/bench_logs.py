@@ -21,10 +21,14 @@ import json
 import multiprocessing as mp
 import random
 import resource
+import sys
 import tempfile
 import time
 from pathlib import Path
 from typing import Any
+
+# Import the package of this checkout (a git worktree, say), not the one the venv has installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _peak_rss_mib() -> float:

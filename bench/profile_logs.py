@@ -1,17 +1,21 @@
 """Per-phase timings of the log domains' CLI path for one block (where the time goes).
 
-    python bench/profile_logs.py                    # every log domain, best of 3
-    python bench/profile_logs.py --domains cv_logs --repeat 5
+python bench/profile_logs.py                    # every log domain, best of 3
+python bench/profile_logs.py --domains cv_logs --repeat 5
 """
 
 from __future__ import annotations
 
 import argparse
+import sys
 import tempfile
 import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
+
+# Import the package of this checkout (a git worktree, say), not the one the venv has installed.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 
 def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:

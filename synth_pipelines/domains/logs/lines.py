@@ -1,16 +1,18 @@
 """Records <-> JSON lines, vectorized.
 
 Clean records are flat polars frames (``model_name``); JSON lines nest them by path
-(``{"model": {"name": ...}}``). Serialization builds each line from per-field JSON literals
-("fragments") with polars string expressions; the invalid mirror edits the same fragments (a value
-of the wrong JSON type, a field left out). polars' own `json_encode` is faster but writes absent
-fields as `null`, and removing them again costs more than it saves. Parsing uses polars' JSON
-decoder with the inventory's dtype.
+(``{"model": {"name": ...}}``). Serialization builds each line with one polars ``concat_str`` of
+constant pieces (keys, braces, commas) and per-field values; a field that is null is left out. The
+invalid mirror and the raw source swap in ready JSON literals for some fields (a value of the wrong
+JSON type, a field left out, a source's spelling). polars' own `json_encode` writes absent fields
+as `null`, and removing them again costs more than it saves. Parsing uses polars' JSON decoder
+with the inventory's dtype.
 """
 
 from __future__ import annotations
 
 import json
+from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
@@ -49,7 +51,7 @@ def fragment(spec: FieldSpec, escape: bool = True) -> pl.Expr:
     if spec.kind == "string":
         out = json_string(col) if escape else quoted(col)
     elif spec.kind == "timestamp":
-        out = quoted(col.dt.strftime(ISO_MS + "Z"))
+        out = col.dt.strftime(f'"{ISO_MS}Z"')
     elif spec.kind == "bool":
         out = pl.when(col).then(pl.lit("true")).when(col.not_()).then(pl.lit("false"))
     else:
@@ -57,18 +59,13 @@ def fragment(spec: FieldSpec, escape: bool = True) -> pl.Expr:
     return out.alias(spec.column)
 
 
-def columns_needing_escape(df: pl.DataFrame, inv: Inventory) -> set[str]:
+def columns_needing_escape(df: pl.DataFrame, inv: Inventory, skip: Iterable[str] = ()) -> set[str]:
     """String columns of ``df`` holding a character JSON must escape (usually none: one cheap scan)."""
-    names = [f.column for f in inv.fields if f.kind == "string"]
+    names = [f.column for f in inv.fields if f.kind == "string" and f.column not in set(skip)]
     if not names or df.height == 0:
         return set()
     found = df.select(pl.col(c).str.contains(NEEDS_ESCAPE).any() for c in names).row(0)
     return {c for c, hit in zip(names, found, strict=True) if hit}
-
-
-def fragments(df: pl.DataFrame, inv: Inventory, only: list[FieldSpec] | None = None) -> pl.DataFrame:
-    escape = columns_needing_escape(df, inv)
-    return df.select(fragment(f, f.column in escape) for f in (inv.fields if only is None else only))
 
 
 def _tree(inv: Inventory) -> dict[str, Any]:
@@ -82,25 +79,95 @@ def _tree(inv: Inventory) -> dict[str, Any]:
     return tree
 
 
-def _object(node: dict[str, Any]) -> pl.Expr:
-    parts = []
+Part = pl.Expr | str  # a piece of a line; plain strings are constant for every row
+
+
+def value_parts(spec: FieldSpec, escape: bool) -> list[Part]:
+    """The JSON literal of a column that has no nulls, as pieces (no per-field string column)."""
+    col = pl.col(spec.column)
+    if spec.kind == "string":
+        return [json_string(col)] if escape else ['"', col, '"']
+    return [fragment(spec)]
+
+
+class _Node:
+    """One key of an object as line pieces: present in every row (``always``) or where ``present``."""
+
+    def __init__(self, key: str, opens: bool, body: list[Part], always: bool, present: pl.Expr) -> None:
+        self.key, self.opens, self.body, self.always, self.present = key, opens, body, always, present
+
+
+def _object_parts(node: dict[str, Any], value: Any, always: set[str]) -> _Node:
+    children: list[_Node] = []
     for key, child in node.items():
-        value = pl.col(child.column) if isinstance(child, FieldSpec) else _object(child)
-        parts.append(pl.concat_str([pl.lit(f'"{key}":'), value]))  # null when value is null
-    # concat_str skips null parts and their separators: absent fields are left out of the object.
-    body = pl.concat_str(parts, separator=",", ignore_nulls=True)
-    # An object whose fields are all absent is left out, as a logger would.
-    return pl.when(body != "").then(pl.concat_str([pl.lit("{"), body, pl.lit("}")]))
+        if isinstance(child, FieldSpec):
+            here = child.column in always
+            children.append(_Node(key, False, value(child, here), here, pl.col(child.column).is_not_null()))
+        else:
+            sub = _object_parts(child, value, always)
+            children.append(_Node(key, True, sub.body, sub.always, sub.present))
+    parts: list[Part] = []
+    earlier: list[pl.Expr] = []  # presence of the earlier keys, when none of them is always there
+    comma_always = False
+    for child in children:
+        opener = f'"{child.key}":' + ("{" if child.opens else "")
+        if comma_always or not earlier:
+            head = ("," if comma_always else "") + opener
+            parts.append(head if child.always else pl.when(child.present).then(pl.lit(head)))
+        else:
+            # Whether a comma is needed depends on whether an earlier optional key is there.
+            before = pl.any_horizontal(earlier)
+            present = pl.lit(True) if child.always else child.present
+            parts.append(pl.when(present & before).then(pl.lit("," + opener)).when(present).then(pl.lit(opener)))
+        parts += child.body
+        if child.opens:
+            parts.append("}" if child.always else pl.when(child.present).then(pl.lit("}")))
+        if child.always:
+            comma_always = True
+        else:
+            earlier.append(child.present)
+    always_here = any(c.always for c in children)
+    present = pl.lit(True) if always_here else pl.any_horizontal([c.present for c in children])
+    return _Node("", True, parts, always_here, present)
 
 
-def assemble(frags: pl.DataFrame, inv: Inventory) -> pl.Series:
-    """JSON lines from fragment columns; null fragments are left out of their object."""
-    return frags.select(_object(_tree(inv)).fill_null("{}").alias("line")).to_series()
+def render(df: pl.DataFrame, inv: Inventory, literals: dict[str, pl.Series] | None = None) -> pl.Series:
+    """JSON lines of flat records, keys in inventory order; null values are left out of their object.
+
+    An object whose fields are all absent is left out, as a logger would. ``literals`` replaces
+    columns by ready JSON literals (null: leave the field out), e.g. a source's spellings or a
+    defect of the invalid mirror. The whole line is one ``concat_str`` whose pieces are skipped
+    where null, so no per-field or per-object string column is built.
+    """
+    literals = literals or {}
+    if literals:
+        df = df.with_columns(v.alias(k) for k, v in literals.items())
+    escape = columns_needing_escape(df, inv, skip=literals)
+    always = {c for c, nulls in zip(df.columns, df.null_count().row(0), strict=True) if nulls == 0}
+
+    def value(spec: FieldSpec, here: bool) -> list[Part]:
+        if spec.column in literals:
+            return [pl.col(spec.column)]
+        return value_parts(spec, spec.column in escape) if here else [fragment(spec, spec.column in escape)]
+
+    top = _object_parts(_tree(inv), value, always)
+    merged: list[pl.Expr] = []
+    text = ""
+    for part in ["{", *top.body, "}"]:
+        if isinstance(part, str):
+            text += part
+            continue
+        if text:
+            merged.append(pl.lit(text))
+            text = ""
+        merged.append(part)
+    merged.append(pl.lit(text))
+    return df.select(pl.concat_str(merged, separator="", ignore_nulls=True).alias("line")).to_series()
 
 
 def to_lines(df: pl.DataFrame, inv: Inventory) -> pl.Series:
     """Canonical JSON lines: keys in inventory order, UTC timestamps, canonical vocabulary."""
-    return assemble(fragments(df, inv), inv)
+    return render(df, inv)
 
 
 def to_raw_lines(df: pl.DataFrame, inv: Inventory, rng: np.random.Generator) -> pl.Series:
@@ -109,7 +176,6 @@ def to_raw_lines(df: pl.DataFrame, inv: Inventory, rng: np.random.Generator) -> 
     Every variation is undone by ``normalize``; nothing here loses information.
     """
     n = df.height
-    plain = [f for f in inv.fields if not f.vocabulary and f.kind != "timestamp"]
     edits = []
     for spec in inv.fields:
         col = pl.col(spec.column)
@@ -125,8 +191,9 @@ def to_raw_lines(df: pl.DataFrame, inv: Inventory, rng: np.random.Generator) -> 
             minutes = pl.Series(np.array([_minutes(z) for z in TIME_ZONE_OFFSETS] + [0])[offsets])
             local = col + pl.duration(minutes=minutes)
             edits.append(quoted(pl.concat_str([local.dt.strftime(ISO_MS), pl.lit(zone)])).alias(spec.column))
-    source = fragments(df, inv, plain).with_columns(df.select(edits)) if edits else fragments(df, inv)
-    return assemble(source.select(f.column for f in inv.fields), inv)
+    if not edits:
+        return render(df, inv)
+    return render(df, inv, df.select(edits).to_dict())
 
 
 def _styles(term: str) -> tuple[str, str, str, str]:

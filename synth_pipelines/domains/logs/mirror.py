@@ -12,7 +12,7 @@ import numpy as np
 import polars as pl
 
 from synth_pipelines.domains.logs.fields import FieldSpec, Inventory
-from synth_pipelines.domains.logs.lines import assemble, fragments, json_string
+from synth_pipelines.domains.logs.lines import fragment, json_string, render
 
 MISSING = "missing_required_field"
 WRONG_TYPE = "wrong_type"
@@ -82,7 +82,6 @@ def make_invalid(
     else:
         defect[rule_rows] = DEFECT_CLASSES.index(MALFORMED_JSON)
 
-    frags = fragments(flat, inv)
     replacements: dict[str, list[tuple[np.ndarray, pl.Series | None]]] = {}
 
     def field_defect(cls: str, candidates: list[FieldSpec], make) -> None:  # type: ignore[no-untyped-def]
@@ -108,7 +107,7 @@ def make_invalid(
         return None, f"required field {spec.path} left out"
 
     def wrong_type(spec: FieldSpec, rows: np.ndarray) -> tuple[pl.Series, str]:
-        current = frags[spec.column].gather(rows)
+        current = flat[spec.column].gather(rows).to_frame().select(fragment(spec)).to_series()
         if spec.kind in ("int", "float", "bool"):
             return json_string_series(current), f"{spec.kind} {spec.path} written as a string"
         if spec.kind == "timestamp":
@@ -128,13 +127,22 @@ def make_invalid(
     field_defect(OUT_OF_RANGE, [f for f in inv.fields if f.ge is not None or f.le is not None], out_of_range)
     field_defect(UNKNOWN_VOCABULARY, [f for f in inv.fields if f.vocabulary], unknown_term)
 
-    edits = []
+    # Each record has at most one replaced field: render the records grouped by that field, each
+    # group with its literals swapped in, then put the lines back in record order.
+    pieces, order = [], []
+    untouched = np.ones(n, dtype=bool)
     for column, changes in replacements.items():
-        values = frags[column]
-        for rows, new in changes:
-            values = values.scatter(rows, pl.Series([None] * rows.size, dtype=pl.String) if new is None else new)
-        edits.append(values.alias(column))
-    lines = assemble(frags.with_columns(edits) if edits else frags, inv)
+        rows = np.concatenate([r for r, _new in changes])
+        new = pl.concat(
+            [pl.Series([None] * r.size, dtype=pl.String) if v is None else v.cast(pl.String) for r, v in changes]
+        )
+        pieces.append(render(flat[rows], inv, {column: new}))
+        order.append(rows)
+        untouched[rows] = False
+    rest = np.flatnonzero(untouched)
+    pieces.append(render(flat[rest], inv))
+    order.append(rest)
+    lines = pl.concat(pieces).gather(np.argsort(np.concatenate(order), kind="stable"))
 
     malformed = np.flatnonzero(defect == DEFECT_CLASSES.index(MALFORMED_JSON))
     if malformed.size:
