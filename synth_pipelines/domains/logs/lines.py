@@ -24,15 +24,16 @@ ISO_MS = "%Y-%m-%dT%H:%M:%S%.3f"
 TIME_ZONE_OFFSETS = ("+01:00", "+02:00", "-05:00", "+05:30", "-08:00", "+09:00")
 
 
+# What a JSON string literal must escape: quote, backslash and every control character; the short
+# forms where JSON has one (\b and \f too, as ``json.dumps`` writes them), ``\u00XX`` for the rest.
+_SHORT_ESCAPES = {"\\": "\\\\", '"': '\\"', "\b": "\\b", "\f": "\\f", "\n": "\\n", "\r": "\\r", "\t": "\\t"}
+_ESCAPES = _SHORT_ESCAPES | {chr(c): f"\\u{c:04x}" for c in range(0x20) if chr(c) not in _SHORT_ESCAPES}
+
+
 def json_string(expr: pl.Expr) -> pl.Expr:
     """A string expression as a JSON string literal (quotes and escapes included)."""
-    escaped = (
-        expr.str.replace_all("\\", "\\\\", literal=True)
-        .str.replace_all('"', '\\"', literal=True)
-        .str.replace_all("\n", "\\n", literal=True)
-        .str.replace_all("\r", "\\r", literal=True)
-        .str.replace_all("\t", "\\t", literal=True)
-    )
+    # One pass: every pattern is one character, so no replacement is ever escaped twice.
+    escaped = expr.str.replace_many(list(_ESCAPES), list(_ESCAPES.values()))
     return pl.concat_str([pl.lit('"'), escaped, pl.lit('"')])
 
 
