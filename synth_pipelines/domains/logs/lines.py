@@ -11,6 +11,7 @@ with the inventory's dtype.
 
 from __future__ import annotations
 
+import functools
 import json
 from collections.abc import Iterable
 from typing import Any
@@ -132,26 +133,16 @@ def _object_parts(node: dict[str, Any], value: Any, always: set[str]) -> _Node:
     return _Node("", True, parts, always_here, present)
 
 
-def render(df: pl.DataFrame, inv: Inventory, literals: dict[str, pl.Series] | None = None) -> pl.Series:
-    """JSON lines of flat records, keys in inventory order; null values are left out of their object.
-
-    An object whose fields are all absent is left out, as a logger would. ``literals`` replaces
-    columns by ready JSON literals (null: leave the field out), e.g. a source's spellings or a
-    defect of the invalid mirror. The whole line is one ``concat_str`` whose pieces are skipped
-    where null, so no per-field or per-object string column is built.
-    """
-    literals = literals or {}
-    if literals:
-        df = df.with_columns(v.alias(k) for k, v in literals.items())
-    escape = columns_needing_escape(df, inv, skip=literals)
-    always = {c for c, nulls in zip(df.columns, df.null_count().row(0), strict=True) if nulls == 0}
+@functools.lru_cache(maxsize=512)
+def _line_expr(inv: Inventory, always: frozenset[str], literals: frozenset[str], escape: frozenset[str]) -> pl.Expr:
+    """The line expression for one combination of always-present, literal and escaped columns."""
 
     def value(spec: FieldSpec, here: bool) -> list[Part]:
         if spec.column in literals:
             return [pl.col(spec.column)]
         return value_parts(spec, spec.column in escape) if here else [fragment(spec, spec.column in escape)]
 
-    top = _object_parts(_tree(inv), value, always)
+    top = _object_parts(_tree(inv), value, set(always))
     merged: list[pl.Expr] = []
     text = ""
     for part in ["{", *top.body, "}"]:
@@ -163,7 +154,30 @@ def render(df: pl.DataFrame, inv: Inventory, literals: dict[str, pl.Series] | No
             text = ""
         merged.append(part)
     merged.append(pl.lit(text))
-    return df.select(pl.concat_str(merged, separator="", ignore_nulls=True).alias("line")).to_series()
+    return pl.concat_str(merged, separator="", ignore_nulls=True).alias("line")
+
+
+def render(
+    df: pl.DataFrame,
+    inv: Inventory,
+    literals: dict[str, pl.Series] | None = None,
+    escape: set[str] | None = None,
+) -> pl.Series:
+    """JSON lines of flat records, keys in inventory order; null values are left out of their object.
+
+    An object whose fields are all absent is left out, as a logger would. ``literals`` replaces
+    columns by ready JSON literals (null: leave the field out), e.g. a source's spellings or a
+    defect of the invalid mirror. The whole line is one ``concat_str`` whose pieces are skipped
+    where null, so no per-field or per-object string column is built. ``escape``: the string
+    columns that may need JSON escapes, if the caller already knows (else one scan finds them).
+    """
+    literals = literals or {}
+    if literals:
+        df = df.with_columns(v.alias(k) for k, v in literals.items())
+    if escape is None:
+        escape = columns_needing_escape(df, inv, skip=literals)
+    always = frozenset(c for c, nulls in zip(df.columns, df.null_count().row(0), strict=True) if nulls == 0)
+    return df.select(_line_expr(inv, always, frozenset(literals), frozenset(escape - set(literals)))).to_series()
 
 
 def to_lines(df: pl.DataFrame, inv: Inventory) -> pl.Series:

@@ -8,11 +8,13 @@ validator can be scored line by line.
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import polars as pl
 
 from synth_pipelines.domains.logs.fields import FieldSpec, Inventory
-from synth_pipelines.domains.logs.lines import fragment, json_string, render
+from synth_pipelines.domains.logs.lines import columns_needing_escape, fragment, quoted, render
 
 MISSING = "missing_required_field"
 WRONG_TYPE = "wrong_type"
@@ -24,6 +26,7 @@ DEFECT_CLASSES = (MISSING, WRONG_TYPE, OUT_OF_RANGE, UNKNOWN_VOCABULARY, MALFORM
 LINE_FIELD = "(line)"  # the field named for defects of the whole line
 
 UNKNOWN_TERMS = ("quantum", "legacy_v0", "experimental", "misc", "n/a", "tbd")
+UNKNOWN_TERM_LITERALS = pl.Series([json.dumps(t) for t in UNKNOWN_TERMS], dtype=pl.String)
 
 MANIFEST_SCHEMA = pl.Schema(
     {"line": pl.Int64(), "record_id": pl.String(), "defect": pl.String(), "field": pl.String(), "detail": pl.String()}
@@ -107,9 +110,10 @@ def make_invalid(
         return None, f"required field {spec.path} left out"
 
     def wrong_type(spec: FieldSpec, rows: np.ndarray) -> tuple[pl.Series, str]:
-        current = flat[spec.column].gather(rows).to_frame().select(fragment(spec)).to_series()
         if spec.kind in ("int", "float", "bool"):
-            return json_string_series(current), f"{spec.kind} {spec.path} written as a string"
+            # Number and boolean literals hold nothing JSON escapes: quoting them is enough.
+            current = flat[spec.column].gather(rows).to_frame().select(quoted(fragment(spec))).to_series()
+            return current, f"{spec.kind} {spec.path} written as a string"
         if spec.kind == "timestamp":
             epoch = flat[spec.column].gather(rows).dt.epoch("ms").cast(pl.String)
             return epoch, f"timestamp {spec.path} written as epoch milliseconds"
@@ -119,8 +123,8 @@ def make_invalid(
         return _out_of_range_literal(spec, rows.size, rng), f"{spec.path} outside {spec.allowed}"
 
     def unknown_term(spec: FieldSpec, rows: np.ndarray) -> tuple[pl.Series, str]:
-        terms = pl.Series(UNKNOWN_TERMS)[rng.integers(0, len(UNKNOWN_TERMS), rows.size)]
-        return json_string_series(terms), f"{spec.path} not in its vocabulary"
+        terms = UNKNOWN_TERM_LITERALS[rng.integers(0, len(UNKNOWN_TERMS), rows.size)]
+        return terms, f"{spec.path} not in its vocabulary"
 
     field_defect(MISSING, [f for f in inv.fields if f.required], missing)
     field_defect(WRONG_TYPE, list(inv.fields), wrong_type)
@@ -130,17 +134,18 @@ def make_invalid(
     # Each record has at most one replaced field: render the records grouped by that field, each
     # group with its literals swapped in, then put the lines back in record order.
     pieces, order = [], []
+    escape = columns_needing_escape(flat, inv)
     untouched = np.ones(n, dtype=bool)
     for column, changes in replacements.items():
         rows = np.concatenate([r for r, _new in changes])
         new = pl.concat(
             [pl.Series([None] * r.size, dtype=pl.String) if v is None else v.cast(pl.String) for r, v in changes]
         )
-        pieces.append(render(flat[rows], inv, {column: new}))
+        pieces.append(render(flat[rows], inv, {column: new}, escape))
         order.append(rows)
         untouched[rows] = False
     rest = np.flatnonzero(untouched)
-    pieces.append(render(flat[rest], inv))
+    pieces.append(render(flat[rest], inv, escape=escape))
     order.append(rest)
     lines = pl.concat(pieces).gather(np.argsort(np.concatenate(order), kind="stable"))
 
@@ -164,7 +169,3 @@ def make_invalid(
         schema=MANIFEST_SCHEMA,
     )
     return lines.alias("line"), manifest
-
-
-def json_string_series(values: pl.Series) -> pl.Series:
-    return values.to_frame("v").select(json_string(pl.col("v"))).to_series()
