@@ -12,12 +12,14 @@ with the inventory's dtype.
 from __future__ import annotations
 
 import functools
+import io
 import json
 from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
 import polars as pl
+import pyarrow.json as pa_json
 
 from synth_pipelines.domains.logs.fields import FieldSpec, Inventory
 
@@ -239,12 +241,25 @@ def decode_dtype(inv: Inventory) -> pl.Struct:
 
 def parse_lines(lines: pl.Series, inv: Inventory) -> pl.DataFrame:
     """Decode well-formed lines into flat columns (raises on a line that is not valid JSON)."""
-    # Decode once into a struct column, then pick the leaves (one decode, not one per field).
-    decoded = lines.alias("line").to_frame().select(pl.col("line").str.json_decode(decode_dtype(inv)).alias("rec"))
+    dtype = decode_dtype(inv)
+    empty = pl.DataFrame(schema={f.name: f.dtype for f in dtype.fields})
+    if lines.len() == 0:
+        decoded = empty
+    else:
+        # pyarrow's JSON reader decodes the nested records about twice as fast as polars' decoder
+        # (in 4 MiB chunks on all cores) and hands over Arrow columns; fields it does not know are
+        # ignored, as polars would.
+        options = pa_json.ParseOptions(explicit_schema=empty.to_arrow().schema, unexpected_field_behavior="ignore")
+        text = io.BytesIO(lines.str.join("\n").item().encode())
+        table = pa_json.read_json(text, read_options=pa_json.ReadOptions(block_size=4 << 20), parse_options=options)
+        if table.num_rows != lines.len():
+            raise ValueError(f"{lines.len()} lines decoded into {table.num_rows} records: a line is empty")
+        decoded = pl.from_arrow(table)  # type: ignore[assignment]
     exprs = []
     for spec in inv.fields:
-        expr = pl.col("rec")
-        for part in spec.path.split("."):
+        *parents, leaf = spec.path.split(".")
+        expr = pl.col(parents[0] if parents else leaf)
+        for part in [*parents[1:], leaf] if parents else []:
             expr = expr.struct.field(part)
         exprs.append(expr.alias(spec.column))
     return decoded.select(exprs)
