@@ -130,9 +130,10 @@ class TextBlockWriter(BlockWriter):
         series = lines if isinstance(lines, pl.Series) else pl.Series(list(lines), dtype=pl.String)
         self.rows += series.len()
         if series.len():
-            # Joined inside polars: no Python string object per line.
-            self._fh.write(series.str.join("\n").item().encode())
-            self._fh.write(b"\n")
+            # Written by polars' CSV writer with quoting off: each line's bytes as they are, then a
+            # newline, straight to the file (no Python string of the whole block). Null lines are
+            # left out, as joining them would.
+            series.drop_nulls().to_frame("line").write_csv(self._fh, include_header=False, quote_style="never")
 
     def _write(self, block: pl.DataFrame) -> None:
         self.rows -= block.height
@@ -150,7 +151,7 @@ class JsonlBlockWriter(BlockWriter):
 
     def _write(self, block: pl.DataFrame) -> None:
         if block.height:
-            self._fh.write(timestamps_as_iso(block).write_ndjson().encode())
+            timestamps_as_iso(block).write_ndjson(self._fh)
 
     def _close(self) -> None:
         self._fh.close()
