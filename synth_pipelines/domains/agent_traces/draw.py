@@ -174,7 +174,7 @@ def draw_agent_runs(seed: int, rng: np.random.Generator, start: int, n: int, sta
             "tokens_output": pl.Series(output_tokens).set(not_model, None),  # type: ignore[arg-type]
             "latency_ms": latency,
             "cost_usd": cost,
-            "status": pl.Series(np.where(failed, "error", "ok")),
+            "status": _pick(("ok", "error"), failed.astype(np.int64)),
             "error_type": _pick(ERROR_TYPES, err).set(ok, None),  # type: ignore[arg-type]
             "error_message": message.set(ok, None),  # type: ignore[arg-type]
         }

@@ -150,7 +150,7 @@ def draw_cv_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_
             "latency_p50_ms": p50,
             "latency_p95_ms": p95,
             "duration_s": duration,
-            "result": pl.Series(np.where(failed, "failure", "success")),
+            "result": _pick(("success", "failure"), failed.astype(np.int64)),
             "error_type": err_type.set(pl.Series(~failed), None),  # type: ignore[arg-type]
             "error_message": message.set(pl.Series(~failed), None),  # type: ignore[arg-type]
             "hardware_accelerator": _pick(tuple(a[0] for a in ACCELERATORS), acc),

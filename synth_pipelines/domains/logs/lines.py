@@ -250,10 +250,12 @@ def parse_lines(lines: pl.Series, inv: Inventory) -> pl.DataFrame:
         # (in 4 MiB chunks on all cores) and hands over Arrow columns; fields it does not know are
         # ignored, as polars would.
         options = pa_json.ParseOptions(explicit_schema=empty.to_arrow().schema, unexpected_field_behavior="ignore")
-        text = io.BytesIO(lines.str.join("\n").item().encode())
+        text = io.BytesIO()
+        lines.to_frame("line").write_csv(text, include_header=False, quote_style="never")  # the lines as they are
+        text.seek(0)
         table = pa_json.read_json(text, read_options=pa_json.ReadOptions(block_size=4 << 20), parse_options=options)
         if table.num_rows != lines.len():
-            raise ValueError(f"{lines.len()} lines decoded into {table.num_rows} records: a line is empty")
+            raise ValueError(f"{lines.len()} lines decoded into {table.num_rows} records: a line is empty or null")
         decoded = pl.from_arrow(table)  # type: ignore[assignment]
     exprs = []
     for spec in inv.fields:
