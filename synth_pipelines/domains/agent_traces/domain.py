@@ -10,11 +10,11 @@ from pydantic import Field
 
 from synth_pipelines.domains.agent_traces.draw import draw_agent_runs
 from synth_pipelines.domains.agent_traces.schema import INVENTORY
-from synth_pipelines.domains.logs.domain import LogConfig, LogDomain
+from synth_pipelines.domains.logs.domain import NAME_PATTERN, LogConfig, LogDomain
 
 
 class AgentTracesConfig(LogConfig):
-    name: str = Field("agent_traces", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File name prefix.")
+    name: str = Field("agent_traces", pattern=NAME_PATTERN, description="File name prefix.")
 
 
 class AgentTracesDomain(LogDomain):

@@ -22,7 +22,7 @@ from synth_pipelines.domains.agent_traces.catalog import (
     STEP_KINDS,
     TOOL_NAMES,
 )
-from synth_pipelines.domains.logs.fields import FieldSpec, FrameRule, Inventory, Rule
+from synth_pipelines.domains.logs.fields import FieldSpec, FrameRule, Inventory, Rule, set_values
 
 FIELDS = [
     FieldSpec("run_id", "string", "Id of the agent run; shared by all its steps.", pattern=r"run-[0-9a-f]{16}"),
@@ -57,10 +57,6 @@ def expected_cost() -> pl.Expr:
     return (pl.col("tokens_input") * price_in + pl.col("tokens_output") * price_out) / 1_000_000
 
 
-def _set(df: pl.DataFrame, **values: object) -> pl.DataFrame:
-    return df.with_columns(pl.lit(v).alias(k) for k, v in values.items())
-
-
 ERROR_KIND_PAIRS = [f"{kind}:{error}" for kind, errors in ERRORS_OF_KIND.items() for error in errors]
 
 
@@ -78,7 +74,7 @@ RULES = [
         holds=(_is_tool_call == pl.col("tool_name").is_not_null())
         & (_is_tool_call == pl.col("tool_arguments").is_not_null()),
         applies=~_is_tool_call,
-        violate=lambda df, rng: _set(df, tool_name="web_search", tool_arguments='query="status page"'),
+        violate=lambda df, rng: set_values(df, tool_name="web_search", tool_arguments='query="status page"'),
     ),
     Rule(
         "model_only_on_model_steps",
@@ -86,7 +82,7 @@ RULES = [
         "model is present exactly on plan, llm_call and final steps",
         holds=_is_model_step == pl.col("model").is_not_null(),
         applies=~_is_model_step,
-        violate=lambda df, rng: _set(df, model="atlas-mini"),
+        violate=lambda df, rng: set_values(df, model="atlas-mini"),
     ),
     Rule(
         "tokens_only_on_model_steps",
@@ -95,7 +91,7 @@ RULES = [
         holds=(_is_model_step == pl.col("tokens_input").is_not_null())
         & (_is_model_step == pl.col("tokens_output").is_not_null()),
         applies=~_is_model_step,
-        violate=lambda df, rng: _set(df, tokens_input=120, tokens_output=40),
+        violate=lambda df, rng: set_values(df, tokens_input=120, tokens_output=40),
     ),
     Rule(
         "cost_matches_tokens",
@@ -113,7 +109,7 @@ RULES = [
         "error.type and error.message are present exactly on failed steps",
         holds=(_failed == pl.col("error_type").is_not_null()) & (_failed == pl.col("error_message").is_not_null()),
         applies=~_failed,
-        violate=lambda df, rng: _set(df, error_type="timeout", error_message="step timed out after 30 s"),
+        violate=lambda df, rng: set_values(df, error_type="timeout", error_message="step timed out after 30 s"),
     ),
     Rule(
         "error_fits_step_kind",
@@ -132,7 +128,7 @@ RULES = [
         "step 0 is the plan, and only step 0",
         holds=(pl.col("step_index") == 0) == (_kind == "plan"),
         applies=pl.col("step_index") == 0,
-        violate=lambda df, rng: _set(df, step_kind="llm_call"),
+        violate=lambda df, rng: set_values(df, step_kind="llm_call"),
     ),
 ]
 

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from synth_pipelines.domains.api_logs.draw import draw_api_calls
 from synth_pipelines.domains.api_logs.schema import INVENTORY
-from synth_pipelines.domains.logs.domain import LogConfig, LogDomain
+from synth_pipelines.domains.logs.domain import NAME_PATTERN, LogConfig, LogDomain
 
 
 class ApiLogsConfig(LogConfig):
-    name: str = Field("api_logs", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File name prefix.")
+    name: str = Field("api_logs", pattern=NAME_PATTERN, description="File name prefix.")
 
 
 class ApiLogsDomain(LogDomain):

@@ -20,7 +20,7 @@ from synth_pipelines.domains.api_logs.catalog import (
     TEMPLATES,
     forbidden_method,
 )
-from synth_pipelines.domains.logs.fields import FieldSpec, Inventory, Rule
+from synth_pipelines.domains.logs.fields import FieldSpec, Inventory, Rule, set_values
 
 FIELDS = [
     FieldSpec("timestamp", "timestamp", "When the gateway received the request (UTC)."),
@@ -67,10 +67,6 @@ def _path_matches_route() -> pl.Expr:
     return expr
 
 
-def _set(df: pl.DataFrame, **values: object) -> pl.DataFrame:
-    return df.with_columns(pl.lit(v).alias(k) for k, v in values.items())
-
-
 def _other_service(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     shifted = {s: SERVICES[(i + 1) % len(SERVICES)] for i, s in enumerate(SERVICES)}
     return df.with_columns(service=pl.col("service").replace_strict(shifted))
@@ -99,7 +95,7 @@ RULES = [
         "error_class is present exactly on failed calls (status 400 and above)",
         holds=_failed == pl.col("error_class").is_not_null(),
         applies=~_failed,
-        violate=lambda df, rng: _set(df, error_class="internal_error"),
+        violate=lambda df, rng: set_values(df, error_class="internal_error"),
     ),
     Rule(
         "status_fits_error_class",
@@ -145,7 +141,7 @@ RULES = [
         f"a timed-out call lasted at least the shortest gateway limit ({MIN_TIMEOUT_MS:g} ms)",
         holds=(pl.col("error_class") != "timeout") | (pl.col("latency_ms") >= MIN_TIMEOUT_MS),
         applies=pl.col("error_class") == "timeout",
-        violate=lambda df, rng: _set(df, latency_ms=12.5),
+        violate=lambda df, rng: set_values(df, latency_ms=12.5),
     ),
     Rule(
         "no_content_has_no_body",
@@ -153,7 +149,7 @@ RULES = [
         "responses with status 204 or 304 have an empty body",
         holds=~pl.col("status").is_in(list(NO_BODY_STATUSES)) | (pl.col("bytes_response") == 0),
         applies=pl.col("status").is_in(list(NO_BODY_STATUSES)),
-        violate=lambda df, rng: _set(df, bytes_response=512),
+        violate=lambda df, rng: set_values(df, bytes_response=512),
     ),
 ]
 

@@ -232,15 +232,7 @@ def alias_table(probabilities: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 def compile_workflow(workflow: Workflow, cfg: ApiTracesConfig) -> CompiledWorkflow:
     endpoints = workflow.endpoints
-    index = {e: i for i, e in enumerate(endpoints)}
-    n = len(endpoints)
-    matrix = np.zeros((n, n))
-    for src, row in workflow.transitions.items():
-        for dst, p in row.items():
-            matrix[index[src], index[dst]] = p
-    entry = np.zeros(n)
-    for e, p in workflow.entry_points.items():
-        entry[index[e]] = p
+    matrix, entry = workflow.arrays()
     # Normalize away the validation tolerance so the last cumulative value is exactly 1.
     sums = matrix.sum(axis=1, keepdims=True)
     matrix = np.divide(matrix, sums, out=np.zeros_like(matrix), where=sums > 0)

@@ -35,15 +35,8 @@ BOUND_MAX_ABS_ERROR = 0.01
 def expected_visits(workflow: Workflow) -> dict[str, float]:
     """Expected calls to each endpoint per session (retries excluded), from the fundamental matrix."""
     endpoints = workflow.endpoints
-    index = {e: i for i, e in enumerate(endpoints)}
     n = len(endpoints)
-    p = np.zeros((n, n))
-    for src, row in workflow.transitions.items():
-        for dst, prob in row.items():
-            p[index[src], index[dst]] = prob
-    start = np.zeros(n)
-    for e, prob in workflow.entry_points.items():
-        start[index[e]] = prob
+    p, start = workflow.arrays()
     # visits = start + visits @ P  (exit rows of P are zero), so visits = start @ (I - P)^-1.
     visits = np.linalg.solve((np.eye(n) - p).T, start)
     return {e: float(v) for e, v in zip(endpoints, visits, strict=True)}

@@ -41,6 +41,7 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import yaml
 
 REQUIRED_FIELDS = ("name", "entry_points", "transitions", "exit_points", "avg_response_times")
@@ -88,6 +89,18 @@ class Workflow:
     def endpoints(self) -> list[str]:
         """Every defined endpoint: transition sources in declared order, then exit points."""
         return [*self.transitions, *(e for e in self.exit_points if e not in self.transitions)]
+
+    def arrays(self) -> tuple[np.ndarray, np.ndarray]:
+        """The transition matrix and the entry vector as declared, in ``endpoints`` order."""
+        index = {e: i for i, e in enumerate(self.endpoints)}
+        matrix = np.zeros((len(index), len(index)))
+        for src, row in self.transitions.items():
+            for dst, p in row.items():
+                matrix[index[src], index[dst]] = p
+        entry = np.zeros(len(index))
+        for e, p in self.entry_points.items():
+            entry[index[e]] = p
+        return matrix, entry
 
     def method_of(self, endpoint: str) -> str:
         return self.methods.get(endpoint) or infer_method(endpoint)

@@ -10,11 +10,11 @@ from pydantic import Field
 
 from synth_pipelines.domains.cv_logs.draw import draw_cv_runs
 from synth_pipelines.domains.cv_logs.schema import INVENTORY
-from synth_pipelines.domains.logs.domain import LogConfig, LogDomain
+from synth_pipelines.domains.logs.domain import NAME_PATTERN, LogConfig, LogDomain
 
 
 class CvLogsConfig(LogConfig):
-    name: str = Field("cv_logs", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File name prefix.")
+    name: str = Field("cv_logs", pattern=NAME_PATTERN, description="File name prefix.")
 
 
 class CvLogsDomain(LogDomain):

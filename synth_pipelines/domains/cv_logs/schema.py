@@ -18,7 +18,7 @@ from synth_pipelines.domains.cv_logs.catalog import (
     SPLITS,
     TASKS,
 )
-from synth_pipelines.domains.logs.fields import FieldSpec, Inventory, Rule
+from synth_pipelines.domains.logs.fields import FieldSpec, Inventory, Rule, set_values
 
 FIELDS = [
     FieldSpec("run_id", "string", "Unique id of the phase run.", pattern=r"run-[0-9a-f]{16}"),
@@ -72,10 +72,6 @@ def _foreign_metrics_present() -> pl.Expr:
     return pl.any_horizontal([*per_task, inference])
 
 
-def _set(df: pl.DataFrame, **values: object) -> pl.DataFrame:
-    return df.with_columns(pl.lit(v).alias(k) for k, v in values.items())
-
-
 def _swap_latency(df: pl.DataFrame, rng: np.random.Generator) -> pl.DataFrame:
     return df.with_columns(latency_p50_ms=pl.col("latency_p95_ms"), latency_p95_ms=pl.col("latency_p50_ms"))
 
@@ -102,7 +98,7 @@ RULES = [
         "error.type and error.message are present exactly on failed runs",
         holds=(_failed == pl.col("error_message").is_not_null()) & (_failed == pl.col("error_type").is_not_null()),
         applies=~_failed,
-        violate=lambda df, rng: _set(
+        violate=lambda df, rng: set_values(
             df, error_message="CUDA out of memory: tried to allocate 512 MiB", error_type="out_of_memory"
         ),
     ),
@@ -136,7 +132,7 @@ RULES = [
         "cpu runs use 0 accelerators, every other accelerator type at least 1",
         holds=(pl.col("hardware_accelerator") == "cpu") == (pl.col("hardware_accelerator_count") == 0),
         applies=pl.col("hardware_accelerator") != "cpu",
-        violate=lambda df, rng: _set(df, hardware_accelerator_count=0),
+        violate=lambda df, rng: set_values(df, hardware_accelerator_count=0),
     ),
 ]
 

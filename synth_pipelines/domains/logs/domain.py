@@ -24,10 +24,13 @@ from synth_pipelines.domains.logs.fields import Inventory
 from synth_pipelines.domains.logs.lines import normalize_values, parse_lines, to_lines, to_raw_lines
 from synth_pipelines.domains.logs.mirror import make_invalid
 
+# Export file name prefixes: no path separators, no leading dot.
+NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
+
 
 class LogConfig(BaseModel):
     count: int = Field(5_000, ge=1, le=100_000_000, description="Number of clean records (runs for agent traces).")
-    name: str = Field("log", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", description="File name prefix of the exports.")
+    name: str = Field("log", pattern=NAME_PATTERN, description="File name prefix of the exports.")
     start: str = Field("2026-01-01T00:00:00Z", description="Timestamp of the first record (ISO-8601, UTC).")
 
     @field_validator("start")

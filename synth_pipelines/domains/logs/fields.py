@@ -90,6 +90,11 @@ class FrameRule:
     holds: pl.Expr
 
 
+def set_values(df: pl.DataFrame, **values: object) -> pl.DataFrame:
+    """``df`` with the named columns set to constants: how most ``Rule.violate`` functions break a rule."""
+    return df.with_columns(pl.lit(v).alias(k) for k, v in values.items())
+
+
 class Inventory:
     """The fields and rules of one record type."""
 
