@@ -5,13 +5,16 @@ Each case runs in a fresh child process (spawned by this script), so its peak RS
 - baseline: the straightforward loop people write: one dict per record built field by field with
   `random` and Faker, `json.dumps`, one line at a time, clean JSONL only (for agent traces ten lines
   per run, as many as the domain's runs have on average).
-- clean set: the domain code's draw -> pandera validation -> clean JSONL + Parquet, block by block:
-  the same work as the baseline, plus validation and Parquet.
-- full CLI path (`LogDomain.stream`, what `synth cv-logs` runs): raw draw -> parse -> normalize ->
-  validation -> clean JSONL + Parquet + invalid mirror + manifest.
+- clean set (`synth cv-logs --no-mirror`): the domain code's draw -> pandera validation -> clean
+  JSONL + Parquet, block by block: the same work as the baseline, plus validation and Parquet.
+- full CLI path (`synth cv-logs`): the clean set plus the invalid mirror and its manifest.
+- full + round trip (`synth cv-logs --check-round-trip`): every record also rendered as its raw
+  line, parsed and normalized back before validation (what the Dagster path's raw -> normalized
+  steps do).
 
-    python bench/bench_logs.py                 # 1,000,000 records per domain, baseline on 100,000
-    python bench/bench_logs.py --count 200000  # quicker
+    python bench/bench_logs.py                          # 1M and 3M records per domain, baseline on 50,000
+    python bench/bench_logs.py --counts 200000,600000   # quicker
+    python bench/bench_logs.py --cases clean,full,round-trip --domains cv_logs
 """
 
 from __future__ import annotations
@@ -36,27 +39,14 @@ def _peak_rss_mib() -> float:
 
 
 def _domain_case(domain_name: str, count: int, mode: str, queue: mp.Queue) -> None:
-    from synth_pipelines.core.export import ParquetBlockWriter, TextBlockWriter
-    from synth_pipelines.core.rng import block_spans
-    from synth_pipelines.domains.logs.lines import to_lines
     from synth_pipelines.domains.registry import domain_by_name
 
     domain = domain_by_name(domain_name)
     cfg = domain.config_model(count=count)
+    options = {"clean": {"mirror": False}, "full": {}, "round-trip": {"round_trip": True}}[mode]
     with tempfile.TemporaryDirectory() as tmp:
         started = time.perf_counter()
-        if mode == "full":
-            paths = list(domain.stream(cfg, 42, Path(tmp)).values())
-        else:
-            inv = domain.inventory  # type: ignore[attr-defined]
-            paths = [Path(tmp) / "valid.jsonl", Path(tmp) / "valid.parquet"]
-            with TextBlockWriter(paths[0]) as jsonl, ParquetBlockWriter(paths[1], inv.polars_schema) as parquet:
-                for block, start, n in block_spans(count, domain.block_records):  # type: ignore[attr-defined]
-                    clean = domain.clean_block(cfg, 42, block, start, n)  # type: ignore[attr-defined]
-                    outcome = domain.validate(clean)
-                    assert outcome.ok, outcome.summary()
-                    jsonl.write_lines(to_lines(clean, inv))
-                    parquet.write(clean)
+        paths = list(domain.stream(cfg, 42, Path(tmp), **options).values())  # type: ignore[attr-defined]
         seconds = time.perf_counter() - started
         size = sum(p.stat().st_size for p in paths)
     queue.put({"seconds": seconds, "peak_mib": _peak_rss_mib(), "bytes": size})
@@ -117,9 +107,12 @@ def run_case(target: Any, domain_name: str, count: int, mode: str = "") -> dict[
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--count", type=int, default=1_000_000, help="records per domain for the domain code")
+    parser.add_argument(
+        "--counts", default="1000000,3000000", help="record counts for the domain code (peak memory should not grow)"
+    )
     parser.add_argument("--baseline-count", type=int, default=50_000, help="records for the per-record baseline")
     parser.add_argument("--domains", default="cv_logs,api_logs,agent_traces")
+    parser.add_argument("--cases", default="clean,full", help="domain-code cases: clean, full, round-trip")
     args = parser.parse_args()
 
     from synth_pipelines.domains.registry import pipeline_domains
@@ -137,8 +130,10 @@ def main() -> None:
             f"{name:13} {'baseline (Faker loop)':28} {args.baseline_count:>10,} {base['seconds']:>8.2f} "
             f"{base_rate:>10,.0f} {base['peak_mib']:>9.0f} {'1.0x':>8}"
         )
-        for mode, label in (("clean", "clean set (ours)"), ("full", "full CLI path (ours)")):
-            for count in (args.count // 10, args.count):
+        labels = {"clean": "clean set (ours)", "full": "full CLI path (ours)", "round-trip": "full + round trip (ours)"}
+        for mode in args.cases.split(","):
+            label = labels[mode]
+            for count in [int(c) for c in args.counts.split(",")]:
                 res = run_case(_domain_case, name, count, mode)
                 rate = count / res["seconds"]
                 print(
@@ -146,7 +141,7 @@ def main() -> None:
                     f"{res['peak_mib']:>9.0f} {rate / base_rate:>7.1f}x"
                 )
     print("\nrecords: clean records (runs for agent_traces, each ~10 lines). Peak MiB is each child process's max")
-    print("RSS: compare a case's two counts -- a 10x larger count should not need 10x the memory.")
+    print("RSS: compare a case's counts -- a 3x larger count should not need more memory (blocks are streamed).")
 
 
 if __name__ == "__main__":

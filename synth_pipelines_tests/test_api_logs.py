@@ -8,8 +8,9 @@ from typing import ClassVar
 import polars as pl
 import pytest
 
-from synth_pipelines.core.domain import RunContext, run_domain
+from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
 from synth_pipelines.core.rng import block_rng
+from synth_pipelines.core.validate import ValidationOutcome
 from synth_pipelines.domains.api_logs.catalog import ERROR_STATUSES, MIN_TIMEOUT_MS, ROUTE_METHODS, ROUTES
 from synth_pipelines.domains.api_logs.domain import ApiLogsConfig, ApiLogsDomain
 from synth_pipelines.domains.logs.lines import to_lines
@@ -151,6 +152,43 @@ def test_streaming_writes_the_same_bytes_as_the_dagster_path(domain: ApiLogsDoma
     run = run_domain(domain, cfg, 11, tmp_path / "whole")
     assert run.clean.height == count
     assert files_under(tmp_path / "stream") == files_under(tmp_path / "whole")
+
+
+class SmallBatches(SmallBlocks):
+    validate_rows: ClassVar[int] = 2_000  # two blocks per pandera call: batches cross block boundaries
+
+
+def test_stream_options_never_change_the_bytes(tmp_path: Path) -> None:
+    # The default stream draws clean records directly; --check-round-trip goes through raw lines and
+    # parses them back; --no-mirror leaves the mirror out. Batching validation reads only. Same bytes.
+    cfg = ApiLogsConfig(count=5_500)
+    reference = SmallBlocks().stream(cfg, 3, tmp_path / "default")
+    SmallBatches().stream(cfg, 3, tmp_path / "batched")
+    SmallBatches().stream(cfg, 3, tmp_path / "round-trip", round_trip=True)
+    clean_only = SmallBatches().stream(cfg, 3, tmp_path / "clean", mirror=False)
+    expected = files_under(tmp_path / "default")
+    assert len(expected) == 4
+    assert files_under(tmp_path / "batched") == expected
+    assert files_under(tmp_path / "round-trip") == expected
+    assert set(clean_only) == {"valid_jsonl", "valid_parquet"}
+    assert {k: expected[k] for k in files_under(tmp_path / "clean")} == files_under(tmp_path / "clean")
+    assert all(reference[role].name == path.name for role, path in clean_only.items())
+
+
+def test_an_invalid_batch_stops_the_stream_and_nothing_lands(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    original = ApiLogsDomain.validate
+    seen: list[int] = []
+
+    def fail_on_second_batch(self: ApiLogsDomain, clean: pl.DataFrame) -> ValidationOutcome:
+        seen.append(clean.height)
+        outcome = original(self, clean)
+        return outcome if len(seen) < 2 else ValidationOutcome(outcome.rows, 1, outcome.failure_cases)
+
+    monkeypatch.setattr(ApiLogsDomain, "validate", fail_on_second_batch)
+    with pytest.raises(ConstraintViolation, match="blocks 2-3"):
+        SmallBatches().stream(ApiLogsConfig(count=5_500), 3, tmp_path / "out")
+    assert seen[:2] == [2_000, 2_000]
+    assert [p for p in (tmp_path / "out").rglob("*") if p.is_file()] == []
 
 
 def test_docs_carry_the_current_field_inventory() -> None:

@@ -48,6 +48,7 @@ def test_a_failure_mid_run_leaves_no_partial_file(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(CvLogsDomain, "block_records", 100)
+    monkeypatch.setattr(CvLogsDomain, "validate_rows", 100)  # one block per pandera call
     original = CvLogsDomain.validate
     calls = {"n": 0}
 

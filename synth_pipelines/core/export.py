@@ -79,10 +79,15 @@ class ParquetBlockWriter(BlockWriter):
     """
 
     def __init__(
-        self, path: str | os.PathLike[str], schema: pl.Schema | None = None, block_rows: int = BLOCK_ROWS
+        self,
+        path: str | os.PathLike[str],
+        schema: pl.Schema | None = None,
+        block_rows: int = BLOCK_ROWS,
+        dictionary_pagesize_limit: int | None = None,
     ) -> None:
         super().__init__(path)
         self._schema = schema
+        self._dictionary_pagesize_limit = dictionary_pagesize_limit  # None: pyarrow's default (1 MiB)
         self._block_rows = block_rows
         self._pending: list[pl.DataFrame] = []
         self._pending_rows = 0
@@ -94,7 +99,12 @@ class ParquetBlockWriter(BlockWriter):
     def _emit(self, table: pa.Table) -> None:
         if self._writer is None:
             self._writer = pq.ParquetWriter(
-                self._tmp_path, table.schema, compression="zstd", use_dictionary=True, write_statistics=True
+                self._tmp_path,
+                table.schema,
+                compression="zstd",
+                use_dictionary=True,
+                write_statistics=True,
+                dictionary_pagesize_limit=self._dictionary_pagesize_limit,
             )
         self._writer.write_table(table, row_group_size=max(1, table.num_rows))
 

@@ -39,7 +39,9 @@ def _generate(domain: LogDomain, args: argparse.Namespace) -> int:
         bar = tqdm(total=cfg.count, unit=" records", desc=domain.cli_name, file=sys.stderr)
         progress = bar.update
     try:
-        paths = domain.stream(cfg, args.seed, out, progress)
+        paths = domain.stream(
+            cfg, args.seed, out, progress, mirror=not args.no_mirror, round_trip=args.check_round_trip
+        )
     finally:
         if bar is not None:
             bar.close()
@@ -87,6 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                 "Examples:\n"
                 f"  synth {domain.cli_name} --count 100 --seed 42 --name log --out data/synthetic\n"
                 f"  synth {domain.cli_name} --count 1000000 --seed 7 --out /tmp/{domain.name}\n"
+                f"  synth {domain.cli_name} --count 1000000 --no-mirror --out /tmp/{domain.name}_clean\n"
                 f"  synth validate {domain.cli_name} data/synthetic/log_valid.jsonl"
             ),
         )
@@ -96,6 +99,15 @@ def register(sub: argparse._SubParsersAction) -> None:
         cmd.add_argument("--name", default=None, help=f"file name prefix (default: {default_name})")
         cmd.add_argument("--out", default="data/synthetic", help="output directory")
         cmd.add_argument("--start", default="2026-01-01T00:00:00Z", help="timestamp of the first record")
+        cmd.add_argument(
+            "--no-mirror", action="store_true", help="write the clean set only (no invalid mirror, no manifest)"
+        )
+        cmd.add_argument(
+            "--check-round-trip",
+            action="store_true",
+            help="also render every record as its raw source line and parse it back before validating "
+            "(what the Dagster path does; same bytes, slower)",
+        )
         cmd.set_defaults(func=lambda args, d=domain: _generate(d, args))
 
     val = sub.add_parser(

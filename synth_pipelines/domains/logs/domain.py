@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
+from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
 from typing import ClassVar
@@ -23,6 +24,11 @@ from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
 from synth_pipelines.domains.logs.fields import Inventory
 from synth_pipelines.domains.logs.lines import normalize_values, parse_lines, to_lines, to_raw_lines
 from synth_pipelines.domains.logs.mirror import make_invalid
+
+# Parquet: a column stays dictionary-encoded while its dictionary fits this page size. Ids and
+# measurements never fit, and giving up on them early is faster and makes smaller files than
+# pyarrow's 1 MiB default; vocabulary columns fit easily.
+DICTIONARY_PAGE_BYTES = 64 << 10
 
 # Export file name prefixes: no path separators, no leading dot.
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9_.-]*$"
@@ -61,38 +67,60 @@ def export_names(name: str) -> dict[str, str]:
 
 
 class LogWriters:
-    """The four export files of a log domain, written block by block, renamed into place together."""
+    """The export files of a log domain, written block by block, renamed into place together.
 
-    def __init__(self, domain: LogDomain, out_dir: Path, name: str, seed: int) -> None:
-        self.domain, self.seed = domain, seed
-        self.paths = {role: out_dir / rel for role, rel in export_names(name).items()}
+    ``mirror=False`` leaves out the invalid mirror and its manifest (clean set only).
+    """
+
+    def __init__(self, domain: LogDomain, out_dir: Path, name: str, seed: int, mirror: bool = True) -> None:
+        self.domain, self.seed, self.mirror = domain, seed, mirror
+        roles = export_names(name)
+        if not mirror:
+            roles = {role: rel for role, rel in roles.items() if role.startswith("valid")}
+        self.paths = {role: out_dir / rel for role, rel in roles.items()}
         self._stack = ExitStack()
 
     def __enter__(self) -> LogWriters:
         schema = self.domain.inventory.polars_schema
         self.valid = self._stack.enter_context(TextBlockWriter(self.paths["valid_jsonl"]))
-        self.parquet = self._stack.enter_context(ParquetBlockWriter(self.paths["valid_parquet"], schema))
-        self.invalid = self._stack.enter_context(TextBlockWriter(self.paths["invalid_jsonl"]))
-        self.manifest = self._stack.enter_context(JsonlBlockWriter(self.paths["invalid_manifest"]))
+        self.parquet = self._stack.enter_context(
+            ParquetBlockWriter(self.paths["valid_parquet"], schema, dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES)
+        )
+        if self.mirror:
+            self.invalid = self._stack.enter_context(TextBlockWriter(self.paths["invalid_jsonl"]))
+            self.manifest = self._stack.enter_context(JsonlBlockWriter(self.paths["invalid_manifest"]))
         return self
 
     def __exit__(self, *exc: object) -> None:
         self._stack.__exit__(*exc)  # type: ignore[arg-type]
 
     def write(self, clean: pl.DataFrame, block: int) -> None:
-        inv = self.domain.inventory
-        self.valid.write_lines(to_lines(clean, inv))
+        self.write_parquet(clean)
+        self.write_jsonl(clean)
+        self.write_mirror(clean, block)
+
+    def write_parquet(self, clean: pl.DataFrame) -> None:
         self.parquet.write(clean)
-        rng = block_rng(self.seed, self.domain.name, "mirror", block)
-        lines, manifest = make_invalid(clean, inv, rng, first_line=self.invalid.rows + 1)
-        self.invalid.write_lines(lines)
-        self.manifest.write(manifest)
+
+    def write_jsonl(self, clean: pl.DataFrame) -> None:
+        self.valid.write_lines(to_lines(clean, self.domain.inventory))
+
+    def write_mirror(self, clean: pl.DataFrame, block: int) -> None:
+        """The block's invalid mirror and its manifest (nothing when the mirror is off)."""
+        if self.mirror:
+            rng = block_rng(self.seed, self.domain.name, "mirror", block)
+            lines, manifest = make_invalid(clean, self.domain.inventory, rng, first_line=self.invalid.rows + 1)
+            self.invalid.write_lines(lines)
+            self.manifest.write(manifest)
 
 
 class LogDomain(Domain):
     inventory: ClassVar[Inventory]
     config_model: ClassVar[type[LogConfig]] = LogConfig
     block_records: ClassVar[int] = BLOCK_ROWS  # primary records per random block
+    # pandera's cost is mostly per call (one lazy query per check), not per row: the streaming path
+    # validates blocks together up to this many rows. Validation only reads, so bytes never depend on it.
+    validate_rows: ClassVar[int] = 4 * BLOCK_ROWS
 
     @abstractmethod
     def draw_block(self, cfg: LogConfig, seed: int, rng: np.random.Generator, start: int, n: int) -> pl.DataFrame:
@@ -139,15 +167,74 @@ class LogDomain(Domain):
                     writers.write(clean.slice(start, stop - start), int(ids[start]))
         return writers.paths
 
-    def stream(self, cfg: LogConfig, seed: int, out_dir: Path, progress: ProgressFn | None = None) -> dict[str, Path]:
-        """Generate, validate and write block by block; nothing lands if any block is invalid."""
-        with LogWriters(self, out_dir, cfg.name, seed) as writers:
-            for block, start, n in block_spans(cfg.count, self.block_records):
-                clean = self.normalize(self.raw_block(cfg, seed, block, start, n), cfg)
-                outcome = self.validate(clean)
-                if not outcome.ok:
-                    raise ConstraintViolation(f"{self.name} seed={seed} block {block}: {outcome.summary()}")
-                writers.write(clean, block)
-                if progress:
-                    progress(n)
+    def stream(
+        self,
+        cfg: LogConfig,
+        seed: int,
+        out_dir: Path,
+        progress: ProgressFn | None = None,
+        *,
+        mirror: bool = True,
+        round_trip: bool = False,
+    ) -> dict[str, Path]:
+        """Generate, validate and write block by block; nothing lands if any block is invalid.
+
+        The main thread draws the blocks; worker threads validate them (a few blocks per pandera
+        call) and write them, each file in block order, so drawing overlaps validating and writing
+        (polars, pyarrow and numpy release the GIL) while memory stays bounded: the workers hold one
+        batch while the next one is drawn. ``round_trip=True`` also renders every record as its raw line
+        and parses and normalizes it back (what the Dagster path's raw -> normalized steps do); the
+        round-trip guarantee makes that the same records, so the bytes are the same either way.
+        ``mirror=False`` writes the clean set only.
+        """
+        with (
+            LogWriters(self, out_dir, cfg.name, seed, mirror) as writers,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-validate") as validating,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-parquet") as parquet,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-jsonl") as jsonl,
+            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-mirror") as mirror_writer,
+        ):
+            # One thread per output stream keeps each file in block order; validation runs beside
+            # the writers because a failure stops the run before any file is renamed into place.
+            in_flight: list[Future[None]] = []
+            batch: list[tuple[int, pl.DataFrame]] = []
+
+            def hand_over() -> None:
+                for future in in_flight:  # the previous batch is done first: memory stays flat
+                    future.result()
+                in_flight[:] = [validating.submit(self._validate_batch, batch, seed)]
+                for block, clean in batch:
+                    in_flight.append(parquet.submit(writers.write_parquet, clean))
+                    in_flight.append(jsonl.submit(writers.write_jsonl, clean))
+                    if mirror:
+                        in_flight.append(mirror_writer.submit(writers.write_mirror, clean, block))
+
+            try:
+                for block, start, n in block_spans(cfg.count, self.block_records):
+                    if round_trip:
+                        clean = self.normalize(self.raw_block(cfg, seed, block, start, n), cfg)
+                    else:
+                        clean = self.clean_block(cfg, seed, block, start, n)
+                    batch.append((block, clean))
+                    if progress:
+                        progress(n)
+                    if sum(c.height for _, c in batch) >= self.validate_rows:
+                        hand_over()
+                        batch = []
+                if batch:
+                    hand_over()
+                for future in in_flight:
+                    future.result()
+            except BaseException:
+                for future in in_flight:
+                    future.cancel()
+                raise
         return writers.paths
+
+    def _validate_batch(self, batch: list[tuple[int, pl.DataFrame]], seed: int) -> None:
+        blocks = [block for block, _ in batch]
+        frame = pl.concat([clean for _, clean in batch], rechunk=False) if len(batch) > 1 else batch[0][1]
+        outcome = self.validate(frame)
+        if not outcome.ok:
+            where = f"block {blocks[0]}" if len(blocks) == 1 else f"blocks {blocks[0]}-{blocks[-1]}"
+            raise ConstraintViolation(f"{self.name} seed={seed} {where}: {outcome.summary()}")
