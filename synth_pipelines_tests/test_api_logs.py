@@ -140,6 +140,18 @@ def test_same_seed_same_bytes_different_seed_different(tmp_path: Path) -> None:
     assert set(a) == set(c) and all(a[k] != c[k] for k in a)
 
 
+def test_the_mirror_starts_from_the_callers_clean_lines_without_changing_them(
+    large_seed: tuple[pl.DataFrame, pl.DataFrame],
+) -> None:
+    sample = large_seed[1].head(5_000)
+    clean_lines = to_lines(sample, DOMAIN.inventory)
+    before = clean_lines.clone()
+    given = make_invalid(sample, DOMAIN.inventory, block_rng(8, "api_logs", "mirror", 0), clean_lines=clean_lines)
+    own = make_invalid(sample, DOMAIN.inventory, block_rng(8, "api_logs", "mirror", 0))
+    assert clean_lines.equals(before)
+    assert given[0].equals(own[0]) and given[1].equals(own[1])
+
+
 class SmallBlocks(ApiLogsDomain):
     block_records: ClassVar[int] = 1_000
 

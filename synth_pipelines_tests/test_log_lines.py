@@ -7,10 +7,13 @@ import itertools
 import json
 from typing import Any
 
+import numpy as np
 import polars as pl
+import pytest
 
 from synth_pipelines.domains.logs.fields import FieldSpec, Inventory
-from synth_pipelines.domains.logs.lines import json_string, render
+from synth_pipelines.domains.logs.lines import fragment, json_string, render
+from synth_pipelines.domains.logs.mirror import splice_members, spliceable
 
 CONTROL_AND_QUOTES = "".join(chr(c) for c in range(0x20)) + 'a"b\\c\x7fé'
 
@@ -74,6 +77,40 @@ def test_lines_leave_out_absent_fields_and_empty_objects_in_every_combination() 
     assert lines == [_expected(row) for row in frame.iter_rows(named=True)]
     # The same rows one at a time: which keys are always present changes, the bytes do not.
     assert [render(frame.slice(i, 1), INVENTORY).item() for i in range(frame.height)] == lines
+
+
+def _every_combination() -> pl.DataFrame:
+    optional = [f.column for f in INVENTORY.fields if not f.required]
+    values = {"first": "f", "inner_x": 7, "inner_y": 0.25, "flags_ok": False, "flags_note": 'a"b', "last": 3}
+    rows = []
+    for i, absent in enumerate(itertools.product([False, True], repeat=len(optional))):
+        row: dict[str, Any] = {c: None if gone else values[c] for c, gone in zip(optional, absent, strict=True)}
+        row |= {"id": f"r{i}", "at": dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)}
+        rows.append(row)
+    return INVENTORY.conform(pl.DataFrame(rows, schema=INVENTORY.polars_schema))
+
+
+@pytest.mark.parametrize("literal", ['"swapped"', None], ids=["replaced", "left-out"])
+def test_splicing_a_member_of_a_canonical_line_writes_what_render_writes(literal: str | None) -> None:
+    # The invalid mirror edits one member of the clean line instead of rendering the record again:
+    # first, middle, last and lone members of objects, nested or not, against render's own output.
+    frame = _every_combination()
+    lines = render(frame, INVENTORY)
+    for spec in INVENTORY.fields:
+        assert spliceable(spec, INVENTORY)
+        rows = np.flatnonzero(frame[spec.column].is_not_null().to_numpy())
+        records = frame[rows]
+        new = pl.Series([literal] * rows.size, dtype=pl.String)
+        *parents, leaf = spec.path.split(".")
+        spliced = splice_members(
+            lines.gather(rows),
+            pl.Series([f'"{leaf}":'] * rows.size),
+            pl.Series([f'"{parents[0]}":{{' if parents else None] * rows.size, dtype=pl.String),
+            records.select(fragment(spec)).to_series(),
+            new,
+        )
+        assert spliced is not None, spec.path
+        assert spliced.to_list() == render(records, INVENTORY, {spec.column: new}).to_list(), spec.path
 
 
 def test_literals_replace_a_field_and_a_null_literal_leaves_it_out() -> None:

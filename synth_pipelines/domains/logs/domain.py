@@ -12,7 +12,7 @@ from abc import abstractmethod
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
-from typing import ClassVar
+from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
@@ -96,20 +96,25 @@ class LogWriters:
 
     def write(self, clean: pl.DataFrame, block: int) -> None:
         self.write_parquet(clean)
-        self.write_jsonl(clean)
-        self.write_mirror(clean, block)
+        self.write_mirror(clean, block, self.write_jsonl(clean))
 
     def write_parquet(self, clean: pl.DataFrame) -> None:
         self.parquet.write(clean)
 
-    def write_jsonl(self, clean: pl.DataFrame) -> None:
-        self.valid.write_lines(to_lines(clean, self.domain.inventory))
+    def write_jsonl(self, clean: pl.DataFrame) -> pl.Series:
+        """Writes the clean JSON lines and returns them (the mirror starts from them)."""
+        lines = to_lines(clean, self.domain.inventory)
+        self.valid.write_lines(lines)
+        return lines
 
-    def write_mirror(self, clean: pl.DataFrame, block: int) -> None:
+    def write_mirror(self, clean: pl.DataFrame, block: int, clean_lines: pl.Series | Future[pl.Series]) -> None:
         """The block's invalid mirror and its manifest (nothing when the mirror is off)."""
         if self.mirror:
+            if isinstance(clean_lines, Future):
+                clean_lines = clean_lines.result()
             rng = block_rng(self.seed, self.domain.name, "mirror", block)
-            lines, manifest = make_invalid(clean, self.domain.inventory, rng, first_line=self.invalid.rows + 1)
+            first_line = self.invalid.rows + 1
+            lines, manifest = make_invalid(clean, self.domain.inventory, rng, first_line, clean_lines)
             self.invalid.write_lines(lines)
             self.manifest.write(manifest)
 
@@ -196,7 +201,7 @@ class LogDomain(Domain):
         ):
             # One thread per output stream keeps each file in block order; validation runs beside
             # the writers because a failure stops the run before any file is renamed into place.
-            in_flight: list[Future[None]] = []
+            in_flight: list[Future[Any]] = []
             batch: list[tuple[int, pl.DataFrame]] = []
 
             def hand_over() -> None:
@@ -205,9 +210,10 @@ class LogDomain(Domain):
                 in_flight[:] = [validating.submit(self._validate_batch, batch, seed)]
                 for block, clean in batch:
                     in_flight.append(parquet.submit(writers.write_parquet, clean))
-                    in_flight.append(jsonl.submit(writers.write_jsonl, clean))
+                    lines = jsonl.submit(writers.write_jsonl, clean)
+                    in_flight.append(lines)
                     if mirror:
-                        in_flight.append(mirror_writer.submit(writers.write_mirror, clean, block))
+                        in_flight.append(mirror_writer.submit(writers.write_mirror, clean, block, lines))
 
             try:
                 for block, start, n in block_spans(cfg.count, self.block_records):

@@ -14,7 +14,7 @@ import numpy as np
 import polars as pl
 
 from synth_pipelines.domains.logs.fields import FieldSpec, Inventory
-from synth_pipelines.domains.logs.lines import columns_needing_escape, fragment, quoted, render
+from synth_pipelines.domains.logs.lines import fragment, quoted, render, to_lines
 
 MISSING = "missing_required_field"
 WRONG_TYPE = "wrong_type"
@@ -51,16 +51,102 @@ def _out_of_range_literal(spec: FieldSpec, n: int, rng: np.random.Generator) -> 
     return pl.Series(np.round(values, 3)).cast(pl.String)
 
 
+def spliceable(spec: FieldSpec, inv: Inventory) -> bool:
+    """Whether a member of this field can be found in a canonical line by its key alone.
+
+    A nested field is looked up after its parent's ``"parent":{`` (key names within one object are
+    unique), a top-level field from the start of the line when no other field has its key name.
+    """
+    *parents, leaf = spec.path.split(".")
+    if len(parents) > 1:
+        return False
+    return bool(parents) or sum(f.path.split(".")[-1] == leaf for f in inv.fields) == 1
+
+
+def splice_members(
+    lines: pl.Series, keys: pl.Series, openers: pl.Series, own: pl.Series, new: pl.Series
+) -> pl.Series | None:
+    """Canonical ``lines`` with one member each changed: the member whose key is ``keys`` (inside the
+    object opened by ``openers``, null for top level), holding the literal ``own``, gets the literal
+    ``new`` instead, or is left out where ``new`` is null (a member alone in its object takes the
+    object with it). The result is exactly what ``render`` writes for the changed records.
+
+    A JSON string value cannot hold ``"key":`` (its quotes are escaped), so the first match is the
+    member; every match is checked against ``own`` anyway (None if one is not). Offsets are bytes:
+    the lines are cut as binary, always next to an ASCII delimiter.
+    """
+    frame = pl.DataFrame({"line": lines, "key": keys, "opener": openers, "own": own, "new": new})
+    line, key, raw = pl.col("line"), pl.col("key"), pl.col("line").cast(pl.Binary)
+
+    def text(expr: pl.Expr) -> pl.Expr:
+        return expr.cast(pl.String)
+
+    object_start = line.str.find(pl.col("opener"), literal=True)
+    inner = (object_start + pl.col("opener").str.len_bytes()).fill_null(0)
+    start = inner + text(raw.bin.slice(inner)).str.find(key, literal=True)
+    frame = frame.with_columns(start=start, object_start=object_start).with_columns(
+        end=pl.col("start") + key.str.len_bytes() + pl.col("own").str.len_bytes()
+    )
+    start, end = pl.col("start"), pl.col("end")
+    member = text(raw.bin.slice(start, end - start))
+    if not frame.select((member == pl.concat_str([key, pl.col("own")])).fill_null(False).all()).item():
+        return None
+    before, after = text(raw.bin.slice(start - 1, 1)), text(raw.bin.slice(end, 1))
+    # Left out: take the comma before the member, else the one after it; a member alone in its
+    # object takes the object with it, and the comma before or after the object.
+    alone = (before == "{") & (after == "}") & pl.col("object_start").is_not_null()
+    object_start, object_end = pl.col("object_start"), end + 1
+    before_object = text(raw.bin.slice(object_start - 1, 1))
+    after_object = text(raw.bin.slice(object_end, 1))
+    replaced = pl.col("new").is_not_null()
+    cut_start = (
+        pl.when(replaced)
+        .then(start + key.str.len_bytes())
+        .when(alone & (before_object == ","))
+        .then(object_start - 1)
+        .when(alone)
+        .then(object_start)
+        .when(before == ",")
+        .then(start - 1)
+        .otherwise(start)
+    )
+    cut_end = (
+        pl.when(replaced)
+        .then(end)
+        .when(alone & (before_object != ",") & (after_object == ","))
+        .then(object_end + 1)
+        .when(alone)
+        .then(object_end)
+        .when((before != ",") & (after == ","))
+        .then(end + 1)
+        .otherwise(end)
+    )
+    pieces = [text(raw.bin.head(cut_start)), pl.col("new").fill_null(""), text(raw.bin.slice(cut_end))]
+    return frame.select(pl.concat_str(pieces, separator="")).to_series()
+
+
 def make_invalid(
-    clean: pl.DataFrame, inv: Inventory, rng: np.random.Generator, first_line: int = 1
+    clean: pl.DataFrame,
+    inv: Inventory,
+    rng: np.random.Generator,
+    first_line: int = 1,
+    clean_lines: pl.Series | None = None,
 ) -> tuple[pl.Series, pl.DataFrame]:
-    """Broken raw lines for ``clean`` (same order) and their manifest."""
+    """Broken raw lines for ``clean`` (same order) and their manifest.
+
+    ``clean_lines``: ``to_lines(clean, inv)`` when the caller has it already (the mirror starts from it).
+    """
     n = clean.height
     if n == 0:
         return pl.Series("line", [], dtype=pl.String), pl.DataFrame(schema=MANIFEST_SCHEMA)
     defect = rng.integers(0, len(DEFECT_CLASSES), size=n)
-    field_of = np.full(n, LINE_FIELD, dtype=object)
-    detail = np.full(n, "", dtype=object)
+    # Manifest labels as codes into small tables of (field, detail) pairs: no Python string per row.
+    labels: dict[tuple[str, str], int] = {(LINE_FIELD, ""): 0}
+    label_of = np.zeros(n, dtype=np.int64)
+
+    def label(rows: np.ndarray, field: str, text: str) -> None:
+        label_of[rows] = labels.setdefault((field, text), len(labels))
+
     not_null = {f.column: clean[f.column].is_not_null().to_numpy() for f in inv.fields}
 
     # 1. Rule violations change values, so they are applied to the flat records first.
@@ -80,8 +166,7 @@ def make_invalid(
             broken = rule.violate(before, rng)
             changed = [c for c in broken.columns if c in flat.columns and not broken[c].equals(before[c])]
             flat = flat.with_columns(flat[c].scatter(rows, broken[c].cast(flat.schema[c])) for c in changed)
-            field_of[rows] = rule.field
-            detail[rows] = rule.description
+            label(rows, rule.field, rule.description)
     else:
         defect[rule_rows] = DEFECT_CLASSES.index(MALFORMED_JSON)
 
@@ -103,8 +188,7 @@ def make_invalid(
                 continue
             new, text = make(spec, sel)
             replacements.setdefault(spec.column, []).append((sel, new))
-            field_of[sel] = spec.path
-            detail[sel] = text
+            label(sel, spec.path, text)
 
     def missing(spec: FieldSpec, rows: np.ndarray) -> tuple[None, str]:
         return None, f"required field {spec.path} left out"
@@ -131,23 +215,47 @@ def make_invalid(
     field_defect(OUT_OF_RANGE, [f for f in inv.fields if f.ge is not None or f.le is not None], out_of_range)
     field_defect(UNKNOWN_VOCABULARY, [f for f in inv.fields if f.vocabulary], unknown_term)
 
-    # Each record has at most one replaced field: render the records grouped by that field, each
-    # group with its literals swapped in, then put the lines back in record order.
-    pieces, order = [], []
-    escape = columns_needing_escape(flat, inv)
-    untouched = np.ones(n, dtype=bool)
+    # Each record has at most one replaced field. Its line is the clean line with that one member
+    # spliced (value swapped, or member left out); records whose values a rule changed are rendered
+    # again; malformed records start from their clean line too.
+    # (``scatter`` writes in place: the caller's clean lines are copied first)
+    lines = to_lines(clean, inv) if clean_lines is None else clean_lines.clone()
+    if rule_rows.size and inv.rules:
+        changed = np.flatnonzero(defect[rule_rows] == DEFECT_CLASSES.index(INCONSISTENT))
+        if changed.size:
+            lines = lines.scatter(rule_rows[changed], render(flat[rule_rows[changed]], inv))
+    spliced: list[tuple[np.ndarray, pl.Series, FieldSpec, pl.Series]] = []
+    rendered: list[tuple[np.ndarray, pl.Series, FieldSpec]] = []
     for column, changes in replacements.items():
         rows = np.concatenate([r for r, _new in changes])
         new = pl.concat(
             [pl.Series([None] * r.size, dtype=pl.String) if v is None else v.cast(pl.String) for r, v in changes]
         )
-        pieces.append(render(flat[rows], inv, {column: new}, escape))
-        order.append(rows)
-        untouched[rows] = False
-    rest = np.flatnonzero(untouched)
-    pieces.append(render(flat[rest], inv, escape=escape))
-    order.append(rest)
-    lines = pl.concat(pieces).gather(np.argsort(np.concatenate(order), kind="stable"))
+        spec = inv.by_column[column]
+        if spliceable(spec, inv):
+            own = clean[column].gather(rows).to_frame().select(fragment(spec)).to_series()
+            spliced.append((rows, new, spec, own))
+        else:
+            rendered.append((rows, new, spec))
+    if spliced:
+        rows = np.concatenate([r for r, *_ in spliced])
+        which = np.repeat(np.arange(len(spliced)), [r.size for r, *_ in spliced])
+        paths = [spec.path.split(".") for _r, _new, spec, _own in spliced]
+        keys = pl.Series([f'"{path[-1]}":' for path in paths], dtype=pl.String)
+        openers = pl.Series([f'"{path[0]}":{{' if len(path) > 1 else None for path in paths], dtype=pl.String)
+        result = splice_members(
+            lines.gather(rows),
+            keys.gather(which),
+            openers.gather(which),
+            pl.concat([own for *_, own in spliced]),
+            pl.concat([new for _, new, *_ in spliced]),
+        )
+        if result is None:  # a member not where it should be (never seen): render those records instead
+            rendered += [(r, new, spec) for r, new, spec, _own in spliced]
+        else:
+            lines = lines.scatter(rows, result)
+    for rows, new, spec in rendered:
+        lines = lines.scatter(rows, render(flat[rows], inv, {spec.column: new}))
 
     malformed = np.flatnonzero(defect == DEFECT_CLASSES.index(MALFORMED_JSON))
     if malformed.size:
@@ -155,16 +263,15 @@ def make_invalid(
         cut = 1 + (rng.random(malformed.size) * (lengths - 2)).astype(np.int64)
         truncated = lines.gather(malformed).to_frame("l").select(pl.col("l").str.slice(0, pl.Series(cut))).to_series()
         lines = lines.scatter(malformed, truncated)
-        field_of[malformed] = LINE_FIELD
-        detail[malformed] = "line cut short: not valid JSON"
+        label(malformed, LINE_FIELD, "line cut short: not valid JSON")
 
     manifest = pl.DataFrame(
         {
             "line": np.arange(first_line, first_line + n, dtype=np.int64),
             "record_id": clean[inv.by_path[inv.id_field].column].cast(pl.String),
             "defect": pl.Series(DEFECT_CLASSES)[defect],
-            "field": pl.Series(field_of.tolist(), dtype=pl.String),
-            "detail": pl.Series(detail.tolist(), dtype=pl.String),
+            "field": pl.Series([field for field, _ in labels], dtype=pl.String).gather(label_of),
+            "detail": pl.Series([text for _, text in labels], dtype=pl.String).gather(label_of),
         },
         schema=MANIFEST_SCHEMA,
     )
