@@ -1,5 +1,7 @@
 """Per-phase timings of the log domains' CLI path for one block (where the time goes).
 
+Phases run one after another here; the stream overlaps them on threads (see ``LogDomain.stream``).
+
 python bench/profile_logs.py                    # every log domain, best of 3
 python bench/profile_logs.py --domains cv_logs --repeat 5
 """
@@ -28,8 +30,9 @@ def _best(fn: Callable[[], Any], repeat: int) -> tuple[float, Any]:
 
 
 def profile(name: str, repeat: int) -> None:
-    from synth_pipelines.core.export import ParquetBlockWriter, TextBlockWriter
+    from synth_pipelines.core.export import JsonlBlockWriter, ParquetBlockWriter, TextBlockWriter
     from synth_pipelines.core.rng import block_rng
+    from synth_pipelines.domains.logs.domain import DICTIONARY_PAGE_BYTES
     from synth_pipelines.domains.logs.lines import normalize_values, parse_lines, to_lines, to_raw_lines
     from synth_pipelines.domains.logs.mirror import make_invalid
     from synth_pipelines.domains.registry import domain_by_name
@@ -52,23 +55,32 @@ def profile(name: str, repeat: int) -> None:
     timed("normalize_values + conform", lambda: inv.conform(normalize_values(parsed, inv)))
     timed("validate (pandera)", lambda: domain.validate(clean))
     lines = timed("to_lines", lambda: to_lines(clean, inv))
-    timed("make_invalid", lambda: make_invalid(clean, inv, block_rng(42, name, "mirror", 0)))
+    mirror = timed(
+        "make_invalid (from clean lines)",
+        lambda: make_invalid(clean, inv, block_rng(42, name, "mirror", 0), clean_lines=lines),
+    )
     with tempfile.TemporaryDirectory() as tmp:
 
         def parquet() -> None:
-            with ParquetBlockWriter(Path(tmp) / "v.parquet", inv.polars_schema) as writer:
+            path = Path(tmp) / "v.parquet"
+            with ParquetBlockWriter(path, inv.polars_schema, dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES) as writer:
                 writer.write(clean)
 
         def jsonl() -> None:
             with TextBlockWriter(Path(tmp) / "v.jsonl") as writer:
                 writer.write_lines(lines)
 
+        def mirror_files() -> None:
+            with TextBlockWriter(Path(tmp) / "i.jsonl") as lines_out, JsonlBlockWriter(Path(tmp) / "m.jsonl") as out:
+                lines_out.write_lines(mirror[0])
+                out.write(mirror[1])
+
         timed("parquet write", parquet)
         timed("jsonl write", jsonl)
-        timed(
-            "stream, whole block (CLI path)",
-            lambda: domain.stream(cfg, 42, Path(tmp) / "out"),
-        )
+        timed("mirror + manifest write", mirror_files)
+        timed("stream, clean set only", lambda: domain.stream(cfg, 42, Path(tmp) / "clean", mirror=False))
+        timed("stream (CLI path)", lambda: domain.stream(cfg, 42, Path(tmp) / "out"))
+        timed("stream, round trip", lambda: domain.stream(cfg, 42, Path(tmp) / "rt", round_trip=True))
     rows = clean.height
     print(f"\n{name}: one block = {n:,} records, {rows:,} rows; best of {repeat}")
     for label, seconds in phases:
