@@ -95,28 +95,32 @@ class LogWriters:
         self._stack.__exit__(*exc)  # type: ignore[arg-type]
 
     def write(self, clean: pl.DataFrame, block: int) -> None:
+        """One block, every file, in this thread (the Dagster export)."""
+        lines = to_lines(clean, self.domain.inventory)
         self.write_parquet(clean)
-        self.write_mirror(clean, block, self.write_jsonl(clean))
+        self.write_lines(lines)
+        if self.mirror:
+            self.write_mirror(self.mirror_of(clean, block, self.invalid.rows + 1, lines))
 
     def write_parquet(self, clean: pl.DataFrame) -> None:
         self.parquet.write(clean)
 
-    def write_jsonl(self, clean: pl.DataFrame) -> pl.Series:
-        """Writes the clean JSON lines and returns them (the mirror starts from them)."""
-        lines = to_lines(clean, self.domain.inventory)
-        self.valid.write_lines(lines)
-        return lines
+    def write_lines(self, lines: pl.Series | Future[pl.Series]) -> None:
+        self.valid.write_lines(lines.result() if isinstance(lines, Future) else lines)
 
-    def write_mirror(self, clean: pl.DataFrame, block: int, clean_lines: pl.Series | Future[pl.Series]) -> None:
-        """The block's invalid mirror and its manifest (nothing when the mirror is off)."""
-        if self.mirror:
-            if isinstance(clean_lines, Future):
-                clean_lines = clean_lines.result()
-            rng = block_rng(self.seed, self.domain.name, "mirror", block)
-            first_line = self.invalid.rows + 1
-            lines, manifest = make_invalid(clean, self.domain.inventory, rng, first_line, clean_lines)
-            self.invalid.write_lines(lines)
-            self.manifest.write(manifest)
+    def mirror_of(
+        self, clean: pl.DataFrame, block: int, first_line: int, clean_lines: pl.Series | Future[pl.Series]
+    ) -> tuple[pl.Series, pl.DataFrame]:
+        """The block's invalid mirror lines and manifest, numbered from ``first_line``."""
+        if isinstance(clean_lines, Future):
+            clean_lines = clean_lines.result()
+        rng = block_rng(self.seed, self.domain.name, "mirror", block)
+        return make_invalid(clean, self.domain.inventory, rng, first_line, clean_lines)
+
+    def write_mirror(self, mirror: tuple[pl.Series, pl.DataFrame] | Future[tuple[pl.Series, pl.DataFrame]]) -> None:
+        lines, manifest = mirror.result() if isinstance(mirror, Future) else mirror
+        self.invalid.write_lines(lines)
+        self.manifest.write(manifest)
 
 
 class LogDomain(Domain):
@@ -194,26 +198,33 @@ class LogDomain(Domain):
         """
         with (
             LogWriters(self, out_dir, cfg.name, seed, mirror) as writers,
+            ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{self.name}-render") as rendering,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-validate") as validating,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-parquet") as parquet,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-jsonl") as jsonl,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-mirror") as mirror_writer,
         ):
-            # One thread per output stream keeps each file in block order; validation runs beside
-            # the writers because a failure stops the run before any file is renamed into place.
+            # Blocks are rendered (clean lines, then the mirror from them) two at a time; one thread per
+            # output file writes them in block order. Validation runs beside the writers: a failure
+            # stops the run before any file is renamed into place. A render task may wait for an
+            # earlier one (the mirror needs its block's lines), never for a later one: no deadlock.
             in_flight: list[Future[Any]] = []
             batch: list[tuple[int, pl.DataFrame]] = []
+            mirror_lines = [0]  # lines of the mirror so far: each block's manifest numbers from there
+            inv = self.inventory
 
             def hand_over() -> None:
                 for future in in_flight:  # the previous batch is done first: memory stays flat
                     future.result()
                 in_flight[:] = [validating.submit(self._validate_batch, batch, seed)]
                 for block, clean in batch:
-                    in_flight.append(parquet.submit(writers.write_parquet, clean))
-                    lines = jsonl.submit(writers.write_jsonl, clean)
-                    in_flight.append(lines)
+                    lines = rendering.submit(to_lines, clean, inv)
+                    in_flight.extend([lines, parquet.submit(writers.write_parquet, clean)])
+                    in_flight.append(jsonl.submit(writers.write_lines, lines))
                     if mirror:
-                        in_flight.append(mirror_writer.submit(writers.write_mirror, clean, block, lines))
+                        broken = rendering.submit(writers.mirror_of, clean, block, mirror_lines[0] + 1, lines)
+                        mirror_lines[0] += clean.height
+                        in_flight.extend([broken, mirror_writer.submit(writers.write_mirror, broken)])
 
             try:
                 for block, start, n in block_spans(cfg.count, self.block_records):
