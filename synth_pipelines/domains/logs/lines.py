@@ -14,6 +14,7 @@ from __future__ import annotations
 import functools
 import io
 import json
+import re
 from collections.abc import Iterable
 from typing import Any
 
@@ -63,9 +64,15 @@ def fragment(spec: FieldSpec, escape: bool = True) -> pl.Expr:
     return out.alias(spec.column)
 
 
+def _plain_terms(spec: FieldSpec) -> bool:
+    """A vocabulary none of whose terms JSON escapes (its column is not scanned: a value outside the
+    vocabulary fails validation, and nothing lands then)."""
+    return bool(spec.vocabulary) and not any(re.search(NEEDS_ESCAPE, term) for term in spec.vocabulary or ())
+
+
 def columns_needing_escape(df: pl.DataFrame, inv: Inventory, skip: Iterable[str] = ()) -> set[str]:
     """String columns of ``df`` holding a character JSON must escape (usually none: one cheap scan)."""
-    names = [f.column for f in inv.fields if f.kind == "string" and f.column not in set(skip)]
+    names = [f.column for f in inv.fields if f.kind == "string" and f.column not in set(skip) and not _plain_terms(f)]
     if not names or df.height == 0:
         return set()
     found = df.select(pl.col(c).str.contains(NEEDS_ESCAPE).any() for c in names).row(0)
