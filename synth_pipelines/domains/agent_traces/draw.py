@@ -56,10 +56,12 @@ def _pick(values: tuple[str, ...], idx: np.ndarray) -> pl.Series:
     return pl.Series(values, dtype=pl.String).gather(idx)
 
 
-def _error_messages(err: np.ndarray, number: np.ndarray) -> pl.Series:
-    templates = pl.Series([ERROR_TEMPLATES[e] for e in ERROR_TYPES]).gather(err)
-    return (
-        pl.DataFrame({"t": templates, "k": number})
+def _error_messages(err: np.ndarray, number: np.ndarray, failed: np.ndarray) -> pl.Series:
+    """The failed steps' messages (template with its number filled in); null on the other steps."""
+    rows = np.flatnonzero(failed)
+    templates = pl.Series([ERROR_TEMPLATES[e] for e in ERROR_TYPES]).gather(err[rows])
+    filled = (
+        pl.DataFrame({"t": templates, "k": number[rows]})
         .select(
             pl.concat_str(
                 [
@@ -71,6 +73,7 @@ def _error_messages(err: np.ndarray, number: np.ndarray) -> pl.Series:
         )
         .to_series()
     )
+    return pl.repeat(None, err.size, dtype=pl.String, eager=True).scatter(rows, filled)
 
 
 def draw_agent_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_ms: int) -> pl.DataFrame:
@@ -156,7 +159,7 @@ def draw_agent_runs(seed: int, rng: np.random.Generator, start: int, n: int, sta
         [np.round(limit / 1000).astype(np.int64), rng.integers(2, 4, total), rng.integers(128_001, 400_000, total)],
         default=rng.integers(1, 60, total),
     )
-    message = _error_messages(err, error_number)
+    message = _error_messages(err, error_number, failed)
     argument = tool * ARGUMENTS_PER_TOOL + rng.integers(0, ARGUMENTS_PER_TOOL, total)
     not_tool, not_model, ok = pl.Series(~is_tool), pl.Series(~is_model), pl.Series(~failed)
 
@@ -176,6 +179,6 @@ def draw_agent_runs(seed: int, rng: np.random.Generator, start: int, n: int, sta
             "cost_usd": cost,
             "status": _pick(("ok", "error"), failed.astype(np.int64)),
             "error_type": _pick(ERROR_TYPES, err).set(ok, None),  # type: ignore[arg-type]
-            "error_message": message.set(ok, None),  # type: ignore[arg-type]
+            "error_message": message,
         }
     )

@@ -87,9 +87,11 @@ def draw_cv_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_
     err = np.where((err == ERROR_TYPES.index("nan_loss")) & ~is_train, ERROR_TYPES.index("data_error"), err)
     err_number = rng.integers(1, 50_000, n)
     err_type = _pick(ERROR_TYPES, err)
-    templates = pl.Series([ERROR_TEMPLATES[e] for e in ERROR_TYPES]).gather(err)
-    message = (
-        pl.DataFrame({"t": templates, "k": err_number})
+    # Messages only for the failed runs (the rest are null): the template with its number filled in.
+    failed_rows = np.flatnonzero(failed)
+    templates = pl.Series([ERROR_TEMPLATES[e] for e in ERROR_TYPES]).gather(err[failed_rows])
+    filled = (
+        pl.DataFrame({"t": templates, "k": err_number[failed_rows]})
         .select(
             pl.concat_str(
                 [
@@ -101,6 +103,7 @@ def draw_cv_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_
         )
         .to_series()
     )
+    message = pl.repeat(None, n, dtype=pl.String, eager=True).scatter(failed_rows, filled)
 
     # Metrics: complete on successful evaluated runs; none or partial (first metric only) on failures.
     measured = ~is_inference
@@ -152,7 +155,7 @@ def draw_cv_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_
             "duration_s": duration,
             "result": _pick(("success", "failure"), failed.astype(np.int64)),
             "error_type": err_type.set(pl.Series(~failed), None),  # type: ignore[arg-type]
-            "error_message": message.set(pl.Series(~failed), None),  # type: ignore[arg-type]
+            "error_message": message,
             "hardware_accelerator": _pick(tuple(a[0] for a in ACCELERATORS), acc),
             "hardware_accelerator_count": acc_count.astype(np.int64),
             "hardware_accelerator_memory_gb": memory,

@@ -51,29 +51,34 @@ def _out_of_range_literal(spec: FieldSpec, n: int, rng: np.random.Generator) -> 
     return pl.Series(np.round(values, 3)).cast(pl.String)
 
 
+def key_repeats(spec: FieldSpec, inv: Inventory) -> bool:
+    """Whether another field has the same key name (``model.name`` and ``dataset.name``)."""
+    leaf = spec.path.split(".")[-1]
+    return sum(f.path.split(".")[-1] == leaf for f in inv.fields) > 1
+
+
 def spliceable(spec: FieldSpec, inv: Inventory) -> bool:
     """Whether a member of this field can be found in a canonical line by its key alone.
 
-    A nested field is looked up after its parent's ``"parent":{`` (key names within one object are
-    unique), a top-level field from the start of the line when no other field has its key name.
+    A nested field whose key name repeats is looked up after its parent's ``"parent":{`` (key names
+    within one object are unique), any other field by its key from the start of the line.
     """
-    *parents, leaf = spec.path.split(".")
-    if len(parents) > 1:
-        return False
-    return bool(parents) or sum(f.path.split(".")[-1] == leaf for f in inv.fields) == 1
+    depth = spec.path.count(".")
+    return depth == 1 or (depth == 0 and not key_repeats(spec, inv))
 
 
 def splice_members(
-    lines: pl.Series, keys: pl.Series, openers: pl.Series, own: pl.Series, new: pl.Series
+    lines: pl.Series, keys: pl.Series, openers: pl.Series, after_opener: pl.Series, own: pl.Series, new: pl.Series
 ) -> pl.Series | None:
     """Canonical ``lines`` with one member each changed: the member whose key is ``keys`` (inside the
     object opened by ``openers``, null for top level), holding the literal ``own``, gets the literal
     ``new`` instead, or is left out where ``new`` is null (a member alone in its object takes the
     object with it). The result is exactly what ``render`` writes for the changed records.
 
-    A JSON string value cannot hold ``"key":`` (its quotes are escaped), so the first match is the
-    member; every match is checked against ``own`` anyway (None if one is not). Offsets are bytes:
-    the lines are cut as binary, always next to an ASCII delimiter.
+    A JSON string value cannot hold ``"key":`` (its quotes are escaped), so the first match of the
+    key is the member, searched after the opener where ``after_opener`` (a key name that repeats);
+    every match is checked against ``own`` anyway (None if one is not). Offsets are bytes: the
+    lines are cut as binary, always next to an ASCII delimiter.
     """
     frame = pl.DataFrame({"line": lines, "key": keys, "opener": openers, "own": own, "new": new})
     line, key, raw = pl.col("line"), pl.col("key"), pl.col("line").cast(pl.Binary)
@@ -81,11 +86,16 @@ def splice_members(
     def text(expr: pl.Expr) -> pl.Expr:
         return expr.cast(pl.String)
 
-    object_start = line.str.find(pl.col("opener"), literal=True)
-    inner = (object_start + pl.col("opener").str.len_bytes()).fill_null(0)
-    start = inner + text(raw.bin.slice(inner)).str.find(key, literal=True)
-    frame = frame.with_columns(start=start, object_start=object_start).with_columns(
-        end=pl.col("start") + key.str.len_bytes() + pl.col("own").str.len_bytes()
+    start = frame.select(line.str.find(key, literal=True)).to_series().to_numpy().copy()
+    nested = np.flatnonzero(after_opener.to_numpy())
+    if nested.size:
+        inner = line.str.find(pl.col("opener"), literal=True) + pl.col("opener").str.len_bytes()
+        found = frame[nested].select(inner + text(raw.bin.slice(inner)).str.find(key, literal=True))
+        start[nested] = found.to_series().to_numpy()
+    frame = frame.with_columns(start=pl.Series(start, dtype=pl.UInt32)).with_columns(
+        end=pl.col("start") + key.str.len_bytes() + pl.col("own").str.len_bytes(),
+        # A member first in its object comes right after the opener.
+        object_start=pl.col("start") - pl.col("opener").str.len_bytes(),
     )
     start, end = pl.col("start"), pl.col("end")
     member = text(raw.bin.slice(start, end - start))
@@ -243,10 +253,12 @@ def make_invalid(
         paths = [spec.path.split(".") for _r, _new, spec, _own in spliced]
         keys = pl.Series([f'"{path[-1]}":' for path in paths], dtype=pl.String)
         openers = pl.Series([f'"{path[0]}":{{' if len(path) > 1 else None for path in paths], dtype=pl.String)
+        repeats = pl.Series([key_repeats(spec, inv) for _r, _new, spec, _own in spliced], dtype=pl.Boolean)
         result = splice_members(
             lines.gather(rows),
             keys.gather(which),
             openers.gather(which),
+            repeats.gather(which),
             pl.concat([own for *_, own in spliced]),
             pl.concat([new for _, new, *_ in spliced]),
         )
