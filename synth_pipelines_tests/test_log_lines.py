@@ -13,7 +13,7 @@ import pytest
 
 from synth_pipelines.domains.logs.fields import FieldSpec, Inventory
 from synth_pipelines.domains.logs.lines import fragment, json_string, render
-from synth_pipelines.domains.logs.mirror import key_repeats, splice_members, spliceable
+from synth_pipelines.domains.logs.mirror import Member, key_repeats, splice_members, spliceable
 
 CONTROL_AND_QUOTES = "".join(chr(c) for c in range(0x20)) + 'a"b\\c\x7fé'
 
@@ -105,13 +105,9 @@ def test_splicing_a_member_of_a_canonical_line_writes_what_render_writes(literal
         expected = render(records, INVENTORY, {spec.column: new}).to_list()
         # a nested key is found from the start of the line, or after its object's opener
         for after_opener in {key_repeats(spec, INVENTORY), bool(parents)}:
+            member = Member(f'"{leaf}":', f'"{parents[0]}":{{' if parents else None, after_opener)
             spliced = splice_members(
-                lines.gather(rows),
-                pl.Series([f'"{leaf}":'] * rows.size),
-                pl.Series([f'"{parents[0]}":{{' if parents else None] * rows.size, dtype=pl.String),
-                pl.Series([after_opener] * rows.size),
-                records.select(fragment(spec)).to_series(),
-                new,
+                lines.gather(rows), records.select(fragment(spec)).to_series(), new, [(member, rows.size)]
             )
             assert spliced is not None, spec.path
             assert spliced.to_list() == expected, (spec.path, after_opener)

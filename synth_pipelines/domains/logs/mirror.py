@@ -9,6 +9,7 @@ validator can be scored line by line.
 from __future__ import annotations
 
 import json
+from dataclasses import dataclass
 
 import numpy as np
 import polars as pl
@@ -67,32 +68,57 @@ def spliceable(spec: FieldSpec, inv: Inventory) -> bool:
     return depth == 1 or (depth == 0 and not key_repeats(spec, inv))
 
 
+@dataclass(frozen=True)
+class Member:
+    """Where a field sits in a canonical line: its key, its object's opener, how to find it."""
+
+    key: str  # '"name":'
+    opener: str | None  # '"model":{' for a nested field
+    after_opener: bool  # the key name repeats in the line: search it after the opener
+
+    @classmethod
+    def of(cls, spec: FieldSpec, inv: Inventory) -> Member:
+        *parents, leaf = spec.path.split(".")
+        opener = f'"{parents[0]}":{{' if parents else None
+        return cls(f'"{leaf}":', opener, key_repeats(spec, inv))
+
+
 def splice_members(
-    lines: pl.Series, keys: pl.Series, openers: pl.Series, after_opener: pl.Series, own: pl.Series, new: pl.Series
+    lines: pl.Series, own: pl.Series, new: pl.Series, groups: list[tuple[Member, int]]
 ) -> pl.Series | None:
-    """Canonical ``lines`` with one member each changed: the member whose key is ``keys`` (inside the
-    object opened by ``openers``, null for top level), holding the literal ``own``, gets the literal
-    ``new`` instead, or is left out where ``new`` is null (a member alone in its object takes the
-    object with it). The result is exactly what ``render`` writes for the changed records.
+    """Canonical ``lines`` with one member each changed: ``groups`` say which member, for runs of
+    consecutive rows. The member, holding the literal ``own``, gets the literal ``new`` instead, or
+    is left out where ``new`` is null (a member alone in its object takes the object with it). The
+    result is exactly what ``render`` writes for the changed records.
 
     A JSON string value cannot hold ``"key":`` (its quotes are escaped), so the first match of the
-    key is the member, searched after the opener where ``after_opener`` (a key name that repeats);
-    every match is checked against ``own`` anyway (None if one is not). Offsets are bytes: the
-    lines are cut as binary, always next to an ASCII delimiter.
+    key is the member (searched after the opener where the key name repeats); every match is checked
+    against ``own`` anyway (None if one is not). Offsets are bytes: the lines are cut as binary,
+    always next to an ASCII delimiter.
     """
+    members = [member for member, _ in groups]
+    which = np.repeat(np.arange(len(groups)), [size for _, size in groups])
+    keys = pl.Series([m.key for m in members], dtype=pl.String).gather(which)
+    openers = pl.Series([m.opener for m in members], dtype=pl.String).gather(which)
     frame = pl.DataFrame({"line": lines, "key": keys, "opener": openers, "own": own, "new": new})
-    line, key, raw = pl.col("line"), pl.col("key"), pl.col("line").cast(pl.Binary)
+    key, raw = pl.col("key"), pl.col("line").cast(pl.Binary)
 
     def text(expr: pl.Expr) -> pl.Expr:
         return expr.cast(pl.String)
 
-    start = frame.select(line.str.find(key, literal=True)).to_series().to_numpy().copy()
-    nested = np.flatnonzero(after_opener.to_numpy())
-    if nested.size:
-        inner = line.str.find(pl.col("opener"), literal=True) + pl.col("opener").str.len_bytes()
-        found = frame[nested].select(inner + text(raw.bin.slice(inner)).str.find(key, literal=True))
-        start[nested] = found.to_series().to_numpy()
-    frame = frame.with_columns(start=pl.Series(start, dtype=pl.UInt32)).with_columns(
+    # One fixed needle per run of rows (a per-row needle costs a searcher per row).
+    starts, offset = [], 0
+    for member, size in groups:
+        rows = lines.slice(offset, size)
+        if member.after_opener and member.opener is not None:
+            inner = rows.str.find(member.opener, literal=True) + len(member.opener)
+            within = rows.to_frame("line").select(text(raw.bin.slice(inner)).str.find(member.key, literal=True))
+            starts.append(inner + within.to_series())
+        else:
+            starts.append(rows.str.find(member.key, literal=True))
+        offset += size
+    start = pl.concat(starts) if starts else pl.Series(dtype=pl.UInt32)
+    frame = frame.with_columns(start=start.cast(pl.UInt32)).with_columns(
         end=pl.col("start") + key.str.len_bytes() + pl.col("own").str.len_bytes(),
         # A member first in its object comes right after the opener.
         object_start=pl.col("start") - pl.col("opener").str.len_bytes(),
@@ -249,18 +275,11 @@ def make_invalid(
             rendered.append((rows, new, spec))
     if spliced:
         rows = np.concatenate([r for r, *_ in spliced])
-        which = np.repeat(np.arange(len(spliced)), [r.size for r, *_ in spliced])
-        paths = [spec.path.split(".") for _r, _new, spec, _own in spliced]
-        keys = pl.Series([f'"{path[-1]}":' for path in paths], dtype=pl.String)
-        openers = pl.Series([f'"{path[0]}":{{' if len(path) > 1 else None for path in paths], dtype=pl.String)
-        repeats = pl.Series([key_repeats(spec, inv) for _r, _new, spec, _own in spliced], dtype=pl.Boolean)
         result = splice_members(
             lines.gather(rows),
-            keys.gather(which),
-            openers.gather(which),
-            repeats.gather(which),
             pl.concat([own for *_, own in spliced]),
             pl.concat([new for _, new, *_ in spliced]),
+            [(Member.of(spec, inv), r.size) for r, _new, spec, _own in spliced],
         )
         if result is None:  # a member not where it should be (never seen): render those records instead
             rendered += [(r, new, spec) for r, new, spec, _own in spliced]
