@@ -189,12 +189,15 @@ class LogDomain(Domain):
         """Generate, validate and write block by block; nothing lands if any block is invalid.
 
         The main thread draws the blocks; worker threads validate them (a few blocks per pandera
-        call) and write them, each file in block order, so drawing overlaps validating and writing
-        (polars, pyarrow and numpy release the GIL) while memory stays bounded: the workers hold one
-        batch while the next one is drawn. ``round_trip=True`` also renders every record as its raw line
-        and parses and normalizes it back (what the Dagster path's raw -> normalized steps do); the
-        round-trip guarantee makes that the same records, so the bytes are the same either way.
-        ``mirror=False`` writes the clean set only.
+        call), render them (JSON lines, invalid mirror) and write them, each file in block order, so
+        drawing overlaps the rest (polars, pyarrow and numpy release the GIL) while memory stays
+        bounded: the workers hold one batch while the next one is drawn. The bytes never depend on
+        the threads (tested against the Dagster path's single-threaded export).
+
+        ``round_trip=True`` also renders every record as its raw line and parses and normalizes it
+        back (what the Dagster path's raw -> normalized steps do); the round-trip guarantee makes
+        that the same records, so the bytes are the same either way. ``mirror=False`` writes the
+        clean set only.
         """
         with (
             LogWriters(self, out_dir, cfg.name, seed, mirror) as writers,

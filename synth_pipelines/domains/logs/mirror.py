@@ -53,9 +53,13 @@ def _out_of_range_literal(spec: FieldSpec, n: int, rng: np.random.Generator) -> 
 
 
 def key_repeats(spec: FieldSpec, inv: Inventory) -> bool:
-    """Whether another field has the same key name (``model.name`` and ``dataset.name``)."""
+    """Whether the line has another key of this field's name (``model.name`` and ``dataset.name``,
+    or an object of that name)."""
     leaf = spec.path.split(".")[-1]
-    return sum(f.path.split(".")[-1] == leaf for f in inv.fields) > 1
+    keys = [f.path.split(".")[-1] for f in inv.fields] + sorted(
+        {f.path.split(".")[0] for f in inv.fields if "." in f.path}
+    )
+    return keys.count(leaf) > 1
 
 
 def spliceable(spec: FieldSpec, inv: Inventory) -> bool:
