@@ -95,6 +95,9 @@ def _baseline_case(domain_name: str, count: int, mode: str, queue: mp.Queue) -> 
     queue.put({"seconds": seconds, "peak_mib": _peak_rss_mib(), "bytes": 0})
 
 
+CASE_LABELS = {"clean": "clean set (ours)", "full": "full CLI path (ours)", "round-trip": "full + round trip (ours)"}
+
+
 def run_case(target: Any, domain_name: str, count: int, mode: str = "") -> dict[str, float]:
     ctx = mp.get_context("spawn")
     queue: mp.Queue = ctx.Queue()
@@ -130,9 +133,8 @@ def main() -> None:
             f"{name:13} {'baseline (Faker loop)':28} {args.baseline_count:>10,} {base['seconds']:>8.2f} "
             f"{base_rate:>10,.0f} {base['peak_mib']:>9.0f} {'1.0x':>8}"
         )
-        labels = {"clean": "clean set (ours)", "full": "full CLI path (ours)", "round-trip": "full + round trip (ours)"}
         for mode in args.cases.split(","):
-            label = labels[mode]
+            label = CASE_LABELS[mode]
             for count in [int(c) for c in args.counts.split(",")]:
                 res = run_case(_domain_case, name, count, mode)
                 rate = count / res["seconds"]

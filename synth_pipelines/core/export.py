@@ -83,10 +83,12 @@ class ParquetBlockWriter(BlockWriter):
         path: str | os.PathLike[str],
         schema: pl.Schema | None = None,
         block_rows: int = BLOCK_ROWS,
+        dictionary: bool | list[str] = True,
         dictionary_pagesize_limit: int | None = None,
     ) -> None:
         super().__init__(path)
         self._schema = schema
+        self._dictionary = dictionary  # True: every column; a list: only those columns
         self._dictionary_pagesize_limit = dictionary_pagesize_limit  # None: pyarrow's default (1 MiB)
         self._block_rows = block_rows
         self._pending: list[pl.DataFrame] = []
@@ -102,7 +104,7 @@ class ParquetBlockWriter(BlockWriter):
                 self._tmp_path,
                 table.schema,
                 compression="zstd",
-                use_dictionary=True,
+                use_dictionary=self._dictionary,
                 write_statistics=True,
                 dictionary_pagesize_limit=self._dictionary_pagesize_limit,
             )

@@ -102,7 +102,6 @@ class StructuredGenerator(Protocol):
 
     def generate(self, requests: Sequence[LLMRequest], schema: type[BaseModel]) -> list[LLMResult]:
         """Results in request order; a failed request gives ``value=None`` and an ``error``."""
-        ...
 
     @property
     def stats(self) -> GenerationStats: ...

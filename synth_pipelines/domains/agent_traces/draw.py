@@ -35,6 +35,7 @@ from synth_pipelines.domains.agent_traces.catalog import (
     TOOL_NAMES,
     TOOL_TIMEOUT_MS,
 )
+from synth_pipelines.domains.logs.messages import error_messages
 
 DOMAIN = "agent_traces"
 RUN_INTERVAL_MS = 30_000  # a new run every 30 s on average
@@ -54,26 +55,6 @@ _PRICE_OUT = np.array([m[2] for m in MODELS])
 
 def _pick(values: tuple[str, ...], idx: np.ndarray) -> pl.Series:
     return pl.Series(values, dtype=pl.String).gather(idx)
-
-
-def _error_messages(err: np.ndarray, number: np.ndarray, failed: np.ndarray) -> pl.Series:
-    """The failed steps' messages (template with its number filled in); null on the other steps."""
-    rows = np.flatnonzero(failed)
-    templates = pl.Series([ERROR_TEMPLATES[e] for e in ERROR_TYPES]).gather(err[rows])
-    filled = (
-        pl.DataFrame({"t": templates, "k": number[rows]})
-        .select(
-            pl.concat_str(
-                [
-                    pl.col("t").str.split("{}").list.get(0),
-                    pl.col("k").cast(pl.String),
-                    pl.col("t").str.split("{}").list.get(1),
-                ]
-            )
-        )
-        .to_series()
-    )
-    return pl.repeat(None, err.size, dtype=pl.String, eager=True).scatter(rows, filled)
 
 
 def draw_agent_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_ms: int) -> pl.DataFrame:
@@ -159,7 +140,7 @@ def draw_agent_runs(seed: int, rng: np.random.Generator, start: int, n: int, sta
         [np.round(limit / 1000).astype(np.int64), rng.integers(2, 4, total), rng.integers(128_001, 400_000, total)],
         default=rng.integers(1, 60, total),
     )
-    message = _error_messages(err, error_number, failed)
+    message = error_messages([ERROR_TEMPLATES[e] for e in ERROR_TYPES], err, error_number, failed)
     argument = tool * ARGUMENTS_PER_TOOL + rng.integers(0, ARGUMENTS_PER_TOOL, total)
     not_tool, not_model, ok = pl.Series(~is_tool), pl.Series(~is_model), pl.Series(~failed)
 

@@ -11,7 +11,7 @@ from pathlib import Path
 from pydantic import ValidationError
 
 from synth_pipelines.core.atomic import check_writable_dir
-from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
+from synth_pipelines.core.domain import RunContext, run_domain
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.domain import ApiTracesDomain
 from synth_pipelines.domains.api_traces.workflow import WorkflowError, builtin_workflows, load_workflow
@@ -151,20 +151,10 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """``python -m synth_pipelines.domains.api_traces.cli``: just this subcommand, errors as in ``synth``."""
-    from synth_pipelines.cli import CliError, HelpFormatter
+    """``python -m synth_pipelines.domains.api_traces.cli``: ``synth api-traces`` with these arguments."""
+    from synth_pipelines.cli import main as synth_main
 
-    parser = argparse.ArgumentParser(prog="synth", formatter_class=HelpFormatter)
-    register(parser.add_subparsers(dest="command", required=True))
-    args = parser.parse_args(["api-traces", *(argv if argv is not None else sys.argv[1:])])
-    try:
-        return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"synth: error: {exc}", file=sys.stderr)
-        return exc.code
-    except (ConstraintViolation, OSError, ValueError) as exc:
-        print(f"synth: error: {exc}", file=sys.stderr)
-        return 1
+    return synth_main(["api-traces", *(argv if argv is not None else sys.argv[1:])])
 
 
 if __name__ == "__main__":

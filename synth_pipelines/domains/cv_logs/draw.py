@@ -22,6 +22,7 @@ from synth_pipelines.domains.cv_logs.catalog import (
     TASK_SHARES,
     TASKS,
 )
+from synth_pipelines.domains.logs.messages import error_messages
 
 RUN_INTERVAL_MS = 60_000  # one phase run a minute on average
 FAILURE_RATE = 0.06
@@ -87,23 +88,7 @@ def draw_cv_runs(seed: int, rng: np.random.Generator, start: int, n: int, start_
     err = np.where((err == ERROR_TYPES.index("nan_loss")) & ~is_train, ERROR_TYPES.index("data_error"), err)
     err_number = rng.integers(1, 50_000, n)
     err_type = _pick(ERROR_TYPES, err)
-    # Messages only for the failed runs (the rest are null): the template with its number filled in.
-    failed_rows = np.flatnonzero(failed)
-    templates = pl.Series([ERROR_TEMPLATES[e] for e in ERROR_TYPES]).gather(err[failed_rows])
-    filled = (
-        pl.DataFrame({"t": templates, "k": err_number[failed_rows]})
-        .select(
-            pl.concat_str(
-                [
-                    pl.col("t").str.split("{}").list.get(0),
-                    pl.col("k").cast(pl.String),
-                    pl.col("t").str.split("{}").list.get(1),
-                ]
-            )
-        )
-        .to_series()
-    )
-    message = pl.repeat(None, n, dtype=pl.String, eager=True).scatter(failed_rows, filled)
+    message = error_messages([ERROR_TEMPLATES[e] for e in ERROR_TYPES], err, err_number, failed)
 
     # Metrics: complete on successful evaluated runs; none or partial (first metric only) on failures.
     measured = ~is_inference

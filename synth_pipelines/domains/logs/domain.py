@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import datetime as dt
 from abc import abstractmethod
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from contextlib import ExitStack
 from pathlib import Path
@@ -66,6 +67,11 @@ def export_names(name: str) -> dict[str, str]:
     }
 
 
+def _then(fn: Callable[..., Any], future: Future[Any], *args: Any) -> Any:
+    """``fn(*args, result)`` once ``future`` has its result (a task that waits for an earlier one)."""
+    return fn(*args, future.result())
+
+
 class LogWriters:
     """The export files of a log domain, written block by block, renamed into place together.
 
@@ -105,20 +111,18 @@ class LogWriters:
     def write_parquet(self, clean: pl.DataFrame) -> None:
         self.parquet.write(clean)
 
-    def write_lines(self, lines: pl.Series | Future[pl.Series]) -> None:
-        self.valid.write_lines(lines.result() if isinstance(lines, Future) else lines)
+    def write_lines(self, lines: pl.Series) -> None:
+        self.valid.write_lines(lines)
 
     def mirror_of(
-        self, clean: pl.DataFrame, block: int, first_line: int, clean_lines: pl.Series | Future[pl.Series]
+        self, clean: pl.DataFrame, block: int, first_line: int, clean_lines: pl.Series
     ) -> tuple[pl.Series, pl.DataFrame]:
         """The block's invalid mirror lines and manifest, numbered from ``first_line``."""
-        if isinstance(clean_lines, Future):
-            clean_lines = clean_lines.result()
         rng = block_rng(self.seed, self.domain.name, "mirror", block)
         return make_invalid(clean, self.domain.inventory, rng, first_line, clean_lines)
 
-    def write_mirror(self, mirror: tuple[pl.Series, pl.DataFrame] | Future[tuple[pl.Series, pl.DataFrame]]) -> None:
-        lines, manifest = mirror.result() if isinstance(mirror, Future) else mirror
+    def write_mirror(self, mirror: tuple[pl.Series, pl.DataFrame]) -> None:
+        lines, manifest = mirror
         self.invalid.write_lines(lines)
         self.manifest.write(manifest)
 
@@ -223,11 +227,11 @@ class LogDomain(Domain):
                 for block, clean in batch:
                     lines = rendering.submit(to_lines, clean, inv)
                     in_flight.extend([lines, parquet.submit(writers.write_parquet, clean)])
-                    in_flight.append(jsonl.submit(writers.write_lines, lines))
+                    in_flight.append(jsonl.submit(_then, writers.write_lines, lines))
                     if mirror:
-                        broken = rendering.submit(writers.mirror_of, clean, block, mirror_lines[0] + 1, lines)
+                        broken = rendering.submit(_then, writers.mirror_of, lines, clean, block, mirror_lines[0] + 1)
                         mirror_lines[0] += clean.height
-                        in_flight.extend([broken, mirror_writer.submit(writers.write_mirror, broken)])
+                        in_flight.extend([broken, mirror_writer.submit(_then, writers.write_mirror, broken)])
 
             try:
                 for block, start, n in block_spans(cfg.count, self.block_records):

@@ -17,11 +17,9 @@ from typing import Any
 
 import duckdb
 import polars as pl
-import pyarrow as pa
-import pyarrow.parquet as pq
 
 from synth_pipelines.core.atomic import atomic_path
-from synth_pipelines.core.export import CsvBlockWriter, ParquetBlockWriter, iter_blocks
+from synth_pipelines.core.export import CsvBlockWriter, iter_blocks
 from synth_pipelines.domains.relational.constraints import compile_checks
 from synth_pipelines.domains.relational.ddl import Schema, SqlType, Table
 from synth_pipelines.domains.relational.generate import TableModel
@@ -60,26 +58,6 @@ def dictionary_columns(model: TableModel) -> list[str]:
         for name, spec in model.specs.items()
         if name not in model.key_columns and (spec.choices is not None or spec.semantic in _VOCAB_MEANINGS)
     ]
-
-
-class TableParquetWriter(ParquetBlockWriter):
-    """The foundation's block writer (fixed row groups, zstd, statistics) with dictionary encoding
-    only where the schema says values repeat."""
-
-    def __init__(self, path: Path, schema: pl.Schema, dictionary: list[str]) -> None:
-        super().__init__(path, schema)
-        self._dictionary = dictionary
-
-    def _emit(self, table: pa.Table) -> None:
-        if self._writer is None:
-            self._writer = pq.ParquetWriter(
-                self._tmp_path,
-                table.schema,
-                compression="zstd",
-                use_dictionary=self._dictionary,
-                write_statistics=True,
-            )
-        self._writer.write_table(table, row_group_size=max(1, table.num_rows))
 
 
 class CsvTableWriter(CsvBlockWriter):

@@ -20,12 +20,11 @@ import polars as pl
 from pydantic import BaseModel, Field, field_validator
 
 from synth_pipelines.core.domain import ConstraintViolation
-from synth_pipelines.core.export import BlockWriter
+from synth_pipelines.core.export import BlockWriter, ParquetBlockWriter
 from synth_pipelines.domains.relational.ddl import DIALECTS, Schema, load_ddl
 from synth_pipelines.domains.relational.export import (
     FORMATS,
     CsvTableWriter,
-    TableParquetWriter,
     WriteBehind,
     dictionary_columns,
     frame_blocks,
@@ -142,7 +141,12 @@ def export_dataset(
                 parquet[name] = staging / f"{name}.parquet"
                 csv[name] = staging / f"{name}.csv"
                 sinks: list[tuple[BlockWriter, WriteBehind]] = [
-                    (TableParquetWriter(parquet[name], frame_schema, dictionary_columns(gen.models[name])), pq_thread)
+                    (
+                        ParquetBlockWriter(
+                            parquet[name], frame_schema, dictionary=dictionary_columns(gen.models[name])
+                        ),
+                        pq_thread,
+                    )
                 ]
                 if want_csv:
                     sinks.append((CsvTableWriter(csv[name], frame_schema), csv_thread))
