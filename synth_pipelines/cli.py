@@ -1,85 +1,102 @@
 """``synth``: the same pipeline code as the Dagster assets, from a terminal.
 
-Each domain adds its own subcommand through a ``register(subparsers)`` function in its folder
-(``domains/<domain>/cli.py``); handlers return an exit code or raise ``CliError`` for a clear
-one-line message. Nothing is half-written: every file goes to a temporary path first.
+The command list comes from the domain registry (``domains/registry.py``, the list ``defs`` is
+built from) plus ``NON_DOMAIN_COMMANDS``; ``synth --help`` reads names and one-line helps from
+there and imports no domain. ``synth COMMAND`` imports only the ``cli.py`` that adds COMMAND and
+calls its ``register(subparsers)``. Handlers return an exit code or raise ``CliError`` for a clear
+one-line message. Nothing is half-written: a run's files appear together (``core/atomic.output_set``),
+also on Ctrl-C or SIGTERM.
 """
 
 from __future__ import annotations
 
 import argparse
-import os
+import importlib
+import importlib.util
 import sys
-from collections.abc import Callable, Sequence
-from importlib.metadata import PackageNotFoundError, version
-from typing import NoReturn
+from collections.abc import Iterable, Sequence
+from typing import Any
 
-from synth_pipelines.core.domain import ConstraintViolation
+from synth_pipelines.core.cli_support import (
+    CliError,
+    HelpFormatter,
+    SynthArgumentParser,
+    Terminated,
+    non_negative_int,
+    package_version,
+    positive_int,
+    report_interrupt,
+    show_progress,
+    sigterm_as_interrupt,
+)
+from synth_pipelines.domains.registry import DOMAIN_PACKAGES
 
+# Re-exported for domain CLIs that still import them from here; new code imports core.cli_support.
+__all__ = [
+    "CliError",
+    "HelpFormatter",
+    "SynthArgumentParser",
+    "Terminated",
+    "build_parser",
+    "cli_module",
+    "commands",
+    "main",
+    "non_negative_int",
+    "package_version",
+    "positive_int",
+    "show_progress",
+]
 
-class CliError(Exception):
-    """A user error: printed as ``synth: error: <message>``, exit code 1 (or ``code``)."""
+# Commands that are not a domain's: command -> (module with ``register(subparsers)``, one-line help).
+NON_DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
+    "seed": ("synth_pipelines.orchestration.seed_cli", "register seed partitions in the Dagster instance"),
+}
 
-    def __init__(self, message: str, code: int = 1) -> None:
-        super().__init__(message)
-        self.code = code
-
-
-class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
-    """Keeps the examples in epilogs as written and shows defaults."""
-
-
-def package_version() -> str:
-    try:
-        return version("synth-pipelines")
-    except PackageNotFoundError:  # pragma: no cover - running from a source tree without install
-        return "0+unknown"
-
-
-def non_negative_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
-    if value < 0:
-        raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
-    return value
-
-
-def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
-    if value < 1:
-        raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
-    return value
+# Domain packages without a cli.py of their own -> the package whose cli.py adds their commands: the
+# three log domains share domains/logs/cli.py today. A package's own cli.py wins once it has one.
+_CLI_OF_PACKAGE = {"cv_logs": "logs", "api_logs": "logs", "agent_traces": "logs"}
 
 
-def show_progress() -> bool:
-    """A progress bar on a terminal; quiet when output is piped or under CI."""
-    return sys.stderr.isatty() and not os.environ.get("CI")
+def commands() -> dict[str, str]:
+    """Every command -> its one-line help, in ``synth --help`` order; imports nothing."""
+    found = {name: help_text for package in DOMAIN_PACKAGES for name, help_text in package.commands}
+    return found | {name: help_text for name, (_, help_text) in NON_DOMAIN_COMMANDS.items()}
 
 
-def _domain_registrars() -> list[Callable[[argparse._SubParsersAction], None]]:
-    from synth_pipelines.domains.api_traces.cli import register as register_api_traces
-    from synth_pipelines.domains.logs.cli import register as register_logs
-    from synth_pipelines.domains.nlp.cli import register as register_nlp
-    from synth_pipelines.domains.relational.cli import register as register_relational
-    from synth_pipelines.domains.scenarios.cli import register as register_scenario
-    from synth_pipelines.orchestration.seed_cli import register as register_seed
+def cli_module(command: str) -> str:
+    """The module whose ``register(subparsers)`` adds ``command``.
 
-    return [register_logs, register_relational, register_nlp, register_scenario, register_api_traces, register_seed]
-
-
-class SynthArgumentParser(argparse.ArgumentParser):
-    """Usage errors as one line (``synth cv-logs: error: ...``) and exit status 2."""
-
-    def error(self, message: str) -> NoReturn:
-        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
+    Looking for a package's own ``cli.py`` imports that package's ``__init__``: only done for the
+    command that runs.
+    """
+    if command in NON_DOMAIN_COMMANDS:
+        return NON_DOMAIN_COMMANDS[command][0]
+    package = next(p.package for p in DOMAIN_PACKAGES if command in dict(p.commands))
+    own = f"synth_pipelines.domains.{package}.cli"
+    if package not in _CLI_OF_PACKAGE or importlib.util.find_spec(own) is not None:
+        return own
+    return f"synth_pipelines.domains.{_CLI_OF_PACKAGE[package]}.cli"
 
 
-def build_parser() -> argparse.ArgumentParser:
+class _VersionAction(argparse.Action):
+    """``--version``, reading the installed metadata only when asked (it costs start-up time)."""
+
+    def __init__(self, option_strings: Sequence[str], dest: str = argparse.SUPPRESS, **kwargs: Any) -> None:
+        super().__init__(option_strings, dest, nargs=0, default=argparse.SUPPRESS, **kwargs)
+
+    def __call__(self, parser: argparse.ArgumentParser, *args: object) -> None:
+        print(f"synth-pipelines {package_version()}")  # stdout, as argparse's own version action
+        parser.exit()
+
+
+def build_parser(only: Iterable[str] | None = None) -> argparse.ArgumentParser:
+    """The ``synth`` parser: full sub-parsers for the commands in ``only`` (every command when None).
+
+    Every other command gets a bare entry (name and one-line help), enough for ``synth --help``
+    without importing its module.
+    """
+    table = commands()
+    wanted = list(table) if only is None else list(only)
     parser = SynthArgumentParser(
         prog="synth",
         description="Deterministic synthetic datasets: the same code as the Dagster assets, from a terminal.",
@@ -87,32 +104,72 @@ def build_parser() -> argparse.ArgumentParser:
         "  synth validate cv-logs data/synthetic/log_valid.jsonl\n  synth seed add 7",
         formatter_class=HelpFormatter,
     )
-    parser.add_argument("--version", action="version", version=f"synth-pipelines {package_version()}")
+    parser.add_argument("--version", action=_VersionAction, help="show the version and exit")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True, parser_class=SynthArgumentParser)
-    for register in _domain_registrars():
-        register(sub)
+    for module_name in dict.fromkeys(cli_module(name) for name in wanted):
+        importlib.import_module(module_name).register(sub)
+    missing = [name for name in wanted if name not in sub.choices]  # type: ignore[operator]
+    if missing:
+        raise RuntimeError(f"{cli_module(missing[0])}.register() did not add the command {missing[0]!r}")
+    # A module may add more commands than asked for (logs adds four): only the others get a bare entry.
+    for name, help_text in table.items():
+        if name not in sub.choices:  # type: ignore[operator]
+            sub.add_parser(name, help=help_text, add_help=False)
     return parser
 
 
-def main(argv: Sequence[str] | None = None) -> int:
-    parser = build_parser()
+def _command_of(argv: Sequence[str]) -> str | None:
+    """The subcommand word: the first argument that is not an option (``synth`` has no option taking a value)."""
+    for i, arg in enumerate(argv):
+        if arg == "--":
+            return argv[i + 1] if i + 1 < len(argv) else None
+        if not arg.startswith("-"):
+            return arg
+    return None
+
+
+def _run(argv: list[str]) -> int:
+    command = _command_of(argv)
+    table = commands()
+    if command is not None and command not in table:
+        parser = build_parser(only=())
+        parser.error(f"unknown command {command!r}; commands: {', '.join(table)}")
+    parser = build_parser(only=() if command is None else (command,))
     args = parser.parse_args(argv)
-    try:
-        return int(args.func(args) or 0)
-    except CliError as exc:
-        print(f"synth: error: {exc}", file=sys.stderr)
-        return exc.code
-    except (ConstraintViolation, OSError, ValueError) as exc:
-        print(f"synth: error: {exc}", file=sys.stderr)
-        return 1
-    except KeyboardInterrupt:  # pragma: no cover - interactive
-        print("synth: interrupted; no partial files were left", file=sys.stderr)
-        return 130
+    return int(args.func(args) or 0)
+
+
+def _user_errors() -> tuple[type[BaseException], ...]:
+    """Errors shown as one line: ``ConstraintViolation`` counts once its module is loaded.
+
+    Looked up rather than imported: ``core.domain`` imports polars, and if no command imported it,
+    none of its exceptions can have been raised.
+    """
+    domain = sys.modules.get("synth_pipelines.core.domain")
+    violation = getattr(domain, "ConstraintViolation", None)
+    return (OSError, ValueError) + ((violation,) if isinstance(violation, type) else ())
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    arguments = list(sys.argv[1:] if argv is None else argv)
+    with sigterm_as_interrupt():
+        try:
+            return _run(arguments)
+        except CliError as exc:
+            print(f"synth: error: {exc}", file=sys.stderr)
+            return exc.code
+        except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated
+            return report_interrupt(exc)
+        except Exception as exc:
+            if not isinstance(exc, _user_errors()):
+                raise
+            print(f"synth: error: {exc}", file=sys.stderr)
+            return 1
 
 
 if __name__ == "__main__":
-    # Run the imported module's main: under `python -m`, this file is `__main__`, and a domain's
-    # `CliError` (imported from `synth_pipelines.cli`) would not match this copy's class.
+    # Run the imported module's main: under `python -m`, this file is `__main__`, and a class defined
+    # here would not be the one the domain modules see through `synth_pipelines.cli`.
     from synth_pipelines.cli import main as package_main
 
     sys.exit(package_main())

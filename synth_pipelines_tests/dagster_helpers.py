@@ -1,7 +1,9 @@
-"""Materialize asset groups in-process the way the README promises: real DuckDB file, temp data dir."""
+"""Materialize asset groups in-process the way the README promises: Parquet intermediates, a real DuckDB
+catalog file and the exports, all in a temp data dir."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -18,17 +20,24 @@ def materialize_group(
     instance: dg.DagsterInstance,
     run_config: dict[str, Any] | None = None,
     raise_on_error: bool = True,
+    resources: dict[str, Any] | None = None,
+    assets: Sequence[Any] | None = None,
 ) -> dg.ExecuteInProcessResult:
-    """Register ``seed`` and materialize every asset of ``group`` for it into ``data_dir``."""
+    """Register ``seed`` and materialize every asset of ``group`` for it into ``data_dir``.
+
+    ``resources`` replace the defaults by key (e.g. an ``llm`` resource); ``assets`` replace the
+    project's definitions (e.g. ``build_domain_assets`` of a domain that is not registered).
+    """
     if not instance.has_dynamic_partition("seed", str(seed)):
         instance.add_dynamic_partitions("seed", [str(seed)])
     # defs.assets holds the definitions as written (no resources bound), so the test's resources apply.
+    selected = list(assets) if assets is not None else [*(defs.assets or []), *(defs.asset_checks or [])]
     return dg.materialize(
-        [*(defs.assets or []), *(defs.asset_checks or [])],
+        selected,
         selection=dg.AssetSelection.groups(group),
         partition_key=str(seed),
         instance=instance,
-        resources=default_resources(str(data_dir)),
+        resources=default_resources(str(data_dir)) | (resources or {}),
         run_config=run_config or {},
         raise_on_error=raise_on_error,
     )

@@ -4,8 +4,9 @@ It is schema-driven: it answers with an instance of the JSON schema found in the
 (``response_format``, ``tools`` or ``generationConfig.responseJsonSchema``), with values made unique
 by a counter, so real ``ChatOpenAI`` / ``ChatGoogleGenerativeAI`` clients parse real answers. Tests
 may set ``responder`` to build answers from the prompt, and queue faults with ``inject``: HTTP
-statuses (429, 500, 401 echoing the key), timeouts, malformed JSON, schema-invalid, empty or
-truncated answers. It counts requests and the peak number in flight.
+statuses (429, 500, 401 echoing the key) with optional reply headers (``retry-after-ms``), timeouts,
+malformed JSON, schema-invalid, empty or truncated answers. It counts requests and the peak number in
+flight, and logs when each request arrived.
 
 Starts on 127.0.0.1, port 0, in a daemon thread; reads nothing from ``sys.argv`` or the environment.
 """
@@ -34,6 +35,7 @@ class Fault:
     empty: bool = False  # no answer at all (empty content, no tool call)
     finish_reason: str | None = None  # e.g. "length" (OpenAI) / "MAX_TOKENS" (Gemini): truncated
     echo_key: bool = False  # error body repeats the credential it got, as some providers do
+    headers: dict[str, str] = field(default_factory=dict)  # extra reply headers, e.g. {"retry-after-ms": "200"}
 
 
 @dataclass
@@ -42,6 +44,7 @@ class StubLog:
     credential: str
     body: dict[str, Any]
     retry_count: str | None = None
+    received: float = field(default_factory=time.monotonic)  # when the request arrived (time.monotonic)
 
 
 @dataclass
@@ -173,12 +176,14 @@ class _Handler(BaseHTTPRequestHandler):
     def log_message(self, format: str, *args: Any) -> None:  # silence stderr
         pass
 
-    def _send(self, status: int, payload: Any) -> None:
+    def _send(self, status: int, payload: Any, headers: dict[str, str] | None = None) -> None:
         data = json.dumps(payload).encode()
         try:
             self.send_response(status)
             self.send_header("Content-Type", "application/json")
             self.send_header("Content-Length", str(len(data)))
+            for name, value in (headers or {}).items():
+                self.send_header(name, value)
             self.end_headers()
             self.wfile.write(data)
         except (BrokenPipeError, ConnectionResetError):  # the client timed out and left
@@ -210,11 +215,12 @@ class _Handler(BaseHTTPRequestHandler):
                 message = f"injected {fault.status}"
                 if fault.echo_key:
                     message += f": Incorrect API key provided: {credential}"
-                self._send(fault.status, {"error": {"message": message, "code": fault.status, "status": "ERR"}})
+                error = {"error": {"message": message, "code": fault.status, "status": "ERR"}}
+                self._send(fault.status, error, fault.headers)
             elif gemini:
-                self._send(200, self._gemini(body, fault, counter))
+                self._send(200, self._gemini(body, fault, counter), fault.headers if fault else None)
             else:
-                self._send(200, self._openai(body, fault, counter))
+                self._send(200, self._openai(body, fault, counter), fault.headers if fault else None)
         finally:
             self.stub._end()
 

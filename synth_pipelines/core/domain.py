@@ -1,16 +1,30 @@
-"""What a domain declares, and the plain (Dagster-free) pipeline that runs it.
+"""The domain contract: what every synthetic dataset family declares, and the plain pipeline that runs it.
 
-A domain is ``config -> draw (raw) -> normalize -> validate (pandera) -> export``. The Dagster
-factory (``orchestration/factory.py``) turns a ``Domain`` into a seed-partitioned asset group; the
-``synth`` CLI calls ``run_domain`` below. Both go through the same methods, so they write the same
-bytes for the same seed and config.
+A domain turns ``(config, seed)`` into one or more named tables and writes them as files:
+
+``config -> draw -> [normalize] -> checks -> export``
+
+- ``config_model``: one pydantic model. The CLI's flags and Dagster's run config are built from it,
+  so the two share fields and defaults by construction.
+- ``draw``: the tables, as a dict ``name -> polars.DataFrame`` (one table for the log domains, many
+  for relational and scenarios). A domain whose draw is a raw form (JSON lines as a source emits
+  them) sets ``has_raw_form`` and turns it into clean tables in ``normalize``.
+- ``schemas``: a pandera schema per clean table; ``checks`` adds what a schema cannot say (a
+  recovered Markov chain, constraint counts, claims across tables). Every check is declared up front
+  in ``check_specs`` (Dagster needs the names before anything runs); a blocking check that fails
+  stops the export, so no file claims what was not proven.
+- ``export``: the files, written into a folder the caller stages (``core/atomic.output_set``).
+
+``run_domain`` below is the whole pipeline without Dagster; the Dagster factory
+(``orchestration/factory.py``) runs the same methods one asset per step. Both write the same bytes.
+Domains never import Dagster or ``orchestration/``.
 """
 
 from __future__ import annotations
 
 import logging
 from abc import ABC, abstractmethod
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, ClassVar
@@ -19,22 +33,53 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel
 
-from synth_pipelines.core.validate import ValidationOutcome, validate_frame
+from synth_pipelines.core.paths import default_data_dir
+from synth_pipelines.core.preview import markdown_table
+from synth_pipelines.core.validate import validate_frame
 
 ProgressFn = Callable[[int], None]
+Tables = dict[str, pl.DataFrame]
+Schema = pa.DataFrameSchema | type[pa.DataFrameModel]
 
 
 class ConstraintViolation(Exception):
     """Generated data would break a constraint it claims to hold; nothing was written."""
 
 
+@dataclass(frozen=True)
+class Markdown:
+    """A metadata value shown as markdown (a table, a list) rather than as text."""
+
+    text: str
+
+
+@dataclass(frozen=True)
+class CheckSpec:
+    name: str
+    description: str
+    blocking: bool = True  # a failure stops the export (Dagster: a blocking asset check)
+
+
+@dataclass(frozen=True)
+class CheckOutcome:
+    name: str
+    passed: bool
+    summary: str  # one line, e.g. "all 5000 rows valid" or "3 sessions break the workflow"
+    metadata: dict[str, Any] = field(default_factory=dict)  # numbers, text, dicts/lists (JSON), Markdown
+
+
+SCHEMA_CHECK = CheckSpec("no_invalid_rows", "Every row of every table passes its pandera schema.")
+
+
 @dataclass
 class RunContext:
-    """What a domain may use besides its config and seed: where project data lives, providers."""
+    """What a domain may use besides its config and seed."""
 
-    data_dir: Path = field(default_factory=lambda: Path("data"))
+    data_dir: Path = field(default_factory=lambda: Path(default_data_dir()))
     log: logging.Logger = field(default_factory=lambda: logging.getLogger("synth_pipelines"))
-    resources: dict[str, Any] = field(default_factory=dict)
+    # The run's provider clients (``synth_pipelines.llm.session.LLMSession``) for LLM-backed domains;
+    # ``None`` means offline. Whoever opened it closes it: the CLI, or the Dagster ``llm`` resource.
+    llm: Any = None
     progress: ProgressFn | None = None
     # Numbers a domain reports about its own run (LLM requests, cache hits...), shown as metadata.
     metadata: dict[str, Any] = field(default_factory=dict)
@@ -43,53 +88,101 @@ class RunContext:
 class Domain(ABC):
     """A synthetic dataset family. Subclasses are plain Python over polars and numpy."""
 
-    name: ClassVar[str]  # asset group and export folder, e.g. "cv_logs"
-    cli_name: ClassVar[str]  # CLI subcommand, e.g. "cv-logs"
-    version: ClassVar[str]  # bump when the same seed would produce different bytes
-    description: ClassVar[str]
-    config_model: ClassVar[type[BaseModel]]
+    name: str  # asset group and export folder, e.g. "cv_logs"
+    cli_name: str  # CLI subcommand, e.g. "cv-logs"
+    version: str  # bump when the same seed and config would produce different bytes
+    description: str
+    config_model: type[BaseModel]
     uses_llm: ClassVar[bool] = False
+    has_raw_form: ClassVar[bool] = False
+    check_specs: tuple[CheckSpec, ...] = (SCHEMA_CHECK,)
+
+    def parse_config(self, values: Mapping[str, Any] | None = None) -> Any:
+        return self.config_model.model_validate(dict(values or {}))
+
+    def describe(self, cfg: Any, seed: int) -> dict[str, Any]:
+        """Facts about a run known before drawing (the relational insert plan); raises on an impossible config."""
+        return {}
 
     @abstractmethod
-    def draw(self, cfg: Any, seed: int, ctx: RunContext) -> pl.DataFrame:
-        """The raw draw: records as a source would emit them."""
+    def draw(self, cfg: Any, seed: int, ctx: RunContext) -> Tables:
+        """The tables of one seed (their raw form when ``has_raw_form``)."""
+
+    def normalize(self, raw: Tables, cfg: Any) -> Tables:
+        """Parse and canonicalise the raw form into clean typed tables (only when ``has_raw_form``)."""
+        return raw
+
+    def schemas(self, cfg: Any) -> Mapping[str, Schema]:
+        """The pandera schema of each clean table."""
+        return {}
+
+    def checks(self, tables: Tables, cfg: Any, seed: int) -> list[CheckOutcome]:
+        """One outcome per ``check_specs`` entry; by default the schema check alone."""
+        return [self.schema_outcome(tables, cfg)]
 
     @abstractmethod
-    def normalize(self, raw: pl.DataFrame, cfg: Any) -> pl.DataFrame:
-        """Parse and canonicalise the raw draw into clean typed records."""
+    def export(self, tables: Tables, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
+        """Write the files into ``out_dir``; return them by role."""
 
-    @abstractmethod
-    def schema(self) -> pa.DataFrameSchema | type[pa.DataFrameModel]:
-        """The pandera schema every clean record satisfies."""
-
-    @abstractmethod
-    def export(self, clean: pl.DataFrame, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
-        """Write the exports into ``out_dir`` (each file atomically); return them by role."""
-
-    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
-        """Restore exact dtypes after a storage round trip (DuckDB widens some types)."""
-        return df
-
-    def validate(self, clean: pl.DataFrame) -> ValidationOutcome:
-        return validate_frame(self.schema(), clean)
-
-    def parse_config(self, values: dict[str, Any] | None = None) -> BaseModel:
-        return self.config_model.model_validate(values or {})
+    def schema_outcome(self, tables: Tables, cfg: Any, name: str = SCHEMA_CHECK.name) -> CheckOutcome:
+        """Every table against its pandera schema, as one check outcome."""
+        outcomes = {table: validate_frame(schema, tables[table]) for table, schema in self.schemas(cfg).items()}
+        if not outcomes:
+            raise ConstraintViolation(f"{self.name}: no pandera schema declared; nothing was checked")
+        invalid = sum(o.invalid_rows for o in outcomes.values())
+        failures = [(t, o) for t, o in outcomes.items() if not o.ok]
+        cases = pl.concat(
+            [o.failure_cases.head(20).with_columns(pl.lit(t).alias("table")) for t, o in failures], how="diagonal"
+        ) if failures else None  # fmt: skip
+        return CheckOutcome(
+            name,
+            passed=not failures,
+            summary="; ".join(f"{t}: {o.summary()}" for t, o in (failures or outcomes.items())),
+            metadata={
+                "invalid_rows": invalid,
+                "failure_case_count": sum(o.failure_cases.height for _, o in failures),
+                "failure_cases": Markdown(markdown_table(cases) if cases is not None else "No failure cases."),
+            },
+        )
 
 
 @dataclass(frozen=True)
 class DomainRun:
-    clean: pl.DataFrame
-    validation: ValidationOutcome
+    tables: Tables
+    checks: list[CheckOutcome]
     files: dict[str, Path]
 
 
-def run_domain(domain: Domain, cfg: BaseModel, seed: int, out_dir: Path, ctx: RunContext | None = None) -> DomainRun:
-    """The whole pipeline without Dagster; refuses to export data that fails validation."""
+def verified_checks(domain: Domain, tables: Tables, cfg: Any, seed: int) -> list[CheckOutcome]:
+    """The domain's check outcomes, exactly one per declared spec (a missing one would pass silently)."""
+    outcomes = domain.checks(tables, cfg, seed)
+    declared = [spec.name for spec in domain.check_specs]
+    if sorted(o.name for o in outcomes) != sorted(declared):
+        raise ConstraintViolation(
+            f"{domain.name}: checks returned {[o.name for o in outcomes]}, but the domain declares {declared}"
+        )
+    return outcomes
+
+
+def blocking_failures(domain: Domain, outcomes: list[CheckOutcome]) -> list[CheckOutcome]:
+    blocking = {spec.name for spec in domain.check_specs if spec.blocking}
+    return [o for o in outcomes if o.name in blocking and not o.passed]
+
+
+def draw_tables(domain: Domain, cfg: Any, seed: int, ctx: RunContext) -> Tables:
+    """The clean tables of one seed: draw, then normalize when the domain has a raw form."""
+    tables = domain.draw(cfg, seed, ctx)
+    return domain.normalize(tables, cfg) if domain.has_raw_form else tables
+
+
+def run_domain(domain: Domain, cfg: Any, seed: int, out_dir: Path, ctx: RunContext | None = None) -> DomainRun:
+    """The whole pipeline without Dagster; refuses to export data that fails a blocking check."""
     ctx = ctx or RunContext()
-    clean = domain.normalize(domain.draw(cfg, seed, ctx), cfg)
-    outcome = domain.validate(clean)
-    if not outcome.ok:
-        raise ConstraintViolation(f"{domain.name} seed={seed}: {outcome.summary()}; nothing was written")
-    files = domain.export(clean, cfg, seed, out_dir, ctx)
-    return DomainRun(clean, outcome, files)
+    tables = draw_tables(domain, cfg, seed, ctx)
+    outcomes = verified_checks(domain, tables, cfg, seed)
+    failed = blocking_failures(domain, outcomes)
+    if failed:
+        reasons = "; ".join(f"{o.name}: {o.summary}" for o in failed)
+        raise ConstraintViolation(f"{domain.name} seed={seed}: {reasons}; nothing was written")
+    files = domain.export(tables, cfg, seed, out_dir, ctx)
+    return DomainRun(tables, outcomes, files)

@@ -8,9 +8,12 @@ produce the same bytes, and memory stays flat however many rows there are.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Iterator
+from collections import deque
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 import polars as pl
 import pyarrow as pa
@@ -183,6 +186,46 @@ class CsvBlockWriter(BlockWriter):
 
     def _close(self) -> None:
         self._fh.close()
+
+
+class WriteBehind:
+    """File writes on one background thread, in submission order, at most ``depth`` calls behind.
+
+    Drawing (numpy, polars) and writing (Parquet encoding and compression in Arrow) both release the
+    GIL, so the next block is drawn while the last one is written. One thread per file (or per set of
+    files written one after another) keeps every file's bytes in a fixed order; the bounded backlog
+    keeps memory flat. ``depth=None`` leaves the bound to a caller that already waits on the returned
+    futures in batches (the log domains' stream), so ``submit`` never blocks or raises there.
+    """
+
+    def __init__(self, name: str = "write-behind", depth: int | None = 4) -> None:
+        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
+        self._pending: deque[Future[Any]] = deque()
+        self._depth = depth
+
+    def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
+        future = self._pool.submit(fn, *args)
+        if self._depth is not None:
+            self._pending.append(future)
+            while len(self._pending) > self._depth:
+                self._pending.popleft().result()
+        return future
+
+    def drain(self) -> None:
+        """Wait for the bounded backlog, raising the first failed write's error."""
+        while self._pending:
+            self._pending.popleft().result()
+
+    def __enter__(self) -> WriteBehind:
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        # Always wait for the thread, so nothing writes into a directory the caller is about to remove.
+        self._pool.shutdown(wait=True)
+        if exc_type is None:
+            self.drain()
 
 
 def write_frame(df: pl.DataFrame, path: str | os.PathLike[str], block_rows: int = BLOCK_ROWS) -> Path:

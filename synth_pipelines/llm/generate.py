@@ -10,13 +10,18 @@ Per ``generate()`` call: cached answers are served first (one sqlite query for t
 then the misses run on a thread pool of ``max_concurrency`` workers. Inside a worker, i.e. inside
 the concurrency limit, each attempt first checks the token budget, then sends the request; the
 answer must parse into the output schema, be non-empty and not truncated, or the attempt failed.
-Retryable failures (429, 5xx, timeouts, connection errors, invalid output) back off exponentially.
+Retries run on tenacity: retryable failures (429, 5xx, timeouts, connection errors, invalid output)
+wait ``backoff_s * 2^(retry-1)`` (capped at ``max_backoff_s``) scaled by a jitter in [0.5, 1) derived
+from the request's cache key, so it is the same on every run; when the provider's error carries
+``retry-after-ms`` / ``Retry-After``, that wait is used instead, capped at ``RETRY_AFTER_CAP_S``.
+A retry resends the same request (same seed), so retries never change the output.
 Threads rather than asyncio: they were as fast here and avoid LangChain's per-event-loop clients.
 """
 
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import threading
 import time
@@ -26,6 +31,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import tenacity
 from langchain_core.language_models import BaseChatModel
 from langchain_core.runnables import Runnable
 from pydantic import BaseModel
@@ -41,12 +47,14 @@ from synth_pipelines.llm.contract import (
     ProviderAuthError,
     StructuredGenerator,
 )
-from synth_pipelines.llm.providers import InvalidOutput, classify, make_chat_model, redact
+from synth_pipelines.llm.providers import InvalidOutput, classify, make_chat_model, redact, retry_after_s
 from synth_pipelines.llm.settings import KEY_VARIABLES, LLMSettings
 
 BUDGET_SPENT = "token budget spent"
 TRUNCATED = {"length", "max_tokens", "MAX_TOKENS"}
 BLOCKED = {"content_filter", "SAFETY", "RECITATION", "BLOCKLIST", "PROHIBITED_CONTENT", "SPII"}
+# The longest wait a provider's Retry-After / retry-after-ms may impose before a retry, seconds.
+RETRY_AFTER_CAP_S = 30.0
 
 
 class OfflineGenerator:
@@ -92,6 +100,50 @@ class _RunState:
     failure_budget_hit: bool = False
 
 
+@dataclass
+class _Attempt:
+    """What the tries of one request added up to (filled in by ``_attempt``, read by ``_run_one``)."""
+
+    count: int = 0
+    tokens_in: int = 0
+    tokens_out: int = 0
+    error: str = ""
+
+
+class _Stopped(Exception):
+    """The run stopped (token budget spent, failure budget hit, credentials rejected): not retried."""
+
+    def __init__(self, reason: str) -> None:
+        super().__init__(reason)
+        self.reason = reason
+
+
+def _retryable(exc: BaseException) -> bool:
+    return not isinstance(exc, _Stopped) and classify(exc).retryable
+
+
+class _RetryWait(tenacity.wait.wait_base):
+    """The provider's Retry-After (capped at ``RETRY_AFTER_CAP_S``), else exponential backoff with jitter.
+
+    The jitter spreads the retries of concurrent requests apart; it is a hash of the request's cache key
+    and the retry number rather than a random draw, so a rerun waits exactly as long.
+    """
+
+    def __init__(self, settings: LLMSettings, key: str) -> None:
+        self._backoff_s, self._max_backoff_s, self._key = settings.backoff_s, settings.max_backoff_s, key
+
+    def __call__(self, retry_state: tenacity.RetryCallState) -> float:
+        outcome = retry_state.outcome
+        error = outcome.exception() if outcome is not None and outcome.failed else None
+        hinted = retry_after_s(error) if error is not None else None
+        if hinted is not None:
+            return min(hinted, RETRY_AFTER_CAP_S)
+        retry = retry_state.attempt_number  # 1 before the first retry
+        base = min(self._max_backoff_s, self._backoff_s * 2 ** (retry - 1))
+        digest = hashlib.sha256(f"{self._key}:{retry}".encode()).digest()
+        return base * (0.5 + int.from_bytes(digest[:8], "big") / 2**65)
+
+
 class LangChainGenerator:
     """A ``StructuredGenerator`` over a LangChain chat model, with our cache in front."""
 
@@ -106,6 +158,7 @@ class LangChainGenerator:
         self.settings = settings
         self.provider = settings.provider
         self._cache = cache
+        self._closed = False
         self._model = model if model is not None else make_chat_model(settings)
         self._log = log or logging.getLogger("synth_pipelines.llm")
         self._sleep = sleep
@@ -126,7 +179,9 @@ class LangChainGenerator:
             return copy.deepcopy(self._stats)
 
     def close(self) -> None:
-        if self._cache is not None:
+        """Close the response cache; idempotent (the session and older callers may both close)."""
+        if self._cache is not None and not self._closed:
+            self._closed = True
             self._cache.close()
 
     def _runnable(self, schema: type[BaseModel], seed: int) -> Runnable:
@@ -185,55 +240,68 @@ class LangChainGenerator:
             )
 
     def _run_one(self, schema: type[BaseModel], key: str, request: LLMRequest) -> LLMResult:
-        settings, state = self.settings, self._state
         runnable = self._runnable(schema, request.seed)
-        error, attempts, tokens_in, tokens_out = "", 0, 0, 0
-        for attempt in range(settings.max_retries + 1):
+        attempt = _Attempt()
+        retrying = tenacity.Retrying(
+            stop=tenacity.stop_after_attempt(self.settings.max_retries + 1),
+            wait=_RetryWait(self.settings, key),
+            retry=tenacity.retry_if_exception(_retryable),
+            sleep=self._sleep,
+            before_sleep=lambda state: self._log.debug(
+                "llm request %s: retry %d in %.3f s", request.tag, state.attempt_number, state.upcoming_sleep
+            ),
+            reraise=True,
+        )
+        try:
+            value, used_in, used_out = retrying(self._attempt, runnable, schema, request, attempt)
+        except _Stopped as stop:
+            return LLMResult(None, "llm", stop.reason, attempt.count, attempt.tokens_in, attempt.tokens_out)
+        except Exception:
+            reason = attempt.error.split(":", 1)[0] or "unknown"
             with self._lock:
-                if state.fatal or state.failure_budget_hit:
-                    return LLMResult(value=None, source="llm", error="run stopped", attempts=attempts)
-                if settings.token_budget is not None and state.used_tokens >= settings.token_budget:
-                    self._stats.budget_exhausted = True
-                    return LLMResult(value=None, source="llm", error=BUDGET_SPENT, attempts=attempts)
-                self._stats.requests += 1
-                if attempt:
-                    self._stats.retries += 1
-            attempts += 1
-            try:
-                value, used_in, used_out = self._invoke(runnable, schema, request)
-            except Exception as exc:
-                used_in, used_out = getattr(exc, "usage", (0, 0))
-                self._add_tokens(used_in, used_out)
-                tokens_in, tokens_out = tokens_in + used_in, tokens_out + used_out
-                kind = classify(exc)
-                detail = str(exc) if isinstance(exc, InvalidOutput) else f"{kind.reason}: {type(exc).__name__}: {exc}"
-                error = redact(" ".join(detail.split())[:400], self._secrets)
-                self._log.warning("llm request %s attempt %d failed: %s", request.tag, attempt + 1, error)
-                if kind.fatal:
-                    with self._lock:
-                        state.fatal = kind.reason
-                    break
-                if not kind.retryable or attempt == settings.max_retries:
-                    break
-                self._sleep(min(settings.max_backoff_s, settings.backoff_s * 2**attempt))
-                continue
-            self._add_tokens(used_in, used_out)
-            tokens_in, tokens_out = tokens_in + used_in, tokens_out + used_out
-            if self._cache is not None:
-                self._cache.put(
-                    key,
-                    CachedResponse(value.model_dump_json(), used_in, used_out),
-                    self.provider,
-                    settings.model,
-                )
-            return LLMResult(value, "llm", None, attempts, tokens_in, tokens_out)
-        reason = error.split(":", 1)[0] or "unknown"
+                self._stats.failures += 1
+                self._stats.failure_reasons[reason] = self._stats.failure_reasons.get(reason, 0) + 1
+                if self._stats.failures > self.settings.failure_budget:
+                    self._state.failure_budget_hit = True
+            return LLMResult(None, "llm", attempt.error, attempt.count, attempt.tokens_in, attempt.tokens_out)
+        if self._cache is not None:
+            self._cache.put(
+                key, CachedResponse(value.model_dump_json(), used_in, used_out), self.provider, self.settings.model
+            )
+        return LLMResult(value, "llm", None, attempt.count, attempt.tokens_in, attempt.tokens_out)
+
+    def _attempt(
+        self, runnable: Runnable, schema: type[BaseModel], request: LLMRequest, attempt: _Attempt
+    ) -> tuple[BaseModel, int, int]:
+        """One try, inside the concurrency limit: budgets first, then the request; raises on failure."""
+        settings, state = self.settings, self._state
         with self._lock:
-            self._stats.failures += 1
-            self._stats.failure_reasons[reason] = self._stats.failure_reasons.get(reason, 0) + 1
-            if self._stats.failures > settings.failure_budget:
-                state.failure_budget_hit = True
-        return LLMResult(None, "llm", error, attempts, tokens_in, tokens_out)
+            if state.fatal or state.failure_budget_hit:
+                raise _Stopped("run stopped")
+            if settings.token_budget is not None and state.used_tokens >= settings.token_budget:
+                self._stats.budget_exhausted = True
+                raise _Stopped(BUDGET_SPENT)
+            self._stats.requests += 1
+            if attempt.count:
+                self._stats.retries += 1
+        attempt.count += 1
+        try:
+            value, used_in, used_out = self._invoke(runnable, schema, request)
+        except Exception as exc:
+            used_in, used_out = getattr(exc, "usage", (0, 0))
+            self._add_tokens(used_in, used_out)
+            attempt.tokens_in, attempt.tokens_out = attempt.tokens_in + used_in, attempt.tokens_out + used_out
+            kind = classify(exc)
+            detail = str(exc) if isinstance(exc, InvalidOutput) else f"{kind.reason}: {type(exc).__name__}: {exc}"
+            attempt.error = redact(" ".join(detail.split())[:400], self._secrets)
+            self._log.warning("llm request %s attempt %d failed: %s", request.tag, attempt.count, attempt.error)
+            if kind.fatal:
+                with self._lock:
+                    state.fatal = kind.reason
+            raise
+        self._add_tokens(used_in, used_out)
+        attempt.tokens_in, attempt.tokens_out = attempt.tokens_in + used_in, attempt.tokens_out + used_out
+        return value, used_in, used_out
 
     def _add_tokens(self, used_in: int, used_out: int) -> None:
         with self._lock:

@@ -1,14 +1,17 @@
 """LangChain chat models for our providers, and one classification of everything they raise.
 
-Transport retries are ours (``generate.py``), not the SDKs': OpenAI counts ``max_retries`` as
+Transport retries are ours (``generate.py``, tenacity), not the SDKs': OpenAI counts ``max_retries`` as
 retries and Google as total attempts, the Google SDK retries timeouts on its own schedule, and we
-want every retry counted in the run's metadata. So both clients are built with no SDK retries.
+want every retry counted in the run's metadata. So both clients are built with no SDK retries, and
+``retry_after_s`` reads the provider's ``Retry-After`` hint off the error instead.
 """
 
 from __future__ import annotations
 
 import json
+import time
 from dataclasses import dataclass
+from email.utils import parsedate_to_datetime
 from typing import Any
 
 import httpx
@@ -134,6 +137,53 @@ def classify(exc: BaseException) -> ErrorKind:
     if name in ("APIConnectionError",):
         return ErrorKind("connection_error", True)
     return ErrorKind(f"error_{name}", False)
+
+
+def retry_after_s(exc: BaseException) -> float | None:
+    """Seconds the provider asked us to wait (``retry-after-ms`` / ``Retry-After``), or None.
+
+    openai SDK errors carry the HTTP response (``exc.response.headers``); LangChain's Google errors are
+    raised ``from`` the google-genai error, which carries it; so the exception chain is searched too.
+    Zero, negative and unparsable values count as no hint.
+    """
+    seen: set[int] = set()
+    current: BaseException | None = exc
+    while current is not None and id(current) not in seen and len(seen) < 8:
+        seen.add(id(current))
+        headers = getattr(getattr(current, "response", None), "headers", None) or getattr(current, "headers", None)
+        wait = _header_wait(headers) if headers is not None and hasattr(headers, "get") else None
+        if wait is not None:
+            return wait
+        current = current.__cause__ or current.__context__
+    return None
+
+
+def _header_wait(headers: Any) -> float | None:
+    def header(name: str) -> str | None:
+        value = headers.get(name)
+        if value is None:
+            value = headers.get(name.title())
+        return None if value is None else str(value).strip()
+
+    millis = header("retry-after-ms")
+    if millis:
+        try:
+            wait = float(millis) / 1000
+        except ValueError:
+            wait = 0.0
+        if wait > 0:
+            return wait
+    seconds = header("retry-after")
+    if not seconds:
+        return None
+    try:
+        wait = float(seconds)
+    except ValueError:
+        try:
+            wait = parsedate_to_datetime(seconds).timestamp() - time.time()
+        except (TypeError, ValueError, IndexError):
+            return None
+    return wait if wait > 0 else None
 
 
 def redact(text: str, secrets: list[str]) -> str:

@@ -1,4 +1,17 @@
-"""LLM settings: one pydantic model, filled from explicit config > environment > ``.env``.
+"""LLM settings on ``pydantic-settings``: explicit config > environment > ``.env``.
+
+``LLMSettings`` is a ``BaseSettings``: ``LLMSettings(**explicit)`` reads its sources in this order, the
+library's own merge doing the precedence:
+
+1. init kwargs (Dagster resource config, CLI flags);
+2. the environment, ``SYNTH_LLM_<FIELD>`` (case-insensitive, empty values ignored), then the provider's own
+   key variable (``OPENAI_API_KEY``, ``AZURE_OPENAI_API_KEY``, ``GOOGLE_API_KEY``, ``GEMINI_API_KEY``);
+3. the ``.env`` file, the same names in the same order;
+4. the provider's base-URL variable (``OPENAI_BASE_URL``, ``OPENAI_API_BASE``, ``GOOGLE_GEMINI_BASE_URL``),
+   from the environment, then ``.env``: only when no source set ``base_url``.
+
+``LLMSettings.resolve()`` wraps that: ``None`` values count as unset, ``environ=`` replaces ``os.environ``
+(tests), and a validation error becomes one ``SettingsError`` naming the variable or flag to fix.
 
 The same ``LLMSettings`` comes out of the Dagster resource (``resource.py``) and the CLI flags
 (``add_provider_args`` / ``settings_from_args``), so both paths build the same generator and hit
@@ -10,12 +23,19 @@ from __future__ import annotations
 
 import argparse
 import os
-from collections.abc import Mapping
-from pathlib import Path
+from collections.abc import Callable, Mapping
+from contextvars import ContextVar
 from typing import Any, Literal
 
-from dotenv import dotenv_values
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
+from pydantic_settings.sources.utils import parse_env_vars
 
 Provider = Literal["offline", "openai", "google"]
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
@@ -33,42 +53,84 @@ BASE_URL_VARIABLES: dict[str, tuple[str, ...]] = {
 }
 DEFAULT_MODELS: dict[str, str] = {"offline": "offline", "openai": "gpt-4o-mini", "google": "gemini-2.5-flash"}
 
+# Set by ``LLMSettings.resolve(environ=...)`` for the duration of one build: the mapping read instead of
+# ``os.environ``. A ContextVar, so concurrent builds in other threads keep reading the real environment.
+_ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("synth_llm_environ", default=None)
+
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable or flag to fix."""
 
 
-class LLMSettings(BaseModel):
+def env_name(field: str) -> str:
+    """The environment variable of a setting, e.g. ``SYNTH_LLM_TEMPERATURE``."""
+    return ENV_PREFIX + field.upper()
+
+
+class LLMSettings(BaseSettings):
     """Everything the provider layer needs; nothing here is domain-specific."""
 
-    model_config = ConfigDict(extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(
+        extra="forbid",
+        frozen=True,
+        env_prefix=ENV_PREFIX,
+        env_file=".env",
+        env_ignore_empty=True,
+        # Only our fields come from `.env`: other variables in it (OPENAI_API_KEY...) are not extras.
+        dotenv_filtering="only_existing",
+    )
 
-    provider: Provider = "offline"
-    model: str = ""  # empty: the provider's default (DEFAULT_MODELS)
-    base_url: str | None = None  # any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp) or a Gemini endpoint
-    api_key: SecretStr | None = None
-    # Azure OpenAI: set the API version; base_url is then the Azure endpoint and model the deployment.
-    azure_api_version: str | None = None
-    # Vertex AI instead of the Gemini Developer API (credentials from ADC).
-    vertexai: bool = False
-    gcp_project: str | None = None
-    gcp_location: str | None = None
+    provider: Provider = Field("offline", description="who answers; offline makes data with no network")
+    model: str = Field("", description="model name (Azure: deployment); empty: the provider's default")
+    base_url: str | None = Field(
+        None, description="any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, Azure) or a Gemini endpoint"
+    )
+    api_key: SecretStr | None = Field(None, description="provider API key; in Dagster use dg.EnvVar, never a literal")
+    azure_api_version: str | None = Field(
+        None, description="Azure OpenAI API version: base_url is then the Azure endpoint and model the deployment"
+    )
+    vertexai: bool = Field(False, description="Vertex AI instead of the Gemini Developer API (credentials: ADC)")
+    gcp_project: str | None = Field(None, description="Vertex AI project")
+    gcp_location: str | None = Field(None, description="Vertex AI location")
 
-    temperature: float = Field(0.0, ge=0.0, le=2.0)
-    top_p: float | None = Field(None, gt=0.0, le=1.0)
-    top_k: int | None = Field(None, ge=1)
-    max_tokens: int = Field(2048, ge=1)
-    structured_method: StructuredMethod = "json_schema"
+    temperature: float = Field(0.0, ge=0.0, le=2.0, description="sampling temperature")
+    top_p: float | None = Field(None, gt=0.0, le=1.0, description="nucleus sampling")
+    top_k: int | None = Field(None, ge=1, description="top-k sampling (Gemini, OpenAI-compatible servers)")
+    max_tokens: int = Field(2048, ge=1, description="max output tokens per request")
+    structured_method: StructuredMethod = Field("json_schema", description="how structured output is requested")
 
-    timeout_s: float = Field(60.0, gt=0)
-    max_retries: int = Field(3, ge=0, le=20)  # per request, on top of the first attempt
-    backoff_s: float = Field(0.5, ge=0)  # first retry waits backoff_s, then doubles (capped at max_backoff_s)
-    max_backoff_s: float = Field(20.0, ge=0)
-    max_concurrency: int = Field(8, ge=1, le=256)  # requests in flight per run
-    batch_size: int = Field(8, ge=1)  # requests per batch; domains checkpoint after each batch
-    token_budget: int | None = Field(None, ge=1)  # input+output tokens per run; None = no limit
-    failure_budget: int = Field(20, ge=0)  # failed requests (after retries) a run tolerates before it stops
-    cache: bool = True
+    timeout_s: float = Field(60.0, gt=0, description="request timeout, seconds")
+    max_retries: int = Field(3, ge=0, le=20, description="retries per request, on top of the first attempt")
+    backoff_s: float = Field(0.5, ge=0, description="first retry waits ~backoff_s, then doubles")
+    max_backoff_s: float = Field(20.0, ge=0, description="cap of the exponential backoff, seconds")
+    max_concurrency: int = Field(8, ge=1, le=256, description="requests in flight per run")
+    batch_size: int = Field(8, ge=1, description="requests per batch; domains checkpoint after each batch")
+    token_budget: int | None = Field(None, ge=1, description="input+output tokens per run; unset = no limit")
+    failure_budget: int = Field(20, ge=0, description="failed requests (after retries) a run tolerates")
+    cache: bool = Field(True, description="read and write the response cache")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        environ = _ENVIRON.get()
+        if environ is not None:
+            env_settings = _MappingEnvSource(settings_cls, environ)
+        provider = _ProviderOf((init_settings, env_settings, dotenv_settings))
+        return (
+            init_settings,
+            env_settings,
+            _ProviderVariable(settings_cls, env_settings, provider, "api_key", KEY_VARIABLES),
+            dotenv_settings,
+            _ProviderVariable(settings_cls, dotenv_settings, provider, "api_key", KEY_VARIABLES),
+            _ProviderVariable(settings_cls, env_settings, provider, "base_url", BASE_URL_VARIABLES),
+            _ProviderVariable(settings_cls, dotenv_settings, provider, "base_url", BASE_URL_VARIABLES),
+        )
 
     @model_validator(mode="after")
     def _provider_default_model(self) -> LLMSettings:
@@ -84,7 +146,7 @@ class LLMSettings(BaseModel):
         """The API key, or one clear error naming the variable to set (Vertex AI uses ADC instead)."""
         if self.api_key is not None and self.api_key.get_secret_value():
             return self.api_key
-        names = " or ".join((*KEY_VARIABLES.get(self.provider, ()), f"{ENV_PREFIX}API_KEY"))
+        names = " or ".join((*KEY_VARIABLES.get(self.provider, ()), env_name("api_key")))
         raise SettingsError(
             f"provider {self.provider!r} needs an API key: set {names} (environment or .env), "
             "or pass api_key in the llm resource config"
@@ -103,52 +165,91 @@ class LLMSettings(BaseModel):
         environ: Mapping[str, str] | None = None,
         dotenv_path: str | os.PathLike[str] | None = ".env",
     ) -> LLMSettings:
-        """Merge sources with the precedence explicit config > environment > ``.env`` file.
+        """The settings with the precedence explicit config > environment > ``.env`` file.
 
         ``explicit`` values of ``None`` count as unset. Environment names are ``SYNTH_LLM_<FIELD>``
         (e.g. ``SYNTH_LLM_PROVIDER``); the key and base URL also fall back to the provider's own
-        variables (``OPENAI_API_KEY``, ``GOOGLE_API_KEY``, ``OPENAI_BASE_URL``...).
+        variables (``OPENAI_API_KEY``, ``GOOGLE_API_KEY``, ``OPENAI_BASE_URL``...). ``environ``
+        replaces ``os.environ``; ``dotenv_path=None`` reads no file (a missing file is ignored).
         """
-        environ = os.environ if environ is None else environ
-        dotenv: Mapping[str, str | None] = {}
-        if dotenv_path is not None and Path(dotenv_path).is_file():
-            dotenv = dotenv_values(dotenv_path)
-        explicit = {k: v for k, v in (explicit or {}).items() if v is not None}
+        return _build(cls, explicit, environ, dotenv_path, env_name)
 
-        def lookup(field: str | None, *env_names: str) -> Any:
-            if field is not None and field in explicit:
-                return explicit[field]
-            for layer in (environ, dotenv):
-                for name in env_names:
-                    value = layer.get(name)
-                    if value not in (None, ""):
-                        return value
-            return None
 
-        values: dict[str, Any] = {}
-        for name in cls.model_fields:
-            if name == "api_key":
-                continue
-            value = lookup(name, ENV_PREFIX + name.upper())
-            if value is not None:
-                values[name] = value
-        provider = str(values.get("provider", "offline"))
-        key = lookup("api_key", ENV_PREFIX + "API_KEY", *KEY_VARIABLES.get(provider, ()))
-        if key is not None:
-            values["api_key"] = key.get_secret_value() if isinstance(key, SecretStr) else key
-        if "base_url" not in values:
-            url = lookup(None, *BASE_URL_VARIABLES.get(provider, ()))
-            if url is not None:
-                values["base_url"] = url
-        try:
-            return cls.model_validate(values)
-        except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in err['loc']) or 'settings'} "
-                f"({ENV_PREFIX}{str(err['loc'][0]).upper() if err['loc'] else ''}): {err['msg']}"
-                for err in exc.errors(include_input=False)
-            )
-            raise SettingsError(f"invalid LLM settings: {problems}") from None
+def _build(
+    cls: type[LLMSettings],
+    explicit: Mapping[str, Any] | None,
+    environ: Mapping[str, str] | None,
+    dotenv_path: str | os.PathLike[str] | None,
+    label: Callable[[str], str],
+) -> LLMSettings:
+    values = {k: v for k, v in (explicit or {}).items() if v is not None}
+    token = _ENVIRON.set(environ)
+    try:
+        return cls(_env_file=dotenv_path, **values)
+    except ValidationError as exc:
+        problems = "; ".join(_describe(err["loc"], err["msg"], label) for err in exc.errors(include_input=False))
+        raise SettingsError(f"invalid LLM settings: {problems}") from None
+    finally:
+        _ENVIRON.reset(token)
+
+
+def _describe(loc: tuple[int | str, ...], message: str, label: Callable[[str], str]) -> str:
+    """``temperature (SYNTH_LLM_TEMPERATURE): Input should be a valid number...``"""
+    if not loc:
+        return f"settings: {message}"
+    return f"{'.'.join(str(p) for p in loc)} ({label(str(loc[0]))}): {message}"
+
+
+class _MappingEnvSource(EnvSettingsSource):
+    """The environment source reading a given mapping instead of ``os.environ``."""
+
+    def __init__(self, settings_cls: type[BaseSettings], environ: Mapping[str, str]) -> None:
+        self._environ = environ
+        super().__init__(settings_cls)
+
+    def _load_env_vars(self) -> Mapping[str, str | None]:
+        return parse_env_vars(self._environ, self.case_sensitive, self.env_ignore_empty, self.env_parse_none_str)
+
+
+class _ProviderOf:
+    """The provider the higher-precedence sources chose; the provider variables depend on it."""
+
+    def __init__(self, sources: tuple[PydanticBaseSettingsSource, ...]) -> None:
+        self._sources = sources
+        self._provider: str | None = None
+
+    def __call__(self) -> str:
+        if self._provider is None:
+            chosen = (source().get("provider") for source in self._sources)
+            self._provider = str(next((p for p in chosen if p not in (None, "")), "offline"))
+        return self._provider
+
+
+class _ProviderVariable(PydanticBaseSettingsSource):
+    """One field from the chosen provider's own variables (``OPENAI_API_KEY``...) in one layer."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        layer: PydanticBaseSettingsSource,
+        provider: _ProviderOf,
+        field: str,
+        variables: Mapping[str, tuple[str, ...]],
+    ) -> None:
+        super().__init__(settings_cls)
+        self._layer, self._provider, self._field, self._variables = layer, provider, field, variables
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        raise NotImplementedError  # __call__ reads the layer directly
+
+    def __call__(self) -> dict[str, Any]:
+        found: Mapping[str, str | None] = getattr(self._layer, "env_vars", {})
+        sensitive = bool(getattr(self._layer, "case_sensitive", False))
+        for name in self._variables.get(self._provider(), ()):
+            value = found.get(name if sensitive else name.lower())
+            if value:
+                return {self._field: value}
+        return {}
 
 
 def add_provider_args(parser: argparse.ArgumentParser) -> None:
@@ -193,10 +294,13 @@ def add_provider_args(parser: argparse.ArgumentParser) -> None:
     )
 
 
-_ARG_FIELDS = (
-    "provider", "model", "base_url", "temperature", "top_p", "top_k", "max_tokens", "max_retries",
-    "timeout_s", "max_concurrency", "batch_size", "token_budget", "failure_budget", "cache",
-)  # fmt: skip
+# Settings field -> the flag add_provider_args gives it (the dest is the field name).
+_FLAGS: dict[str, str] = {
+    "provider": "--provider", "model": "--model", "base_url": "--base-url", "temperature": "--temperature",
+    "top_p": "--top-p", "top_k": "--top-k", "max_tokens": "--max-tokens", "max_retries": "--max-retries",
+    "timeout_s": "--timeout", "max_concurrency": "--concurrency", "batch_size": "--batch-size",
+    "token_budget": "--token-budget", "failure_budget": "--failure-budget", "cache": "--no-cache",
+}  # fmt: skip
 
 
 def settings_from_args(
@@ -205,5 +309,10 @@ def settings_from_args(
     dotenv_path: str | os.PathLike[str] | None = ".env",
 ) -> LLMSettings:
     """Flags given on the command line win; the rest come from the environment, then ``.env``."""
-    explicit = {name: getattr(args, name, None) for name in _ARG_FIELDS}
-    return LLMSettings.resolve(explicit, environ=environ, dotenv_path=dotenv_path)
+    explicit = {name: getattr(args, name, None) for name in _FLAGS}
+
+    def label(field: str) -> str:
+        flag = _FLAGS.get(field)
+        return f"{flag} or {env_name(field)}" if flag else env_name(field)
+
+    return _build(LLMSettings, explicit, environ, dotenv_path, label)

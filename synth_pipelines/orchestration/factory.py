@@ -1,13 +1,19 @@
-# No `from __future__ import annotations` here: Dagster reads the run-config class from real annotations.
-"""Turn a ``Domain`` into a seed-partitioned asset group.
+"""Turn any ``Domain`` (the contract in ``core/domain.py``) into its seed-partitioned asset group.
 
-``config -> raw -> normalized -> validated -> exported``; intermediate frames live in the DuckDB
-warehouse (one table per asset, a ``seed`` column for the partition), exports on disk. The
-``validated`` asset carries a blocking check, so a partition with any invalid row is never exported.
+``config -> raw -> normalized -> exported`` (``config -> normalized -> exported`` for a domain whose
+draw is already clean: relational, scenarios). Values between steps are Parquet (``storage.py``):
+the config as JSON, each step's tables as one file per table. The checks a domain declares sit on
+``normalized``, the asset they check (``check_specs``, so they run per seed partition); blocking ones
+stop the export, so an invalid partition is never exported. ``exported`` replaces the seed's export
+folder as a unit and refreshes the warehouse catalog (``catalog.py``).
+
+Assets stay thin: each is a few lines over the domain's plain methods; everything a test might want
+to call without Dagster lives in the domain.
 """
 
-import json
+# No `from __future__ import annotations`: Dagster reads the run-config class from real annotations.
 import time
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -15,34 +21,61 @@ import dagster as dg
 import polars as pl
 
 from synth_pipelines.core.atomic import atomic_dir
-from synth_pipelines.core.domain import Domain, RunContext
+from synth_pipelines.core.domain import (
+    CheckOutcome,
+    ConstraintViolation,
+    Domain,
+    Markdown,
+    RunContext,
+    Tables,
+    blocking_failures,
+    verified_checks,
+)
 from synth_pipelines.core.preview import markdown_table
+from synth_pipelines.llm.contract import LLMError
+from synth_pipelines.llm.resource import POOL, LLMResource
+from synth_pipelines.orchestration import catalog
 from synth_pipelines.orchestration.partitions import parse_seed, seed_partitions
 from synth_pipelines.orchestration.resources import SynthDataDir
 
-PARTITION_META = {"partition_expr": "seed"}
+IO_MANAGER_KEY = "parquet_io_manager"
+
+
+def to_metadata(values: dict[str, Any]) -> dict[str, Any]:
+    """Plain values as Dagster metadata: dicts and lists as JSON, ``Markdown`` as markdown, None as text."""
+    out: dict[str, Any] = {}
+    for key, value in values.items():
+        if isinstance(value, Markdown):
+            out[key] = dg.MetadataValue.md(value.text)
+        elif isinstance(value, dict | list | tuple):
+            out[key] = dg.MetadataValue.json(value)
+        elif value is None:
+            out[key] = "n/a"
+        else:
+            out[key] = value
+    return out
 
 
 def column_schema(df: pl.DataFrame) -> dg.TableSchema:
     return dg.TableSchema(columns=[dg.TableColumn(name, str(dtype)) for name, dtype in df.schema.items()])
 
 
-def frame_metadata(df: pl.DataFrame, seed: int, version: str, seconds: float | None = None) -> dict[str, Any]:
-    meta: dict[str, Any] = {
-        "dagster/row_count": df.height,
-        "dagster/column_schema": column_schema(df),
-        "seed": seed,
-        "generator_version": version,
-        "preview": dg.MetadataValue.md(markdown_table(df.drop("seed", strict=False), limit=10)),
-    }
+def tables_metadata(tables: Tables, seed: int, version: str, seconds: float | None = None) -> dict[str, Any]:
+    """Row counts, column schema and a preview; one section per table when there are several."""
+    rows = sum(t.height for t in tables.values())
+    meta: dict[str, Any] = {"dagster/row_count": rows, "seed": seed, "generator_version": version}
+    if len(tables) == 1:
+        (frame,) = tables.values()
+        meta["dagster/column_schema"] = column_schema(frame)
+        meta["preview"] = dg.MetadataValue.md(markdown_table(frame, limit=10))
+    else:
+        meta["rows_by_table"] = dg.MetadataValue.json({name: t.height for name, t in tables.items()})
+        sections = [f"### {name} ({t.height:,} rows)\n\n{markdown_table(t, limit=5)}" for name, t in tables.items()]
+        meta["preview"] = dg.MetadataValue.md("\n\n".join(sections))
     if seconds is not None:
         meta["seconds"] = round(seconds, 4)
-        meta["rows_per_second"] = round(df.height / seconds, 1) if seconds > 0 else 0.0
+        meta["rows_per_second"] = round(rows / seconds, 1) if seconds > 0 else 0.0
     return meta
-
-
-def with_seed(df: pl.DataFrame, seed: int) -> pl.DataFrame:
-    return df.with_columns(pl.lit(seed, dtype=pl.Int64).alias("seed"))
 
 
 def config_class(domain: Domain) -> type[dg.Config]:
@@ -53,128 +86,156 @@ def config_class(domain: Domain) -> type[dg.Config]:
 def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
     group = domain.name
     run_config_cls = config_class(domain)
-    common: dict[str, Any] = {"group_name": group, "partitions_def": seed_partitions, "metadata": PARTITION_META}
+    common: dict[str, Any] = {"group_name": group, "partitions_def": seed_partitions, "io_manager_key": IO_MANAGER_KEY}
     key = lambda name: dg.AssetKey([group, name])  # noqa: E731
+    specs = [
+        dg.AssetCheckSpec(spec.name, asset=key("normalized"), blocking=spec.blocking, description=spec.description)
+        for spec in domain.check_specs
+    ]
+    draw_kwargs: dict[str, Any] = {"pool": POOL} if domain.uses_llm else {}
 
-    def context_for(context: dg.AssetExecutionContext, synth_data: SynthDataDir) -> RunContext:
-        resources = {name: getattr(context.resources, name) for name in getattr(domain, "resource_keys", ())}
-        return RunContext(data_dir=synth_data.root, log=context.log, resources=resources)
+    def parsed(stored: dict[str, Any]) -> Any:
+        return domain.parse_config(stored["config"])
 
-    def load_cfg(cfg: pl.DataFrame) -> Any:
-        return domain.parse_config(json.loads(cfg["config_json"][0]))
+    def run_context(context: dg.AssetExecutionContext, synth_data: SynthDataDir, llm: LLMResource) -> RunContext:
+        session = llm.open_session(synth_data.root, context.log) if domain.uses_llm else None  # closed by llm
+        return RunContext(data_dir=synth_data.root, log=context.log, llm=session)
 
-    @dg.asset(key=key("config"), kinds={"python"}, description=f"Run config of {group}, one row per seed.", **common)
-    def config_asset(context: dg.AssetExecutionContext, config: run_config_cls) -> dg.Output[pl.DataFrame]:  # type: ignore[valid-type]
-        seed = parse_seed(context.partition_key)
-        cfg = domain.parse_config(config.model_dump())  # type: ignore[attr-defined]
-        config_json = cfg.model_dump_json()
-        frame = pl.DataFrame(
-            {"seed": [seed], "domain": [group], "generator_version": [domain.version], "config_json": [config_json]}
-        )
-        return dg.Output(frame, metadata={"seed": seed, "config": dg.MetadataValue.json(json.loads(config_json))})
-
-    raw_kwargs: dict[str, Any] = {"pool": "llm"} if domain.uses_llm else {}
-
-    @dg.asset(
-        key=key("raw"),
-        ins={"cfg": dg.AssetIn(key("config"))},
-        kinds={"polars", "duckdb"},
-        description=f"Raw draw of {group}: records as a source would emit them.",
-        required_resource_keys={"synth_data", *getattr(domain, "resource_keys", ())},
-        **raw_kwargs,
-        **common,
-    )
-    def raw(context: dg.AssetExecutionContext, cfg: pl.DataFrame) -> dg.Output[pl.DataFrame]:
+    def draw(context: dg.AssetExecutionContext, cfg: Any, synth_data: SynthDataDir, llm: LLMResource) -> Any:
         seed = parse_seed(context.partition_key)
         started = time.perf_counter()
-        ctx = context_for(context, context.resources.synth_data)
-        frame = domain.draw(load_cfg(cfg), seed, ctx)
-        meta = frame_metadata(frame, seed, domain.version, time.perf_counter() - started) | ctx.metadata
-        return dg.Output(with_seed(frame, seed), metadata=meta)
-
-    @dg.asset(
-        key=key("normalized"),
-        ins={"cfg": dg.AssetIn(key("config")), "raw": dg.AssetIn(key("raw"))},
-        kinds={"polars", "duckdb"},
-        description=f"{group} parsed and canonicalised into typed records.",
-        **common,
-    )
-    def normalized(context: dg.AssetExecutionContext, cfg: pl.DataFrame, raw: pl.DataFrame) -> dg.Output[pl.DataFrame]:
-        seed = parse_seed(context.partition_key)
-        started = time.perf_counter()
-        frame = domain.normalize(raw.drop("seed"), load_cfg(cfg))
-        return dg.Output(
-            with_seed(frame, seed), metadata=frame_metadata(frame, seed, domain.version, time.perf_counter() - started)
+        ctx = run_context(context, synth_data, llm)
+        try:
+            tables = domain.draw(cfg, seed, ctx)
+        except (LLMError, ConstraintViolation) as exc:  # a clear stop: fail with what the domain reported so far
+            raise dg.Failure(description=f"{group} seed={seed}: {exc}", metadata=to_metadata(ctx.metadata)) from None
+        return tables, tables_metadata(tables, seed, domain.version, time.perf_counter() - started) | to_metadata(
+            ctx.metadata
         )
 
-    check_name = "no_invalid_rows"
-
-    @dg.asset(
-        key=key("validated"),
-        ins={"normalized": dg.AssetIn(key("normalized"))},
-        kinds={"pandera", "duckdb"},
-        description=f"{group} checked against its pandera schema; the blocking check fails on any invalid row.",
-        check_specs=[
-            dg.AssetCheckSpec(
-                check_name, asset=key("validated"), blocking=True, description="Every record passes the schema."
-            )
-        ],
-        **common,
-    )
-    def validated(context: dg.AssetExecutionContext, normalized: pl.DataFrame):  # type: ignore[no-untyped-def]
+    def checked(context: dg.AssetExecutionContext, tables: Tables, cfg: Any, meta: dict[str, Any]) -> Iterator[Any]:
         seed = parse_seed(context.partition_key)
-        clean = domain.conform(normalized.drop("seed"))
-        outcome = domain.validate(clean)
-        meta = frame_metadata(clean, seed, domain.version) | {
-            "invalid_rows": outcome.invalid_rows,
-            "failure_case_count": outcome.failure_cases.height,
-            "failure_cases": dg.MetadataValue.md(outcome.markdown()),
+        outcomes = verified_checks(domain, tables, cfg, seed)
+        for outcome in blocking_failures(domain, outcomes):
+            context.log.error(f"{group} seed={seed}: {outcome.name}: {outcome.summary}")
+        yield dg.Output(tables, metadata=meta | {f"check {o.name}": o.summary for o in outcomes})
+        for outcome in outcomes:
+            yield check_result(outcome, key("normalized"), seed)
+
+    @dg.asset(key=key("config"), kinds={"python"}, description=f"Run config of {group}, one per seed.", **common)
+    def config_asset(context: dg.AssetExecutionContext, config: run_config_cls) -> dg.Output[dict]:  # type: ignore[valid-type]
+        seed = parse_seed(context.partition_key)
+        try:
+            cfg = domain.parse_config(config.model_dump())  # type: ignore[attr-defined]
+            described = domain.describe(cfg, seed)
+        except (ValueError, OSError) as exc:
+            raise dg.Failure(description=f"{group} seed={seed}: {exc}") from None
+        stored = {
+            "domain": group,
+            "seed": seed,
+            "generator_version": domain.version,
+            "config": cfg.model_dump(mode="json"),
         }
-        if not outcome.ok:
-            context.log.error(f"{group} seed={seed}: {outcome.summary()}")
-        yield dg.Output(with_seed(clean, seed), metadata=meta)
-        yield dg.AssetCheckResult(
-            check_name=check_name,
-            asset_key=key("validated"),
-            passed=outcome.ok,
-            severity=dg.AssetCheckSeverity.ERROR,
-            metadata={
-                "invalid_rows": outcome.invalid_rows,
-                "failure_cases": dg.MetadataValue.md(outcome.markdown()),
-                "seed": seed,
-            },
+        meta = {"seed": seed, "generator_version": domain.version, "config": stored["config"]} | described
+        return dg.Output(stored, metadata=to_metadata(meta))
+
+    assets: list[dg.AssetsDefinition] = [config_asset]
+    if domain.has_raw_form:
+
+        @dg.asset(
+            key=key("raw"),
+            ins={"cfg": dg.AssetIn(key("config"))},
+            kinds={"polars", "parquet"},
+            description=f"Raw draw of {group}: records as a source would emit them.",
+            **draw_kwargs,
+            **common,
         )
+        def raw(
+            context: dg.AssetExecutionContext, cfg: dict, synth_data: SynthDataDir, llm: LLMResource
+        ) -> dg.Output[dict]:
+            tables, meta = draw(context, parsed(cfg), synth_data, llm)
+            return dg.Output(tables, metadata=meta)
+
+        @dg.asset(
+            key=key("normalized"),
+            ins={"cfg": dg.AssetIn(key("config")), "raw": dg.AssetIn(key("raw"))},
+            kinds={"polars", "pandera", "parquet"},
+            description=f"{group} parsed into clean typed tables; its checks sit here (blocking ones gate the export).",
+            check_specs=specs,
+            **common,
+        )
+        def normalized_from_raw(context: dg.AssetExecutionContext, cfg: dict, raw: dict):  # type: ignore[no-untyped-def]
+            seed = parse_seed(context.partition_key)
+            started = time.perf_counter()
+            config = parsed(cfg)
+            tables = domain.normalize(raw, config)
+            meta = tables_metadata(tables, seed, domain.version, time.perf_counter() - started)
+            yield from checked(context, tables, config, meta)
+
+        assets += [raw, normalized_from_raw]
+    else:
+
+        @dg.asset(
+            key=key("normalized"),
+            ins={"cfg": dg.AssetIn(key("config"))},
+            kinds={"polars", "pandera", "parquet"},
+            description=f"The tables of {group}, drawn clean; its checks sit here (blocking ones gate the export).",
+            check_specs=specs,
+            **draw_kwargs,
+            **common,
+        )
+        def normalized_drawn(context: dg.AssetExecutionContext, cfg: dict, synth_data: SynthDataDir, llm: LLMResource):  # type: ignore[no-untyped-def]
+            config = parsed(cfg)
+            tables, meta = draw(context, config, synth_data, llm)
+            yield from checked(context, tables, config, meta)
+
+        assets.append(normalized_drawn)
 
     @dg.asset(
         key=key("exported"),
-        ins={"cfg": dg.AssetIn(key("config")), "validated": dg.AssetIn(key("validated"))},
-        kinds={"parquet", "json"},
-        description=f"{group} written atomically to data/exports/{group}/seed=<seed>/.",
-        required_resource_keys={"synth_data", *getattr(domain, "resource_keys", ())},
+        ins={"cfg": dg.AssetIn(key("config")), "normalized": dg.AssetIn(key("normalized"))},
+        kinds={"parquet", "json", "csv"},
+        description=f"{group} files, replacing data/exports/{group}/seed=<seed>/ as a unit; catalog views refreshed.",
         group_name=group,
         partitions_def=seed_partitions,
     )
-    def exported(context: dg.AssetExecutionContext, cfg: pl.DataFrame, validated: pl.DataFrame) -> dg.MaterializeResult:
+    def exported(
+        context: dg.AssetExecutionContext, cfg: dict, normalized: dict, synth_data: SynthDataDir
+    ) -> dg.MaterializeResult:
         seed = parse_seed(context.partition_key)
-        synth_data: SynthDataDir = context.resources.synth_data
-        clean = domain.conform(validated.drop("seed"))
         target = synth_data.export_dir(group, seed)
         started = time.perf_counter()
-        with atomic_dir(target) as tmp:
-            files = domain.export(clean, load_cfg(cfg), seed, tmp, context_for(context, synth_data))
+        ctx = RunContext(data_dir=synth_data.root, log=context.log)
+        with atomic_dir(target) as staging:
+            files = domain.export(normalized, parsed(cfg), seed, staging, ctx)
+            final = {role: target / Path(path).relative_to(staging) for role, path in files.items()}
         seconds = time.perf_counter() - started
-        final = {role: target / Path(path).relative_to(tmp) for role, path in files.items()}
+        published = catalog.publish(
+            synth_data.warehouse, synth_data.storage, group, seed, list(normalized), context.log
+        )
         listing = "\n".join(f"- `{role}`: `{path}` ({path.stat().st_size:,} bytes)" for role, path in final.items())
         return dg.MaterializeResult(
             metadata={
-                "dagster/row_count": clean.height,
+                "dagster/row_count": sum(t.height for t in normalized.values()),
                 "seed": seed,
                 "generator_version": domain.version,
                 "export_dir": dg.MetadataValue.path(str(target)),
                 "files": dg.MetadataValue.md(listing),
                 "bytes_written": sum(p.stat().st_size for p in final.values()),
                 "seconds": round(seconds, 4),
+                "catalog": f"{synth_data.warehouse}: views {group}.*" if published else "not updated (locked)",
             }
         )
 
-    return [config_asset, raw, normalized, validated, exported]
+    return [*assets, exported]
+
+
+def check_result(outcome: CheckOutcome, asset_key: dg.AssetKey, seed: int) -> dg.AssetCheckResult:
+    return dg.AssetCheckResult(
+        check_name=outcome.name,
+        asset_key=asset_key,
+        passed=outcome.passed,
+        severity=dg.AssetCheckSeverity.ERROR,
+        description=outcome.summary,
+        metadata=to_metadata({"seed": seed, "summary": outcome.summary} | outcome.metadata),
+    )

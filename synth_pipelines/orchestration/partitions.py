@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
-DEFAULT_SEED = 42
+from synth_pipelines.core.paths import DEFAULT_SEED  # noqa: F401  (re-exported for the Makefile and tests)
 
 seed_partitions = dg.DynamicPartitionsDefinition(name="seed")
 

@@ -1,4 +1,4 @@
-"""Resources: where project data lives, and the DuckDB warehouse IO manager."""
+"""Resources: where project data lives, and the Parquet IO manager for the steps between assets."""
 
 from __future__ import annotations
 
@@ -6,17 +6,13 @@ import os
 from pathlib import Path
 
 import dagster as dg
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def default_data_dir() -> str:
-    return os.environ.get("SYNTH_DATA_DIR", str(PROJECT_ROOT / "data"))
+from synth_pipelines.core.paths import default_data_dir
+from synth_pipelines.orchestration.storage import ParquetIOManager
 
 
 class SynthDataDir(dg.ConfigurableResource):
-    """The project's ``data/`` folder: exports go to ``<data_dir>/exports/<domain>/seed=<seed>/``."""
+    """The project's ``data/`` folder: exports, intermediates (``storage/``), the warehouse catalog."""
 
     path: str
 
@@ -24,24 +20,25 @@ class SynthDataDir(dg.ConfigurableResource):
     def root(self) -> Path:
         return Path(self.path)
 
+    @property
+    def storage(self) -> Path:
+        return self.root / "storage"
+
+    @property
+    def warehouse(self) -> Path:
+        return Path(os.environ.get("SYNTH_DUCKDB_PATH") or self.root / "warehouse.duckdb")
+
     def export_dir(self, domain: str, seed: int) -> Path:
         return self.root / "exports" / domain / f"seed={seed}"
 
 
-def warehouse_io_manager(data_dir: str | None = None) -> DuckDBPolarsIOManager:
-    database = os.environ.get("SYNTH_DUCKDB_PATH") or str(Path(data_dir or default_data_dir()) / "warehouse.duckdb")
-    # DuckDB creates the file but not its folder; a missing folder would surface as a retried IOException.
-    Path(database).parent.mkdir(parents=True, exist_ok=True)
-    return DuckDBPolarsIOManager(database=database)
-
-
 def default_resources(data_dir: str | None = None) -> dict[str, object]:
-    data_dir = data_dir or default_data_dir()
     from synth_pipelines.llm.resource import LLMResource
 
+    data = SynthDataDir(path=data_dir or default_data_dir())
     return {
-        "io_manager": warehouse_io_manager(data_dir),
-        "synth_data": SynthDataDir(path=data_dir),
+        "parquet_io_manager": ParquetIOManager(base_path=str(data.storage)),
+        "synth_data": data,
         # Offline by default: every pipeline runs with no key. Unset fields come from SYNTH_LLM_* / .env.
         "llm": LLMResource(),
     }

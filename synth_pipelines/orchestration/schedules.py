@@ -6,8 +6,8 @@ from pathlib import Path
 
 import dagster as dg
 
+from synth_pipelines.core.paths import default_data_dir
 from synth_pipelines.orchestration.partitions import seed_partitions
-from synth_pipelines.orchestration.resources import default_data_dir
 
 all_domains_job = dg.define_asset_job(
     "all_domains",

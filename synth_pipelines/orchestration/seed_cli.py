@@ -12,7 +12,7 @@ from synth_pipelines.orchestration.partitions import register_seeds, seed_partit
 
 def _instance() -> dg.DagsterInstance:
     if not os.environ.get("DAGSTER_HOME"):
-        from synth_pipelines.cli import CliError
+        from synth_pipelines.core.cli_support import CliError
 
         raise CliError("DAGSTER_HOME is not set: seeds are stored in the persistent instance (make sets it)")
     return dg.DagsterInstance.get()
@@ -33,7 +33,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.cli import HelpFormatter, non_negative_int
+    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int
 
     seed = sub.add_parser(
         "seed",

@@ -1,4 +1,4 @@
-"""Exports, the CLI, and the Dagster group: same bytes either way, checks that can fail."""
+"""Exports, the CLI, and the Dagster group: same bytes either way, checks on ``api_traces/normalized`` that can fail."""
 
 from __future__ import annotations
 
@@ -11,15 +11,20 @@ import dagster as dg
 import polars as pl
 import pytest
 from api_traces_support import SUPPORT_DESK_YAML
-from dagster_duckdb_polars import DuckDBPolarsIOManager
 
-from synth_pipelines.core.domain import ConstraintViolation, RunContext
-from synth_pipelines.domains.api_traces.assets import TRANSITIONS_CHECK, WALKS_CHECK, api_traces_assets
+from synth_pipelines.core.domain import CheckOutcome, ConstraintViolation, Markdown, RunContext, draw_tables
+from synth_pipelines.core.validate import validate_frame
 from synth_pipelines.domains.api_traces.cli import main as cli_main
-from synth_pipelines.domains.api_traces.domain import EXPORT_FILES, ApiTracesDomain
+from synth_pipelines.domains.api_traces.domain import (
+    EXPORT_FILES,
+    TRANSITIONS_CHECK,
+    WALKS_CHECK,
+    ApiTracesDomain,
+)
 from synth_pipelines.domains.api_traces.truth import ground_truth
 from synth_pipelines.domains.api_traces.workflow import load_workflow
-from synth_pipelines.orchestration.resources import SynthDataDir
+from synth_pipelines.orchestration.factory import build_domain_assets
+from synth_pipelines_tests.dagster_helpers import materialize_group
 
 SEED = "42"
 SETTINGS = {"users": 300, "sessions_per_user_mean": 2.0, "sessions_per_user_std": 1.0, "days": 3}
@@ -33,23 +38,16 @@ def workflow_file(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
+def dagster_config(workflow_file: Path) -> dict:
+    config = {**SETTINGS, "workflow": str(workflow_file), "cascade_failure_rate": 0.2}
+    return {"ops": {"api_traces__config": {"config": config}}}
+
+
 @pytest.fixture(scope="module")
 def dagster_run(tmp_path_factory: pytest.TempPathFactory, workflow_file: Path):
     data = tmp_path_factory.mktemp("dagster_data")
-    resources = {
-        "io_manager": DuckDBPolarsIOManager(database=str(data / "warehouse.duckdb")),
-        "synth_data": SynthDataDir(path=str(data)),
-    }
-    config = {**SETTINGS, "workflow": str(workflow_file), "cascade_failure_rate": 0.2}
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("seed", [SEED])
-        result = dg.materialize(
-            api_traces_assets(),
-            partition_key=SEED,
-            instance=instance,
-            resources=resources,
-            run_config={"ops": {"api_traces__config": {"config": config}}},
-        )
+        result = materialize_group("api_traces", int(SEED), data, instance, dagster_config(workflow_file))
     assert result.success
     return result, data / "exports" / "api_traces" / f"seed={SEED}"
 
@@ -101,39 +99,93 @@ def test_exported_files_agree_with_each_other(dagster_run) -> None:
 def test_checks_pass_and_report_errors_per_state(dagster_run) -> None:
     result, _ = dagster_run
     evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
-    assert evaluations.keys() == {"no_invalid_rows", TRANSITIONS_CHECK, WALKS_CHECK}
+    assert evaluations.keys() == {"no_invalid_rows", TRANSITIONS_CHECK.name, WALKS_CHECK.name}
+    assert {e.asset_key for e in evaluations.values()} == {dg.AssetKey(["api_traces", "normalized"])}
     assert all(e.passed for e in evaluations.values())
-    meta = {k: v.value for k, v in evaluations[TRANSITIONS_CHECK].metadata.items()}
+    meta = {k: v.value for k, v in evaluations[TRANSITIONS_CHECK.name].metadata.items()}
     assert isinstance(meta["max_abs_error"], float) and meta["max_abs_error"] < 0.1
+    assert isinstance(meta["mean_abs_error"], float) and meta["mean_abs_error"] <= meta["max_abs_error"]
     # A small partition is judged by sampling error; the 0.01 bound needs 100,000 sessions.
     assert meta["within_bound"] == "n/a" and meta["within_sampling_error"] is True
     assert "standard errors" in meta["criterion"]
     for state in ("(entry)", "/tickets", "/kb/search"):
         assert isinstance(meta[f"max_abs_error {state}"], float)
         assert isinstance(meta[f"mean_abs_error {state}"], float)
-    assert evaluations[WALKS_CHECK].metadata["violations"].value == 0
+    # what the workflow_fit asset used to show, as markdown tables on the check
+    assert meta["edges_compared"] > 0 and meta["edges_outside_tolerance"] == 0
+    for table in ("per_state", "worst_edges", "edges"):
+        assert "/kb/search" in meta[table] and meta[table].lstrip().startswith("|"), table
+    assert evaluations[WALKS_CHECK.name].metadata["violations"].value == 0
 
 
-def test_checks_fail_on_calls_that_do_not_fit(workflow_file: Path) -> None:
-    """The checks are real: feed workflow_fit calls that contradict the workflow and both fail."""
+def test_only_the_walks_check_blocks_the_export() -> None:
+    specs = {s.key.name: s for a in build_domain_assets(ApiTracesDomain()) for s in a.check_specs}
+    assert {name: spec.blocking for name, spec in specs.items()} == {
+        "no_invalid_rows": True,
+        WALKS_CHECK.name: True,
+        TRANSITIONS_CHECK.name: False,  # a statistical bound can miss on a small run without a wrong row
+    }
+
+
+def tampered_calls(workflow_file: Path) -> tuple[ApiTracesDomain, object, pl.DataFrame]:
+    """Calls that contradict the workflow: every second /tickets/{id} call goes to an article instead."""
     domain = ApiTracesDomain()
     settings = domain.parse_config({**SETTINGS, "workflow": str(workflow_file)})
-    calls = domain.normalize(domain.draw(settings, 42, RunContext()), settings).with_columns(pl.lit(42).alias("seed"))
-    cfg = pl.DataFrame({"seed": [42], "config_json": [settings.model_dump_json()]})
-    # Send every second /tickets call to /logout's place: skewed probabilities and undeclared edges.
+    calls = draw_tables(domain, settings, 42, RunContext())["calls"]
     tampered = calls.with_columns(
         pl.when((pl.col("endpoint") == "/tickets/{ticket_id}") & (pl.col("session_id") % 2 == 0))
         .then(pl.lit("/kb/articles/{article_id}"))
         .otherwise("endpoint")
         .alias("endpoint")
     )
-    fit = next(a for a in api_traces_assets() if a.key == dg.AssetKey(["api_traces", "workflow_fit"]))
-    context = dg.build_asset_context(partition_key=SEED)
-    outputs = list(fit(context, cfg=cfg, validated=tampered))
-    checks = {o.check_name: o for o in outputs if isinstance(o, dg.AssetCheckResult)}
-    assert not checks[TRANSITIONS_CHECK].passed
-    assert not checks[WALKS_CHECK].passed
-    assert checks[WALKS_CHECK].metadata["violations"].value > 0
+    return domain, settings, tampered
+
+
+def test_checks_fail_on_calls_that_do_not_fit(workflow_file: Path) -> None:
+    """The checks are real: calls that contradict the workflow fail both (skewed probabilities, undeclared edges)."""
+    domain, settings, tampered = tampered_calls(workflow_file)
+    checks = {o.name: o for o in domain.checks({"calls": tampered}, settings, 42)}
+    assert not checks[TRANSITIONS_CHECK.name].passed
+    assert not checks[WALKS_CHECK.name].passed
+    assert checks[WALKS_CHECK.name].metadata["violations"] > 0
+    assert checks["no_invalid_rows"].passed  # every row is well-formed; only the walks are wrong
+
+
+def test_a_partition_that_breaks_the_workflow_is_not_exported(
+    workflow_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # normalize refuses such calls itself; here it hands them on, so the blocking check must stop them
+    _, _, tampered = tampered_calls(workflow_file)
+    monkeypatch.setattr(ApiTracesDomain, "normalize", lambda self, raw, cfg: {"calls": tampered})
+    with dg.instance_for_test() as instance:
+        result = materialize_group(
+            "api_traces", 42, tmp_path, instance, dagster_config(workflow_file), raise_on_error=False
+        )
+    evaluations = {e.check_name: e for e in result.get_asset_check_evaluations()}
+    assert not evaluations[WALKS_CHECK.name].passed and not evaluations[TRANSITIONS_CHECK.name].passed
+    assert not result.asset_materializations_for_node("api_traces__exported")
+    assert not (tmp_path / "exports" / "api_traces").exists()
+
+
+def test_a_failed_non_blocking_check_alone_does_not_stop_the_export(
+    workflow_file: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    original = ApiTracesDomain.checks
+
+    def transitions_missed(self, tables, cfg, seed):  # type: ignore[no-untyped-def]
+        return [
+            CheckOutcome(o.name, False, "forced miss", o.metadata) if o.name == TRANSITIONS_CHECK.name else o
+            for o in original(self, tables, cfg, seed)
+        ]
+
+    monkeypatch.setattr(ApiTracesDomain, "checks", transitions_missed)
+    with dg.instance_for_test() as instance:
+        result = materialize_group("api_traces", 42, tmp_path, instance, dagster_config(workflow_file))
+    assert result.success
+    evaluations = {e.check_name: e.passed for e in result.get_asset_check_evaluations()}
+    assert evaluations == {"no_invalid_rows": True, WALKS_CHECK.name: True, TRANSITIONS_CHECK.name: False}
+    exported = tmp_path / "exports" / "api_traces" / f"seed={SEED}"
+    assert sorted(p.name for p in exported.iterdir()) == sorted(EXPORT_FILES.values())
 
 
 def test_transition_check_states_the_hard_bound_at_100k_sessions() -> None:
@@ -142,17 +194,16 @@ def test_transition_check_states_the_hard_bound_at_100k_sessions() -> None:
     settings = domain.parse_config(
         {"workflow": "ecommerce", "users": 100_000, "sessions_per_user_mean": 1.0, "sessions_per_user_std": 0.0}
     )
-    calls = domain.draw(settings, 42, RunContext()).with_columns(pl.lit(42).alias("seed"))
-    cfg = pl.DataFrame({"seed": [42], "config_json": [settings.model_dump_json()]})
-    fit = next(a for a in api_traces_assets() if a.key == dg.AssetKey(["api_traces", "workflow_fit"]))
-    outputs = list(fit(dg.build_asset_context(partition_key=SEED), cfg=cfg, validated=calls))
-    check = next(o for o in outputs if isinstance(o, dg.AssetCheckResult) and o.check_name == TRANSITIONS_CHECK)
-    meta = {k: v.value for k, v in check.metadata.items()}
+    tables = draw_tables(domain, settings, 42, RunContext())
+    outcomes = {o.name: o for o in domain.checks(tables, settings, 42)}
+    check = outcomes[TRANSITIONS_CHECK.name]
+    meta = check.metadata
     assert check.passed
     assert meta["sessions"] == 100_000 and meta["within_bound"] is True and meta["within_sampling_error"] is True
     assert "max abs error < 0.01" in meta["criterion"]
     assert isinstance(meta["max_abs_error"], float) and meta["max_abs_error"] < 0.01
     assert isinstance(meta["mean_abs_error /api/users/{user_id}/settings"], float)
+    assert isinstance(meta["per_state"], Markdown) and isinstance(meta["edges"], Markdown)
 
 
 def test_invalid_workflow_exits_nonzero_with_the_message(tmp_path: Path, capsys: pytest.CaptureFixture) -> None:
@@ -183,25 +234,29 @@ def test_list_workflows(capsys: pytest.CaptureFixture) -> None:
 def test_normalize_refuses_calls_that_break_the_workflow() -> None:
     domain = ApiTracesDomain()
     cfg = domain.parse_config({"users": 20})
-    calls = domain.draw(cfg, 1, RunContext())
+    calls = domain.draw(cfg, 1, RunContext())["calls"]
     broken = calls.with_columns(
         pl.when(pl.col("seq") == 0).then(pl.lit("/api/checkout")).otherwise("endpoint").alias("endpoint")
     )
     with pytest.raises(ConstraintViolation, match="starts at /api/checkout, which is not an entry point"):
-        domain.normalize(broken, cfg)
+        domain.normalize({"calls": broken}, cfg)
 
 
 def test_schema_catches_labels_that_contradict_each_other() -> None:
     domain = ApiTracesDomain()
     cfg = domain.parse_config({"users": 20})
-    clean = domain.normalize(domain.draw(cfg, 1, RunContext()), cfg)
-    assert domain.validate(clean).ok
-    mislabelled = clean.with_columns(
+    clean = draw_tables(domain, cfg, 1, RunContext())
+    assert domain.schema_outcome(clean, cfg).passed
+    mislabelled = clean["calls"].with_columns(
         pl.when(pl.col("seq") == 0).then(True).otherwise("is_anomalous").alias("is_anomalous")
     )
-    outcome = domain.validate(mislabelled)
+    outcome = validate_frame(domain.schemas(cfg)["calls"], mislabelled)
     assert not outcome.ok
     assert "is_anomalous_iff_failure_kind" in outcome.failure_cases["check"].to_list()
+    # the schema check of the domain says so too, with the failing rule among its failure cases
+    check = domain.schema_outcome({"calls": mislabelled}, cfg)
+    assert not check.passed and check.metadata["invalid_rows"] == outcome.invalid_rows > 0
+    assert "is_anomalous_iff_failure_kind" in check.metadata["failure_cases"].text
 
 
 def test_ground_truth_matches_the_workflow_definition() -> None:

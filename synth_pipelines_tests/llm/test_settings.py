@@ -91,3 +91,45 @@ def test_resource_reads_secrets_through_envvar(monkeypatch: pytest.MonkeyPatch):
     assert result.success
     meta = result.asset_materializations_for_node("probe")[0].metadata
     assert "sk-from-envvar" not in str(meta)
+
+
+def test_provider_variables_follow_the_chosen_provider_and_layer(tmp_path: Path):
+    dotenv = tmp_path / ".env"
+    dotenv.write_text("SYNTH_LLM_API_KEY=sk-dotenv\nOPENAI_BASE_URL=http://dotenv/v1\nUNRELATED=1\nSYNTH_LLM_TYPO=2\n")
+    # The provider comes from .env, the key from the environment: OPENAI_API_KEY (env) beats SYNTH_LLM_API_KEY (.env).
+    env = {"SYNTH_LLM_PROVIDER": "openai", "OPENAI_API_KEY": "sk-env", "GOOGLE_API_KEY": "g-env"}
+    settings = LLMSettings.resolve({}, environ=env, dotenv_path=dotenv)
+    assert (settings.api_key.get_secret_value(), settings.base_url) == ("sk-env", "http://dotenv/v1")
+    # Another provider's variables are never used: Google does not get the OpenAI key or URL.
+    google = LLMSettings.resolve({"provider": "google"}, environ={"OPENAI_API_KEY": "sk-env"}, dotenv_path=None)
+    assert google.api_key is None and google.base_url is None
+    # SYNTH_LLM_BASE_URL anywhere beats the provider's URL variable; empty values count as unset.
+    env = {"SYNTH_LLM_PROVIDER": "openai", "SYNTH_LLM_BASE_URL": "", "OPENAI_BASE_URL": "http://env/v1"}
+    assert LLMSettings.resolve({}, environ=env, dotenv_path=dotenv).base_url == "http://env/v1"
+    dotenv.write_text("SYNTH_LLM_BASE_URL=http://synth-dotenv/v1\n")
+    assert LLMSettings.resolve({}, environ=env, dotenv_path=dotenv).base_url == "http://synth-dotenv/v1"
+
+
+def test_direct_construction_reads_the_environment(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):
+    monkeypatch.chdir(tmp_path)  # no .env here
+    monkeypatch.setenv("SYNTH_LLM_PROVIDER", "google")
+    monkeypatch.setenv("GEMINI_API_KEY", "g-key")
+    monkeypatch.setenv("synth_llm_max_tokens", "99")  # names are case-insensitive
+    settings = LLMSettings(temperature=0.5)
+    assert (settings.provider, settings.model, settings.max_tokens, settings.temperature) == (
+        "google",
+        "gemini-2.5-flash",
+        99,
+        0.5,
+    )
+    assert settings.api_key.get_secret_value() == "g-key"
+    assert LLMSettings.resolve({}, environ={}, dotenv_path=None).provider == "offline"  # environ= replaces os.environ
+
+
+def test_cli_errors_name_the_flag_and_the_variable():
+    parser = argparse.ArgumentParser()
+    add_provider_args(parser)
+    with pytest.raises(SettingsError, match=r"temperature \(--temperature or SYNTH_LLM_TEMPERATURE\)"):
+        settings_from_args(parser.parse_args(["--temperature", "5"]), environ={}, dotenv_path=None)
+    with pytest.raises(SettingsError, match=r"max_concurrency \(--concurrency or SYNTH_LLM_MAX_CONCURRENCY\)"):
+        settings_from_args(parser.parse_args([]), environ={"SYNTH_LLM_MAX_CONCURRENCY": "0"}, dotenv_path=None)

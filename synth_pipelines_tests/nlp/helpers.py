@@ -9,12 +9,10 @@ from typing import Any
 import pytest
 
 from synth_pipelines import cli
-from synth_pipelines.domains.nlp.cli import register as register_nlp
 
 
-def run_cli(argv: Sequence[str], monkeypatch: pytest.MonkeyPatch) -> int:
-    """``synth`` with only the nlp subcommand (other domains live on other branches)."""
-    monkeypatch.setattr(cli, "_domain_registrars", lambda: [register_nlp])
+def run_cli(argv: Sequence[str], monkeypatch: pytest.MonkeyPatch | None = None) -> int:
+    """The real ``synth`` main (it imports only the command's own CLI module, here the nlp one)."""
     return cli.main(list(argv))
 
 

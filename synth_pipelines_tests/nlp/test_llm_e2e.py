@@ -12,6 +12,7 @@ import pytest
 from synth_pipelines.core.domain import RunContext, run_domain
 from synth_pipelines.domains.nlp.domain import NLPConfig, NLPDomain
 from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, check_sample, load_custom_format
+from synth_pipelines.llm.session import LLMSession
 from synth_pipelines.llm.settings import LLMSettings
 from synth_pipelines_tests.llm_stub import Fault, LLMStub
 from synth_pipelines_tests.nlp.helpers import qa_responder, run_cli
@@ -26,8 +27,9 @@ def stub_settings(stub: LLMStub, provider: str = "openai", **extra: object) -> L
 
 
 def generate(stub: LLMStub, cfg: NLPConfig, data_dir: Path, out: Path, **extra: object):
-    ctx = RunContext(data_dir=data_dir, resources={"llm": stub_settings(stub, **extra)})
-    return run_domain(NLPDomain(), cfg, 42, out, ctx), ctx.metadata
+    with LLMSession(stub_settings(stub, **extra), data_dir) as session:
+        ctx = RunContext(data_dir=data_dir, llm=session)
+        return run_domain(NLPDomain(), cfg, 42, out, ctx), ctx.metadata
 
 
 @pytest.mark.parametrize("fmt", list(BUILTIN_FORMATS))
@@ -38,7 +40,7 @@ def test_each_format_end_to_end_through_the_stub(
         llm_stub.responder = qa_responder
     cfg = NLPConfig(documents=str(doc_folder), format=fmt, samples=12, samples_per_request=3)
     run, meta = generate(llm_stub, cfg, data_dir, tmp_path / "out")
-    clean = run.clean
+    clean = run.tables["samples"]
     assert clean.height == 12
     assert clean.select(BUILTIN_FORMATS[fmt].field_names).is_unique().all()
     assert (clean["source"] == "llm").all() and (clean["method"] == "llm").all()
@@ -65,10 +67,11 @@ def test_google_provider_and_a_custom_format(llm_stub: LLMStub, data_dir: Path, 
     }))  # fmt: skip
     cfg = NLPConfig(query="parcel delivery problems", custom_format=str(spec), samples=10, samples_per_request=3)
     run, meta = generate(llm_stub, cfg, data_dir, tmp_path / "out", provider="google")
-    assert run.clean.height == 10 and run.clean.columns[:4] == ["message", "intent", "urgent", "priority"]
-    assert run.clean.schema["urgent"] == pl.Boolean and run.clean.schema["priority"] == pl.Int64
+    samples = run.tables["samples"]
+    assert samples.height == 10 and samples.columns[:4] == ["message", "intent", "urgent", "priority"]
+    assert samples.schema["urgent"] == pl.Boolean and samples.schema["priority"] == pl.Int64
     fmt = load_custom_format(spec)
-    assert all(check_sample(fmt, r) is None for r in run.clean.drop("source", "method").to_dicts())
+    assert all(check_sample(fmt, r) is None for r in samples.drop("source", "method").to_dicts())
     assert meta["query_refinement"] == "on" and meta["refined_query"]
     assert all(":generateContent" in entry.path for entry in llm_stub.log)
     assert sorted(p.name for p in run.files.values()) == [
@@ -87,7 +90,8 @@ def test_injected_faults_still_yield_n_valid_samples(
     )  # fmt: skip
     cfg = NLPConfig(documents=str(doc_folder), format="triplet", samples=15, samples_per_request=3)
     run, meta = generate(llm_stub, cfg, data_dir, tmp_path / "out", timeout_s=0.4, max_concurrency=2, max_retries=8)
-    assert run.clean.height == 15 and run.clean.select("anchor", "positive", "negative").is_unique().all()
+    samples = run.tables["samples"]
+    assert samples.height == 15 and samples.select("anchor", "positive", "negative").is_unique().all()
     assert meta["llm_retries"] == 8 and meta["llm_failures"] == 0
     assert meta["llm_requests"] == llm_stub.requests
 

@@ -11,13 +11,15 @@ from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_dom
 from synth_pipelines.domains.nlp.domain import NLPConfig, NLPDomain
 from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, check_sample
 from synth_pipelines.domains.nlp.sources import SourceError, load_passages
+from synth_pipelines.llm.session import LLMSession
 from synth_pipelines.llm.settings import LLMSettings
 
 
 def run(cfg: NLPConfig, data_dir: Path, out: Path, seed: int = 7) -> tuple[pl.DataFrame, dict, dict]:
-    ctx = RunContext(data_dir=data_dir, resources={"llm": LLMSettings()})
-    result = run_domain(NLPDomain(), cfg, seed, out, ctx)
-    return result.clean, result.files, ctx.metadata
+    with LLMSession(LLMSettings(), data_dir) as session:  # the offline provider, as the CLI opens it
+        ctx = RunContext(data_dir=data_dir, llm=session)
+        result = run_domain(NLPDomain(), cfg, seed, out, ctx)
+    return result.tables["samples"], result.files, ctx.metadata
 
 
 def test_documents_of_every_type_are_read(doc_folder: Path):

@@ -1,4 +1,4 @@
-"""``synth relational`` and the Dagster asset group: same bytes, clear errors, non-zero exits."""
+"""``synth relational`` and the Dagster asset groups (one per DDL file): same bytes, clear errors, non-zero exits."""
 
 from __future__ import annotations
 
@@ -10,16 +10,14 @@ import duckdb
 import pytest
 
 import synth_pipelines.cli as cli
-from synth_pipelines.domains.relational.assets import build_all_relational_assets, build_relational_assets
-from synth_pipelines.domains.relational.cli import register
+from synth_pipelines.domains.relational.ddl import load_ddl
+from synth_pipelines.domains.relational.domain import RelationalDomain, domains
+from synth_pipelines.domains.relational.pipeline import RelationalConfig
+from synth_pipelines.domains.relational.plan import insert_order
+from synth_pipelines.orchestration.factory import build_domain_assets
 from synth_pipelines.orchestration.resources import default_resources
+from synth_pipelines_tests.dagster_helpers import materialize_group
 from synth_pipelines_tests.relational.conftest import SAMPLES
-
-
-@pytest.fixture(autouse=True)
-def only_relational_cli(monkeypatch: pytest.MonkeyPatch) -> None:
-    # Other domains' subcommands are merged separately; the real main() and its error handling run.
-    monkeypatch.setattr(cli, "_domain_registrars", lambda: [register])
 
 
 def digests(directory: Path) -> dict[str, str]:
@@ -83,40 +81,49 @@ def test_cli_impossible_request_exits_non_zero(tmp_path: Path, capsys: pytest.Ca
     assert "allows only 2 distinct values" in capsys.readouterr().err
 
 
-def test_every_schema_file_is_an_asset_group_with_fk_lineage():
-    assets = build_all_relational_assets()
-    groups = {key.path[0] for a in assets for key in a.keys}
-    assert {"library", "restaurants", "company"} <= groups
-    defs = dg.Definitions(assets=assets, resources=default_resources("/tmp/unused-synth-data"))
-    graph = defs.resolve_asset_graph()
-    loans = dg.AssetKey(["library", "loans"])
-    assert graph.get(loans).parent_keys >= {
-        dg.AssetKey(["library", "books"]),
-        dg.AssetKey(["library", "members"]),
-    }
-    # The cycle departments <-> employees is broken at the ALTER TABLE FK, so lineage stays a DAG.
-    assert dg.AssetKey(["company", "employees"]) not in graph.get(dg.AssetKey(["company", "departments"])).parent_keys
+def test_every_schema_file_is_an_asset_group_with_its_tables_in_foreign_key_order():
+    by_name = {d.name: d for d in domains()}
+    assert {"library", "restaurants", "company"} <= set(by_name)
+    assets = [a for d in by_name.values() for a in build_domain_assets(d)]
+    graph = dg.Definitions(assets=assets, resources=default_resources("/tmp/unused-synth-data")).resolve_asset_graph()
+    for group in by_name:
+        steps = {k.path[1] for k in graph.get_all_asset_keys() if k.path[0] == group}
+        assert steps == {"config", "normalized", "exported"}
+        config, normalized, exported = (dg.AssetKey([group, step]) for step in ("config", "normalized", "exported"))
+        assert graph.get(normalized).parent_keys == {config}
+        assert graph.get(exported).parent_keys == {config, normalized}
+    # The lineage between tables is the insert order the config step reports: parents first.
+    library = by_name["library"]
+    assert isinstance(library, RelationalDomain)
+    order = library.describe(RelationalConfig(rows=20), 1)["insert_order"].split(", ")
+    assert sorted(order) == sorted(load_ddl(library.ddl).tables)
+    assert order.index("loans") > max(order.index("books"), order.index("members"))
+    assert order.index("books") > max(order.index("authors"), order.index("publishers"))
+    # The cycle departments <-> employees is broken at the ALTER TABLE FK, so the order stays a DAG.
+    company_order, deferred = insert_order(load_ddl(by_name["company"].ddl))  # type: ignore[attr-defined]
+    assert [(fk.table, fk.ref_table) for fk in deferred] == [("departments", "employees")]
+    assert company_order.index("departments") < company_order.index("employees")
 
 
-def test_dagster_and_cli_write_identical_bytes(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_dagster_and_cli_write_identical_bytes(tmp_path: Path):
     ddl = next(p for p in SAMPLES if p.stem == "library")
-    assets = build_relational_assets(ddl)
     data_dir = tmp_path / "data"
     data_dir.mkdir()
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("seed", ["42"])
-        result = dg.materialize(
-            assets,
-            partition_key="42",
-            instance=instance,
-            resources=default_resources(str(data_dir)),
-            run_config={"ops": {"library__dataset_config": {"config": {"rows": 300}}}},
+        result = materialize_group(
+            "library", 42, data_dir, instance, {"ops": {"library__config": {"config": {"rows": 300}}}}
         )
         assert result.success
         checks = result.get_asset_check_evaluations()
-        assert [c.passed for c in checks] == [True]
-        meta = result.asset_materializations_for_node("library__validation_report")[0].metadata
-        assert meta["violations"].value == 0
+        assert [(c.check_name, c.passed) for c in checks] == [("all_constraints_hold", True)]
+        assert checks[0].metadata["violations"].value == 0
+        assert checks[0].asset_key == dg.AssetKey(["library", "normalized"])
+        tables = result.asset_value(dg.AssetKey(["library", "normalized"]))
+        config_meta = result.asset_materializations_for_node("library__config")[0].metadata
+    # every table of the DDL (in DDL order), with the rows the config step planned
+    assert list(tables) == list(load_ddl(ddl).tables)
+    assert sorted(tables) == sorted(config_meta["insert_order"].value.split(", "))
+    assert {t: f.height for t, f in tables.items()} == config_meta["rows_planned"].value
     dagster_out = data_dir / "exports" / "library" / "seed=42"
     cli_out = tmp_path / "cli"
     assert cli.main(["relational", "--ddl", str(ddl), "--rows", "300", "--seed", "42", "--out", str(cli_out)]) == 0

@@ -105,7 +105,6 @@ def test_injected_faults_are_retried_and_every_record_is_made(
 @pytest.fixture
 def synth(data_dir: Path, monkeypatch: pytest.MonkeyPatch):  # type: ignore[no-untyped-def]
     """``synth`` with the scenario subcommand; the stub's key in the environment, as users keep it."""
-    monkeypatch.setattr(cli, "_domain_registrars", lambda: [scenario_cli.register])
     monkeypatch.setenv("OPENAI_API_KEY", KEY)
     return lambda *argv: cli.main([str(a) for a in argv])
 

@@ -13,16 +13,15 @@ from pathlib import Path
 import pytest
 
 import synth_pipelines.cli as cli
-from synth_pipelines.domains.scenarios import cli as scenario_cli
-from synth_pipelines.domains.scenarios.assets import scenario_assets
+from synth_pipelines.domains.registry import all_domains
 from synth_pipelines.domains.scenarios.registry import load_catalog
+from synth_pipelines.orchestration.factory import build_domain_assets
 from synth_pipelines_tests.scenarios.plugin_package import install_plugin
 
 
 @pytest.fixture
 def synth(monkeypatch: pytest.MonkeyPatch, tmp_path: Path):  # type: ignore[no-untyped-def]
     """``synth`` with the scenario subcommand (other domains are tested elsewhere)."""
-    monkeypatch.setattr(cli, "_domain_registrars", lambda: [scenario_cli.register])
     monkeypatch.setenv("SYNTH_DATA_DIR", str(tmp_path / "data"))
 
     def run(*argv: str) -> int:
@@ -59,13 +58,16 @@ def test_a_plugin_appears_in_the_cli_and_runs(plugin: Path, synth, tmp_path: Pat
 
 
 def test_a_plugin_becomes_its_own_asset_group(plugin: Path) -> None:
-    groups = {a.group_names_by_key[k] for a in scenario_assets() for k in a.keys}
+    assets = [a for domain in all_domains() for a in build_domain_assets(domain)]
+    groups = {a.group_names_by_key[k] for a in assets for k in a.keys}
     assert {
         "scenario_stock_count",
         "scenario_tech_support",
         "scenario_financial",
         "scenario_healthcare",
     } <= groups
+    keys = {k.to_user_string() for a in assets for k in a.keys if k.path[0] == "scenario_stock_count"}
+    assert keys == {f"scenario_stock_count/{step}" for step in ("config", "normalized", "exported")}
 
 
 def test_the_cli_writes_every_table_in_the_chosen_format(synth, tmp_path: Path, capsys) -> None:  # type: ignore[no-untyped-def]

@@ -36,3 +36,7 @@ class AgentTracesDomain(LogDomain):
         run_id = clean["run_id"]
         starts_run = (run_id != run_id.shift(1)).fill_null(True)
         return ((starts_run.cum_sum() - 1) // self.block_records).to_numpy()
+
+
+def domains() -> list[LogDomain]:
+    return [AgentTracesDomain()]

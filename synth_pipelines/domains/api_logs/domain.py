@@ -27,3 +27,7 @@ class ApiLogsDomain(LogDomain):
 
     def draw_block(self, cfg: LogConfig, seed: int, rng: np.random.Generator, start: int, n: int) -> pl.DataFrame:
         return self.inventory.conform(draw_api_calls(seed, rng, start, n, cfg.start_ms))
+
+
+def domains() -> list[LogDomain]:
+    return [ApiLogsDomain()]

@@ -10,7 +10,7 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from synth_pipelines.core.atomic import check_writable_dir
+from synth_pipelines.core.atomic import check_writable_dir, output_set
 from synth_pipelines.core.domain import RunContext, run_domain
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.domain import ApiTracesDomain
@@ -94,20 +94,21 @@ def run(args: argparse.Namespace) -> int:
         raise ApiTracesUsageError(str(exc)) from exc
     out_dir = check_writable_dir(args.out)
     started = time.perf_counter()
-    result = run_domain(ApiTracesDomain(), cfg, args.seed, out_dir, RunContext())
+    with output_set(out_dir) as staging:
+        result = run_domain(ApiTracesDomain(), cfg, args.seed, staging, RunContext())
     seconds = time.perf_counter() - started
-    calls = result.clean
+    calls = result.tables["calls"]
     print(
         f"{workflow.name}: {calls.height:,} calls in {calls['session_id'].n_unique():,} sessions "
         f"of {cfg.users:,} users (seed {args.seed}) in {seconds:.2f} s"
     )
     for role, path in result.files.items():
-        print(f"  {role:<13} {path}")
+        print(f"  {role:<13} {out_dir / path.relative_to(staging)}")
     return 0
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.cli import HelpFormatter, non_negative_int, positive_int
+    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, positive_int
 
     defaults = ApiTracesConfig()
     parser = sub.add_parser(

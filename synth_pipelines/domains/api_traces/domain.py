@@ -1,4 +1,10 @@
-"""The ``api_traces`` domain: calls drawn from a workflow's Markov chain, exports and ground truth."""
+"""The ``api_traces`` domain: calls drawn from a workflow's Markov chain, exports and ground truth.
+
+Besides the schema, two checks prove what the data claims: every session is a legal walk of the
+workflow (blocking), and the entry and transition probabilities estimated from the calls (retries
+excluded) match the ground truth within sampling error (reported with per-state errors; not
+blocking, since a statistical bound can miss on a small run without any row being wrong).
+"""
 
 from __future__ import annotations
 
@@ -10,8 +16,18 @@ import pandera.polars as pa
 import polars as pl
 
 from synth_pipelines.core.atomic import atomic_path
-from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext
+from synth_pipelines.core.domain import (
+    SCHEMA_CHECK,
+    CheckOutcome,
+    CheckSpec,
+    ConstraintViolation,
+    Domain,
+    Markdown,
+    RunContext,
+    Tables,
+)
 from synth_pipelines.core.export import write_frame
+from synth_pipelines.core.preview import markdown_table
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.simulate import (
     CALLS_SCHEMA,
@@ -19,7 +35,17 @@ from synth_pipelines.domains.api_traces.simulate import (
     USER_TYPES,
     simulate_calls,
 )
-from synth_pipelines.domains.api_traces.truth import ground_truth_json, session_path_violations
+from synth_pipelines.domains.api_traces.truth import (
+    BOUND_MAX_ABS_ERROR,
+    BOUND_SESSIONS,
+    ENTRY,
+    TransitionComparison,
+    compare_transitions,
+    estimate_transitions,
+    ground_truth_json,
+    recovery_verdict,
+    session_path_violations,
+)
 from synth_pipelines.domains.api_traces.workflow import METHODS, Workflow, load_workflow
 
 EXPORT_FILES = {
@@ -120,14 +146,87 @@ def check_walks(calls: pl.DataFrame, workflow: Workflow) -> None:
         )
 
 
+TRANSITIONS_CHECK = CheckSpec(
+    "transition_probabilities_recovered",
+    "Probabilities estimated from the calls (retries excluded) match ground_truth.json: "
+    f"with >= {BOUND_SESSIONS:,} sessions the max absolute error is below {BOUND_MAX_ABS_ERROR} (and "
+    "every edge is within sampling error); with fewer sessions every edge is within 5 standard "
+    "errors. Metadata: max and mean absolute error overall and per state.",
+    blocking=False,
+)
+WALKS_CHECK = CheckSpec(
+    "sessions_follow_workflow",
+    "Every session starts at an entry point, ends at an exit point and only takes declared edges; "
+    "retries repeat the call before them.",
+)
+
+
+def comparison_metadata(comparison: TransitionComparison) -> dict[str, Any]:
+    """Numbers the UI plots over time: overall and per-state max / mean absolute error."""
+    meta: dict[str, Any] = {
+        "max_abs_error": comparison.max_abs_error,
+        "mean_abs_error": comparison.mean_abs_error,
+        "edges_compared": comparison.edges.height,
+        "edges_outside_tolerance": int((comparison.edges["abs_error"] > comparison.edges["tolerance"]).sum()),
+        "states_never_left": comparison.missing_states,
+        "per_state": Markdown(markdown_table(comparison.states, limit=100, width=60)),
+        "worst_edges": Markdown(markdown_table(comparison.worst_edges(10), width=60)),
+        "edges": Markdown(markdown_table(comparison.edges, limit=200, width=60)),
+    }
+    for state, _, _, max_err, mean_err in comparison.states.iter_rows():
+        meta[f"max_abs_error {state}"] = float(max_err)
+        meta[f"mean_abs_error {state}"] = float(mean_err)
+    return meta
+
+
+def transitions_outcome(calls: pl.DataFrame, workflow: Workflow) -> CheckOutcome:
+    estimate = estimate_transitions(calls)
+    comparison = compare_transitions(estimate, workflow)
+    sessions = estimate.observations.get(ENTRY, 0)
+    verdict = recovery_verdict(comparison, sessions)
+    return CheckOutcome(
+        TRANSITIONS_CHECK.name,
+        verdict.passed,
+        f"max abs error {comparison.max_abs_error:.4f} over {sessions} sessions: {verdict.criterion}",
+        {
+            "sessions": sessions,
+            "criterion": verdict.criterion,
+            "bound_max_abs_error": BOUND_MAX_ABS_ERROR,
+            "within_bound": "n/a" if verdict.within_bound is None else verdict.within_bound,
+            "within_sampling_error": verdict.within_sampling_error,
+        }
+        | comparison_metadata(comparison),
+    )
+
+
+def walks_outcome(calls: pl.DataFrame, workflow: Workflow) -> CheckOutcome:
+    violations = session_path_violations(calls, workflow)
+    broken = violations["session_id"].n_unique() if violations.height else 0
+    return CheckOutcome(
+        WALKS_CHECK.name,
+        violations.height == 0,
+        f"{broken} of {calls['session_id'].n_unique()} sessions break workflow {workflow.name}",
+        {
+            "sessions": calls["session_id"].n_unique(),
+            "violations": violations.height,
+            "sessions_with_violations": broken,
+            "violation_sample": Markdown(
+                markdown_table(violations, limit=20) if violations.height else "No violations."
+            ),
+        },
+    )
+
+
 class ApiTracesDomain(Domain):
     name = "api_traces"
     cli_name = "api-traces"
     version = "2"
     description = "API call traces walking a declared Markov-chain workflow, with labelled cascade failures."
     config_model = ApiTracesConfig
+    has_raw_form = True
+    check_specs = (SCHEMA_CHECK, WALKS_CHECK, TRANSITIONS_CHECK)
 
-    def draw(self, cfg: ApiTracesConfig, seed: int, ctx: RunContext) -> pl.DataFrame:
+    def draw(self, cfg: ApiTracesConfig, seed: int, ctx: RunContext) -> Tables:
         workflow = load_workflow(cfg.workflow)
         started = time.perf_counter()
         calls = simulate_calls(workflow, cfg, seed)
@@ -139,23 +238,27 @@ class ApiTracesDomain(Domain):
                 "simulated_calls_per_second": round(calls.height / seconds, 1) if seconds > 0 else 0.0,
             }
         )
-        return calls
+        return {"calls": calls}
 
-    def normalize(self, raw: pl.DataFrame, cfg: ApiTracesConfig) -> pl.DataFrame:
-        calls = conform_calls(raw)
+    def normalize(self, raw: Tables, cfg: ApiTracesConfig) -> Tables:
+        calls = conform_calls(raw["calls"])
         check_walks(calls, load_workflow(cfg.workflow))
-        return calls
+        return {"calls": calls}
 
-    def schema(self) -> pa.DataFrameSchema:
-        return calls_schema()
+    def schemas(self, cfg: ApiTracesConfig) -> dict[str, pa.DataFrameSchema]:
+        return {"calls": calls_schema()}
 
-    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
-        return conform_calls(df)
+    def checks(self, tables: Tables, cfg: ApiTracesConfig, seed: int) -> list[CheckOutcome]:
+        workflow = load_workflow(cfg.workflow)
+        calls = tables["calls"]
+        return [self.schema_outcome(tables, cfg), walks_outcome(calls, workflow), transitions_outcome(calls, workflow)]
 
-    def export(self, clean: pl.DataFrame, cfg: ApiTracesConfig, seed: int, out_dir: Path, ctx: RunContext):
+    def export(
+        self, tables: Tables, cfg: ApiTracesConfig, seed: int, out_dir: Path, ctx: RunContext
+    ) -> dict[str, Path]:
         out_dir = Path(out_dir)
         workflow = load_workflow(cfg.workflow)
-        clean = conform_calls(clean)
+        clean = tables["calls"]
         files = {
             "calls": write_frame(clean, out_dir / EXPORT_FILES["calls"]),
             "calls_jsonl": write_frame(clean, out_dir / EXPORT_FILES["calls_jsonl"]),
@@ -167,5 +270,6 @@ class ApiTracesDomain(Domain):
         files["ground_truth"] = target
         return files
 
-    def parse_config(self, values: dict[str, Any] | None = None) -> ApiTracesConfig:
-        return ApiTracesConfig.model_validate(values or {})
+
+def domains() -> list[Domain]:
+    return [ApiTracesDomain()]

@@ -27,3 +27,7 @@ class CvLogsDomain(LogDomain):
 
     def draw_block(self, cfg: LogConfig, seed: int, rng: np.random.Generator, start: int, n: int) -> pl.DataFrame:
         return self.inventory.conform(draw_cv_runs(seed, rng, start, n, cfg.start_ms))
+
+
+def domains() -> list[LogDomain]:
+    return [CvLogsDomain()]

@@ -8,15 +8,17 @@ from pathlib import Path
 
 from pydantic import ValidationError
 
-from synth_pipelines.core.atomic import check_writable_dir
+from synth_pipelines.core.atomic import check_writable_dir, output_set
 from synth_pipelines.domains.logs.domain import LogDomain, export_names
 from synth_pipelines.domains.logs.validator import validate_lines
 
 
 def log_domains() -> list[LogDomain]:
-    from synth_pipelines.domains.registry import pipeline_domains
+    from synth_pipelines.domains.agent_traces.domain import AgentTracesDomain
+    from synth_pipelines.domains.api_logs.domain import ApiLogsDomain
+    from synth_pipelines.domains.cv_logs.domain import CvLogsDomain
 
-    return [d for d in pipeline_domains() if isinstance(d, LogDomain)]
+    return [CvLogsDomain(), ApiLogsDomain(), AgentTracesDomain()]
 
 
 def config_error(exc: ValidationError) -> str:
@@ -24,7 +26,7 @@ def config_error(exc: ValidationError) -> str:
 
 
 def _generate(domain: LogDomain, args: argparse.Namespace) -> int:
-    from synth_pipelines.cli import CliError, show_progress
+    from synth_pipelines.core.cli_support import CliError, show_progress
 
     try:
         cfg = domain.config_model(count=args.count, name=args.name or domain.config_model().name, start=args.start)
@@ -39,19 +41,20 @@ def _generate(domain: LogDomain, args: argparse.Namespace) -> int:
         bar = tqdm(total=cfg.count, unit=" records", desc=domain.cli_name, file=sys.stderr)
         progress = bar.update
     try:
-        paths = domain.stream(
-            cfg, args.seed, out, progress, mirror=not args.no_mirror, round_trip=args.check_round_trip
-        )
+        with output_set(out) as staging:
+            paths = domain.stream(
+                cfg, args.seed, staging, progress, mirror=not args.no_mirror, round_trip=args.check_round_trip
+            )
     finally:
         if bar is not None:
             bar.close()
     for role, path in paths.items():
-        print(f"{role:17} {path}")
+        print(f"{role:17} {out / path.relative_to(staging)}")
     return 0
 
 
 def _validate(args: argparse.Namespace) -> int:
-    from synth_pipelines.cli import CliError
+    from synth_pipelines.core.cli_support import CliError
 
     domain = next(d for d in log_domains() if args.domain in (d.cli_name, d.name))
     path = Path(args.file)
@@ -74,7 +77,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.cli import HelpFormatter, non_negative_int, positive_int
+    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, positive_int
 
     domains = log_domains()
     for domain in domains:

@@ -1,6 +1,7 @@
 """``LogDomain``: the pipeline of every ML-ops log domain, and its streaming twin for the CLI.
 
-Dagster path: ``draw`` (raw lines) -> ``normalize`` (parse + canonicalise) -> ``validate`` ->
+Dagster path (the domain contract): ``draw`` (table ``lines``: raw lines as a source emits them) ->
+``normalize`` (parse + canonicalise into the table named like the domain) -> schema check ->
 ``export`` (clean JSONL + Parquet, invalid mirror + manifest). CLI path: ``stream`` runs the same
 methods one block at a time, so memory stays flat, and writes the same bytes.
 """
@@ -19,9 +20,10 @@ import numpy as np
 import polars as pl
 from pydantic import BaseModel, Field, field_validator
 
-from synth_pipelines.core.domain import ConstraintViolation, Domain, ProgressFn, RunContext
-from synth_pipelines.core.export import JsonlBlockWriter, ParquetBlockWriter, TextBlockWriter
+from synth_pipelines.core.domain import ConstraintViolation, Domain, ProgressFn, RunContext, Schema, Tables
+from synth_pipelines.core.export import JsonlBlockWriter, ParquetBlockWriter, TextBlockWriter, WriteBehind
 from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
+from synth_pipelines.core.validate import ValidationOutcome, validate_frame
 from synth_pipelines.domains.logs.fields import Inventory
 from synth_pipelines.domains.logs.lines import normalize_values, parse_lines, to_lines, to_raw_lines
 from synth_pipelines.domains.logs.mirror import make_invalid
@@ -130,6 +132,8 @@ class LogWriters:
 class LogDomain(Domain):
     inventory: ClassVar[Inventory]
     config_model: ClassVar[type[LogConfig]] = LogConfig
+    has_raw_form: ClassVar[bool] = True
+    raw_table: ClassVar[str] = "lines"
     block_records: ClassVar[int] = BLOCK_ROWS  # primary records per random block
     # pandera's cost is mostly per call (one lazy query per check), not per row: the streaming path
     # validates blocks together up to this many rows. Validation only reads, so bytes never depend on it.
@@ -151,27 +155,35 @@ class LogDomain(Domain):
         lines = to_raw_lines(clean, self.inventory, block_rng(seed, self.name, "raw-style", block))
         return lines.alias("line").to_frame()
 
-    def draw(self, cfg: LogConfig, seed: int, ctx: RunContext) -> pl.DataFrame:
+    def draw(self, cfg: LogConfig, seed: int, ctx: RunContext) -> Tables:
         blocks = []
         for block, start, n in block_spans(cfg.count, self.block_records):
             blocks.append(self.raw_block(cfg, seed, block, start, n))
             if ctx.progress:
                 ctx.progress(n)
-        return pl.concat(blocks)
+        return {self.raw_table: pl.concat(blocks)}
 
-    def normalize(self, raw: pl.DataFrame, cfg: LogConfig) -> pl.DataFrame:
+    def normalize(self, raw: Tables, cfg: LogConfig) -> Tables:
+        return {self.name: self.parse(raw[self.raw_table])}
+
+    def parse(self, raw_lines: pl.DataFrame) -> pl.DataFrame:
+        """Raw lines (column ``line``) -> clean typed records."""
         inv = self.inventory
-        return inv.conform(normalize_values(parse_lines(raw["line"], inv), inv))
+        return inv.conform(normalize_values(parse_lines(raw_lines["line"], inv), inv))
 
-    def schema(self):  # type: ignore[no-untyped-def]
+    def schema(self) -> Schema:
         if not hasattr(self, "_schema"):
             self._schema = self.inventory.pandera_schema()
         return self._schema
 
-    def conform(self, df: pl.DataFrame) -> pl.DataFrame:
-        return self.inventory.conform(df)
+    def schemas(self, cfg: LogConfig) -> dict[str, Schema]:
+        return {self.name: self.schema()}
 
-    def export(self, clean: pl.DataFrame, cfg: LogConfig, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
+    def validate(self, clean: pl.DataFrame) -> ValidationOutcome:
+        return validate_frame(self.schema(), clean)
+
+    def export(self, tables: Tables, cfg: LogConfig, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
+        clean = tables[self.name]
         ids = self.block_ids(clean)
         bounds = np.flatnonzero(np.diff(ids)) + 1
         with LogWriters(self, out_dir, cfg.name, seed) as writers:
@@ -207,9 +219,10 @@ class LogDomain(Domain):
             LogWriters(self, out_dir, cfg.name, seed, mirror) as writers,
             ThreadPoolExecutor(max_workers=2, thread_name_prefix=f"{self.name}-render") as rendering,
             ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-validate") as validating,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-parquet") as parquet,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-jsonl") as jsonl,
-            ThreadPoolExecutor(max_workers=1, thread_name_prefix=f"{self.name}-mirror") as mirror_writer,
+            # hand_over waits for a batch before the next one: the writers need no bound of their own.
+            WriteBehind(f"{self.name}-parquet", depth=None) as parquet,
+            WriteBehind(f"{self.name}-jsonl", depth=None) as jsonl,
+            WriteBehind(f"{self.name}-mirror", depth=None) as mirror_writer,
         ):
             # Blocks are rendered (clean lines, then the mirror from them) two at a time; one thread per
             # output file writes them in block order. Validation runs beside the writers: a failure
@@ -236,7 +249,7 @@ class LogDomain(Domain):
             try:
                 for block, start, n in block_spans(cfg.count, self.block_records):
                     if round_trip:
-                        clean = self.normalize(self.raw_block(cfg, seed, block, start, n), cfg)
+                        clean = self.parse(self.raw_block(cfg, seed, block, start, n))
                     else:
                         clean = self.clean_block(cfg, seed, block, start, n)
                     batch.append((block, clean))

@@ -23,14 +23,15 @@ SHORT_OF_TARGET = 3
 def _run(args: argparse.Namespace) -> int:
     from pydantic import ValidationError
 
-    from synth_pipelines.cli import CliError, show_progress
     from synth_pipelines.core.atomic import check_writable_dir
+    from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.core.domain import RunContext, run_domain
+    from synth_pipelines.core.paths import default_data_dir
     from synth_pipelines.domains.nlp.domain import NLPConfig, NLPDomain
     from synth_pipelines.domains.nlp.formats import load_custom_format
     from synth_pipelines.llm.contract import LLMError
+    from synth_pipelines.llm.session import LLMSession
     from synth_pipelines.llm.settings import settings_from_args
-    from synth_pipelines.orchestration.resources import default_data_dir
 
     if args.custom_format:
         load_custom_format(args.custom_format)  # a bad file fails before anything else happens
@@ -56,15 +57,16 @@ def _run(args: argparse.Namespace) -> int:
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.samples, unit="sample", desc=f"nlp {cfg.format}")
-    ctx = RunContext(
-        data_dir=Path(default_data_dir()), resources={"llm": settings}, progress=bar.update if bar else None
-    )
+    data_dir = Path(default_data_dir())
+    session = LLMSession(settings, data_dir)
+    ctx = RunContext(data_dir=data_dir, llm=session, progress=bar.update if bar else None)
     domain = NLPDomain()
     try:
         run = run_domain(domain, cfg, args.seed, out_dir, ctx)
     except LLMError as exc:
         raise CliError(str(exc)) from None
     finally:
+        session.close()
         if bar is not None:
             bar.close()
     meta = ctx.metadata
@@ -88,7 +90,7 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.cli import HelpFormatter, non_negative_int, package_version, positive_int
+    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, package_version, positive_int
     from synth_pipelines.domains.nlp.domain import NLPDomain
     from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS
     from synth_pipelines.llm.settings import add_provider_args

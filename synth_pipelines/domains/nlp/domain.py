@@ -1,8 +1,8 @@
 """NLP training sets (asset group ``nlp``): qa, pair, triplet, pair-class, pair-score and custom formats.
 
-``draw`` makes the samples (through the ``llm`` resource, or offline from documents), ``normalize``
-fixes the column types, ``validate`` re-checks every record with pandera, ``export`` writes
-``<prefix>_<format>_<source>.{jsonl,csv,parquet}``.
+``draw`` makes the samples (table ``samples``, through the run's LLM session, or offline from
+documents), ``normalize`` fixes the column types, the schema check re-checks every record with
+pandera, ``export`` writes ``<prefix>_<format>_<source>.{jsonl,csv,parquet}``.
 
 A record's ``source`` says where its content came from: ``llm`` (model output, whether it was
 received in this run or replayed from the response cache) or ``offline``; ``method`` says how
@@ -22,9 +22,8 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext
+from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext, Tables
 from synth_pipelines.core.export import write_frame
-from synth_pipelines.core.validate import ValidationOutcome, validate_frame
 from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, LABELS, Format, resolve_format
 from synth_pipelines.domains.nlp.offline import offline_batch
 from synth_pipelines.domains.nlp.plan import Job, request_seed
@@ -32,8 +31,7 @@ from synth_pipelines.domains.nlp.prompts import refine_messages
 from synth_pipelines.domains.nlp.run import Balance, Checkpoint, RunReport, make_samples
 from synth_pipelines.domains.nlp.sources import SAMPLE_DOCS, load_passages
 from synth_pipelines.llm.contract import LLMRequest
-from synth_pipelines.llm.generate import build_generator
-from synth_pipelines.llm.resource import settings_of
+from synth_pipelines.llm.session import LLMSession
 from synth_pipelines.llm.settings import LLMSettings
 
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
@@ -89,11 +87,22 @@ class NLPDomain(Domain):
     description: ClassVar[str] = "NLP training sets (qa, pair, triplet, pair-class, pair-score, custom) from an LLM"
     config_model: ClassVar[type[BaseModel]] = NLPConfig
     uses_llm: ClassVar[bool] = True
-    resource_keys: ClassVar[tuple[str, ...]] = ("llm",)
+    has_raw_form: ClassVar[bool] = True
 
-    def draw(self, cfg: Any, seed: int, ctx: RunContext) -> pl.DataFrame:
+    def draw(self, cfg: Any, seed: int, ctx: RunContext) -> Tables:
+        # No session: offline (the contract's default), with a session of its own that this run closes.
+        own_session = ctx.llm is None
+        offline = LLMSettings.resolve({"provider": "offline"}, environ={}, dotenv_path=None)
+        session: LLMSession = LLMSession(offline, ctx.data_dir, ctx.log) if own_session else ctx.llm
+        try:
+            return {"samples": self._draw(cfg, seed, ctx, session)}
+        finally:
+            if own_session:
+                session.close()
+
+    def _draw(self, cfg: Any, seed: int, ctx: RunContext, session: LLMSession) -> pl.DataFrame:
         started = time.perf_counter()
-        settings = settings_of(ctx.resources.get("llm"))
+        settings = session.settings
         fmt = resolve_format(cfg.format, cfg.custom_format)
         documents = cfg.documents or (None if cfg.query else str(SAMPLE_DOCS))
         passages, files = [], []
@@ -104,28 +113,23 @@ class NLPDomain(Domain):
         def offline(request: LLMRequest, schema: type[BaseModel]) -> BaseModel:
             return offline_batch(fmt, registry[request.tag], seed, schema)
 
-        generator = build_generator(settings, ctx.data_dir, offline=offline, log=ctx.log)
-        try:
-            topics, refinement = self._topics(cfg, seed, settings, generator, ctx)
-            method = "llm" if not settings.is_offline else ("extractive" if passages else "template")
-            if method == "template":
-                ctx.log.warning("offline provider with a bare query: samples are labelled templates (method=template)")
-            fingerprint = _fingerprint(cfg, fmt, seed, self.version, settings, passages)
-            checkpoint = Checkpoint(
-                ctx.data_dir / "nlp" / "checkpoints" / f"seed={seed}-{fingerprint[:20]}.jsonl", fingerprint
-            )
-            balance = (
-                Balance(cfg.samples, cfg.class_balance_tolerance) if fmt.builtin and fmt.name == "pair-class" else None
-            )
-            report = make_samples(
-                fmt, seed, cfg.samples, cfg.samples_per_request, settings.batch_size, cfg.max_rounds,
-                passages, topics, generator, checkpoint, method, balance, ctx.progress, ctx.log, registry,
-            )  # fmt: skip
-            stats = generator.stats
-        finally:
-            close = getattr(generator, "close", None)
-            if close:
-                close()
+        generator = session.generator(offline=offline)  # the session closes it
+        topics, refinement = self._topics(cfg, seed, settings, generator, ctx)
+        method = "llm" if not settings.is_offline else ("extractive" if passages else "template")
+        if method == "template":
+            ctx.log.warning("offline provider with a bare query: samples are labelled templates (method=template)")
+        fingerprint = _fingerprint(cfg, fmt, seed, self.version, settings, passages)
+        checkpoint = Checkpoint(
+            ctx.data_dir / "nlp" / "checkpoints" / f"seed={seed}-{fingerprint[:20]}.jsonl", fingerprint
+        )
+        balance = (
+            Balance(cfg.samples, cfg.class_balance_tolerance) if fmt.builtin and fmt.name == "pair-class" else None
+        )
+        report = make_samples(
+            fmt, seed, cfg.samples, cfg.samples_per_request, settings.batch_size, cfg.max_rounds,
+            passages, topics, generator, checkpoint, method, balance, ctx.progress, ctx.log, registry,
+        )  # fmt: skip
+        stats = generator.stats
         if report.stop_reason != "token budget spent":
             checkpoint.remove()
         seconds = time.perf_counter() - started
@@ -170,17 +174,20 @@ class NLPDomain(Domain):
             "subtopics": refined.subtopics,
         }
 
-    def normalize(self, raw: pl.DataFrame, cfg: Any) -> pl.DataFrame:
+    def normalize(self, raw: Tables, cfg: Any) -> Tables:
+        columns = self.columns(cfg)
+        return {"samples": raw["samples"].select([pl.col(n).cast(t) for n, t in columns.items()])}
+
+    def columns(self, cfg: Any) -> dict[str, pl.DataType]:
         fmt = resolve_format(cfg.format, cfg.custom_format)
-        return raw.select([pl.col(n).cast(t) for n, t in (fmt.polars_schema() | META_COLUMNS).items()])
+        return fmt.polars_schema() | META_COLUMNS
 
-    def schema(self) -> pa.DataFrameSchema:
-        return schema_for(BUILTIN_FORMATS["qa"].field_names + list(META_COLUMNS), {})
+    def schemas(self, cfg: Any) -> dict[str, pa.DataFrameSchema]:
+        columns = self.columns(cfg)
+        return {"samples": schema_for(list(columns), columns)}
 
-    def validate(self, clean: pl.DataFrame) -> ValidationOutcome:
-        return validate_frame(schema_for(clean.columns, dict(clean.schema)), clean)
-
-    def export(self, clean: pl.DataFrame, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
+    def export(self, tables: Tables, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
+        clean = tables["samples"]
         fmt = resolve_format(cfg.format, cfg.custom_format)
         source = "offline" if clean.height and (clean["source"] == "offline").all() else "llm"
         prefix = Path(cfg.output_prefix).name
@@ -188,6 +195,10 @@ class NLPDomain(Domain):
         for ext in cfg.output_formats:
             files[ext] = write_frame(clean, Path(out_dir) / f"{prefix}_{fmt.name}_{source}.{ext}")
         return files
+
+
+def domains() -> list[Domain]:
+    return [NLPDomain()]
 
 
 def records_frame(fmt: Format, records: list[dict[str, Any]]) -> pl.DataFrame:

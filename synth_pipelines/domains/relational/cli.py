@@ -20,7 +20,7 @@ violation nothing is written and the exit code is 1."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.cli import HelpFormatter, non_negative_int
+    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int
 
     parser = sub.add_parser(
         "relational",
@@ -49,8 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from synth_pipelines.cli import CliError, show_progress
-    from synth_pipelines.core.atomic import check_writable_dir
+    from synth_pipelines.core.atomic import check_writable_dir, output_set
+    from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.domains.relational.pipeline import (
         RelationalConfig,
         export_dataset,
@@ -73,12 +73,13 @@ def run(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=total, unit="rows", desc="relational")
     try:
-        report, files = export_dataset(prepared, args.seed, args.out, formats, progress=bar.update if bar else None)
+        with output_set(args.out) as staging:
+            report, files = export_dataset(prepared, args.seed, staging, formats, progress=bar.update if bar else None)
     finally:
         if bar is not None:
             bar.close()
     print(
         f"{len(prepared.plan.insert_order)} tables, {total:,} rows, {report['violations']} constraint violations "
-        f"-> {args.out} ({len(files)} files; report: {files['report']})"
+        f"-> {args.out} ({len(files)} files; report: {args.out / files['report'].name})"
     )
     return 0

@@ -8,12 +8,8 @@ from __future__ import annotations
 
 import shutil
 import zipfile
-from collections import deque
-from collections.abc import Callable, Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
+from collections.abc import Iterable
 from pathlib import Path
-from types import TracebackType
-from typing import Any
 
 import duckdb
 import polars as pl
@@ -74,40 +70,6 @@ class CsvTableWriter(CsvBlockWriter):
         if self._header:  # nothing was written: an empty table still gets its header row
             self._fh.write((",".join(self._names) + "\n").encode())
         super()._close()
-
-
-class WriteBehind:
-    """File writes on one background thread, in submission order, at most ``depth`` calls behind.
-
-    Drawing (numpy, polars) and writing (Parquet encoding and compression in Arrow) both release the
-    GIL, so the next block is drawn while the last one is written. One writer thread keeps every
-    file's bytes in a fixed order; the bounded backlog keeps memory flat.
-    """
-
-    def __init__(self, depth: int = 4) -> None:
-        self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix="relational-write")
-        self._pending: deque[Future[Any]] = deque()
-        self._depth = depth
-
-    def submit(self, fn: Callable[..., Any], *args: Any) -> None:
-        self._pending.append(self._pool.submit(fn, *args))
-        while len(self._pending) > self._depth:
-            self._pending.popleft().result()
-
-    def drain(self) -> None:
-        while self._pending:
-            self._pending.popleft().result()
-
-    def __enter__(self) -> WriteBehind:
-        return self
-
-    def __exit__(
-        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
-    ) -> None:
-        # Always wait for the thread, so nothing writes into a directory the caller is about to remove.
-        self._pool.shutdown(wait=True)
-        if exc_type is None:
-            self.drain()
 
 
 def frame_blocks(df: pl.DataFrame) -> Iterable[pl.DataFrame]:

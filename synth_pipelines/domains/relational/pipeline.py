@@ -20,12 +20,11 @@ import polars as pl
 from pydantic import BaseModel, Field, field_validator
 
 from synth_pipelines.core.domain import ConstraintViolation
-from synth_pipelines.core.export import BlockWriter, ParquetBlockWriter
+from synth_pipelines.core.export import BlockWriter, ParquetBlockWriter, WriteBehind
 from synth_pipelines.domains.relational.ddl import DIALECTS, Schema, load_ddl
 from synth_pipelines.domains.relational.export import (
     FORMATS,
     CsvTableWriter,
-    WriteBehind,
     dictionary_columns,
     frame_blocks,
     write_duckdb,
@@ -135,7 +134,7 @@ def export_dataset(
         csv: dict[str, Path] = {}
         # Parquet and CSV each get a writer thread, so drawing, Parquet encoding and CSV formatting
         # (all GIL-free for the heavy parts) overlap; each file is still written in block order.
-        with WriteBehind() as pq_thread, WriteBehind() as csv_thread:
+        with WriteBehind("relational-parquet") as pq_thread, WriteBehind("relational-csv") as csv_thread:
             for name in plan.insert_order:
                 frame_schema = gen.empty_frame(name).schema
                 parquet[name] = staging / f"{name}.parquet"

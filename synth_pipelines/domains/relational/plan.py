@@ -11,6 +11,8 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass
 
+import networkx as nx
+
 from synth_pipelines.domains.relational.ddl import DdlError, ForeignKey, Schema
 
 
@@ -29,52 +31,12 @@ def _fk_nullable(schema: Schema, fk: ForeignKey) -> bool:
     return any(table.columns[c].nullable for c in fk.columns)
 
 
-def _sccs(nodes: list[str], edges: dict[str, list[str]]) -> list[list[str]]:
-    """Strongly connected components (Tarjan, iterative), in a deterministic order."""
-    index: dict[str, int] = {}
-    low: dict[str, int] = {}
-    on_stack: set[str] = set()
-    stack: list[str] = []
-    result: list[list[str]] = []
-    counter = 0
-    for root in nodes:
-        if root in index:
-            continue
-        work = [(root, 0)]
-        while work:
-            node, i = work.pop()
-            if i == 0:
-                index[node] = low[node] = counter
-                counter += 1
-                stack.append(node)
-                on_stack.add(node)
-            recurse = False
-            succ = edges.get(node, [])
-            while i < len(succ):
-                nxt = succ[i]
-                i += 1
-                if nxt not in index:
-                    work.append((node, i))
-                    work.append((nxt, 0))
-                    recurse = True
-                    break
-                if nxt in on_stack:
-                    low[node] = min(low[node], index[nxt])
-            if recurse:
-                continue
-            if low[node] == index[node]:
-                comp = []
-                while True:
-                    w = stack.pop()
-                    on_stack.discard(w)
-                    comp.append(w)
-                    if w == node:
-                        break
-                result.append(comp)
-            if work:
-                parent = work[-1][0]
-                low[parent] = min(low[parent], low[node])
-    return result
+def _fk_graph(names: list[str], fks: list[ForeignKey]) -> nx.DiGraph:
+    """Child -> parent, tables in DDL order and FKs in declaration order (networkx keeps insertion order)."""
+    graph = nx.DiGraph()
+    graph.add_nodes_from(names)
+    graph.add_edges_from((fk.table, fk.ref_table) for fk in fks)
+    return graph
 
 
 def insert_order(schema: Schema) -> tuple[tuple[str, ...], tuple[ForeignKey, ...]]:
@@ -83,13 +45,13 @@ def insert_order(schema: Schema) -> tuple[tuple[str, ...], tuple[ForeignKey, ...
     active = [fk for t in schema.tables.values() for fk in t.foreign_keys if fk.ref_table != fk.table]
     deferred: list[ForeignKey] = []
     while True:
-        edges: dict[str, list[str]] = {n: [] for n in names}
-        for fk in active:
-            edges[fk.table].append(fk.ref_table)
-        cyclic = [c for c in _sccs(names, edges) if len(c) > 1]
-        if not cyclic:
+        # A whole component, not one cycle (all graphlib reports), decides which FK waits. networkx finds
+        # components by Tarjan's depth-first search in insertion order, so the first cyclic one is fixed
+        # by the DDL, and so is the order of the deferred FKs in validation_report.json (test_plan_order).
+        components = nx.strongly_connected_components(_fk_graph(names, active))
+        comp = next((c for c in components if len(c) > 1), None)
+        if comp is None:
             break
-        comp = set(cyclic[0])
         inside = [fk for fk in active if fk.table in comp and fk.ref_table in comp]
         breakable = [fk for fk in inside if fk.deferrable or _fk_nullable(schema, fk)]
         if not breakable:
@@ -105,14 +67,10 @@ def insert_order(schema: Schema) -> tuple[tuple[str, ...], tuple[ForeignKey, ...
         chosen = max(breakable, key=lambda f: (f.via_alter, f.deferrable, f.statement, f.line))
         deferred.append(chosen)
         active = [fk for fk in active if fk is not chosen]
-    # Kahn's algorithm with DDL order as the tie-break, so the order is stable and readable.
-    parents = {n: {fk.ref_table for fk in active if fk.table == n} for n in names}
-    order: list[str] = []
-    done: set[str] = set()
-    while len(order) < len(names):
-        ready = [n for n in names if n not in done and parents[n] <= done]
-        order.append(ready[0])
-        done.add(ready[0])
+    # Of the tables whose parents are all in, the first in the DDL goes next: a stable, readable order.
+    position = {name: i for i, name in enumerate(names)}
+    parents_first = _fk_graph(names, active).reverse(copy=False)
+    order = nx.lexicographical_topological_sort(parents_first, key=position.__getitem__)
     return tuple(order), tuple(deferred)
 
 

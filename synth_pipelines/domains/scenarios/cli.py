@@ -56,8 +56,8 @@ def make_generator(settings: LLMSettings, data_dir: Path, log: logging.Logger | 
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.cli import HelpFormatter, non_negative_int, positive_int
-    from synth_pipelines.orchestration.partitions import DEFAULT_SEED
+    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, positive_int
+    from synth_pipelines.core.paths import DEFAULT_SEED
 
     catalog = load_catalog()
     examples = [ex for reg in catalog.scenarios.values() for ex in reg.scenario.examples]
@@ -128,7 +128,7 @@ def _scenario_values(scenario: Scenario, args: argparse.Namespace) -> dict[str, 
             continue
         dest = key.removeprefix(DEST_PREFIX)
         if dest not in own:
-            from synth_pipelines.cli import CliError
+            from synth_pipelines.core.cli_support import CliError
 
             known = " ".join(a.flag for a in scenario.arguments) or "none"
             raise CliError(
@@ -142,9 +142,9 @@ def _scenario_values(scenario: Scenario, args: argparse.Namespace) -> dict[str, 
 
 
 def _run(args: argparse.Namespace) -> int:
-    from synth_pipelines.cli import CliError, show_progress
     from synth_pipelines.core.atomic import check_writable_dir
-    from synth_pipelines.orchestration.resources import default_data_dir
+    from synth_pipelines.core.cli_support import CliError, show_progress
+    from synth_pipelines.core.paths import default_data_dir
 
     catalog: ScenarioCatalog = args._catalog
     if args.list:

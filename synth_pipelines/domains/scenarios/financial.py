@@ -32,7 +32,6 @@ from synth_pipelines.domains.scenarios.draws import (
     timestamps,
 )
 from synth_pipelines.domains.scenarios.records import TIMESTAMP
-from synth_pipelines.domains.scenarios.registry import register_builtin
 
 TRANSACTION_TYPES = ("credit-card", "debit-card", "ach", "wire", "crypto", "p2p")
 # USD-equivalent (median, lognormal sigma, min, max) per type: cards are small, wires large.
@@ -155,7 +154,6 @@ def _lookup(values: pl.Series, mapping: Mapping[str, Any], dtype: pl.DataType) -
     return values.replace_strict(mapping, return_dtype=dtype)
 
 
-@register_builtin
 class FinancialScenario(Scenario):
     name = "financial"
     version = "1"

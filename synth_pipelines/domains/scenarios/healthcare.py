@@ -33,7 +33,6 @@ from synth_pipelines.domains.scenarios.draws import (
     timestamps,
 )
 from synth_pipelines.domains.scenarios.records import TIMESTAMP
-from synth_pipelines.domains.scenarios.registry import register_builtin
 
 SPECIALITIES = ("cardiology", "dermatology", "pediatrics", "orthopedics", "neurology", "general-practice")
 ENCOUNTER_TYPES = ("outpatient", "emergency", "inpatient", "telehealth")
@@ -164,7 +163,6 @@ class Encounter(BaseModel):
     clinical_note: str = Field(min_length=1, max_length=3000, description="a short SOAP-style clinician note")
 
 
-@register_builtin
 class HealthcareScenario(Scenario):
     name = "healthcare"
     version = "1"

@@ -21,15 +21,20 @@ from synth_pipelines.domains.scenarios.base import Scenario
 ENTRY_POINT_GROUP = "synth_pipelines.scenarios"
 log = logging.getLogger(__name__)
 
-_BUILTINS: dict[str, type[Scenario]] = {}
 
 
-def register_builtin(cls: type[Scenario]) -> type[Scenario]:
-    """Class decorator for the scenarios shipped in this package."""
-    if cls.name in _BUILTINS and _BUILTINS[cls.name] is not cls:
-        raise TypeError(f"scenario name {cls.name!r} is registered twice ({_BUILTINS[cls.name].__qualname__})")
-    _BUILTINS[cls.name] = cls
-    return cls
+def builtin_scenarios() -> dict[str, type[Scenario]]:
+    """The scenarios shipped in this package, by name (listed here, so no module imports the registry back)."""
+    from synth_pipelines.domains.scenarios.financial import FinancialScenario
+    from synth_pipelines.domains.scenarios.healthcare import HealthcareScenario
+    from synth_pipelines.domains.scenarios.tech_support import TechSupportScenario
+
+    builtins: dict[str, type[Scenario]] = {}
+    for cls in (TechSupportScenario, FinancialScenario, HealthcareScenario):
+        if cls.name in builtins:
+            raise TypeError(f"scenario name {cls.name!r} is registered twice ({builtins[cls.name].__qualname__})")
+        builtins[cls.name] = cls
+    return builtins
 
 
 @dataclass(frozen=True)
@@ -56,15 +61,9 @@ class ScenarioCatalog:
         return self.scenarios[name].scenario
 
 
-def _load_builtins() -> None:
-    # Importing the modules runs their @register_builtin decorators.
-    from synth_pipelines.domains.scenarios import financial, healthcare, tech_support  # noqa: F401
-
-
 def load_catalog() -> ScenarioCatalog:
     """Built-ins first; a plugin cannot replace a built-in or another plugin of the same name."""
-    _load_builtins()
-    found = {name: RegisteredScenario(cls(), "built-in") for name, cls in sorted(_BUILTINS.items())}
+    found = {name: RegisteredScenario(cls(), "built-in") for name, cls in sorted(builtin_scenarios().items())}
     broken: list[BrokenPlugin] = []
     for ep in sorted(entry_points(group=ENTRY_POINT_GROUP), key=lambda e: (e.name, e.value)):
         label = f"{ep.name} = {ep.value}"

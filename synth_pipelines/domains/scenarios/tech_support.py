@@ -30,7 +30,6 @@ from synth_pipelines.domains.scenarios.draws import (
     timestamps,
 )
 from synth_pipelines.domains.scenarios.records import TIMESTAMP
-from synth_pipelines.domains.scenarios.registry import register_builtin
 
 PRODUCTS = (
     "Nimbus Cloud Storage",
@@ -214,7 +213,6 @@ class SupportTicket(BaseModel):
     resolution: str = Field(min_length=1, max_length=1000, description="what resolved it, or the next step if open")
 
 
-@register_builtin
 class TechSupportScenario(Scenario):
     name = "tech-support"
     version = "1"

@@ -1,0 +1,141 @@
+"""Every DDL file in ``data/schemas/`` as a domain of the one contract (asset group = file stem).
+
+The tables are the DDL's tables, drawn in insert order (parents before children, keys and foreign
+keys by construction, CHECKs evaluated exactly); the one check counts every PK, FK, UNIQUE, NOT
+NULL, CHECK and type limit over them (``validation_report.json``). The DDL is parsed and planned
+once per process and configuration (``plan_for``), not once per step.
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import re
+from pathlib import Path
+from typing import Any
+
+from synth_pipelines.core.domain import CheckOutcome, CheckSpec, Domain, Markdown, RunContext, Tables
+from synth_pipelines.core.paths import SCHEMAS_DIR
+from synth_pipelines.domains.relational.ddl import DDL_SUFFIXES, Schema, load_ddl
+from synth_pipelines.domains.relational.generate import RelationalGenerator
+from synth_pipelines.domains.relational.pipeline import (
+    GENERATOR_VERSION,
+    Prepared,
+    RelationalConfig,
+    export_dataset,
+)
+from synth_pipelines.domains.relational.plan import Plan, make_plan
+from synth_pipelines.domains.relational.report import build_report, violation_summary
+
+CONSTRAINTS_CHECK = CheckSpec(
+    "all_constraints_hold", "Zero violations of every PK, FK, UNIQUE, NOT NULL, CHECK and type."
+)
+
+
+def group_name(text: str) -> str:
+    """A Dagster-safe asset group name from a file stem."""
+    name = re.sub(r"[^A-Za-z0-9_]", "_", text).lower().strip("_") or "schema"
+    return f"s_{name}" if name[0].isdigit() else name
+
+
+def schema_files(directory: Path = SCHEMAS_DIR) -> list[Path]:
+    if not directory.is_dir():
+        return []
+    return sorted(p for p in directory.iterdir() if p.is_file() and p.suffix.lower() in DDL_SUFFIXES)
+
+
+@functools.lru_cache(maxsize=32)
+def _schema_and_plan(path: str, text_sha256: str, cfg_json: str) -> tuple[Schema, Plan]:
+    # Keyed by the file's content as well as its path: an edited DDL is parsed again.
+    cfg = RelationalConfig.model_validate_json(cfg_json)
+    schema = load_ddl(path, cfg.dialect)
+    return schema, make_plan(schema, cfg.rows, cfg.table_rows, cfg.fanout)
+
+
+def plan_for(ddl: Path, cfg: RelationalConfig, seed: int) -> Prepared:
+    """The parsed schema, the insert plan and a fresh generator for ``seed``."""
+    digest = hashlib.sha256(Path(ddl).read_bytes()).hexdigest()
+    schema, plan = _schema_and_plan(str(ddl), digest, cfg.model_dump_json())
+    return Prepared(schema, plan, RelationalGenerator(schema, plan, seed))
+
+
+def constraints_markdown(report: dict[str, Any]) -> str:
+    lines = ["| table | constraint | columns | violations |", "|---|---|---|---|"]
+    for name, t in report["tables"].items():
+        for c in t["constraints"]:
+            if c["type"] in ("NOT NULL", "TYPE"):
+                continue
+            what = c.get("expression") or ", ".join(c.get("columns", []))
+            extra = f" (coverage {c['coverage_pct']}%)" if c["type"] == "FOREIGN KEY" else ""
+            lines.append(f"| {name} | {c['type']}{extra} | {what} | {c['violations']} |")
+    return "\n".join(lines)
+
+
+class RelationalDomain(Domain):
+    cli_name = "relational"
+    version = GENERATOR_VERSION
+    config_model = RelationalConfig
+    check_specs = (CONSTRAINTS_CHECK,)
+
+    def __init__(self, ddl: Path) -> None:
+        self.ddl = Path(ddl)
+        self.name = group_name(self.ddl.stem)
+        self.description = f"Relational data for {self.ddl.name}; every declared constraint proven."
+
+    def prepare(self, cfg: RelationalConfig, seed: int) -> Prepared:
+        return plan_for(self.ddl, cfg, seed)
+
+    def describe(self, cfg: RelationalConfig, seed: int) -> dict[str, Any]:
+        prepared = self.prepare(cfg, seed)  # fails here, clearly, on a bad DDL or impossible counts
+        prepared.generator.close()
+        return {
+            "ddl_file": self.ddl.name,
+            "ddl_sha256": prepared.schema.sha256,
+            "insert_order": ", ".join(prepared.plan.insert_order),
+            "rows_planned": dict(prepared.plan.rows),
+        }
+
+    def draw(self, cfg: RelationalConfig, seed: int, ctx: RunContext) -> Tables:
+        prepared = self.prepare(cfg, seed)
+        try:
+            return {table: prepared.generator.table_frame(table) for table in prepared.schema.tables}
+        finally:
+            prepared.generator.close()
+
+    def checks(self, tables: Tables, cfg: RelationalConfig, seed: int) -> list[CheckOutcome]:
+        prepared = self.prepare(cfg, seed)
+        try:
+            report = build_report(prepared.schema, prepared.plan, prepared.generator, dict(tables), seed, self.version)
+        finally:
+            prepared.generator.close()
+        return [
+            CheckOutcome(
+                CONSTRAINTS_CHECK.name,
+                bool(report["ok"]),
+                violation_summary(report),
+                {
+                    "violations": report["violations"],
+                    "insert_order": ", ".join(report["insert_order"]),
+                    "rows": report["rows"],
+                    "constraints": Markdown(constraints_markdown(report)),
+                },
+            )
+        ]
+
+    def export(
+        self, tables: Tables, cfg: RelationalConfig, seed: int, out_dir: Path, ctx: RunContext
+    ) -> dict[str, Path]:
+        # export_dataset proves the written files again before anything is moved into out_dir.
+        _report, files = export_dataset(self.prepare(cfg, seed), seed, out_dir, tables=tables)
+        return files
+
+
+def domains(directory: Path = SCHEMAS_DIR) -> list[Domain]:
+    """One domain per DDL file; two files whose names map to one group are refused by name."""
+    found: dict[str, RelationalDomain] = {}
+    for path in schema_files(directory):
+        domain = RelationalDomain(path)
+        if domain.name in found:
+            raise ValueError(f"{path} and {found[domain.name].ddl} map to the same asset group {domain.name!r}")
+        found[domain.name] = domain
+    return list(found.values())

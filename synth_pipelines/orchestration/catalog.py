@@ -1,0 +1,66 @@
+"""The DuckDB warehouse as a browsable catalog: one view per table over the validated Parquet of every seed.
+
+Nothing flows through the warehouse any more (intermediates are Parquet, ``storage.py``); it is where a
+person opens ``data/warehouse.duckdb`` in a notebook or BI tool and finds every group as a schema and
+every table as a view with a ``seed`` column. A view lists only the seeds whose export succeeded (the
+``exported_partitions`` table), so a partition that failed a blocking check never shows up there.
+The write is a few statements; a warehouse held open by another writer is retried briefly, then the
+export reports the catalog as not updated rather than failing.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+from pathlib import Path
+
+import duckdb
+from tenacity import retry, retry_if_exception_type, stop_after_attempt, wait_exponential
+
+from synth_pipelines.orchestration.storage import table_file_names
+
+
+def _quote(name: str) -> str:
+    return '"' + name.replace('"', '""') + '"'
+
+
+def _literal(text: str) -> str:
+    return "'" + text.replace("'", "''") + "'"
+
+
+@retry(
+    retry=retry_if_exception_type(duckdb.IOException),
+    stop=stop_after_attempt(5),
+    wait=wait_exponential(multiplier=0.2, max=2),
+    reraise=True,
+)
+def _publish(warehouse: Path, storage: Path, group: str, seed: int, tables: list[str]) -> None:
+    warehouse.parent.mkdir(parents=True, exist_ok=True)
+    files = table_file_names(tables)
+    with duckdb.connect(str(warehouse)) as con:
+        con.execute(
+            "CREATE TABLE IF NOT EXISTS main.exported_partitions "
+            "(group_name VARCHAR, seed BIGINT, exported_at TIMESTAMPTZ, PRIMARY KEY (group_name, seed))"
+        )
+        con.execute(
+            "INSERT OR REPLACE INTO main.exported_partitions VALUES (?, ?, ?)",
+            [group, seed, dt.datetime.now(dt.UTC)],
+        )
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {_quote(group)}")
+        for table in tables:
+            pattern = storage / group / "normalized" / "seed=*" / files[table]
+            con.execute(
+                f"CREATE OR REPLACE VIEW {_quote(group)}.{_quote(table)} AS "
+                f"SELECT * FROM read_parquet({_literal(str(pattern))}, hive_partitioning = true, union_by_name = true) "
+                f"WHERE seed IN (SELECT seed FROM main.exported_partitions WHERE group_name = {_literal(group)})"
+            )
+
+
+def publish(warehouse: Path, storage: Path, group: str, seed: int, tables: list[str], log: logging.Logger) -> bool:
+    """Record ``seed`` of ``group`` as exported and (re)create its table views; False if the warehouse stayed locked."""
+    try:
+        _publish(warehouse, storage, group, seed, tables)
+    except duckdb.IOException as exc:
+        log.warning(f"catalog {warehouse} not updated for {group} seed={seed}: {exc}")
+        return False
+    return True
