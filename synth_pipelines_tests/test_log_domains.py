@@ -53,9 +53,18 @@ class Profile:
 
 
 PROFILES = {
-    "cv_logs": Profile(150_000, 3_000, "run_id", ("run_id",), '"INFERENCE"|"TRAIN"|"VALIDATION"', (2_000, 2_500), 1_000),
-    "api_logs": Profile(200_000, 3_000, "request_id", ("request_id",), '"Get"|" GET "|"Post"', (2_000, 2_500), 1_000),
-    "agent_traces": Profile(20_000, 300, "run_id", ("run_id", "step_index"), '"TOOL_CALL"|" plan "|"Final"', (300, 250), 100),
+    "cv_logs": Profile(
+        large=150_000, small=3_000, record_key="run_id", row_key=("run_id",),
+        raw_variants='"INFERENCE"|"TRAIN"|"VALIDATION"', stream_counts=(2_000, 2_500), small_block=1_000,
+    ),
+    "api_logs": Profile(
+        large=200_000, small=3_000, record_key="request_id", row_key=("request_id",),
+        raw_variants='"Get"|" GET "|"Post"', stream_counts=(2_000, 2_500), small_block=1_000,
+    ),
+    "agent_traces": Profile(
+        large=20_000, small=300, record_key="run_id", row_key=("run_id", "step_index"),
+        raw_variants='"TOOL_CALL"|" plan "|"Final"', stream_counts=(300, 250), small_block=100,
+    ),
 }  # fmt: skip
 
 
@@ -117,8 +126,6 @@ def test_clean_set_passes_the_schema(large_seed: LargeSeed) -> None:
     assert outcome.ok, outcome.summary()
     assert clean[profile.record_key].n_unique() == profile.large  # ``count`` records, each with its own id
     assert clean.select(profile.row_key).is_unique().all()
-    # the contract's schema check says the same
-    assert large_seed.domain.checks({large_seed.domain.name: clean}, large_seed.cfg, SEED)[0].passed
 
 
 def test_every_record_round_trips_through_raw_and_canonical_lines(large_seed: LargeSeed) -> None:
@@ -166,12 +173,16 @@ def test_same_seed_same_bytes_different_seed_different(name: str, tmp_path: Path
     for folder, seed in (("a", 5), ("b", 5), ("c", 6)):
         domain.stream(cfg, seed, tmp_path / folder)
     a, b, c = (files_under(tmp_path / d) for d in "abc")
-    assert set(a) == set(export_names(name).values()) == {
-        f"{name}_valid.jsonl",
-        f"{name}_valid.parquet",
-        f"raw/{name}_invalid.jsonl",
-        f"raw/{name}_invalid_manifest.jsonl",
-    }
+    assert (
+        set(a)
+        == set(export_names(name).values())
+        == {
+            f"{name}_valid.jsonl",
+            f"{name}_valid.parquet",
+            f"raw/{name}_invalid.jsonl",
+            f"raw/{name}_invalid_manifest.jsonl",
+        }
+    )
     assert a == b
     assert set(a) == set(c) and all(a[k] != c[k] for k in a)
     valid = pl.read_parquet(tmp_path / "a" / f"{name}_valid.parquet")

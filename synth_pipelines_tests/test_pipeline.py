@@ -1,4 +1,4 @@
-"""Each log domain materializes in Dagster, is checked, exported, and matches the CLI byte for byte."""
+"""Each log domain materializes in Dagster, is checked, exported, cataloged, and matches the CLI byte for byte."""
 
 from __future__ import annotations
 
@@ -10,18 +10,19 @@ import polars as pl
 import pytest
 
 from synth_pipelines.cli import main as synth_main
+from synth_pipelines.core.domain import RunContext, Tables, draw_tables
 from synth_pipelines.definitions import defs
-from synth_pipelines.domains.logs.domain import LogDomain
-from synth_pipelines.domains.registry import pipeline_domains
+from synth_pipelines.domains.logs.domain import LogDomain, export_names
+from synth_pipelines.domains.registry import all_domains
 from synth_pipelines_tests.dagster_helpers import files_under, materialize_group
 
-LOG_DOMAINS = [d for d in pipeline_domains() if isinstance(d, LogDomain)]
+LOG_DOMAINS = [d for d in all_domains() if isinstance(d, LogDomain)]
 
 
 def test_definitions_load_with_every_domain_group() -> None:
     dg.Definitions.validate_loadable(defs)
     groups = {spec.group_name for spec in defs.resolve_all_asset_specs()}
-    assert {d.name for d in pipeline_domains()} <= groups
+    assert {d.name for d in all_domains()} <= groups
     assert defs.resolve_job_def("all_domains") is not None
     assert defs.resolve_schedule_def("nightly_regeneration").cron_schedule == "0 3 * * *"
 
@@ -32,30 +33,40 @@ def test_log_domain_materializes_checks_exports_and_matches_the_cli(domain: LogD
     run_config = {"ops": {f"{domain.name}__config": {"config": {"count": count}}}}
     with dg.instance_for_test() as instance:
         result = materialize_group(domain.name, seed, tmp_path / "data", instance, run_config)
+        raw = result.asset_value(dg.AssetKey([domain.name, "raw"]))
+        normalized = result.asset_value(dg.AssetKey([domain.name, "normalized"]))
     assert result.success
-    evaluations = result.get_asset_check_evaluations()
-    assert [e.passed for e in evaluations] == [True]
+    (evaluation,) = result.get_asset_check_evaluations()
+    assert evaluation.check_name == "no_invalid_rows" and evaluation.passed
+    assert evaluation.asset_key == dg.AssetKey([domain.name, "normalized"])
+    assert evaluation.metadata["invalid_rows"].value == 0
 
-    validated = result.asset_materializations_for_node(f"{domain.name}__validated")[0].metadata
-    assert validated["invalid_rows"].value == 0
-    assert validated["seed"].value == seed
-    assert "preview" in validated and "dagster/column_schema" in validated
+    meta = result.asset_materializations_for_node(f"{domain.name}__normalized")[0].metadata
+    assert meta["seed"].value == seed and meta["generator_version"].value == domain.version
+    assert "preview" in meta and "dagster/column_schema" in meta
+    assert meta["check no_invalid_rows"].value.endswith("valid")
     raw_meta = result.asset_materializations_for_node(f"{domain.name}__raw")[0].metadata
     assert raw_meta["rows_per_second"].value > 0
 
-    # the warehouse is a real DuckDB file holding the partition's rows
+    # the Parquet intermediates hold exactly what the plain pipeline draws: raw lines, then the clean table
+    cfg = domain.parse_config({"count": count})
+    expected: Tables = draw_tables(domain, cfg, seed, RunContext(data_dir=tmp_path / "data"))
+    assert list(raw) == ["lines"] and raw["lines"].equals(domain.draw(cfg, seed, RunContext())["lines"])
+    assert list(normalized) == [domain.name]
+    assert normalized[domain.name].schema == expected[domain.name].schema
+    assert normalized[domain.name].equals(expected[domain.name])
+    stored = tmp_path / "data" / "storage" / domain.name / "normalized" / f"seed={seed}"
+    assert sorted(p.name for p in stored.iterdir()) == [f"{domain.name}.parquet", "tables.json"]
+
+    # the warehouse is a real DuckDB catalog: a view per clean table with the partition's rows
     with duckdb.connect(str(tmp_path / "data" / "warehouse.duckdb"), read_only=True) as con:
-        stored = con.execute(f"select count(*), min(seed), max(seed) from {domain.name}.validated").fetchone()
-    assert stored is not None and stored[1] == stored[2] == seed and stored[0] >= count
+        query = f"select count(*), min(seed), max(seed) from {domain.name}.{domain.name}"
+        stored_rows = con.execute(query).fetchone()
+    assert stored_rows == (normalized[domain.name].height, seed, seed)
 
     exported = tmp_path / "data" / "exports" / domain.name / f"seed={seed}"
     dagster_files = files_under(exported)
-    assert set(dagster_files) == {
-        f"{domain.config_model().name}_valid.jsonl",
-        f"{domain.config_model().name}_valid.parquet",
-        f"raw/{domain.config_model().name}_invalid.jsonl",
-        f"raw/{domain.config_model().name}_invalid_manifest.jsonl",
-    }
+    assert set(dagster_files) == set(export_names(domain.config_model().name).values())
     assert pl.read_parquet(exported / f"{domain.config_model().name}_valid.parquet").height >= count
 
     cli_out = tmp_path / "cli"
@@ -68,11 +79,12 @@ def test_a_partition_with_an_invalid_row_is_not_exported(tmp_path: Path, monkeyp
     domain = LOG_DOMAINS[0]
     original = type(domain).normalize
 
-    def corrupt(self: LogDomain, raw: pl.DataFrame, cfg: object) -> pl.DataFrame:
+    def corrupt(self: LogDomain, raw: Tables, cfg: object) -> Tables:
         clean = original(self, raw, cfg)  # type: ignore[arg-type]
-        return clean.with_columns(
+        frame = clean[self.name].with_columns(
             pl.when(pl.int_range(pl.len()) == 3).then(-1).otherwise(pl.col("image_count")).alias("image_count")
         )
+        return {self.name: frame}
 
     monkeypatch.setattr(type(domain), "normalize", corrupt)
     with dg.instance_for_test() as instance:
@@ -90,3 +102,4 @@ def test_a_partition_with_an_invalid_row_is_not_exported(tmp_path: Path, monkeyp
     assert "image_count" in evaluation.metadata["failure_cases"].value
     assert not result.asset_materializations_for_node(f"{domain.name}__exported")
     assert not (tmp_path / "exports" / domain.name).exists()
+    assert not (tmp_path / "warehouse.duckdb").exists()  # nothing exported, nothing cataloged

@@ -113,11 +113,16 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
             ctx.metadata
         )
 
-    def checked(context: dg.AssetExecutionContext, tables: Tables, cfg: Any, meta: dict[str, Any]) -> Iterator[Any]:
+    def checked(
+        context: dg.AssetExecutionContext, tables: Tables, cfg: Any, meta: dict[str, Any], synth_data: SynthDataDir
+    ) -> Iterator[Any]:
         seed = parse_seed(context.partition_key)
         outcomes = verified_checks(domain, tables, cfg, seed)
-        for outcome in blocking_failures(domain, outcomes):
+        failed = blocking_failures(domain, outcomes)
+        for outcome in failed:
             context.log.error(f"{group} seed={seed}: {outcome.name}: {outcome.summary}")
+        if failed:  # these tables replace the seed's validated ones: the catalog must stop showing the seed
+            catalog.withdraw(synth_data.warehouse, group, seed, context.log)
         yield dg.Output(tables, metadata=meta | {f"check {o.name}": o.summary for o in outcomes})
         for outcome in outcomes:
             yield check_result(outcome, key("normalized"), seed)
@@ -164,13 +169,13 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
             check_specs=specs,
             **common,
         )
-        def normalized_from_raw(context: dg.AssetExecutionContext, cfg: dict, raw: dict):  # type: ignore[no-untyped-def]
+        def normalized_from_raw(context: dg.AssetExecutionContext, cfg: dict, raw: dict, synth_data: SynthDataDir):  # type: ignore[no-untyped-def]
             seed = parse_seed(context.partition_key)
             started = time.perf_counter()
             config = parsed(cfg)
             tables = domain.normalize(raw, config)
             meta = tables_metadata(tables, seed, domain.version, time.perf_counter() - started)
-            yield from checked(context, tables, config, meta)
+            yield from checked(context, tables, config, meta, synth_data)
 
         assets += [raw, normalized_from_raw]
     else:
@@ -187,7 +192,7 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         def normalized_drawn(context: dg.AssetExecutionContext, cfg: dict, synth_data: SynthDataDir, llm: LLMResource):  # type: ignore[no-untyped-def]
             config = parsed(cfg)
             tables, meta = draw(context, config, synth_data, llm)
-            yield from checked(context, tables, config, meta)
+            yield from checked(context, tables, config, meta, synth_data)
 
         assets.append(normalized_drawn)
 

@@ -7,21 +7,23 @@ repair them. Layout: ``<base>/<group>/<step>/seed=<seed>/``; the ``seed=`` folde
 hive-partitioned dataset that DuckDB reads with a ``seed`` column (the catalog's views).
 
 ``dagster-polars`` would be the library for this, but 0.27.12 breaks on polars 2 (``scan_parquet``
-lost ``rechunk``); this class is the part of it we need. Paths are universal-pathlib paths, but the folder swap uses
-local renames: object-store bases come with the scale-out issue.
+lost ``rechunk``); this class is the part of it we need. Paths are universal-pathlib paths, but the folder swap
+(``core/atomic.atomic_dir``) uses local renames: object-store bases come with the scale-out issue.
 """
 
 from __future__ import annotations
 
 import json
 import re
-import shutil
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 import dagster as dg
 import polars as pl
 from upath import UPath
+
+from synth_pipelines.core.atomic import atomic_dir
 
 MANIFEST = "tables.json"
 CONFIG_FILE = "config.json"
@@ -47,24 +49,18 @@ class TablesIOManager(dg.UPathIOManager):
         return path / f"seed={partition}"
 
     def dump_to_path(self, context: dg.OutputContext, obj: Any, path: UPath) -> None:
-        # Written beside the final folder, then swapped in: a reader never sees half a step.
-        staging = path.with_name(f".{path.name}.writing")
-        if staging.exists():
-            shutil.rmtree(str(staging))
-        staging.mkdir(parents=True)
-        if isinstance(obj, Mapping) and all(isinstance(v, pl.DataFrame) for v in obj.values()) and obj:
-            files = table_file_names(list(obj))
-            for name, frame in obj.items():
-                frame.write_parquet(str(staging / files[name]))
-            manifest = [{"name": name, "file": files[name], "rows": obj[name].height} for name in obj]
-            (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
-        elif isinstance(obj, Mapping):
-            (staging / CONFIG_FILE).write_text(json.dumps(obj, indent=1, sort_keys=True))
-        else:
-            raise TypeError(f"{context.asset_key.to_user_string()}: cannot store a {type(obj).__name__}")
-        if path.exists():
-            shutil.rmtree(str(path))
-        staging.rename(path)
+        # The seed's folder is replaced as a unit (core/atomic): a reader never sees half a step.
+        with atomic_dir(Path(path.path)) as staging:
+            if isinstance(obj, Mapping) and obj and all(isinstance(v, pl.DataFrame) for v in obj.values()):
+                files = table_file_names(list(obj))
+                for name, frame in obj.items():
+                    frame.write_parquet(staging / files[name])
+                manifest = [{"name": name, "file": files[name], "rows": obj[name].height} for name in obj]
+                (staging / MANIFEST).write_text(json.dumps(manifest, indent=1))
+            elif isinstance(obj, Mapping):
+                (staging / CONFIG_FILE).write_text(json.dumps(obj, indent=1, sort_keys=True))
+            else:
+                raise TypeError(f"{context.asset_key.to_user_string()}: cannot store a {type(obj).__name__}")
 
     def load_from_path(self, context: dg.InputContext, path: UPath) -> Any:
         if (path / CONFIG_FILE).exists():

@@ -36,15 +36,31 @@ def cli_cases(seed: int, out: Path) -> dict[str, list[str]]:
         "agent_traces": ["agent-logs", "--count", "400", "--seed", s, "--out", str(out / "agent_traces")],
         "api_traces": ["api-traces", "--users", "300", "--seed", s, "--out", str(out / "api_traces")],
         "nlp": [
-            "nlp", "--documents", "synth_pipelines/domains/nlp/sample_docs", "--format", "qa", "--samples", "12",
-            "--seed", s, "--output-prefix", str(out / "nlp" / "nlp"),
-        ],  # fmt: skip
+            "nlp",
+            "--documents",
+            "synth_pipelines/domains/nlp/sample_docs",
+            "--format",
+            "qa",
+            "--samples",
+            "12",
+            "--seed",
+            s,
+            "--output-prefix",
+            str(out / "nlp" / "nlp"),
+        ],
     }
     for schema in SCHEMAS:
         cases[schema] = [
-            "relational", "--ddl", f"data/schemas/{schema}.sql", "--rows", "150", "--seed", s,
-            "--out", str(out / schema),
-        ]  # fmt: skip
+            "relational",
+            "--ddl",
+            f"data/schemas/{schema}.sql",
+            "--rows",
+            "150",
+            "--seed",
+            s,
+            "--out",
+            str(out / schema),
+        ]
     for name in SCENARIOS:
         group = "scenario_" + name.replace("-", "_")
         cases[group] = ["scenario", "--scenario", name, "--count", "25", "--seed", s, "--out-dir", str(out / group)]

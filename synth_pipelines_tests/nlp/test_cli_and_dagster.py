@@ -11,7 +11,7 @@ import pytest
 from synth_pipelines.domains.nlp.domain import NLPDomain
 from synth_pipelines.llm.resource import LLMResource
 from synth_pipelines.orchestration.factory import build_domain_assets
-from synth_pipelines.orchestration.resources import default_resources
+from synth_pipelines_tests.dagster_helpers import materialize_group
 from synth_pipelines_tests.llm_stub import LLMStub
 from synth_pipelines_tests.nlp.helpers import run_cli
 
@@ -73,17 +73,14 @@ def test_offline_cli_writes_named_outputs(monkeypatch, capsys, data_dir, doc_fol
     assert "requests 0" in capsys.readouterr().err
 
 
-def materialize(resources: dict, data_dir: Path, run_config: dict | None = None) -> dg.ExecuteInProcessResult:
-    assets = build_domain_assets(NLPDomain())
+def materialize(data_dir: Path, run_config: dict | None = None, llm: LLMResource | None = None):
+    """The project's ``nlp`` group for seed 42 into ``data_dir`` (default resources, or this ``llm``)."""
     with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("seed", ["42"])
-        return dg.materialize(
-            assets, partition_key="42", instance=instance, resources=resources, run_config=run_config or {}
-        )
+        return materialize_group("nlp", 42, data_dir, instance, run_config, resources={"llm": llm} if llm else None)
 
 
 def test_dagster_default_config_runs_offline_with_no_key(data_dir: Path):
-    result = materialize(default_resources(str(data_dir)), data_dir)
+    result = materialize(data_dir)
     assert result.success
     raw = result.asset_materializations_for_node("nlp__raw")[0].metadata
     assert raw["samples_made"].value == 20 and raw["llm_requests"].value == 0
@@ -96,18 +93,16 @@ def test_dagster_default_config_runs_offline_with_no_key(data_dir: Path):
 def test_dagster_with_the_llm_resource_against_the_stub(data_dir: Path, llm_stub: LLMStub, monkeypatch):
     key = "sk-dagster-SECRET-abcdef0123456789"
     monkeypatch.setenv("STUB_KEY", key)
-    resources = default_resources(str(data_dir)) | {
-        "llm": LLMResource(
-            provider="openai",
-            model="stub",
-            base_url=llm_stub.openai_url,
-            api_key=dg.EnvVar("STUB_KEY"),
-            timeout_s=2,
-            dotenv_path=None,
-        )
-    }
+    llm = LLMResource(
+        provider="openai",
+        model="stub",
+        base_url=llm_stub.openai_url,
+        api_key=dg.EnvVar("STUB_KEY"),
+        timeout_s=2,
+        dotenv_path=None,
+    )
     config = {"ops": {"nlp__config": {"config": {"format": "pair-score", "samples": 8, "samples_per_request": 4}}}}
-    result = materialize(resources, data_dir, config)
+    result = materialize(data_dir, config, llm)
     assert result.success
     raw = result.asset_materializations_for_node("nlp__raw")[0].metadata
     assert raw["llm_requests"].value == llm_stub.requests > 0 and raw["samples_made"].value == 8
@@ -117,6 +112,6 @@ def test_dagster_with_the_llm_resource_against_the_stub(data_dir: Path, llm_stub
     # Rematerializing with a warm cache: zero requests, same bytes.
     export = data_dir / "exports" / "nlp" / "seed=42" / "nlp_pair-score_llm.parquet"
     before, requests = export.read_bytes(), llm_stub.requests
-    again = materialize(resources, data_dir, config)
+    again = materialize(data_dir, config, llm)
     assert again.success and llm_stub.requests == requests and export.read_bytes() == before
     assert again.asset_materializations_for_node("nlp__raw")[0].metadata["llm_cache_hits"].value > 0

@@ -7,10 +7,10 @@ import sys
 import time
 from collections.abc import Sequence
 from pathlib import Path
-
-from pydantic import ValidationError
+from typing import Any
 
 from synth_pipelines.core.atomic import check_writable_dir, output_set
+from synth_pipelines.core.cli_support import ModelFlags, model_from_args
 from synth_pipelines.core.domain import RunContext, run_domain
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.domain import ApiTracesDomain
@@ -37,14 +37,11 @@ def _mean_std(text: str) -> tuple[float, float]:
     return values[0], values[1]
 
 
-def _share(text: str) -> float:
-    try:
-        value = float(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a number in [0, 1], got {text!r}") from exc
-    if not 0.0 <= value <= 1.0:
-        raise argparse.ArgumentTypeError(f"must be in [0, 1], got {value}")
-    return value
+class _SessionsPerUser(argparse.Action):
+    """``--sessions-per-user MEAN,STD``: sets ``--sessions-per-user-mean`` and ``--sessions-per-user-std`` at once."""
+
+    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any, *_: Any) -> None:
+        namespace.sessions_per_user_mean, namespace.sessions_per_user_std = values
 
 
 def _list_workflows() -> int:
@@ -55,39 +52,15 @@ def _list_workflows() -> int:
 
 
 class ApiTracesUsageError(ValueError):
-    """A bad setting or workflow: ``synth`` prints ``synth: error: <message>`` and exits 1.
-
-    A ``ValueError`` rather than ``synth_pipelines.cli.CliError``: under ``python -m
-    synth_pipelines.cli`` that module runs as ``__main__``, and a ``CliError`` imported from
-    ``synth_pipelines.cli`` would be a different class that ``main`` does not catch.
-    """
+    """A bad workflow or a missing ``--out``: ``synth`` prints ``synth: error: <message>`` and exits 1."""
 
 
-def config_from_args(args: argparse.Namespace) -> ApiTracesConfig:
-    mean, std = args.sessions_per_user
-    values: dict[str, object] = {
-        "workflow": args.workflow,
-        "users": args.users,
-        "sessions_per_user_mean": mean,
-        "sessions_per_user_std": std,
-        "days": args.days,
-        "start_date": args.start_date,
-        "cascade_failure_rate": args.cascade_failure_rate,
-        "success_rate": args.success_rate,
-    }
-    try:
-        return ApiTracesConfig.model_validate(values)
-    except ValidationError as exc:
-        problems = "; ".join(f"{'.'.join(map(str, e['loc'])) or 'config'}: {e['msg']}" for e in exc.errors())
-        raise ApiTracesUsageError(f"invalid settings: {problems}") from exc
-
-
-def run(args: argparse.Namespace) -> int:
+def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     if args.list_workflows:
         return _list_workflows()
     if args.out is None:
         raise ApiTracesUsageError("--out DIR is required (or use --list-workflows)")
-    cfg = config_from_args(args)
+    cfg: ApiTracesConfig = model_from_args(flags, args)
     try:
         workflow = load_workflow(cfg.workflow)
     except (WorkflowError, FileNotFoundError) as exc:
@@ -108,9 +81,8 @@ def run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, positive_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int
 
-    defaults = ApiTracesConfig()
     parser = sub.add_parser(
         ApiTracesDomain.cli_name,
         help="API call traces from a Markov-chain workflow, with ground truth",
@@ -119,36 +91,32 @@ def register(sub: argparse._SubParsersAction) -> None:
         epilog=EPILOG,
     )
     parser.add_argument("--list-workflows", action="store_true", help="list the built-in workflows and exit")
-    parser.add_argument(
-        "--workflow", default=defaults.workflow, metavar="PATH|NAME", help="a built-in name or a YAML file"
+    # Every field of ApiTracesConfig (the Dagster run config) is a flag, with the model's default.
+    share = Flag(metavar="R")
+    flags = add_model_flags(
+        parser,
+        ApiTracesConfig,
+        overrides={
+            "workflow": Flag(metavar="PATH|NAME"),
+            "start_date": Flag(metavar="YYYY-MM-DD"),
+            "cascade_failure_rate": share,
+            "success_rate": share,
+        },
     )
-    parser.add_argument("--users", type=positive_int, default=defaults.users, help="number of users")
+    defaults = ApiTracesConfig()
     parser.add_argument(
         "--sessions-per-user",
         type=_mean_std,
-        default=f"{defaults.sessions_per_user_mean:g},{defaults.sessions_per_user_std:g}",
+        action=_SessionsPerUser,
+        default=argparse.SUPPRESS,
         metavar="MEAN,STD",
-        help="sessions per user ~ Normal(MEAN, STD), at least 1",
-    )
-    parser.add_argument("--days", type=positive_int, default=defaults.days, help="length of the date range")
-    parser.add_argument("--start-date", default=defaults.start_date, metavar="YYYY-MM-DD", help="first day (UTC)")
-    parser.add_argument(
-        "--cascade-failure-rate",
-        type=_share,
-        default=defaults.cascade_failure_rate,
-        metavar="R",
-        help="share of sessions that degrade from some call on",
-    )
-    parser.add_argument(
-        "--success-rate",
-        type=_share,
-        default=defaults.success_rate,
-        metavar="R",
-        help="share of calls outside cascades that succeed",
+        help="sessions per user ~ Normal(MEAN, STD), at least 1: --sessions-per-user-mean and "
+        f"--sessions-per-user-std in one flag (default: {defaults.sessions_per_user_mean:g},"
+        f"{defaults.sessions_per_user_std:g})",
     )
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -6,7 +6,15 @@ import datetime as dt
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from synth_pipelines.core.limits import require_latest_timestamp
+
 SHARE_TOLERANCE = 1e-6
+# Sessions that start on the last day run on past it: room for the longest plausible session after
+# the range (at least a year), growing with the configured pauses. A workflow's own think time is not
+# known here, so an unset ``think_time_mean_s`` counts as a generous 60 s.
+SESSION_ROOM_MIN = dt.timedelta(days=366)
+SESSION_ROOM_THINK_S = 60.0
+SESSION_ROOM_FACTOR = 20.0
 
 
 class ApiTracesConfig(BaseModel):
@@ -17,7 +25,7 @@ class ApiTracesConfig(BaseModel):
     workflow: str = Field("ecommerce", description="built-in name (ecommerce, microservices) or a YAML path")
     users: int = Field(2_000, ge=1, description="number of distinct users")
     sessions_per_user_mean: float = Field(3.0, ge=0, description="sessions per user ~ Normal(mean, std), >= 1")
-    sessions_per_user_std: float = Field(1.5, ge=0)
+    sessions_per_user_std: float = Field(1.5, ge=0, description="standard deviation of sessions per user")
     premium_share: float = Field(0.2, ge=0, le=1, description="share of users of type premium")
     free_share: float = Field(0.5, ge=0, le=1, description="share of users of type free")
     guest_share: float = Field(0.3, ge=0, le=1, description="share of users of type guest")
@@ -35,7 +43,7 @@ class ApiTracesConfig(BaseModel):
     timeout_share: float = Field(0.2, ge=0, le=1, description="cascade calls that time out (504, ~30 s)")
     unavailable_share: float = Field(0.3, ge=0, le=1, description="cascade calls refused (503, fast)")
     retry_probability: float = Field(0.7, ge=0, le=1, description="chance a 502/503/504 is retried")
-    max_retries: int = Field(2, ge=0, le=10)
+    max_retries: int = Field(2, ge=0, le=10, description="most retries of one failed call")
     max_calls_per_session: int = Field(5_000, ge=1, description="a walk longer than this is an error")
 
     @field_validator("start_date")
@@ -56,6 +64,30 @@ class ApiTracesConfig(BaseModel):
             raise ValueError(f"slow_share + timeout_share + unavailable_share must be 1, got {kinds:.6g}")
         return self
 
+    @model_validator(mode="after")
+    def _range_fits_the_calendar(self) -> ApiTracesConfig:
+        think_s = SESSION_ROOM_THINK_S if self.think_time_mean_s is None else self.think_time_mean_s
+        per_call_s = SESSION_ROOM_FACTOR * (think_s + self.long_pause_mean_s + 30.0)
+        try:
+            room = max(SESSION_ROOM_MIN, dt.timedelta(seconds=self.max_calls_per_session * per_call_s))
+            span = dt.timedelta(days=self.days) + room
+        except OverflowError:
+            span = dt.timedelta.max
+        require_latest_timestamp(
+            "start_date + days",
+            self.start,
+            span,
+            f"{self.start_date} + {self.days:,} days, plus {room_days(span, self.days)} days for the last sessions",
+        )
+        return self
+
     @property
     def start(self) -> dt.datetime:
         return dt.datetime.combine(dt.date.fromisoformat(self.start_date), dt.time(), tzinfo=dt.UTC)
+
+
+def room_days(span: dt.timedelta, days: int) -> str:
+    """The session room in whole days, for messages (``span`` = days + room)."""
+    if span == dt.timedelta.max:
+        return "more"
+    return f"{span.days - days:,}"

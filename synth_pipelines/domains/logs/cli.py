@@ -6,10 +6,9 @@ import argparse
 import sys
 from pathlib import Path
 
-from pydantic import ValidationError
-
 from synth_pipelines.core.atomic import check_writable_dir, output_set
-from synth_pipelines.domains.logs.domain import LogDomain, export_names
+from synth_pipelines.core.cli_support import ModelFlags, model_from_args
+from synth_pipelines.domains.logs.domain import LogConfig, LogDomain, export_names
 from synth_pipelines.domains.logs.validator import validate_lines
 
 
@@ -21,17 +20,10 @@ def log_domains() -> list[LogDomain]:
     return [CvLogsDomain(), ApiLogsDomain(), AgentTracesDomain()]
 
 
-def config_error(exc: ValidationError) -> str:
-    return "; ".join(f"--{'.'.join(map(str, e['loc']))}: {e['msg']}" for e in exc.errors())
+def _generate(domain: LogDomain, flags: ModelFlags, args: argparse.Namespace) -> int:
+    from synth_pipelines.core.cli_support import show_progress
 
-
-def _generate(domain: LogDomain, args: argparse.Namespace) -> int:
-    from synth_pipelines.core.cli_support import CliError, show_progress
-
-    try:
-        cfg = domain.config_model(count=args.count, name=args.name or domain.config_model().name, start=args.start)
-    except ValidationError as exc:
-        raise CliError(config_error(exc)) from exc
+    cfg: LogConfig = model_from_args(flags, args)
     out = check_writable_dir(args.out)
     progress = None
     bar = None
@@ -77,11 +69,10 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, positive_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int
 
     domains = log_domains()
     for domain in domains:
-        default_name = domain.config_model().name
         names = export_names("NAME")
         cmd = sub.add_parser(
             domain.cli_name,
@@ -97,11 +88,12 @@ def register(sub: argparse._SubParsersAction) -> None:
             ),
         )
         unit = "runs (each written as one line per step)" if domain.name == "agent_traces" else "clean records"
-        cmd.add_argument("--count", type=positive_int, default=1000, help=f"number of {unit}")
+        # The config fields (--count, --name, --start): flags, defaults and checks from the model.
+        flags = add_model_flags(
+            cmd, domain.config_model, overrides={"count": Flag(help=f"number of {unit}"), "name": Flag(metavar="NAME")}
+        )
         cmd.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
-        cmd.add_argument("--name", default=None, help=f"file name prefix (default: {default_name})")
         cmd.add_argument("--out", default="data/synthetic", help="output directory")
-        cmd.add_argument("--start", default="2026-01-01T00:00:00Z", help="timestamp of the first record")
         cmd.add_argument(
             "--no-mirror", action="store_true", help="write the clean set only (no invalid mirror, no manifest)"
         )
@@ -111,7 +103,10 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="also render every record as its raw source line and parse it back before validating "
             "(what the Dagster path does; same bytes, slower)",
         )
-        cmd.set_defaults(func=lambda args, d=domain: _generate(d, args))
+        cmd.set_defaults(
+            func=lambda args, d=domain, f=flags: _generate(d, f, args),
+            config_of=lambda args, f=flags: model_from_args(f, args),
+        )
 
     val = sub.add_parser(
         "validate",

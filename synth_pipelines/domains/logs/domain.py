@@ -18,10 +18,11 @@ from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
 from synth_pipelines.core.domain import ConstraintViolation, Domain, ProgressFn, RunContext, Schema, Tables
 from synth_pipelines.core.export import JsonlBlockWriter, ParquetBlockWriter, TextBlockWriter, WriteBehind
+from synth_pipelines.core.limits import log_range_problem
 from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
 from synth_pipelines.core.validate import ValidationOutcome, validate_frame
 from synth_pipelines.domains.logs.fields import Inventory
@@ -49,6 +50,15 @@ class LogConfig(BaseModel):
             dt.datetime.fromisoformat(value.replace("Z", "+00:00"))
         except ValueError as exc:
             raise ValueError(f"start must be an ISO-8601 timestamp, got {value!r}") from exc
+        return value
+
+    @field_validator("start")
+    @classmethod
+    def _start_fits_the_calendar(cls, value: str, info: ValidationInfo) -> str:
+        # Timestamps past 9999-12-31 cannot be written as ISO-8601 or read back by most tools.
+        problem = log_range_problem(value, info.data.get("count"))
+        if problem is not None:
+            raise ValueError(problem)
         return value
 
     @property

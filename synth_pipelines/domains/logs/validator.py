@@ -1,17 +1,20 @@
 """Validate any JSONL file of a log domain, line by line, with the reason for every defect.
 
 The checks come from the domain's inventory, the same one the pandera schema is built from:
-1. each line must be a JSON object (``malformed_json``);
+1. each line must be a JSON object (``malformed_json``; ``null``, a number, a string, an array or a
+   boolean is valid JSON but not a record);
 2. each field must be present when required and of its JSON type (``missing_required_field``,
    ``wrong_type``); keys the inventory does not know are ``unknown_field``;
 3. after the same normalisation the pipeline applies, values must be in their vocabulary, range or
    pattern (``unknown_vocabulary``, ``out_of_range``, ``wrong_format``), timestamps must parse
-   (``wrong_type``), and cross-field rules must hold (``inconsistent_fields``), including rules
+   (``wrong_type``) and fall on or before 9999-12-31T23:59:59.999Z in UTC (``out_of_range``: ISO-8601
+   has four-digit years), and cross-field rules must hold (``inconsistent_fields``), including rules
    across the lines of the file (``FrameRule``, e.g. the steps of a run in order).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import json
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -34,6 +37,8 @@ from synth_pipelines.domains.logs.mirror import (
 UNKNOWN_FIELD = "unknown_field"
 WRONG_FORMAT = "wrong_format"
 _MISSING = object()
+_NOT_A_RECORD = object()  # the line did not decode to a JSON object
+LATEST_TIMESTAMP = dt.datetime(9999, 12, 31, 23, 59, 59, 999_000, tzinfo=dt.UTC)
 
 
 @dataclass(frozen=True)
@@ -84,26 +89,29 @@ def validate_lines(lines: Iterable[str], inv: Inventory) -> list[list[Defect]]:
     columns: dict[str, list[Any]] = {f.column: [] for f in inv.fields}
     for number, text in enumerate(lines, start=1):
         defects: list[Defect] = []
+        record: Any = _NOT_A_RECORD
         try:
             record = json.loads(text)
         except ValueError as exc:
-            record = None
             defects.append(Defect(number, LINE_FIELD, MALFORMED_JSON, f"not valid JSON: {exc.msg}"))
-        if record is not None and not isinstance(record, dict):
-            defects.append(Defect(number, LINE_FIELD, MALFORMED_JSON, "line is not a JSON object"))
-            record = None
+        else:
+            if not isinstance(record, dict):
+                got = "null" if record is None else type(record).__name__
+                defects.append(Defect(number, LINE_FIELD, MALFORMED_JSON, f"line is not a JSON object (got {got})"))
+                record = _NOT_A_RECORD
+        is_record = record is not _NOT_A_RECORD
         for spec in inv.fields:
-            value = _MISSING if record is None else _get(record, spec.path)
-            if record is not None and (value is _MISSING or value is None):
+            value = _get(record, spec.path) if is_record else _MISSING
+            if is_record and (value is _MISSING or value is None):
                 if spec.required:
                     defects.append(Defect(number, spec.path, MISSING, f"required field {spec.path} is missing"))
                 value = None
-            elif record is not None and not _type_ok(spec, value):
+            elif is_record and not _type_ok(spec, value):
                 got = type(value).__name__
                 defects.append(Defect(number, spec.path, WRONG_TYPE, f"expected {spec.kind}, got {got}"))
                 value = None
             columns[spec.column].append(None if value is _MISSING else value)
-        if record is not None:
+        if is_record:
             defects += [
                 Defect(number, k, UNKNOWN_FIELD, "not in the field inventory") for k in _unknown_keys(record, known)
             ]
@@ -121,6 +129,14 @@ def validate_lines(lines: Iterable[str], inv: Inventory) -> list[list[Defect]]:
         if spec.kind == "timestamp":
             bad = raw[spec.column].is_not_null() & frame[spec.column].is_null()
             checks.append((pl.lit(bad), spec.path, WRONG_TYPE, "not an ISO-8601 timestamp with a zone"))
+            checks.append(
+                (
+                    col > pl.lit(LATEST_TIMESTAMP, dtype=frame.schema[spec.column]),
+                    spec.path,
+                    OUT_OF_RANGE,
+                    "after 9999-12-31T23:59:59.999Z in UTC (ISO-8601 years have four digits)",
+                )
+            )
         if spec.vocabulary:
             checks.append(
                 (
@@ -150,7 +166,10 @@ def validate_lines(lines: Iterable[str], inv: Inventory) -> list[list[Defect]]:
         flags = frame.select(expr.fill_null(False).alias(f"c{i}") for i, (expr, *_rest) in enumerate(checks))
         for i, (_expr, field, defect, detail) in enumerate(checks):
             for row in flags[f"c{i}"].arg_true().to_list():
-                value = frame[inv.by_path[field].column][row] if field in inv.by_path else None
+                shown_spec = inv.by_path.get(field)
+                # A timestamp is shown as written: a year past 9999 has no Python datetime.
+                source = raw if shown_spec is not None and shown_spec.kind == "timestamp" else frame
+                value = source[shown_spec.column][row] if shown_spec is not None else None
                 shown = f"{detail}; value {value!r}" if defect in (UNKNOWN_VOCABULARY, OUT_OF_RANGE) else detail
                 report[row].append(Defect(row + 1, field, defect, shown))
     return report

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 EPILOG = """Examples:
   synth nlp --documents docs/ --format qa --samples 100 --seed 42 --output-prefix data/synthetic/train
@@ -20,36 +21,28 @@ Exit codes: 0 = N samples written, 3 = fewer than N could be made (what was made
 SHORT_OF_TARGET = 3
 
 
-def _run(args: argparse.Namespace) -> int:
-    from pydantic import ValidationError
+def _config(flags: Any, args: argparse.Namespace) -> Any:
+    """The run's ``NLPConfig``. ``--output-prefix`` is a folder plus a file name prefix; the model holds the latter."""
+    from synth_pipelines.core.cli_support import model_from_args
 
-    from synth_pipelines.core.atomic import check_writable_dir
+    return model_from_args(flags, args, output_prefix=Path(args.output_prefix).name)
+
+
+def _run(flags: Any, args: argparse.Namespace) -> int:
+    from synth_pipelines.core.atomic import check_writable_dir, output_set
     from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.core.domain import RunContext, run_domain
     from synth_pipelines.core.paths import default_data_dir
-    from synth_pipelines.domains.nlp.domain import NLPConfig, NLPDomain
+    from synth_pipelines.domains.nlp.domain import NLPDomain
     from synth_pipelines.domains.nlp.formats import load_custom_format
     from synth_pipelines.llm.contract import LLMError
     from synth_pipelines.llm.session import LLMSession
     from synth_pipelines.llm.settings import settings_from_args
 
-    if args.custom_format:
-        load_custom_format(args.custom_format)  # a bad file fails before anything else happens
-    try:
-        cfg = NLPConfig(
-            query=args.query,
-            documents=args.documents,
-            format=args.format or "qa",
-            custom_format=args.custom_format,
-            samples=args.samples,
-            samples_per_request=args.samples_per_request,
-            max_rounds=args.max_rounds,
-            refine=not args.no_refine,
-            output_prefix=args.output_prefix,
-            output_formats=args.output_format,
-        )
-    except ValidationError as exc:
-        raise CliError("; ".join(e["msg"].removeprefix("Value error, ") for e in exc.errors())) from None
+    custom_format = getattr(args, "custom_format", None)  # unset unless given (a mutually exclusive flag)
+    if custom_format:
+        load_custom_format(custom_format)  # a bad file fails before anything else happens
+    cfg = _config(flags, args)
     settings = settings_from_args(args)
     out_dir = check_writable_dir(Path(args.output_prefix).parent)
     bar = None
@@ -62,7 +55,9 @@ def _run(args: argparse.Namespace) -> int:
     ctx = RunContext(data_dir=data_dir, llm=session, progress=bar.update if bar else None)
     domain = NLPDomain()
     try:
-        run = run_domain(domain, cfg, args.seed, out_dir, ctx)
+        # Every output file of the run appears together, or none does (Ctrl-C, a failed check).
+        with output_set(out_dir) as staging:
+            run = run_domain(domain, cfg, args.seed, staging, ctx)
     except LLMError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -71,7 +66,7 @@ def _run(args: argparse.Namespace) -> int:
             bar.close()
     meta = ctx.metadata
     for path in run.files.values():
-        print(path)
+        print(out_dir / path.relative_to(staging))
     print(
         f"nlp: {meta['samples_made']} of {meta['samples_target']} {meta['nlp_format']} samples "
         f"({meta['llm_provider']}/{meta['llm_model']}); requests {meta['llm_requests']}, cache hits "
@@ -90,8 +85,8 @@ def _run(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, package_version, positive_int
-    from synth_pipelines.domains.nlp.domain import NLPDomain
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int, package_version
+    from synth_pipelines.domains.nlp.domain import OUTPUT_FORMATS, NLPConfig, NLPDomain
     from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS
     from synth_pipelines.llm.settings import add_provider_args
 
@@ -108,19 +103,25 @@ def register(sub: argparse._SubParsersAction) -> None:
         version=f"synth nlp {NLPDomain.version} (synth-pipelines {package_version()})",
     )
     source = parser.add_mutually_exclusive_group(required=True)
-    source.add_argument("--query", help="what the data is about")
-    source.add_argument("--documents", help="a .txt/.md/.pdf/.html file or a folder of them, used as context")
     shape = parser.add_mutually_exclusive_group(required=True)
-    shape.add_argument("--format", choices=list(BUILTIN_FORMATS), help="a built-in format")
-    shape.add_argument("--custom-format", metavar="FILE", help="a custom format JSON file")
-    parser.add_argument("--samples", type=positive_int, required=True, help="unique, valid samples to make")
-    parser.add_argument("--samples-per-request", type=positive_int, default=5, help="samples asked per request")
-    parser.add_argument("--max-rounds", type=positive_int, default=5, help="refill rounds before giving up")
-    parser.add_argument("--no-refine", action="store_true", help="do not let the LLM refine the query first")
+    # Every NLPConfig field (the Dagster run config) is a flag with the model's default; the CLI asks
+    # for one source, one format and --samples explicitly.
+    flags = add_model_flags(
+        parser,
+        NLPConfig,
+        overrides={
+            "query": Flag(group=source, help="what the data is about"),
+            "documents": Flag(group=source, help="a .txt/.md/.pdf/.html file or a folder of them, used as context"),
+            "format": Flag(group=shape, choices=list(BUILTIN_FORMATS), help="a built-in format"),
+            "custom_format": Flag(group=shape, metavar="FILE", help="a custom format JSON file"),
+            "samples": Flag(required=True),
+            "samples_per_request": Flag(help="samples asked per request"),
+            "passage_chars": Flag(help="characters per passage cut from the documents"),
+            "output_formats": Flag(flag="--output-format", choices=OUTPUT_FORMATS, help="files to write"),
+        },
+        exclude={"output_prefix"},  # the CLI's --output-prefix below: a folder as well as the name
+    )
     parser.add_argument("--seed", type=non_negative_int, default=42, help="seed (with a warm cache: same bytes)")
     parser.add_argument("--output-prefix", default="data/synthetic/nlp", help="directory and file name prefix")
-    parser.add_argument(
-        "--output-format", nargs="+", choices=["jsonl", "csv", "parquet"], default=["jsonl", "csv", "parquet"]
-    )
     add_provider_args(parser)
-    parser.set_defaults(func=_run)
+    parser.set_defaults(func=lambda args: _run(flags, args), config_of=lambda args: _config(flags, args))

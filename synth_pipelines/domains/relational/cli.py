@@ -5,9 +5,10 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
+from synth_pipelines.core.cli_support import ModelFlags, model_from_args
 from synth_pipelines.domains.relational.ddl import DIALECTS
 from synth_pipelines.domains.relational.export import FORMATS
-from synth_pipelines.domains.relational.plan import parse_table_rows
+from synth_pipelines.domains.relational.pipeline import RelationalConfig
 
 EPILOG = """Examples:
   synth relational --ddl data/schemas/library.sql --rows 1000 --seed 42 --out out/library
@@ -20,7 +21,7 @@ violation nothing is written and the exit code is 1."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int
 
     parser = sub.add_parser(
         "relational",
@@ -31,39 +32,28 @@ def register(sub: argparse._SubParsersAction) -> None:
         formatter_class=HelpFormatter,
     )
     parser.add_argument("--ddl", required=True, type=Path, help="DDL file (.sql, .ddl or .txt)")
-    parser.add_argument("--dialect", choices=DIALECTS, default=None, help="SQL dialect (default: detected)")
-    parser.add_argument("--rows", type=non_negative_int, default=1000, help="rows per table unless overridden")
-    parser.add_argument(
-        "--table-rows",
-        default=None,
-        metavar="T=N,...",
-        help="per-table row counts, e.g. loans=50000,reviews=20000",
-    )
-    parser.add_argument(
-        "--fanout", type=float, default=2.0, help="rows multiplier for child tables without --table-rows"
+    # The config fields (--rows, --table-rows, --fanout, --dialect): flags and defaults from the model.
+    flags = add_model_flags(
+        parser,
+        RelationalConfig,
+        overrides={
+            "table_rows": Flag(metavar="T=N,...", help="per-table row counts, e.g. loans=50000,reviews=20000"),
+            "dialect": Flag(choices=DIALECTS),
+        },
     )
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
     parser.add_argument("--out", required=True, type=Path, help="output directory")
-    parser.set_defaults(func=run)
+    parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))
 
 
-def run(args: argparse.Namespace) -> int:
+def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     from synth_pipelines.core.atomic import check_writable_dir, output_set
-    from synth_pipelines.core.cli_support import CliError, show_progress
-    from synth_pipelines.domains.relational.pipeline import (
-        RelationalConfig,
-        export_dataset,
-        parse_formats,
-        prepare,
-    )
+    from synth_pipelines.core.cli_support import show_progress
+    from synth_pipelines.domains.relational.pipeline import export_dataset, parse_formats, prepare
 
-    if args.fanout < 0:
-        raise CliError(f"--fanout must be >= 0, got {args.fanout}")
     formats = parse_formats(args.format)
-    cfg = RelationalConfig(
-        rows=args.rows, table_rows=parse_table_rows(args.table_rows), fanout=args.fanout, dialect=args.dialect
-    )
+    cfg: RelationalConfig = model_from_args(flags, args)
     prepared = prepare(args.ddl, cfg, args.seed)
     check_writable_dir(args.out)
     total = sum(prepared.plan.rows.values())
@@ -73,13 +63,15 @@ def run(args: argparse.Namespace) -> int:
 
         bar = tqdm(total=total, unit="rows", desc="relational")
     try:
+        # export_dataset writes into the staging folder; the files reach --out together, or none does.
         with output_set(args.out) as staging:
-            report, files = export_dataset(prepared, args.seed, staging, formats, progress=bar.update if bar else None)
+            report, staged = export_dataset(prepared, args.seed, staging, formats, progress=bar.update if bar else None)
     finally:
         if bar is not None:
             bar.close()
+    files = {role: args.out / path.relative_to(staging) for role, path in staged.items()}
     print(
         f"{len(prepared.plan.insert_order)} tables, {total:,} rows, {report['violations']} constraint violations "
-        f"-> {args.out} ({len(files)} files; report: {args.out / files['report'].name})"
+        f"-> {args.out} ({len(files)} files; report: {files['report']})"
     )
     return 0

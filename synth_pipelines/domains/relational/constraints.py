@@ -3,11 +3,14 @@
 Construction (``analyze_checks``) only makes violations rare; the guarantee comes from
 ``CheckEvaluator``, which transpiles each CHECK with sqlglot and evaluates it in DuckDB over the drawn
 rows. A CHECK is violated when it is FALSE (NULL passes, as in SQL).
+
+CHECKs are code: the parser admits only an allow-list of operators and scalar functions
+(``ddl.check_problem``), comments are dropped when transpiling, and every DuckDB connection that
+evaluates CHECKs is opened with ``lock_down``: no file system, no extensions, configuration locked.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,9 +19,23 @@ import numpy as np
 import polars as pl
 from sqlglot import exp
 
-from synth_pipelines.domains.relational.ddl import Check, DdlError, Schema, Table
+from synth_pipelines.domains.relational.ddl import Check, DdlError, Schema, Table, literal_value
+from synth_pipelines.domains.relational.ddl import column_of as _column_of
+from synth_pipelines.domains.relational.ddl import conjuncts as _conjuncts
+from synth_pipelines.domains.relational.ddl import null_guard as _null_guard
 
 LENGTH_FUNCS = ("LENGTH", "CHAR_LENGTH", "CHARACTER_LENGTH", "LEN")
+
+
+def lock_down(con: duckdb.DuckDBPyConnection, allowed_paths: list[str] | None = None) -> duckdb.DuckDBPyConnection:
+    """No file system access (except ``allowed_paths``, read by the caller's own views), no extension
+    loading, and the configuration locked so no later statement can undo it."""
+    if allowed_paths:
+        listed = ", ".join("'" + p.replace("'", "''") + "'" for p in allowed_paths)
+        con.execute(f"SET allowed_paths = [{listed}]")
+    con.execute("SET enable_external_access = false")
+    con.execute("SET lock_configuration = true")
+    return con
 
 
 @dataclass
@@ -62,60 +79,11 @@ def _gt(a: Any, b: Any) -> bool:
 _FLIP = {exp.GT: exp.LT, exp.GTE: exp.LTE, exp.LT: exp.GT, exp.LTE: exp.GTE, exp.EQ: exp.EQ, exp.NEQ: exp.NEQ}
 
 
-def literal_value(node: exp.Expression) -> Any:
-    """A constant's Python value, or raise ValueError when the node is not a plain constant."""
-    if isinstance(node, exp.Paren):
-        return literal_value(node.this)
-    if isinstance(node, exp.Neg):
-        return -literal_value(node.this)
-    if isinstance(node, exp.Literal):
-        if node.is_string:
-            return node.this
-        text = node.this
-        return int(text) if text.lstrip("-").isdigit() else float(text)
-    if isinstance(node, exp.Boolean):
-        return bool(node.this)
-    if isinstance(node, exp.Cast | exp.TryCast):
-        value = literal_value(node.this)
-        to = node.to.this if isinstance(node.to, exp.DataType) else None
-        if isinstance(value, str) and to == exp.DataType.Type.DATE:
-            return dt.date.fromisoformat(value)
-        return value
-    raise ValueError(node.sql())
-
-
-def _column_of(node: exp.Expression) -> str | None:
-    if isinstance(node, exp.Paren):
-        return _column_of(node.this)
-    if isinstance(node, exp.Column):
-        ident = node.this
-        return ident.this if getattr(ident, "quoted", False) else ident.name.lower()
-    return None
-
-
 def _length_of(node: exp.Expression) -> str | None:
     if isinstance(node, exp.Length):
         return _column_of(node.this)
     if isinstance(node, exp.Anonymous) and node.name.upper() in LENGTH_FUNCS and node.expressions:
         return _column_of(node.expressions[0])
-    return None
-
-
-def _conjuncts(node: exp.Expression) -> list[exp.Expression]:
-    if isinstance(node, exp.Paren):
-        return _conjuncts(node.this)
-    if isinstance(node, exp.And):
-        return _conjuncts(node.left) + _conjuncts(node.right)
-    return [node]
-
-
-def _null_guard(node: exp.Expression) -> exp.Expression | None:
-    """``col IS NULL OR X`` -> X (our NULLs are drawn separately, so X must hold for set values)."""
-    if isinstance(node, exp.Or):
-        for a, b in ((node.left, node.right), (node.right, node.left)):
-            inner = a.this if isinstance(a, exp.Paren) else a
-            if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
-                return b
     return None
 
 
@@ -242,9 +210,12 @@ def compile_checks(schema: Schema, table: Table) -> list[CompiledCheck]:
     """Each CHECK transpiled to DuckDB SQL, proven to bind against the table's columns."""
     compiled = []
     for check in table.checks:
-        sql = check.expr.sql(dialect="duckdb")
+        sql = check.expr.sql(dialect="duckdb", comments=False)
         compiled.append(CompiledCheck(check, sql, check_label(check)))
     return compiled
+
+
+ROWS_VIEW = "__check_rows"
 
 
 class CheckEvaluator:
@@ -268,7 +239,7 @@ class CheckEvaluator:
     @property
     def con(self) -> duckdb.DuckDBPyConnection:
         if self._con is None:
-            self._con = duckdb.connect(":memory:", config={"threads": 1})
+            self._con = lock_down(duckdb.connect(":memory:", config={"threads": 1}))
         return self._con
 
     def failures(self, frame: pl.DataFrame) -> np.ndarray:
@@ -276,20 +247,23 @@ class CheckEvaluator:
         if not self.checks or frame.height == 0:
             return np.zeros((frame.height, len(self.checks)), dtype=bool)
         select = ", ".join(f"coalesce(NOT ({c.duckdb_sql}), false) AS c{i}" for i, c in enumerate(self.checks))
-        arrow = frame.select(self.columns).to_arrow()  # noqa: F841 - referenced by name in the query
+        # Registered by name: a locked-down connection does not scan Python variables.
+        self.con.register(ROWS_VIEW, frame.select(self.columns).to_arrow())
         try:
-            result = self.con.execute(f"SELECT {select} FROM arrow").fetchnumpy()
+            result = self.con.execute(f"SELECT {select} FROM {ROWS_VIEW}").fetchnumpy()
         except duckdb.Error:
             # Find the offending CHECK to name it.
             for c in self.checks:
                 try:
-                    self.con.execute(f"SELECT coalesce(NOT ({c.duckdb_sql}), false) FROM arrow LIMIT 1")
+                    self.con.execute(f"SELECT coalesce(NOT ({c.duckdb_sql}), false) FROM {ROWS_VIEW} LIMIT 1")
                 except duckdb.Error as inner:
                     raise DdlError(
                         f"{self.schema.source}:{c.check.line}: table {self.table.name}: {c.label} cannot be "
                         f"evaluated (as DuckDB SQL: {c.duckdb_sql}): {str(inner).splitlines()[0]}"
                     ) from inner
             raise
+        finally:
+            self.con.unregister(ROWS_VIEW)
         return np.column_stack([np.asarray(result[f"c{i}"], dtype=bool) for i in range(len(self.checks))])
 
     def close(self) -> None:

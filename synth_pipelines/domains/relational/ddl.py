@@ -3,12 +3,25 @@
 sqlglot parses; this module only walks its syntax trees. Statements are split with sqlglot's own
 tokenizer (so a ``;`` inside a string or comment never splits), each statement is parsed alone,
 and every error names the file, the line and the statement it comes from.
+
+Nothing is half-read: a constraint kind the generator cannot enforce (an EXCLUDE other than the
+equality form, which is a UNIQUE; a partial or expression UNIQUE INDEX; UNIQUE NULLS NOT DISTINCT on a
+nullable column; PARTITION BY, INHERITS, LIKE; an unknown column constraint) is refused, never ignored,
+and so is a syntax error sqlglot would forgive (an empty item in a list). CHECK expressions are code
+that DuckDB runs, so they may use only an allow-list of operators and scalar functions on the row's
+own columns: a subquery, a table function, a setting or an unknown function is refused here, before
+anything is evaluated (``check_problem``).
 """
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
+import itertools
+import logging
 import re
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -45,6 +58,178 @@ FLOAT_TYPES = {T.FLOAT, T.DOUBLE}
 DECIMAL_TYPES = {T.DECIMAL, T.BIGDECIMAL, T.MONEY}
 TIMESTAMP_TYPES = {T.TIMESTAMP, T.DATETIME, T.TIMESTAMP_S, T.TIMESTAMP_MS, T.TIMESTAMPNTZ, T.DATETIME2}
 TIMESTAMPTZ_TYPES = {T.TIMESTAMPTZ, T.TIMESTAMPLTZ}
+
+
+def _classes(*names: str) -> tuple[type[exp.Expression], ...]:
+    """The sqlglot expression classes of these names that this sqlglot version has."""
+    return tuple(getattr(exp, n) for n in names if isinstance(getattr(exp, n, None), type))
+
+
+# Column clauses that do not restrict which values load (storage, comments, ON UPDATE of a later UPDATE).
+HARMLESS_COLUMN_CONSTRAINTS = _classes(
+    "CollateColumnConstraint",
+    "CommentColumnConstraint",
+    "CharacterSetColumnConstraint",
+    "OnUpdateColumnConstraint",
+    "CompressColumnConstraint",
+    "EncodeColumnConstraint",
+    "InlineLengthColumnConstraint",
+    "TitleColumnConstraint",
+    "NotForReplicationColumnConstraint",
+    "InvisibleColumnConstraint",
+)
+# Table clauses that change which rows a load accepts, or where columns come from.
+REFUSED_TABLE_PROPERTIES = {
+    cls: label
+    for name, label in (
+        ("PartitionedByProperty", "PARTITION BY"),
+        ("InheritsProperty", "INHERITS"),
+        ("LikeProperty", "LIKE"),
+        ("PartitionedOfProperty", "PARTITION OF"),
+    )
+    for cls in _classes(name)
+}
+# Statements that read or write files (or load code): a DDL file has no business running them.
+FILE_STATEMENTS = ("COPY", "ATTACH", "DETACH", "INSTALL", "LOAD", "IMPORT", "EXPORT")
+
+# CHECK expressions: the nodes a CHECK may contain. Anything else (a subquery, a table function, a
+# setting, an unknown function) is refused at parse time; PostgreSQL refuses subqueries in CHECKs too.
+CHECK_NODES = _classes(
+    # names, constants, grouping
+    "Column", "Identifier", "Literal", "RawString", "National", "ByteString", "HexString", "BitString",
+    "Boolean", "Null", "Paren", "Tuple", "Array", "DataType", "DataTypeParam", "Interval", "Collate",
+    # logic and comparison
+    "And", "Or", "Not", "Xor", "EQ", "NEQ", "GT", "GTE", "LT", "LTE", "NullSafeEQ", "NullSafeNEQ", "Is",
+    "In", "Between", "Like", "ILike", "SimilarTo", "Glob", "Escape", "RegexpLike", "RegexpILike", "Any",
+    "All", "Case", "If",
+    # arithmetic
+    "Add", "Sub", "Mul", "Div", "IntDiv", "Mod", "Neg", "Pow", "DPipe", "BitwiseAnd", "BitwiseOr",
+    "BitwiseXor", "BitwiseNot", "BitwiseLeftShift", "BitwiseRightShift",
+    # scalar functions of the row's values
+    "Length", "Lower", "Upper", "Trim", "Substring", "Left", "Right", "Replace", "Concat", "StrPosition",
+    "StartsWith", "Coalesce", "Nullif", "Greatest", "Least", "Abs", "Round", "Ceil", "Floor", "Sign",
+    "Sqrt", "Ln", "Log", "Exp", "Cast", "TryCast", "Extract", "CurrentDate", "CurrentTimestamp", "CurrentTime",
+    "Date", "TimestampTrunc", "DateTrunc", "TimeToStr", "TsOrDsToTimestamp", "TsOrDsToDate", "Typeof",
+    "Unicode", "ArraySize",
+)  # fmt: skip
+# Functions sqlglot leaves by name (exp.Anonymous) that are plain scalar functions in DuckDB.
+CHECK_FUNCTIONS = frozenset(
+    {
+        "octet_length", "bit_length", "char_length", "character_length", "len", "strlen", "lcase", "ucase",
+        "ltrim", "rtrim", "btrim", "strpos", "instr", "position", "date_part", "datepart", "trunc", "isnan",
+        "isinf", "isfinite", "regexp_full_match", "regexp_matches", "contains", "ends_with", "suffix",
+        "prefix", "ascii", "chr", "reverse",
+    }
+)  # fmt: skip
+# Where a bare word (exp.Var) is a unit or a collation, not a name DuckDB would resolve.
+_VAR_PARENTS = _classes("Extract", "Interval", "TimestampTrunc", "DateTrunc", "Collate", "DataType", "DataTypeParam")
+_TABLE_OF_STATEMENT = re.compile(
+    r"\s*(?:CREATE\s+(?:(?:GLOBAL|LOCAL)\s+)?(?:TEMP(?:ORARY)?\s+|UNLOGGED\s+)?TABLE(?:\s+IF\s+NOT\s+EXISTS)?|"
+    r"ALTER\s+TABLE(?:\s+IF\s+EXISTS)?(?:\s+ONLY)?)\s+([\w\"`\[\].]+)",
+    re.I,
+)
+
+
+def _table_of_statement(text: str) -> str | None:
+    """The table a CREATE / ALTER TABLE statement names, read from its text (for syntax errors)."""
+    found = _TABLE_OF_STATEMENT.match(text)
+    if found is None:
+        return None
+    name = found.group(1)
+    unquoted = name.strip('"`[]')
+    return unquoted if unquoted != name else name.lower()
+
+
+_SUBQUERY_NODES = _classes("Query", "Subquery", "SubqueryPredicate", "Values", "Select", "With", "CTE")
+
+
+def check_problem(expr: exp.Expression, table: str) -> str | None:
+    """What makes a CHECK expression unsafe or impossible to evaluate on one row, or None.
+
+    Only the allow-list ``CHECK_NODES`` / ``CHECK_FUNCTIONS`` may appear, columns must be the table's
+    own (unqualified, or qualified by the table's name), and casts go to built-in types.
+    """
+    for node in expr.walk(bfs=False):
+        if isinstance(node, _SUBQUERY_NODES):
+            return "a subquery, which a CHECK may not use (it sees only its own row)"
+        if isinstance(node, exp.Anonymous):
+            name = node.name.lower()
+            if name not in CHECK_FUNCTIONS:
+                return f"the function {name}(), which is not on the allow-list of scalar functions for CHECKs"
+            continue
+        if isinstance(node, exp.Dot):
+            inner = next((n for n in node.walk() if isinstance(n, exp.Func)), None)
+            called = inner.name.lower() if isinstance(inner, exp.Anonymous) else node.sql().lower()
+            return f"the qualified name {called}, which a CHECK may not use"
+        if isinstance(node, exp.Var):
+            if not isinstance(node.parent, _VAR_PARENTS):
+                return f"the bare word {node.name}, which is not a column of table {table}"
+            continue
+        if isinstance(node, exp.Column):
+            qualifier = ".".join(p.name for p in node.parts[:-1])
+            if qualifier and qualifier.lower() != table.lower():
+                return f"the column {node.sql()}, which is not a column of table {table}"
+            continue
+        if isinstance(node, exp.DataType) and node.this == T.USERDEFINED:
+            return f"a cast to the type {node.sql()}, which is not a built-in type"
+        if not isinstance(node, CHECK_NODES):
+            if isinstance(node, exp.Func):
+                return f"the function {node.sql_name().lower()}(), which is not on the allow-list of scalar functions"
+            return f"{node.sql()!r} ({type(node).__name__}), which a CHECK may not use"
+    return None
+
+
+# --------------------------------------------------------------------------------------------------
+# CHECK expressions: constants, columns and conjunctions (shared with constraints.analyze_checks)
+
+
+def literal_value(node: exp.Expression) -> Any:
+    """A constant's Python value, or raise ValueError when the node is not a plain constant."""
+    if isinstance(node, exp.Paren):
+        return literal_value(node.this)
+    if isinstance(node, exp.Neg):
+        return -literal_value(node.this)
+    if isinstance(node, exp.Literal):
+        if node.is_string:
+            return node.this
+        text = node.this
+        return int(text) if text.lstrip("-").isdigit() else float(text)
+    if isinstance(node, exp.Boolean):
+        return bool(node.this)
+    if isinstance(node, exp.Cast | exp.TryCast):
+        value = literal_value(node.this)
+        to = node.to.this if isinstance(node.to, exp.DataType) else None
+        if isinstance(value, str) and to == exp.DataType.Type.DATE:
+            return dt.date.fromisoformat(value)
+        return value
+    raise ValueError(node.sql())
+
+
+def column_of(node: exp.Expression) -> str | None:
+    if isinstance(node, exp.Paren):
+        return column_of(node.this)
+    if isinstance(node, exp.Column):
+        ident = node.this
+        return ident.this if getattr(ident, "quoted", False) else ident.name.lower()
+    return None
+
+
+def conjuncts(node: exp.Expression) -> list[exp.Expression]:
+    if isinstance(node, exp.Paren):
+        return conjuncts(node.this)
+    if isinstance(node, exp.And):
+        return conjuncts(node.left) + conjuncts(node.right)
+    return [node]
+
+
+def null_guard(node: exp.Expression) -> exp.Expression | None:
+    """``col IS NULL OR X`` -> X (our NULLs are drawn separately, so X must hold for set values)."""
+    if isinstance(node, exp.Or):
+        for a, b in ((node.left, node.right), (node.right, node.left)):
+            inner = a.this if isinstance(a, exp.Paren) else a
+            if isinstance(inner, exp.Is) and isinstance(inner.expression, exp.Null):
+                return b
+    return None
 
 
 class DdlError(ValueError):
@@ -157,6 +342,79 @@ class Schema:
         return self.tables[name]
 
 
+# Date/timestamp CHECK bounds: values._date_bounds draws up to this far past a lower bound that lies
+# beyond its usual range, so such a bound must leave that much room before 9999-12-31.
+TEMPORAL_ROOM = dt.timedelta(days=3650)
+LATEST_DATE = dt.date(9999, 12, 31)
+
+
+def _lower_bounds(expr: exp.Expression) -> list[tuple[str, exp.Expression, bool]]:
+    """``(column, bound, strict)`` for each lower bound a CHECK puts on a column, read as
+    ``constraints.analyze_checks`` reads them (conjunctions, ``col IS NULL OR ...``, BETWEEN, compares)."""
+    found: list[tuple[str, exp.Expression, bool]] = []
+
+    def visit(node: exp.Expression) -> None:
+        guarded = null_guard(node)
+        if guarded is not None:
+            for part in conjuncts(guarded):
+                visit(part)
+            return
+        if isinstance(node, exp.Paren):
+            visit(node.this)
+        elif isinstance(node, exp.Between):
+            col = column_of(node.this)
+            if col:
+                found.append((col, node.args["low"], False))
+        elif isinstance(node, exp.GT | exp.GTE) and column_of(node.left):
+            found.append((column_of(node.left) or "", node.right, isinstance(node, exp.GT)))
+        elif isinstance(node, exp.LT | exp.LTE) and column_of(node.right):
+            found.append((column_of(node.right) or "", node.left, isinstance(node, exp.LT)))
+
+    for part in conjuncts(expr):
+        visit(part)
+    return found
+
+
+def _temporal(value: Any, kind: str) -> dt.date | None:
+    """A bound as the generator reads it (``generate._as_temporal``), or None."""
+    if isinstance(value, str):
+        try:
+            return dt.date.fromisoformat(value[:10]) if kind == "date" else dt.datetime.fromisoformat(value)
+        except ValueError:
+            return None
+    return value if isinstance(value, dt.date) else None
+
+
+def temporal_bound_problem(table: Table, col: str) -> str | None:
+    """Why the CHECK lower bounds of a date/timestamp column would make the generator draw past
+    9999-12-31T23:59:59, or None."""
+    kind = table.columns[col].type.kind
+    for check in table.checks:
+        for name, node, strict in _lower_bounds(check.expr):
+            try:
+                bound = _temporal(literal_value(node), kind) if name == col else None
+            except ValueError:
+                bound = None
+            if bound is None:
+                continue
+            try:
+                if strict:  # the first value drawn is one step past a strict bound
+                    step = dt.timedelta(days=1) if kind == "date" else dt.timedelta(seconds=1)
+                    bound = bound + step
+                day = bound.date() if isinstance(bound, dt.datetime) else bound
+                fits = day + TEMPORAL_ROOM <= LATEST_DATE
+            except OverflowError:
+                fits = False
+            if not fits:
+                latest = (LATEST_DATE - TEMPORAL_ROOM).isoformat()
+                return (
+                    f"CHECK ({check.sql}) sets a lower bound that leaves too little room: values are drawn up to "
+                    f"{TEMPORAL_ROOM.days} days past it and must end by 9999-12-31T23:59:59; use a lower bound on "
+                    f"or before {latest}"
+                )
+    return None
+
+
 # --------------------------------------------------------------------------------------------------
 # Dialect detection and statement splitting
 
@@ -225,6 +483,8 @@ class _Parser:
         self.enums: dict[str, tuple[str, ...]] = {}
         self.statements: list[Statement] = []
         self._current: Statement | None = None
+        # (table, columns, statement, line) of each UNIQUE NULLS NOT DISTINCT, checked once NOT NULLs are known.
+        self._nulls_not_distinct: list[tuple[str, tuple[str, ...], int, int]] = []
 
     # errors -------------------------------------------------------------------------------------
     def fail(self, message: str, node: exp.Expression | None = None, line: int | None = None) -> DdlError:
@@ -262,6 +522,11 @@ class _Parser:
             stmt = Statement(index, line, chunk.strip(), kind)
             self._current = stmt
             tree = self.parse_statement(chunk, line)
+            if isinstance(tree, exp.Create) and (tree.kind or "").upper() == "INDEX" and tree.args.get("unique"):
+                self.statements.append(Statement(index, line, stmt.text, "unique_index"))
+                self._current = self.statements[-1]
+                self.create_unique_index(tree)
+                continue
             if isinstance(tree, exp.Create) and (tree.kind or "").upper() == "TABLE":
                 kind = "create_table"
                 self.statements.append(Statement(index, line, stmt.text, kind))
@@ -283,6 +548,7 @@ class _Parser:
     def parse_statement(self, chunk: str, line: int) -> exp.Expression | None:
         # Leading newlines keep sqlglot's line numbers equal to the file's.
         padded = "\n" * (line - 1) + chunk
+        self.check_tokens(padded)
         if self.dialect == "sqlite":
             # Table options sqlglot does not parse and that do not shape data.
             padded = re.sub(
@@ -292,19 +558,43 @@ class _Parser:
                 flags=re.I,
             )
         try:
-            tree = sqlglot.parse_one(padded, read=self.dialect, error_level=sqlglot.ErrorLevel.RAISE)
+            with _quiet_sqlglot():
+                tree = sqlglot.parse_one(padded, read=self.dialect, error_level=sqlglot.ErrorLevel.RAISE)
         except ParseError as exc:
             detail = exc.errors[0] if exc.errors else {}
             err_line = detail.get("line") or line
             msg = detail.get("description") or str(exc).splitlines()[0]
             near = detail.get("highlight") or ""
+            stmt = self._current
+            assert stmt is not None
+            table = _table_of_statement(chunk)
             raise DdlError(
-                f"{self.source}:{err_line}: statement {self._current.index + 1} "  # type: ignore[union-attr]
-                f"({self._current.summary}): syntax error: {msg}" + (f" near {near!r}" if near else "")  # type: ignore[union-attr]
+                f"{self.source}:{err_line}: statement {stmt.index + 1} ({stmt.summary}): "
+                + (f"table {table}: " if table else "")
+                + f"syntax error: {msg}"
+                + (f" near {near!r}" if near else "")
             ) from exc
         if isinstance(tree, exp.Command) and re.match(r"\s*(CREATE|ALTER)\s+TABLE\b", chunk, re.I):
             raise self.fail("syntax error: sqlglot could not parse this table definition")
         return tree
+
+    def check_tokens(self, padded: str) -> None:
+        """Refuse what sqlglot's parser would forgive or what is not DDL: an empty item in a list
+        (``a,, b``, ``(, a``, ``a,)``) and statements that touch files (COPY, ATTACH, ...)."""
+        try:
+            tokens = sqlglot.tokenize(padded, read=self.dialect)
+        except TokenError as exc:
+            raise self.fail(f"syntax error: {exc}") from exc
+        if tokens and tokens[0].text.upper() in FILE_STATEMENTS:
+            word = tokens[0].text.upper()
+            raise self.fail(f"{word} is not schema DDL (it can read or write files); remove it", line=tokens[0].line)
+        for prev, tok in itertools.pairwise(tokens):
+            empty = (tok.token_type == TokenType.COMMA and prev.token_type in (TokenType.COMMA, TokenType.L_PAREN)) or (
+                tok.token_type == TokenType.R_PAREN and prev.token_type == TokenType.COMMA
+            )
+            if empty:
+                where = prev.line if tok.token_type == TokenType.R_PAREN else tok.line  # the stray comma's line
+                raise self.fail(f"syntax error: empty item in a list near {prev.text + tok.text!r}", line=where)
 
     # CREATE TYPE ... AS ENUM ------------------------------------------------------------------
     def create_type(self, tree: exp.Create) -> bool:
@@ -325,6 +615,17 @@ class _Parser:
         stmt = self._current
         assert stmt is not None
         table = Table(name, {}, statement=stmt.index, line=_node_line(schema.this) or stmt.line)
+        properties = tree.args.get("properties")
+        for prop in [*schema.expressions, *(properties.expressions if properties else [])]:
+            label = next((lbl for cls, lbl in REFUSED_TABLE_PROPERTIES.items() if isinstance(prop, cls)), None)
+            if label is not None:
+                text = prop.sql(dialect=self.dialect).strip("()")
+                raise self.fail(
+                    f"table {name}: {text if label in text.upper() else label + ' ' + text} is not supported: the "
+                    "generator needs every column and constraint in this CREATE TABLE, and rows that any table "
+                    "accepts; write the table out in full",
+                    line=_node_line(prop) or stmt.line,
+                )
         self.tables[name] = table
         for item in schema.expressions:
             if isinstance(item, exp.ColumnDef):
@@ -350,9 +651,11 @@ class _Parser:
             elif isinstance(kind, exp.PrimaryKeyColumnConstraint):
                 table.primary_key = (col_name,)
             elif isinstance(kind, exp.UniqueColumnConstraint):
-                table.uniques.append((col_name,))
+                self.add_unique(table, (col_name,), kind, line=column.line)
             elif isinstance(kind, exp.DefaultColumnConstraint):
                 column.default = kind.this
+            elif isinstance(kind, exp.GeneratedAsIdentityColumnConstraint) and kind.args.get("expression"):
+                raise self.fail(f"column {table.name}.{col_name} is a generated (computed) column; not supported", node)
             elif isinstance(kind, exp.AutoIncrementColumnConstraint | exp.GeneratedAsIdentityColumnConstraint):
                 auto = True
             elif isinstance(kind, exp.CheckColumnConstraint):
@@ -361,6 +664,12 @@ class _Parser:
                 self.add_fk(table, (col_name,), kind, cons.name or None, via_alter=False, node=kind)
             elif isinstance(kind, exp.ComputedColumnConstraint):
                 raise self.fail(f"column {table.name}.{col_name} is a generated (computed) column; not supported", node)
+            elif not isinstance(kind, HARMLESS_COLUMN_CONSTRAINTS):
+                raise self.fail(
+                    f"table {table.name}: column {table.name}.{col_name}: {cons.sql(dialect=self.dialect)} is a "
+                    "constraint the generator cannot enforce; remove it",
+                    node,
+                )
         if auto:
             if sql_type.kind != "int":
                 raise self.fail(f"column {table.name}.{col_name}: auto-increment needs an integer type", node)
@@ -393,14 +702,60 @@ class _Parser:
                 cols = tuple(self.name(e) for e in exprs)
                 self.require_columns(table, cols, item)
                 if cols:
-                    table.uniques.append(cols)
+                    self.add_unique(table, cols, item)
             elif isinstance(item, exp.ForeignKey):
                 cols = tuple(self.name(e) for e in item.expressions)
                 self.require_columns(table, cols, item)
                 self.add_fk(table, cols, item.args["reference"], name, via_alter=via_alter, node=item)
             elif isinstance(item, (exp.CheckColumnConstraint, exp.Check)):
                 self.add_check(table, item.this, name, item)
-            # Indexes, EXCLUDE and the like do not shape data.
+            elif isinstance(item, exp.ExcludeColumnConstraint):
+                self.add_exclude(table, item, name, node)
+            elif isinstance(item, exp.IndexColumnConstraint):
+                continue  # MySQL KEY / INDEX / FULLTEXT / SPATIAL: lookups only, no rule on the data
+            else:
+                label = f"constraint {name} " if name else ""
+                raise self.fail(
+                    f"table {table.name}: {label}{item.sql(dialect=self.dialect)} is a constraint the generator "
+                    "cannot enforce; remove it",
+                    node,
+                )
+
+    def add_unique(self, table: Table, cols: tuple[str, ...], node: exp.Expression, line: int | None = None) -> None:
+        table.uniques.append(cols)
+        if node.args.get("nulls"):  # UNIQUE NULLS NOT DISTINCT: holds only if the columns are never NULL
+            stmt = self._current
+            assert stmt is not None
+            where = line or _node_line(node) or stmt.line
+            self._nulls_not_distinct.append((table.name, cols, stmt.index, where))
+
+    def add_exclude(self, table: Table, item: exp.Expression, name: str | None, node: exp.Expression) -> None:
+        """``EXCLUDE [USING m] (col WITH =, ...)``: two rows conflict when every column is equal (NULLs
+        never equal), exactly a UNIQUE over those columns. Any other operator, an expression or a
+        WHERE (partial) cannot be enforced and is refused."""
+        params = item.this
+        parts = list(params.args.get("columns") or []) if isinstance(params, exp.IndexParameters) else []
+        cols: list[str] = []
+        for part in parts:
+            op = part.args.get("op") if isinstance(part, exp.WithOperator) else None
+            op_text = op.name if isinstance(op, exp.Expression) else str(op or "")
+            target = part.this if isinstance(part, exp.WithOperator) else None
+            if isinstance(target, exp.Ordered):
+                target = target.this
+            if op_text != "=" or not isinstance(target, exp.Column):
+                cols = []
+                break
+            cols.append(self.name(target))
+        where = params.args.get("where") if isinstance(params, exp.IndexParameters) else None
+        if not cols or where is not None:
+            label = f"constraint {name} " if name else ""
+            raise self.fail(
+                f"table {table.name}: {label}{item.sql(dialect=self.dialect)} cannot be enforced: only EXCLUDE "
+                "(col WITH =, ...) over plain columns and without WHERE (the same as a UNIQUE) is supported",
+                node,
+            )
+        self.require_columns(table, tuple(cols), item)
+        table.uniques.append(tuple(cols))
 
     def require_columns(self, table: Table, cols: tuple[str, ...], node: exp.Expression) -> None:
         for col in cols:
@@ -440,8 +795,40 @@ class _Parser:
     def add_check(self, table: Table, expr: exp.Expression, name: str | None, node: exp.Expression) -> None:
         stmt = self._current
         assert stmt is not None
+        problem = check_problem(expr, table.name)
+        if problem is not None:
+            label = f"CHECK {name} " if name else "CHECK "
+            text = " ".join(expr.sql(dialect=self.dialect).split())
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            raise self.fail(f"table {table.name}: {label}({shown}) uses {problem}", node)
         cols = tuple(dict.fromkeys(self.name(c) for c in expr.find_all(exp.Column)))
         table.checks.append(Check(table.name, name, expr, cols, stmt.index, _node_line(node) or stmt.line))
+
+    # CREATE UNIQUE INDEX ----------------------------------------------------------------------
+    def create_unique_index(self, tree: exp.Create) -> None:
+        """A unique index over plain columns is a UNIQUE; on expressions or partial (WHERE) it is refused."""
+        index = tree.this
+        table_node = index.args.get("table") if isinstance(index, exp.Index) else None
+        if table_node is None:
+            raise self.fail("syntax error: CREATE UNIQUE INDEX without ON table")
+        name = self.name(table_node)
+        if name not in self.tables:
+            raise self.fail(f"CREATE UNIQUE INDEX on unknown table {name!r}", table_node)
+        table = self.tables[name]
+        params = index.args.get("params")
+        parts = list(params.args.get("columns") or []) if isinstance(params, exp.IndexParameters) else []
+        targets = [p.this if isinstance(p, exp.Ordered) else p for p in parts]
+        where = params.args.get("where") if isinstance(params, exp.IndexParameters) else None
+        if not targets or where is not None or not all(isinstance(t, exp.Column) for t in targets):
+            what = "is partial (WHERE)" if where is not None else "is on expressions, not plain columns"
+            raise self.fail(
+                f"table {name}: CREATE UNIQUE INDEX ({', '.join(t.sql(dialect=self.dialect) for t in targets)}) "
+                f"{what} and cannot be enforced; make it a UNIQUE over columns or remove it",
+                tree,
+            )
+        cols = tuple(self.name(t) for t in targets)
+        self.require_columns(table, cols, index)
+        table.uniques.append(cols)
 
     # ALTER TABLE ------------------------------------------------------------------------------
     def alter_table(self, tree: exp.Alter) -> None:
@@ -455,6 +842,15 @@ class _Parser:
                     self.table_constraint(table, item, via_alter=True)
             elif isinstance(action, exp.ColumnDef):
                 self.column_def(table, action)
+            elif (isinstance(action, exp.AlterColumn) and action.args.get("dtype") is not None) or isinstance(
+                action, exp.ModifyColumn
+            ):
+                target = action.this.this if isinstance(action, exp.ModifyColumn) else action.this
+                raise self.fail(
+                    f"table {name}: ALTER TABLE changes the type of {name}.{self.name(target)}; not supported, write "
+                    "the final type in CREATE TABLE",
+                    line=self._current.line if self._current else None,
+                )
             elif isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is False:
                 table.columns[self.name(action.this)].nullable = False
             elif isinstance(action, exp.AlterColumn) and action.args.get("allow_null") is True:
@@ -564,6 +960,40 @@ class _Parser:
             table.uniques = uniques
         if not self.tables:
             raise DdlError(f"{self.source}: no CREATE TABLE statement found")
+        for table_name, cols, statement, line in self._nulls_not_distinct:
+            table = self.tables[table_name]
+            nullable = [c for c in cols if table.columns[c].nullable]
+            if nullable:
+                self._current = self.statements[statement]
+                raise self.fail(
+                    f"table {table_name}: UNIQUE NULLS NOT DISTINCT ({', '.join(cols)}) cannot be enforced on the "
+                    f"nullable column(s) {', '.join(nullable)} (generated NULLs would repeat); declare them NOT NULL "
+                    "or drop NULLS NOT DISTINCT",
+                    line=line,
+                )
+        for table in self.tables.values():
+            for column in table.columns.values():
+                if column.type.kind not in ("date", "timestamp", "timestamptz"):
+                    continue
+                problem = temporal_bound_problem(table, column.name)
+                if problem is not None:
+                    self._current = self.statements[table.statement]
+                    raise self.fail(
+                        f"table {table.name}: column {table.name}.{column.name}: {problem}", line=column.line
+                    )
+        self._current = None
+
+
+@contextmanager
+def _quiet_sqlglot() -> Iterator[None]:
+    """sqlglot logs a warning when it falls back to a Command; our own error says it in one line."""
+    logger = logging.getLogger("sqlglot")
+    level = logger.level
+    logger.setLevel(logging.ERROR)
+    try:
+        yield
+    finally:
+        logger.setLevel(level)
 
 
 def _node_line(node: exp.Expression) -> int | None:

@@ -125,7 +125,8 @@ class RelationalDomain(Domain):
     def export(
         self, tables: Tables, cfg: RelationalConfig, seed: int, out_dir: Path, ctx: RunContext
     ) -> dict[str, Path]:
-        # export_dataset proves the written files again before anything is moved into out_dir.
+        # export_dataset proves the written files again and raises before the archive and database are built;
+        # the caller's staging folder (atomic_dir / output_set) then leaves the previous export untouched.
         _report, files = export_dataset(self.prepare(cfg, seed), seed, out_dir, tables=tables)
         return files
 

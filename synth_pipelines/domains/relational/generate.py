@@ -475,6 +475,8 @@ class RelationalGenerator:
         than evaluating a small table's CHECKs)."""
         if self._check_con is None:
             self._check_con = duckdb.connect(":memory:", config={"threads": 1})
+            self._check_con.execute("SET enable_external_access = false")
+            self._check_con.execute("SET lock_configuration = true")
         return self._check_con
 
     def close(self) -> None:

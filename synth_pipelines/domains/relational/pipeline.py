@@ -6,9 +6,6 @@ frames it loaded. Both end in ``export_dataset``, so they write the same bytes.
 
 from __future__ import annotations
 
-import os
-import shutil
-import tempfile
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -118,16 +115,19 @@ def export_dataset(
     progress: Any = None,
     timings: dict[str, float] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Path]]:
-    """Write every table, validate the written data, and only then move the files into ``out_dir``.
+    """Write every table into ``out_dir``, validate the written data, then add the report, zip and database.
 
-    Returns the report and the final files by role. On any violation nothing reaches ``out_dir``.
-    ``timings``, when given, receives wall and CPU seconds per phase (generate, validate, package: the
-    zip and the DuckDB database, built side by side, with each one's own wall time) for benches.
+    Returns the report and the files by role. ``out_dir`` is a folder the caller stages
+    (``core/atomic.output_set`` in the CLI, ``atomic_dir`` in Dagster): on a violation this raises
+    ``ConstraintViolation`` before the zip and the database are built, and the caller discards the
+    folder, so nothing reaches the real output. Tables written only to build the zip or the database
+    (CSV without ``csv``, Parquet without ``parquet``) are removed again. ``timings``, when given,
+    receives wall and CPU seconds per phase (generate, validate, package: the zip and the DuckDB
+    database, built side by side, with each one's own wall time) for benches.
     """
     clock = _PhaseClock(timings)
     schema, plan, gen = prepared.schema, prepared.plan, prepared.generator
     out_dir.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=".relational-staging.", dir=out_dir))
     try:
         want_csv = "csv" in formats or "zip" in formats
         parquet: dict[str, Path] = {}
@@ -137,8 +137,8 @@ def export_dataset(
         with WriteBehind("relational-parquet") as pq_thread, WriteBehind("relational-csv") as csv_thread:
             for name in plan.insert_order:
                 frame_schema = gen.empty_frame(name).schema
-                parquet[name] = staging / f"{name}.parquet"
-                csv[name] = staging / f"{name}.csv"
+                parquet[name] = out_dir / f"{name}.parquet"
+                csv[name] = out_dir / f"{name}.csv"
                 sinks: list[tuple[BlockWriter, WriteBehind]] = [
                     (
                         ParquetBlockWriter(
@@ -175,8 +175,8 @@ def export_dataset(
                 f"{schema.source} seed={seed}: generated data violates constraints ({violation_summary(report)}); "
                 "nothing was written"
             )
-        (staging / "validation_report.json").write_text(report_json(report), encoding="utf-8")
-        files: dict[str, Path] = {"report": staging / "validation_report.json"}
+        (out_dir / "validation_report.json").write_text(report_json(report), encoding="utf-8")
+        files: dict[str, Path] = {"report": out_dir / "validation_report.json"}
         if "parquet" in formats:
             files |= {f"parquet:{n}": p for n, p in parquet.items()}
         if "csv" in formats:
@@ -184,24 +184,22 @@ def export_dataset(
         # The archive (zlib) and the database (DuckDB) both release the GIL: build them side by side.
         with ThreadPoolExecutor(max_workers=1, thread_name_prefix="relational-zip") as pool:
             zipped = (
-                pool.submit(_timed, write_zip, [csv[n] for n in plan.insert_order], staging / "dataset.zip")
+                pool.submit(_timed, write_zip, [csv[n] for n in plan.insert_order], out_dir / "dataset.zip")
                 if "zip" in formats
                 else None
             )
             if "duckdb" in formats:
-                files["duckdb"], seconds = _timed(write_duckdb, schema, plan, parquet, staging / "dataset.duckdb")
+                files["duckdb"], seconds = _timed(write_duckdb, schema, plan, parquet, out_dir / "dataset.duckdb")
                 clock.note("duckdb", seconds)
             if zipped is not None:
                 files["zip"], seconds = zipped.result()
                 clock.note("zip", seconds)
         if zipped is not None or "duckdb" in formats:
             clock.lap("package")
-        final: dict[str, Path] = {}
-        for role, path in files.items():
-            target = out_dir / path.name
-            os.replace(path, target)
-            final[role] = target
-        return report, final
+        kept = set(files.values())
+        for path in [*parquet.values(), *csv.values()]:
+            if path not in kept:
+                path.unlink(missing_ok=True)
+        return report, files
     finally:
         gen.close()
-        shutil.rmtree(staging, ignore_errors=True)

@@ -15,7 +15,7 @@ from typing import Any
 import duckdb
 import polars as pl
 
-from synth_pipelines.domains.relational.constraints import check_label, compile_checks
+from synth_pipelines.domains.relational.constraints import check_label, compile_checks, lock_down
 from synth_pipelines.domains.relational.ddl import Schema, Table
 from synth_pipelines.domains.relational.generate import RelationalGenerator
 from synth_pipelines.domains.relational.plan import Plan
@@ -33,8 +33,13 @@ def _cols(cols: tuple[str, ...] | list[str]) -> str:
 
 
 def connect_sources(sources: dict[str, pl.DataFrame | Path], memory_limit: str = "512MB") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB where each table is a view over its frame or Parquet file."""
+    """An in-memory DuckDB where each table is a view over its frame or Parquet file.
+
+    The connection evaluates CHECK expressions, so it is locked down: it may read its own Parquet
+    files and nothing else on the file system, and its configuration cannot be changed.
+    """
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": 2})
+    lock_down(con, [str(src) for src in sources.values() if not isinstance(src, pl.DataFrame)])
     for name, src in sources.items():
         if isinstance(src, pl.DataFrame):
             con.register(f"__frame_{name}", src.to_arrow())

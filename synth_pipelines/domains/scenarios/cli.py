@@ -9,24 +9,13 @@ from __future__ import annotations
 
 import argparse
 import logging
-import os
-import shutil
 import sys
-import tempfile
 from pathlib import Path
 from typing import Any
 
 from synth_pipelines.domains.scenarios.base import FORMATS, Scenario, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.registry import ENTRY_POINT_GROUP, ScenarioCatalog, load_catalog
-from synth_pipelines.domains.scenarios.run import (
-    check_dataset,
-    draw_entities,
-    generate_records,
-    write_dataset,
-)
-from synth_pipelines.llm.contract import LLMError, StructuredGenerator
-from synth_pipelines.llm.generate import build_generator
-from synth_pipelines.llm.settings import LLMSettings, add_provider_args, settings_from_args
+from synth_pipelines.llm.settings import add_provider_args
 
 SHORT_OF_COUNT = 3  # exit code: some records failed and were skipped; what was made is written
 EPILOG_NOTES = """With an LLM provider, facts are drawn from the seed and the model writes the text; answers are
@@ -41,18 +30,11 @@ log = logging.getLogger("synth_pipelines.scenarios")
 
 
 def _describe_arg(scenario: Scenario, arg: Any) -> str:
-    default = " ".join(map(str, arg.default)) if arg.multiple else arg.default
+    # The default the scenario's config model (the Dagster run config) gives the field.
+    value = scenario.config_model.model_fields[arg.dest].get_default(call_default_factory=True)
+    default = " ".join(map(str, value)) if arg.multiple else value
     choices = f"; choices: {', '.join(map(str, arg.choices))}" if arg.choices else ""
     return f"{arg.help} ({scenario.name}; default: {default}{choices})"
-
-
-def make_generator(settings: LLMSettings, data_dir: Path, log: logging.Logger | None = None) -> StructuredGenerator:
-    """The provider layer's generator for the run (the offline one makes the scenario draw offline).
-
-    Shares the response cache ``<data_dir>/llm_cache.sqlite`` with the Dagster assets, so a rerun
-    of the same seed and arguments (whatever ``--out-dir``) is served from the cache.
-    """
-    return build_generator(settings, data_dir, log=log)
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -107,7 +89,7 @@ def register(sub: argparse._SubParsersAction) -> None:
                 metavar=arg.dest.upper(),
                 help=_describe_arg(reg.scenario, arg),
             )
-    parser.set_defaults(func=_run, _catalog=catalog)
+    parser.set_defaults(func=_run, _catalog=catalog, config_of=lambda args: _config(args)[1])
 
 
 def _list(catalog: ScenarioCatalog) -> int:
@@ -141,14 +123,11 @@ def _scenario_values(scenario: Scenario, args: argparse.Namespace) -> dict[str, 
     return values
 
 
-def _run(args: argparse.Namespace) -> int:
-    from synth_pipelines.core.atomic import check_writable_dir
-    from synth_pipelines.core.cli_support import CliError, show_progress
-    from synth_pipelines.core.paths import default_data_dir
+def _config(args: argparse.Namespace) -> tuple[Scenario, Any]:
+    """The chosen scenario and its config: the flags given, the config model's defaults for the rest."""
+    from synth_pipelines.core.cli_support import CliError
 
     catalog: ScenarioCatalog = args._catalog
-    if args.list:
-        return _list(catalog)
     if not getattr(args, "scenario", None):
         raise CliError(f"give --scenario NAME (one of: {', '.join(catalog.scenarios)}) or --list")
     try:
@@ -156,46 +135,61 @@ def _run(args: argparse.Namespace) -> int:
     except KeyError as exc:
         raise CliError(str(exc.args[0])) from None
     try:
-        cfg = scenario.parse_config(_scenario_values(scenario, args))
+        return scenario, scenario.parse_config(_scenario_values(scenario, args))
     except ScenarioArgumentError as exc:
         raise CliError(str(exc)) from None
+
+
+def _run(args: argparse.Namespace) -> int:
+    from synth_pipelines.core.atomic import check_writable_dir, output_set
+    from synth_pipelines.core.cli_support import CliError, show_progress
+    from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
+    from synth_pipelines.core.paths import default_data_dir
+    from synth_pipelines.domains.scenarios.domain import ScenarioDomain
+    from synth_pipelines.llm.contract import LLMError
+    from synth_pipelines.llm.session import LLMSession
+    from synth_pipelines.llm.settings import settings_from_args
+
+    if args.list:
+        return _list(args._catalog)
+    scenario, cfg = _config(args)
     settings = settings_from_args(args)  # a missing key fails here, before anything is drawn or written
     data_dir = Path(default_data_dir())
     out_dir = check_writable_dir(
         getattr(args, "out_dir", None) or data_dir / "scenarios" / scenario.name.replace("-", "_")
     )
-    generator = make_generator(settings, data_dir, log)
-
     bar = None
     if show_progress():
         from tqdm import tqdm
 
         bar = tqdm(total=cfg.count, unit="rec", desc=scenario.name)
-    try:
-        entities = draw_entities(scenario, cfg, args.seed)
-        generated = generate_records(scenario, cfg, args.seed, entities, generator, bar.update if bar else None, log)
-    except LLMError as exc:  # bad credentials, failure budget exceeded: the message says which
-        raise CliError(f"scenario {scenario.name}: {exc}") from None
-    finally:
+    session = LLMSession(settings, data_dir, log)
+    ctx = RunContext(data_dir=data_dir, log=log, llm=session, progress=bar.update if bar else None)
+    meta = ctx.metadata
+
+    def summarize() -> None:  # what was made and what the provider did, also when a check stops the run
         if bar is not None:
             bar.close()
-        close = getattr(generator, "close", None)
-        if close is not None:
-            close()
-    print(f"{scenario.name}: {generated.summary()}", file=sys.stderr)
-    if not settings.is_offline:
-        print(f"{settings.provider}/{settings.model}: {generated.provider_summary()}", file=sys.stderr)
-    if generated.records.height == 0:
-        raise CliError(f"scenario {scenario.name}: every record failed; nothing was written")
-    check_dataset(scenario, cfg, generated.records, entities)
-    # All files of a run appear together: write them in a staging folder, then move each into place.
-    staging = Path(tempfile.mkdtemp(prefix=".synth-scenario-", dir=out_dir))
+        if "summary" in meta:
+            print(f"{scenario.name}: {meta['summary']}", file=sys.stderr)
+            if not settings.is_offline:
+                print(f"{settings.provider}/{settings.model}: {meta['provider_summary']}", file=sys.stderr)
+
     try:
-        staged = write_dataset(scenario, cfg, generated.records, entities, staging)
-        for table, path in staged.items():
-            final = out_dir / path.name
-            os.replace(path, final)
-            print(f"{table}: {final}")
+        # The same pipeline as the Dagster group; the files appear together in out_dir, or none does.
+        with output_set(out_dir) as staging:
+            try:
+                run = run_domain(ScenarioDomain(scenario), cfg, args.seed, staging, ctx)
+            finally:
+                summarize()
+    except LLMError as exc:  # bad credentials, failure budget exceeded: the message says which
+        raise CliError(f"scenario {scenario.name}: {exc}") from None
+    except ConstraintViolation:
+        if "summary" in meta and meta.get("records_generated") == 0:
+            raise CliError(f"scenario {scenario.name}: every record failed; nothing was written") from None
+        raise
     finally:
-        shutil.rmtree(staging, ignore_errors=True)
-    return SHORT_OF_COUNT if generated.failures else 0
+        session.close()
+    for table, path in run.files.items():
+        print(f"{table}: {out_dir / path.relative_to(staging)}")
+    return SHORT_OF_COUNT if meta.get("records_failed") else 0
