@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from synth_pipelines.domains.relational.ddl import DIALECTS
@@ -14,9 +15,12 @@ EPILOG = """Examples:
   synth relational --ddl shop.sql --dialect mysql --rows 500 --table-rows orders=20000,order_items=80000 \\
       --format parquet,duckdb --seed 7 --out out/shop
 
+  synth relational --ddl data/schemas/library.sql --print-spec > library.yaml   # edit, then:
+  synth relational --ddl data/schemas/library.sql --spec library.yaml --out out/library
+
 Writes <table>.parquet, <table>.csv, dataset.zip, dataset.duckdb and validation_report.json into --out.
-Every PRIMARY KEY, FOREIGN KEY, UNIQUE, NOT NULL and CHECK is verified on the written data first; on any
-violation nothing is written and the exit code is 1."""
+Every PRIMARY KEY, FOREIGN KEY, UNIQUE, NOT NULL, CHECK and rule of the spec is verified on the written
+data first; on any violation nothing is written and the exit code is 1."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
@@ -44,7 +48,18 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (required unless --print-spec)")
+    parser.add_argument(
+        "--spec",
+        type=Path,
+        default=None,
+        help="generation spec (YAML or JSON), merged over the inferred one; its row counts win",
+    )
+    parser.add_argument(
+        "--print-spec",
+        action="store_true",
+        help="write the spec this run would use (YAML) to stdout and exit without generating",
+    )
     parser.set_defaults(func=run)
 
 
@@ -62,9 +77,21 @@ def run(args: argparse.Namespace) -> int:
         raise CliError(f"--fanout must be >= 0, got {args.fanout}")
     formats = parse_formats(args.format)
     cfg = RelationalConfig(
-        rows=args.rows, table_rows=parse_table_rows(args.table_rows), fanout=args.fanout, dialect=args.dialect
+        rows=args.rows,
+        table_rows=parse_table_rows(args.table_rows),
+        fanout=args.fanout,
+        dialect=args.dialect,
+        spec=str(args.spec) if args.spec else None,
     )
     prepared = prepare(args.ddl, cfg, args.seed)
+    if args.print_spec:
+        from synth_pipelines.domains.relational.spec import dump_spec
+
+        prepared.generator.close()
+        sys.stdout.write(dump_spec(prepared.spec))
+        return 0
+    if args.out is None:
+        raise CliError("--out is required (unless --print-spec)")
     check_writable_dir(args.out)
     total = sum(prepared.plan.rows.values())
     bar = None

@@ -22,7 +22,6 @@ ENTRY_POINT_GROUP = "synth_pipelines.scenarios"
 log = logging.getLogger(__name__)
 
 
-
 def builtin_scenarios() -> dict[str, type[Scenario]]:
     """The scenarios shipped in this package, by name (listed here, so no module imports the registry back)."""
     from synth_pipelines.domains.scenarios.financial import FinancialScenario
