@@ -166,12 +166,16 @@ def test_same_seed_same_bytes_different_seed_different(name: str, tmp_path: Path
     for folder, seed in (("a", 5), ("b", 5), ("c", 6)):
         domain.stream(cfg, seed, tmp_path / folder)
     a, b, c = (files_under(tmp_path / d) for d in "abc")
-    assert set(a) == set(export_names(name).values()) == {
-        f"{name}_valid.jsonl",
-        f"{name}_valid.parquet",
-        f"raw/{name}_invalid.jsonl",
-        f"raw/{name}_invalid_manifest.jsonl",
-    }
+    assert (
+        set(a)
+        == set(export_names(name).values())
+        == {
+            f"{name}_valid.jsonl",
+            f"{name}_valid.parquet",
+            f"raw/{name}_invalid.jsonl",
+            f"raw/{name}_invalid_manifest.jsonl",
+        }
+    )
     assert a == b
     assert set(a) == set(c) and all(a[k] != c[k] for k in a)
     valid = pl.read_parquet(tmp_path / "a" / f"{name}_valid.parquet")

@@ -36,8 +36,17 @@ def cli_cases(seed: int, out: Path) -> dict[str, list[str]]:
         "agent_traces": ["agent-logs", "--count", "400", "--seed", s, "--out", str(out / "agent_traces")],
         "api_traces": ["api-traces", "--users", "300", "--seed", s, "--out", str(out / "api_traces")],
         "nlp": [
-            "nlp", "--documents", "synth_pipelines/domains/nlp/sample_docs", "--format", "qa", "--samples", "12",
-            "--seed", s, "--output-prefix", str(out / "nlp" / "nlp"),
+            "nlp",
+            "--documents",
+            "synth_pipelines/domains/nlp/sample_docs",
+            "--format",
+            "qa",
+            "--samples",
+            "12",
+            "--seed",
+            s,
+            "--output-prefix",
+            str(out / "nlp" / "nlp"),
         ],  # fmt: skip
     }
     for schema in SCHEMAS:

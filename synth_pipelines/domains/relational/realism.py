@@ -282,6 +282,8 @@ def _inferred_rules(schema: Schema, plan: Plan, table: Table) -> list[RuleSpec]:
 def default_offset(table: Table, column: str, anchor: Ref, direction: int) -> str:
     """How far a derived column lies from its anchor, by the names involved."""
     if direction < 0:
+        if anchor.table is not None:  # booked before the parent's scheduled event
+            return "1h..180d"
         return "18y..70y" if _is_person_table(table.name) else "1d..40y"
     if anchor.table is None:
         for early_rx, late_rx, offset in ROW_ORDER:
@@ -441,7 +443,10 @@ def wire(schema: Schema, plan: Plan, spec: GenerationSpec) -> GenerationSpec:
                 continue
             need = rule.gap_us + (1 if rule.strict else 0)
             done = False
-            for side, other, direction in ((rule.later, rule.earlier, 1), (rule.earlier, rule.later, -1)):
+            sides = [(rule.later, rule.earlier, 1), (rule.earlier, rule.later, -1)]
+            if rule.earlier.table is None and BIRTH.search(rule.earlier.column.lower()):
+                sides.reverse()  # a birth date is drawn before the first event, not the event after the birth
+            for side, other, direction in sides:
                 if side.table is not None or side.column in locked:
                     continue
                 gen = tspec.columns[side.column]
@@ -449,7 +454,7 @@ def wire(schema: Schema, plan: Plan, spec: GenerationSpec) -> GenerationSpec:
                 if gen.generator == want:
                     gen.of = [*(gen.of or []), str(other)] if str(other) not in (gen.of or []) else gen.of
                     gen.offset = _raise_min(gen.offset or "0s..end", need, where)
-                elif gen.generator == "date_range" and (direction > 0 or BIRTH.search(side.column.lower())):
+                elif gen.generator == "date_range":
                     gen.generator = want  # type: ignore[assignment]
                     gen.of = [str(other)]
                     gen.offset = _raise_min(default_offset(table, side.column, other, direction), need, where)

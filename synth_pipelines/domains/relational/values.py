@@ -38,7 +38,8 @@ DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 
 _PERSON_TABLES = re.compile(
     r"(author|member|customer|employee|user|people|person|student|patient|staff|guest|client|contact|"
-    r"teacher|driver|passenger|player|worker|manager|reviewer|owner|applicant|candidate)s?$"
+    r"teacher|driver|passenger|player|worker|manager|reviewer|owner|applicant|candidate|doctor|nurse|physician|"
+    r"dentist|pilot)s?$"
 )
 
 _STRING_RULES: list[tuple[str, str]] = [
