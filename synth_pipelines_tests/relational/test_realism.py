@@ -261,9 +261,7 @@ def test_a_bad_spec_is_refused_with_one_line(tmp_path: Path, schema: str, spec: 
     spec_file = tmp_path / "bad.yaml"
     spec_file.write_text(spec)
     out = tmp_path / "out"
-    code, _, err = synth(
-        ["relational", "--ddl", str(SCHEMAS[schema]), "--spec", str(spec_file), "--out", str(out)]
-    )
+    code, _, err = synth(["relational", "--ddl", str(SCHEMAS[schema]), "--spec", str(spec_file), "--out", str(out)])
     assert code == 1 and not out.exists()
     assert len(err.strip().splitlines()) == 1 and message in err, err
 
