@@ -124,6 +124,8 @@ def test_dagster_and_cli_write_identical_bytes(tmp_path: Path):
     assert list(tables) == list(load_ddl(ddl).tables)
     assert sorted(tables) == sorted(config_meta["insert_order"].value.split(", "))
     assert {t: f.height for t, f in tables.items()} == config_meta["rows_planned"].value
+    # the generation spec the run used is on the config asset, its rules first
+    assert "loaned_at >= members.joined_at" in config_meta["generation_spec"].value
     dagster_out = data_dir / "exports" / "library" / "seed=42"
     cli_out = tmp_path / "cli"
     assert cli.main(["relational", "--ddl", str(ddl), "--rows", "300", "--seed", "42", "--out", str(cli_out)]) == 0

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from synth_pipelines.core.cli_support import ModelFlags, model_from_args
@@ -39,22 +40,36 @@ def register(sub: argparse._SubParsersAction) -> None:
         overrides={
             "table_rows": Flag(metavar="T=N,...", help="per-table row counts, e.g. loans=50000,reviews=20000"),
             "dialect": Flag(choices=DIALECTS),
+            "spec": Flag(metavar="FILE"),
         },
     )
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
-    parser.add_argument("--out", required=True, type=Path, help="output directory")
+    parser.add_argument("--out", type=Path, default=None, help="output directory (required unless --print-spec)")
+    parser.add_argument(
+        "--print-spec",
+        action="store_true",
+        help="write the spec this run would use (YAML) to stdout and exit without generating",
+    )
     parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))
 
 
 def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     from synth_pipelines.core.atomic import check_writable_dir, output_set
-    from synth_pipelines.core.cli_support import show_progress
+    from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.domains.relational.pipeline import export_dataset, parse_formats, prepare
 
     formats = parse_formats(args.format)
     cfg: RelationalConfig = model_from_args(flags, args)
     prepared = prepare(args.ddl, cfg, args.seed)
+    if args.print_spec:
+        from synth_pipelines.domains.relational.spec import dump_spec
+
+        prepared.generator.close()
+        sys.stdout.write(dump_spec(prepared.spec))
+        return 0
+    if args.out is None:
+        raise CliError("--out is required (unless --print-spec)")
     check_writable_dir(args.out)
     total = sum(prepared.plan.rows.values())
     bar = None

@@ -23,12 +23,15 @@ from synth_pipelines.domains.relational.pipeline import (
     Prepared,
     RelationalConfig,
     export_dataset,
+    plan_and_spec,
 )
-from synth_pipelines.domains.relational.plan import Plan, make_plan
+from synth_pipelines.domains.relational.plan import Plan
+from synth_pipelines.domains.relational.realism import Resolved
 from synth_pipelines.domains.relational.report import build_report, violation_summary
+from synth_pipelines.domains.relational.spec import dump_spec
 
 CONSTRAINTS_CHECK = CheckSpec(
-    "all_constraints_hold", "Zero violations of every PK, FK, UNIQUE, NOT NULL, CHECK and type."
+    "all_constraints_hold", "Zero violations of every PK, FK, UNIQUE, NOT NULL, CHECK, type and spec rule."
 )
 
 
@@ -45,18 +48,30 @@ def schema_files(directory: Path = SCHEMAS_DIR) -> list[Path]:
 
 
 @functools.lru_cache(maxsize=32)
-def _schema_and_plan(path: str, text_sha256: str, cfg_json: str) -> tuple[Schema, Plan]:
-    # Keyed by the file's content as well as its path: an edited DDL is parsed again.
+def _schema_and_plan(path: str, text_sha256: str, spec_sha256: str, cfg_json: str) -> tuple[Schema, Plan, Resolved]:
+    # Keyed by the files' contents as well as their paths: an edited DDL or spec is read again.
     cfg = RelationalConfig.model_validate_json(cfg_json)
     schema = load_ddl(path, cfg.dialect)
-    return schema, make_plan(schema, cfg.rows, cfg.table_rows, cfg.fanout)
+    plan, resolved = plan_and_spec(schema, cfg)
+    return schema, plan, resolved
 
 
 def plan_for(ddl: Path, cfg: RelationalConfig, seed: int) -> Prepared:
-    """The parsed schema, the insert plan and a fresh generator for ``seed``."""
+    """The parsed schema, the insert plan, the validated spec and a fresh generator for ``seed``."""
     digest = hashlib.sha256(Path(ddl).read_bytes()).hexdigest()
-    schema, plan = _schema_and_plan(str(ddl), digest, cfg.model_dump_json())
-    return Prepared(schema, plan, RelationalGenerator(schema, plan, seed))
+    spec_digest = (
+        hashlib.sha256(Path(cfg.spec).read_bytes()).hexdigest() if cfg.spec and Path(cfg.spec).is_file() else ""
+    )
+    schema, plan, resolved = _schema_and_plan(str(ddl), digest, spec_digest, cfg.model_dump_json())
+    return Prepared(schema, plan, RelationalGenerator(schema, plan, seed, resolved))
+
+
+def spec_markdown(prepared: Prepared) -> str:
+    """The generation spec as markdown: the rules as a table, then the whole spec as YAML."""
+    lines = ["| table | rule | origin |", "|---|---|---|"]
+    for table, rules in prepared.generator.resolved.rules.items():
+        lines += [f"| {table} | `{r.check}` | {r.origin} |" for r in rules]
+    return "\n".join([*lines, "", "```yaml", dump_spec(prepared.spec).rstrip(), "```"])
 
 
 def constraints_markdown(report: dict[str, Any]) -> str:
@@ -68,6 +83,8 @@ def constraints_markdown(report: dict[str, Any]) -> str:
             what = c.get("expression") or ", ".join(c.get("columns", []))
             extra = f" (coverage {c['coverage_pct']}%)" if c["type"] == "FOREIGN KEY" else ""
             lines.append(f"| {name} | {c['type']}{extra} | {what} | {c['violations']} |")
+    for r in report.get("rules", []):
+        lines.append(f"| {r['table']} | RULE ({r['origin']}) | {r['rule']} | {r['violations']} |")
     return "\n".join(lines)
 
 
@@ -86,19 +103,22 @@ class RelationalDomain(Domain):
         return plan_for(self.ddl, cfg, seed)
 
     def describe(self, cfg: RelationalConfig, seed: int) -> dict[str, Any]:
-        prepared = self.prepare(cfg, seed)  # fails here, clearly, on a bad DDL or impossible counts
+        prepared = self.prepare(cfg, seed)  # fails here, clearly, on a bad DDL, spec or impossible counts
         prepared.generator.close()
         return {
             "ddl_file": self.ddl.name,
             "ddl_sha256": prepared.schema.sha256,
             "insert_order": ", ".join(prepared.plan.insert_order),
             "rows_planned": dict(prepared.plan.rows),
+            "generation_spec": Markdown(spec_markdown(prepared)),
         }
 
     def draw(self, cfg: RelationalConfig, seed: int, ctx: RunContext) -> Tables:
         prepared = self.prepare(cfg, seed)
         try:
-            return {table: prepared.generator.table_frame(table) for table in prepared.schema.tables}
+            # Parents first (children read their parents' dates), returned in DDL order as before.
+            frames = {table: prepared.generator.table_frame(table) for table in prepared.plan.insert_order}
+            return {table: frames[table] for table in prepared.schema.tables}
         finally:
             prepared.generator.close()
 

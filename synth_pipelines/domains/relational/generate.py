@@ -36,11 +36,17 @@ from synth_pipelines.domains.relational.constraints import (
 )
 from synth_pipelines.domains.relational.ddl import Column, ForeignKey, Schema, Table
 from synth_pipelines.domains.relational.plan import Plan
+from synth_pipelines.domains.relational.realism import Derivation, Resolved, infer_spec, resolve
+from synth_pipelines.domains.relational.spec import ColumnGen, Ref
 from synth_pipelines.domains.relational.values import (
+    EPOCH,
+    US_PER_DAY,
     ColumnSpec,
+    _date_bounds,
     domain_size,
     draw_column,
     enumerate_column,
+    fit_length,
     infer_semantic,
     mix62,
     number_step,
@@ -49,6 +55,7 @@ from synth_pipelines.domains.relational.values import (
     type_bounds,
     typical_range,
 )
+from synth_pipelines.domains.relational.vocab import vocab
 
 DOMAIN = "relational"
 MAX_REDRAWS = 40
@@ -66,6 +73,11 @@ _NULL_SHARES = [
     ("comment", 0.5),
     ("middle_name", 0.6),
 ]
+
+
+def null_share_for(column: str) -> float:
+    """The NULL share of a nullable column by its name (an end date is usually still open)."""
+    return next((share for key, share in _NULL_SHARES if key in column.lower()), 0.1)
 
 
 @dataclass
@@ -99,19 +111,22 @@ class KeyGroup:
 class TableModel:
     """Everything needed to draw one table: specs, key groups, FK plan, CHECK rules."""
 
-    def __init__(self, schema: Schema, table: Table, plan: Plan) -> None:
+    def __init__(self, schema: Schema, table: Table, plan: Plan, resolved: Resolved) -> None:
         self.table = table
         self.rows = plan.rows[table.name]
         rules, self.orders = analyze_checks(table)
-        referenced = {
-            c
-            for t in schema.tables.values()
-            for fk in t.foreign_keys
-            if fk.ref_table == table.name
-            for c in fk.ref_columns
-        }
-        self.specs = {
-            c.name: _spec(schema, table, c, rules.get(c.name), c.name in referenced) for c in table.columns.values()
+        gens = resolved.spec.tables[table.name].columns
+        self.specs = {c.name: _spec(schema, table, c, rules.get(c.name), gens[c.name]) for c in table.columns.values()}
+        self.derivations: dict[str, Derivation] = resolved.derivations.get(table.name, {})
+        self.derived_order: list[str] = resolved.order.get(table.name, [])
+        self.person = {c for c, g in gens.items() if g.generator == "person"}
+        self.email_domains = next((g.domains for g in gens.values() if g.part == "email" and g.domains), None)
+        # The foreign key through which a derivation reads a parent's column, by parent table.
+        self.parent_fk = {
+            ref.table: next(fk for fk in table.foreign_keys if fk.ref_table == ref.table)
+            for d in self.derivations.values()
+            for ref in d.anchors
+            if ref.table is not None
         }
         self.groups: list[KeyGroup] = []
         self.key_columns: set[str] = set()
@@ -120,9 +135,10 @@ class TableModel:
         self.plain: list[str] = []
 
 
-def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None, referenced: bool) -> ColumnSpec:
+def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None, gen: ColumnGen) -> ColumnSpec:
     t = column.type
-    spec = ColumnSpec(table.name, column, infer_semantic(table.name, column))
+    spec = ColumnSpec(table.name, column, gen.meaning or infer_semantic(table.name, column))
+    _apply_gen(spec, gen)
     spec.default = column.default_literal
     if isinstance(spec.default, str) and t.kind in ("int", "decimal", "float"):
         try:
@@ -145,6 +161,8 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
             hi = min(hi, float(rule.hi) - (step if rule.hi_strict else 0))
         if t.kind == "int":
             lo, hi = math.ceil(lo), math.floor(hi)
+        if "range" in spec.extra:
+            lo, hi = max(lo, spec.extra["range"][0]), min(hi, spec.extra["range"][1])
         spec.lo, spec.hi = lo, hi
         if lo > hi:
             raise ConstraintViolation(
@@ -154,7 +172,9 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
     elif t.kind in ("date", "timestamp", "timestamptz"):
         spec.lo = _as_temporal(rule.lo, t.kind, rule.lo_strict, +1)
         spec.hi = _as_temporal(rule.hi, t.kind, rule.hi_strict, -1)
-    if rule.choices is not None:
+    if spec.choices is not None:  # a spec's vocabulary (validated against ENUMs and IN lists)
+        pass
+    elif rule.choices is not None:
         choices = [c for c in rule.choices if c not in rule.excluded]
         if t.kind == "enum":
             choices = [c for c in choices if c in t.enum_values]
@@ -168,9 +188,31 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
         spec.choices = choices
     elif t.kind == "enum" and rule.excluded:
         spec.choices = [v for v in t.enum_values if v not in rule.excluded]
-    if column.nullable and not referenced and not column.auto_increment:
-        spec.null_share = next((share for key, share in _NULL_SHARES if key in column.name.lower()), 0.1)
+    # The spec's NULL share (inferred: null_share_for; validated against NOT NULL).
+    spec.null_share = gen.null_share or 0.0 if column.nullable else 0.0
     return spec
+
+
+def _apply_gen(spec: ColumnSpec, gen: ColumnGen) -> None:
+    """What a spec's column generator says, in the terms ``values.draw_column`` draws from."""
+    g = gen.generator
+    if g == "vocabulary":
+        spec.choices = list(gen.values or [])
+        if gen.weights is not None:
+            spec.extra["weights"] = list(gen.weights)
+    elif g == "faker":
+        spec.extra["faker"] = gen.provider
+    elif g == "pattern":
+        spec.extra["pattern"] = gen.pattern
+    elif g == "number":
+        spec.extra["range"] = (float(gen.min), float(gen.max), gen.distribution or "uniform")  # type: ignore[arg-type]
+    elif g == "person":
+        spec.extra["person"] = gen.part
+    if g in ("date_range", "after", "before") and (gen.start or gen.end):
+        default = _date_bounds(spec)
+        start = dt.date.fromisoformat(gen.start) if gen.start else default[0]
+        end = dt.date.fromisoformat(gen.end) if gen.end else default[1]
+        spec.extra["dates"] = (start, end)
 
 
 def _as_temporal(value: object, kind: str, strict: bool, direction: int) -> object:
@@ -193,11 +235,15 @@ def _as_temporal(value: object, kind: str, strict: bool, direction: int) -> obje
 class RelationalGenerator:
     """Draws the tables of one schema for one seed and plan."""
 
-    def __init__(self, schema: Schema, plan: Plan, seed: int) -> None:
+    def __init__(self, schema: Schema, plan: Plan, seed: int, resolved: Resolved | None = None) -> None:
         self.schema = schema
         self.plan = plan
         self.seed = seed
-        self.models = {name: TableModel(schema, t, plan) for name, t in schema.tables.items()}
+        self.resolved = resolved if resolved is not None else resolve(schema, plan, infer_spec(schema, plan))
+        self.models = {name: TableModel(schema, t, plan, self.resolved) for name, t in schema.tables.items()}
+        # Columns children derive from (members.joined_at for loans.loaned_at), kept per finished table as
+        # int64 microseconds and a set-mask: parents are drawn first, so a child gathers them by row number.
+        self._anchors: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         for model in self.models.values():
             self._plan_keys(model)
         self._key_cache_depth = 0
@@ -299,9 +345,16 @@ class RelationalGenerator:
                 c.size = want
 
     # keys ---------------------------------------------------------------------------------------
-    def key_frame(self, table: str, idx: np.ndarray, only: set[str] | None = None) -> dict[str, pl.Series]:
+    def key_frame(
+        self,
+        table: str,
+        idx: np.ndarray,
+        only: set[str] | None = None,
+        parent_rows: dict[tuple[str, ...], np.ndarray] | None = None,
+    ) -> dict[str, pl.Series]:
         """The key columns of ``table`` at rows ``idx`` (a pure function of the row numbers);
-        with ``only``, just the key groups holding those columns (and the groups they derive from)."""
+        with ``only``, just the key groups holding those columns (and the groups they derive from).
+        ``parent_rows`` receives the parent row numbers of foreign keys inside keys."""
         self._key_cache_depth += 1
         try:
             if self._key_cache_depth > 32:
@@ -315,13 +368,19 @@ class RelationalGenerator:
                 needed |= {m.groups[g].link[0] for g in needed if m.groups[g].link is not None}
             for g_no, group in enumerate(m.groups):
                 if g_no in needed:
-                    out.update(self._group_values(m, g_no, group, idx, parts))
+                    out.update(self._group_values(m, g_no, group, idx, parts, parent_rows))
             return out
         finally:
             self._key_cache_depth -= 1
 
     def _group_values(
-        self, m: TableModel, g_no: int, group: KeyGroup, idx: np.ndarray, done: dict[int, list[np.ndarray]]
+        self,
+        m: TableModel,
+        g_no: int,
+        group: KeyGroup,
+        idx: np.ndarray,
+        done: dict[int, list[np.ndarray]],
+        parent_rows: dict[tuple[str, ...], np.ndarray] | None = None,
     ) -> dict[str, pl.Series]:
         key = stream_key(self.seed, DOMAIN, f"{self.schema.sha256[:16]}/{m.table.name}/key{g_no}") >> 66
         if group.link is not None:
@@ -335,7 +394,7 @@ class RelationalGenerator:
             # Distinct slots of one parent map to distinct values: (slot + per-parent offset) mod size.
             j = (done[base_no][slot_no] + mix62(parent_index, key) % size) % size
             done[g_no] = [j]
-            return self._component_values(m, group.components, [j])
+            return self._component_values(m, group.components, [j], parent_rows)
         if group.sequential:
             comp = group.components[0]
             done[g_no] = [idx]
@@ -357,13 +416,24 @@ class RelationalGenerator:
                 for i, c in enumerate(comps)
             ]
         done[g_no] = parts
-        return self._component_values(m, comps, parts)
+        return self._component_values(m, comps, parts, parent_rows)
 
-    def _component_values(self, m: TableModel, comps: list[Component], parts: list[np.ndarray]) -> dict[str, pl.Series]:
+    def _component_values(
+        self,
+        m: TableModel,
+        comps: list[Component],
+        parts: list[np.ndarray],
+        parent_rows: dict[tuple[str, ...], np.ndarray] | None = None,
+    ) -> dict[str, pl.Series]:
         out: dict[str, pl.Series] = {}
         for c, j in zip(comps, parts, strict=True):
             if c.fk is not None:
                 out.update(self.fk_values(m, c.fk, j))
+                if parent_rows is not None:
+                    parent_rows[c.fk.columns] = j
+            elif c.columns[0] in m.person:
+                # A UNIQUE email or name: the row's person, injective in the row number (here j is the row).
+                out[c.columns[0]] = self.person_values(m, j)[c.columns[0]]
             else:
                 out[c.columns[0]] = enumerate_column(c.spec, j * c.stride)  # type: ignore[arg-type]
         return out
@@ -387,16 +457,33 @@ class RelationalGenerator:
         return block_rng(self.seed, DOMAIN, f"{self.schema.sha256[:16]}/{table}/{stream}", block)
 
     def draw_rest(
-        self, m: TableModel, idx: np.ndarray, block: int, tag: str, known: dict[str, pl.Series]
+        self,
+        m: TableModel,
+        idx: np.ndarray,
+        block: int,
+        tag: str,
+        known: dict[str, pl.Series],
+        parents: dict[tuple[str, ...], np.ndarray],
     ) -> dict[str, pl.Series]:
-        """The non-key columns at rows ``idx``: foreign keys, then plain columns in CHECK order."""
+        """The non-key columns at rows ``idx``: foreign keys, plain columns in CHECK order, then the
+        columns derived from others (anchors first). ``parents`` holds the parent row numbers of the
+        keys' foreign keys and receives those of the drawn ones."""
         n = idx.size
         out: dict[str, pl.Series] = {}
         for fk in m.fk_draws:
-            out.update(self._draw_fk(m, fk, idx, block, tag))
+            values, rows = self._draw_fk(m, fk, idx, block, tag)
+            out.update(values)
+            parents[fk.columns] = rows
+        person: dict[str, pl.Series] | None = None
         for col in m.plain:
+            if col in m.derivations:
+                continue
             spec = m.specs[col]
             rng = self.rng(m.table.name, f"{col}{tag}", block)
+            if col in m.person:
+                person = person if person is not None else self.person_values(m, idx)
+                out[col] = _with_nulls(person[col], spec.null_share, rng)
+                continue
             values = draw_column(spec, rng, n)
             for order in m.orders:
                 if order.hi_col == col:
@@ -404,9 +491,112 @@ class RelationalGenerator:
                     if lower is not None:
                         values = _above(values, lower, spec, order, rng)
             out[col] = values
+        for col in m.derived_order:
+            rng = self.rng(m.table.name, f"{col}{tag}", block)
+            out[col] = self._derive(m, m.derivations[col], rng, n, out, known, parents)
         return out
 
-    def _draw_fk(self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str) -> dict[str, pl.Series]:
+    # realism ------------------------------------------------------------------------------------
+    def person_values(self, m: TableModel, idx: np.ndarray) -> dict[str, pl.Series]:
+        """The person of each row (a pure function of the row number): every person column of the row
+        (first, last and full name, email, username) comes from the same first and last name, so an
+        address belongs to its row's name. Distinct rows get distinct (first, last) pairs until the
+        pairs run out, then a number: emails and usernames are unique by construction."""
+        first, last = vocab("person_first"), vocab("person_last")
+        first_f, last_f = vocab("person_first_folded"), vocab("person_last_folded")
+        nf, nl = first.len(), last.len()
+        cap = nf * nl
+        key = stream_key(self.seed, DOMAIN, f"{self.schema.sha256[:16]}/{m.table.name}/person") >> 66
+        idx = np.asarray(idx, dtype=np.int64)
+        pair = permute(idx % cap, cap, key)
+        fi, li = pl.Series(pair % nf), pl.Series(pair // nf)
+        rank = idx // cap
+        suffix = pl.Series(np.where(rank > 0, (rank + 1).astype(str), ""), dtype=pl.String)
+        local_first, local_last = first_f.gather(fi), last_f.gather(li)
+        domains = pl.Series(m.email_domains or ["example.com"], dtype=pl.String)
+        domain = domains.gather(pl.Series(mix62(idx, key + 1) % domains.len()))
+        display_suffix = pl.select(
+            pl.when(suffix == "").then(pl.lit("")).otherwise(pl.lit(" ") + suffix).alias("s")
+        ).to_series()
+        parts = {
+            "first_name": first.gather(fi),
+            "last_name": last.gather(li),
+            "full_name": _concat_str([first.gather(fi), " ", last.gather(li), display_suffix]),
+            "email": _concat_str([local_first, ".", local_last, suffix, "@", domain]),
+            "username": _concat_str([local_first, "_", local_last, suffix]),
+        }
+        return {col: fit_length(parts[m.specs[col].extra["person"]], m.specs[col]).alias(col) for col in m.person}
+
+    def anchor(self, table: str, column: str) -> tuple[np.ndarray, np.ndarray]:
+        """A finished table's column as (int64 microseconds, is-set mask), drawing the table if needed."""
+        if table not in self._anchors:
+            for _ in self.iter_blocks(table):
+                pass
+        return self._anchors[table][column]
+
+    def _derive(
+        self,
+        m: TableModel,
+        d: Derivation,
+        rng: np.random.Generator,
+        n: int,
+        out: dict[str, pl.Series],
+        known: dict[str, pl.Series],
+        parents: dict[tuple[str, ...], np.ndarray],
+    ) -> pl.Series:
+        """A column drawn from its anchors: the latest plus a positive offset (``after``) or the earliest
+        minus one (``before``), so every rule it carries holds by construction. Rows without any set
+        anchor draw from the column's date range."""
+        spec = m.specs[d.column]
+        sentinel = np.iinfo(np.int64).min if d.direction > 0 else np.iinfo(np.int64).max
+        base = np.full(n, sentinel, dtype=np.int64)
+        for ref in d.anchors:
+            values, is_set = self._anchor_values(m, ref, out, known, parents)
+            candidate = np.where(is_set, values, sentinel)
+            base = np.maximum(base, candidate) if d.direction > 0 else np.minimum(base, candidate)
+        has_anchor = base != sentinel
+        free = draw_column(spec, rng, n)  # the date-range draw, for rows with no anchor (and a NULL mask)
+        free_us, free_set = _to_us(free)
+        lo_day, hi_day = _date_bounds(spec)
+        if d.direction > 0:
+            room = (hi_day - EPOCH).days * US_PER_DAY + US_PER_DAY - 1_000_000 - base
+        else:
+            room = base - (lo_day - EPOCH).days * US_PER_DAY
+        hi = np.full(n, d.hi_us, dtype=np.int64) if d.hi_us is not None else np.where(has_anchor, room, 0)
+        hi = np.maximum(hi, d.lo_us)
+        offset = d.lo_us + np.floor(rng.random(n) * (hi - d.lo_us + 1)).astype(np.int64)
+        safe_base = np.where(has_anchor, base, 0)
+        value = safe_base + offset if d.direction > 0 else safe_base - offset
+        # Round away from the anchor: a DATE after a timestamp is the next midnight at least.
+        unit = US_PER_DAY if spec.type.kind == "date" else 1_000_000
+        value = -(-value // unit) * unit if d.direction > 0 else (value // unit) * unit
+        result = np.where(has_anchor, value, free_us)
+        is_null = ~free_set if spec.null_share > 0 else np.zeros(n, dtype=bool)
+        return _from_us(result, is_null, spec).alias(d.column)
+
+    def _anchor_values(
+        self,
+        m: TableModel,
+        ref: Ref,
+        out: dict[str, pl.Series],
+        known: dict[str, pl.Series],
+        parents: dict[tuple[str, ...], np.ndarray],
+    ) -> tuple[np.ndarray, np.ndarray]:
+        if ref.table is None:
+            series = out[ref.column] if ref.column in out else known[ref.column]
+            return _to_us(series)
+        fk = m.parent_fk[ref.table]
+        rows = parents[fk.columns]
+        values, is_set = self.anchor(ref.table, ref.column)
+        linked = rows >= 0
+        at = np.where(linked, rows, 0)
+        if values.size == 0:
+            return np.zeros(rows.size, dtype=np.int64), np.zeros(rows.size, dtype=bool)
+        return values[at], linked & is_set[at]
+
+    def _draw_fk(
+        self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str
+    ) -> tuple[dict[str, pl.Series], np.ndarray]:
         n = idx.size
         rng = self.rng(m.table.name, f"fk:{','.join(fk.columns)}{tag}", block)
         parent_rows = self.plan.rows[fk.ref_table]
@@ -438,15 +628,17 @@ class RelationalGenerator:
             values = {
                 c: pl.select(pl.when(mask).then(None).otherwise(s).alias(c)).to_series() for c, s in values.items()
             }
-        return values
+        return values, np.where(null, -1, j)
 
     def block(
         self, table: str, block: int, start: int, n: int, evaluator: CheckEvaluator | None = None
     ) -> pl.DataFrame:
         m = self.models[table]
         idx = np.arange(start, start + n, dtype=np.int64)
-        cols = self.key_frame(table, idx)
-        cols.update(self.draw_rest(m, idx, block, "", cols))
+        parents: dict[tuple[str, ...], np.ndarray] = {}
+        cols = self.key_frame(table, idx, parent_rows=parents)
+        key_parents = dict(parents)
+        cols.update(self.draw_rest(m, idx, block, "", cols, parents))
         frame = pl.DataFrame([cols[c] for c in m.table.columns])
         if evaluator is None or not evaluator.checks:
             return frame
@@ -459,7 +651,9 @@ class RelationalGenerator:
                 break
             rows = np.flatnonzero(bad)
             keys = {c: frame[c].gather(rows) for c in m.key_columns}
-            redrawn = self.draw_rest(m, idx[rows], block, f"#redraw{round_no}", keys)
+            redrawn = self.draw_rest(
+                m, idx[rows], block, f"#redraw{round_no}", keys, {k: v[rows] for k, v in key_parents.items()}
+            )
             positions = pl.Series(rows)
             frame = frame.with_columns([frame[c].scatter(positions, redrawn[c].cast(frame.schema[c])) for c in redrawn])
         worst = int(failing.sum(axis=0).argmax())
@@ -486,11 +680,24 @@ class RelationalGenerator:
 
     def iter_blocks(self, table: str, block_rows: int = BLOCK_ROWS) -> Iterator[pl.DataFrame]:
         evaluator = CheckEvaluator(self.schema, self.schema.tables[table], self.check_connection())
+        wanted = sorted(self.resolved.anchor_columns.get(table, ()))
+        kept: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in wanted}
         try:
             for block, start, n in block_spans(self.plan.rows[table], block_rows):
-                yield self.block(table, block, start, n, evaluator)
+                frame = self.block(table, block, start, n, evaluator)
+                for c in wanted:
+                    kept[c].append(_to_us(frame[c]))
+                yield frame
         finally:
             evaluator.close()
+        if wanted:
+            self._anchors[table] = {
+                c: (
+                    np.concatenate([v for v, _ in parts]) if parts else np.zeros(0, dtype=np.int64),
+                    np.concatenate([s for _, s in parts]) if parts else np.zeros(0, dtype=bool),
+                )
+                for c, parts in kept.items()
+            }
 
     def table_frame(self, table: str) -> pl.DataFrame:
         blocks = list(self.iter_blocks(table))
@@ -533,6 +740,39 @@ def _above(
     return pl.select(
         pl.when(lower.is_null() | values.is_null()).then(values).otherwise(moved).alias(values.name)
     ).to_series()
+
+
+def _to_us(series: pl.Series) -> tuple[np.ndarray, np.ndarray]:
+    """A date or timestamp column as (int64 microseconds since the epoch, UTC for TIMESTAMPTZ; is-set mask)."""
+    is_set = series.is_not_null().to_numpy()
+    if series.dtype == pl.Date:
+        values = series.cast(pl.Int32).cast(pl.Int64).fill_null(0).to_numpy() * US_PER_DAY
+    else:
+        values = series.cast(pl.Datetime("us", series.dtype.time_zone)).cast(pl.Int64).fill_null(0).to_numpy()  # type: ignore[union-attr]
+    return values.astype(np.int64, copy=False), is_set
+
+
+def _from_us(values: np.ndarray, is_null: np.ndarray, spec: ColumnSpec) -> pl.Series:
+    if spec.type.kind == "date":
+        series = pl.Series((values // US_PER_DAY).astype(np.int32)).cast(pl.Date)
+    else:
+        series = pl.Series(values).cast(polars_dtype(spec.type))
+    if is_null.any():
+        series = pl.select(pl.when(pl.Series(is_null)).then(None).otherwise(series).alias("s")).to_series()
+    return series
+
+
+def _with_nulls(values: pl.Series, share: float, rng: np.random.Generator) -> pl.Series:
+    if share <= 0 or values.len() == 0:
+        return values
+    nulls = rng.random(values.len()) < share
+    if not nulls.any():
+        return values
+    return pl.select(pl.when(pl.Series(nulls)).then(None).otherwise(values).alias(values.name)).to_series()
+
+
+def _concat_str(parts: list[pl.Series | str]) -> pl.Series:
+    return pl.select(pl.concat_str([pl.lit(p) for p in parts], separator="").alias("s")).to_series()
 
 
 def _scatter(j: np.ndarray, n: int) -> np.ndarray:

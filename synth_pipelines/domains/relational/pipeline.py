@@ -29,10 +29,12 @@ from synth_pipelines.domains.relational.export import (
 )
 from synth_pipelines.domains.relational.generate import RelationalGenerator
 from synth_pipelines.domains.relational.plan import Plan, make_plan
+from synth_pipelines.domains.relational.realism import Resolved, build_spec, resolve
 from synth_pipelines.domains.relational.report import build_report, report_json, violation_summary
+from synth_pipelines.domains.relational.spec import GenerationSpec, load_spec
 
 # Bump when the same DDL, seed and config would give different bytes.
-GENERATOR_VERSION = "relational-2"
+GENERATOR_VERSION = "relational-3"
 
 
 class RelationalConfig(BaseModel):
@@ -42,6 +44,11 @@ class RelationalConfig(BaseModel):
     table_rows: dict[str, int] = Field(default_factory=dict, description="Per-table row counts, e.g. {'loans': 50000}.")
     fanout: float = Field(2.0, ge=0, description="Multiplier for tables hanging off a parent through a non-unique FK.")
     dialect: str | None = Field(None, description="postgres, mysql or sqlite; detected from the DDL when unset.")
+    spec: str | None = Field(
+        None,
+        description="Generation spec file (YAML or JSON) merged over the inferred one; its row counts win. "
+        "`synth relational --print-spec` writes the full spec a run uses.",
+    )
 
     @field_validator("dialect")
     @classmethod
@@ -65,11 +72,27 @@ class Prepared:
     plan: Plan
     generator: RelationalGenerator
 
+    @property
+    def spec(self) -> GenerationSpec:
+        return self.generator.resolved.spec
+
+
+def plan_and_spec(schema: Schema, cfg: RelationalConfig) -> tuple[Plan, Resolved]:
+    """The insert plan and the validated spec: inferred from the DDL, with ``cfg.spec`` merged over it
+    (its row counts replace the configured ones). A bad spec raises ``SpecError`` with one line."""
+    plan = make_plan(schema, cfg.rows, cfg.table_rows, cfg.fanout)
+    user = load_spec(cfg.spec) if cfg.spec else None
+    spec = build_spec(schema, plan, user, source=str(cfg.spec))
+    rows = {name: t.rows for name, t in spec.tables.items() if t.rows is not None}
+    if any(plan.rows[name] != n for name, n in rows.items()):
+        plan = make_plan(schema, cfg.rows, {**cfg.table_rows, **rows}, cfg.fanout)
+    return plan, resolve(schema, plan, spec)
+
 
 def prepare(ddl: str | Path, cfg: RelationalConfig, seed: int) -> Prepared:
     schema = load_ddl(ddl, cfg.dialect)
-    plan = make_plan(schema, cfg.rows, cfg.table_rows, cfg.fanout)
-    return Prepared(schema, plan, RelationalGenerator(schema, plan, seed))
+    plan, resolved = plan_and_spec(schema, cfg)
+    return Prepared(schema, plan, RelationalGenerator(schema, plan, seed, resolved))
 
 
 def parse_formats(text: str | None) -> tuple[str, ...]:
@@ -172,7 +195,8 @@ def export_dataset(
         clock.lap("validate")
         if not report["ok"]:
             raise ConstraintViolation(
-                f"{schema.source} seed={seed}: generated data violates constraints ({violation_summary(report)}); "
+                f"{schema.source} seed={seed}: generated data violates constraints or rules "
+                f"({violation_summary(report)}); "
                 "nothing was written"
             )
         (out_dir / "validation_report.json").write_text(report_json(report), encoding="utf-8")

@@ -280,15 +280,18 @@ def build_report(
         for name in plan.insert_order:
             tables[name] = table_report(con, schema, gen, schema.tables[name], known_rows)
             known_rows[name] = tables[name]["rows"]
+        rules = rules_report(con, schema, gen)
     finally:
         con.close()
     total = sum(t["violations"] for t in tables.values())
+    rule_total = sum(r["violations"] for r in rules)
     return {
         "schema": {"file": Path(schema.source).name, "sha256": schema.sha256, "dialect": schema.dialect},
         "seed": seed,
         "generator_version": version,
-        "ok": total == 0,
+        "ok": total == 0 and rule_total == 0,
         "violations": total,
+        "rule_violations": rule_total,
         "insert_order": list(plan.insert_order),
         "deferred_foreign_keys": [
             {
@@ -299,8 +302,72 @@ def build_report(
             for fk in plan.deferred
         ],
         "rows": {name: t["rows"] for name, t in tables.items()},
+        "rules": rules,
         "tables": tables,
     }
+
+
+def _as_timestamp(expr: str, kind: str) -> str:
+    """A date or timestamp as a plain TIMESTAMP (UTC for TIMESTAMPTZ), so rules compare instants."""
+    if kind == "date":
+        return f"CAST({expr} AS TIMESTAMP)"
+    if kind == "timestamptz":
+        return f"timezone('UTC', {expr})"
+    return expr
+
+
+def _rule_side(schema: Schema, table: Table, joins: dict[str, str], ref: Any) -> str:
+    """One side of a rule as SQL: ``c.col`` of the row, or the joined parent's column."""
+    owner = schema.tables[ref.table] if ref.table else table
+    where = f"{joins[ref.table]}." if ref.table else "c."
+    return _as_timestamp(where + q(ref.column), owner.columns[ref.column].type.kind)
+
+
+def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: RelationalGenerator) -> list[dict[str, Any]]:
+    """Every rule of the spec counted over the finished tables, one query per table: rows where both
+    sides are set, and those among them where the rule is FALSE (NULL passes, as for a CHECK).
+    A parent's column is read through a LEFT JOIN on the rule's foreign key."""
+    out: list[dict[str, Any]] = []
+    for name in gen.plan.insert_order:
+        rules = gen.resolved.rules.get(name, [])
+        if not rules:
+            continue
+        table = schema.tables[name]
+        joins: dict[str, str] = {}  # parent table -> alias
+        join_sql: list[str] = []
+        for r in rules:
+            if r.fk is not None and r.fk.ref_table not in joins:
+                alias = f"p{len(joins)}"
+                joins[r.fk.ref_table] = alias
+                parent_cols = sorted(
+                    {ref.column for x in rules if x.fk is r.fk for ref in (x.rule.later, x.rule.earlier) if ref.table}
+                )
+                keys = ", ".join(f"{q(k)} AS {q(f'__k{i}')}" for i, k in enumerate(r.fk.ref_columns))
+                cols = ", ".join(q(c) for c in parent_cols)
+                on = " AND ".join(f"{alias}.{q(f'__k{i}')} = c.{q(c)}" for i, c in enumerate(r.fk.columns))
+                join_sql.append(f"LEFT JOIN (SELECT {keys}, {cols} FROM {q(r.fk.ref_table)}) AS {alias} ON {on}")
+        exprs: list[str] = []
+        for r in rules:
+            later, earlier = (_rule_side(schema, table, joins, ref) for ref in (r.rule.later, r.rule.earlier))
+            both = f"{later} IS NOT NULL AND {earlier} IS NOT NULL"
+            op = ">" if r.rule.strict else ">="
+            exprs.append(f"count(*) FILTER (WHERE {both})")
+            exprs.append(
+                f"count(*) FILTER (WHERE {both} AND NOT ({later} {op} {earlier} + to_microseconds({r.rule.gap_us})))"
+            )
+        values = con.execute(f"SELECT {', '.join(exprs)} FROM {q(name)} AS c {' '.join(join_sql)}").fetchone()
+        assert values is not None
+        for i, r in enumerate(rules):
+            out.append(
+                {
+                    "table": name,
+                    "rule": r.check,
+                    "origin": r.origin,
+                    "rows_checked": int(values[2 * i]),
+                    "violations": int(values[2 * i + 1]),
+                }
+            )
+    return out
 
 
 def report_json(report: dict[str, Any]) -> str:
@@ -315,6 +382,9 @@ def violation_summary(report: dict[str, Any], limit: int = 8) -> str:
             if c["violations"]:
                 what = c.get("expression") or ", ".join(c.get("columns", []))
                 parts.append(f"{name}: {c['type']} ({what}) x{c['violations']}")
+    for r in report.get("rules", []):
+        if r["violations"]:
+            parts.append(f"{r['table']}: RULE ({r['rule']}) x{r['violations']}")
     more = f" (+{len(parts) - limit} more)" if len(parts) > limit else ""
     return "; ".join(parts[:limit]) + more if parts else "no violations"
 

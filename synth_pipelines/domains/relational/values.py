@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from synth_pipelines.domains.relational.ddl import Column, SqlType
-from synth_pipelines.domains.relational.vocab import vocab
+from synth_pipelines.domains.relational.vocab import faker_vocab, vocab
 
 EPOCH = dt.date(1970, 1, 1)
 EVENT_START = dt.date(2015, 1, 1)
@@ -38,7 +38,8 @@ DIGITS = np.frombuffer(b"0123456789", dtype=np.uint8)
 
 _PERSON_TABLES = re.compile(
     r"(author|member|customer|employee|user|people|person|student|patient|staff|guest|client|contact|"
-    r"teacher|driver|passenger|player|worker|manager|reviewer|owner|applicant|candidate)s?$"
+    r"teacher|driver|passenger|player|worker|manager|reviewer|owner|applicant|candidate|doctor|nurse|physician|"
+    r"dentist|pilot)s?$"
 )
 
 _STRING_RULES: list[tuple[str, str]] = [
@@ -218,6 +219,8 @@ def type_bounds(t: SqlType) -> tuple[float, float]:
 
 
 def typical_range(spec: ColumnSpec) -> tuple[float, float, str]:
+    if "range" in spec.extra:  # a spec's number generator: its bounds and distribution
+        return spec.extra["range"]
     return _NUMBER_RANGES.get(spec.semantic, _NUMBER_RANGES["number"])
 
 
@@ -239,8 +242,15 @@ def _draw_values(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
     t = spec.type
     dtype = polars_dtype(t)
     if spec.choices is not None:
+        if "weights" in spec.extra:
+            p = np.asarray(spec.extra["weights"], dtype=np.float64)
+            return pl.Series(spec.choices).gather(rng.choice(len(spec.choices), size=n, p=p / p.sum())).cast(dtype)
         return _pick(spec.choices, spec.default, rng, n).cast(dtype)
     kind = t.kind
+    if "faker" in spec.extra:
+        return fit_length(_gather_series(faker_vocab(spec.extra["faker"]), rng, n), spec)
+    if "pattern" in spec.extra:
+        return fit_length(_pattern(rng, n, spec.extra["pattern"]), spec)
     if kind in ("int", "decimal", "float"):
         return numbers_to_series(_draw_numbers(spec, rng, n), t)
     if kind == "bool":
@@ -328,6 +338,8 @@ def _days(d: dt.date) -> int:
 
 def _date_bounds(spec: ColumnSpec) -> tuple[dt.date, dt.date]:
     start, end = (BIRTH_START, BIRTH_END) if spec.semantic == "birth" else (EVENT_START, EVENT_END)
+    if "dates" in spec.extra:  # a spec's date range replaces the meaning's
+        start, end = spec.extra["dates"]
     lo = spec.lo if spec.lo is not None else start
     hi = spec.hi if spec.hi is not None else end
     lo = _as_date(lo)
@@ -363,8 +375,25 @@ def _us(v: dt.datetime) -> int:
 
 
 def _gather(name: str, rng: np.random.Generator, n: int) -> pl.Series:
-    v = vocab(name)
+    return _gather_series(vocab(name), rng, n)
+
+
+def _gather_series(v: pl.Series, rng: np.random.Generator, n: int) -> pl.Series:
     return v.gather(rng.integers(0, v.len(), n))
+
+
+_PATTERN_ALPHABETS = {ord("#"): DIGITS, ord("?"): ALNUM[:24], ord("*"): ALNUM}
+
+
+def _pattern(rng: np.random.Generator, n: int, pattern: str) -> pl.Series:
+    """Strings shaped like ``pattern``: ``#`` a digit, ``?`` an upper-case letter, ``*`` either."""
+    fixed = np.frombuffer(pattern.encode(), dtype=np.uint8)
+    chars = np.broadcast_to(fixed, (n, fixed.size)).copy()
+    for code, alphabet in _PATTERN_ALPHABETS.items():
+        holes = np.flatnonzero(fixed == code)
+        if holes.size:
+            chars[:, holes] = alphabet[rng.integers(0, alphabet.size, (n, holes.size))]
+    return _rows_to_strings(chars)
 
 
 def _codes(rng: np.random.Generator, n: int, length: int, alphabet: np.ndarray = ALNUM) -> pl.Series:
@@ -478,6 +507,17 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
         return _codes(rng, n, min(length or 64, 64), np.frombuffer(b"0123456789abcdef", dtype=np.uint8))
     if sem == "company":
         return _concat([_gather("company", rng, n), _gather("company_suffix", rng, n)], " ")
+    if sem in ("work_title", "review_title", "dish"):
+        return _gather(sem, rng, n)
+    if sem == "sentences":
+        return _concat([_gather("sentence", rng, n), _gather("sentence", rng, n)], " ")
+    if sem == "review_text":
+        return _concat([_gather("review_sentence", rng, n), _gather("sentence", rng, n)], " ")
+    if sem == "bio":
+        # A short bio that reads as one: what the person does, where, and one sentence.
+        return _concat(
+            [_gather("job", rng, n), " based in ", _gather("city", rng, n), ". ", _gather("sentence", rng, n)], ""
+        )
     if sem == "title":
         return _title(rng, n)
     if sem == "text":
@@ -599,6 +639,12 @@ def _string_domain(spec: ColumnSpec) -> tuple[int, str]:
             "job",
             "username",
             "street",
+            "work_title",
+            "review_title",
+            "sentences",
+            "review_text",
+            "bio",
+            "dish",
         )
         and max_len >= 24
     ):
