@@ -27,7 +27,7 @@ run: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
 		--config-json '$(IN_PROCESS)'
 	@echo
 	@echo "Done. Exports:   data/exports/<domain>/seed=$(SEED)/"
-	@echo "      Warehouse: data/warehouse.duckdb (one schema per domain)"
+	@echo "      Catalog:   data/warehouse.duckdb (a schema per group, a view per table over the validated data)"
 	@echo "      UI:        make dev   (then open http://127.0.0.1:3000)"
 
 test: $(BIN)/synth
