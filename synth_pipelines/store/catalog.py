@@ -232,9 +232,17 @@ class DatasetStore:
             ).fetchall()
         return [
             VersionInfo(
-                r[0], r[1], r[2], r[3], r[4], r[5], r[6],
-                json.loads(r[7]) if r[7] else None, json.loads(r[8]) if r[8] else None, json.loads(r[9]),
-            )  # fmt: skip
+                r[0],
+                r[1],
+                r[2],
+                r[3],
+                r[4],
+                r[5],
+                r[6],
+                json.loads(r[7]) if r[7] else None,
+                json.loads(r[8]) if r[8] else None,
+                json.loads(r[9]),
+            )
             for r in rows
         ]
 

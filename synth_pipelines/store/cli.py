@@ -82,6 +82,8 @@ def register(sub: argparse._SubParsersAction) -> None:
         "db",
         help="the dataset catalog's migrations: check or apply",
         description="Schema migrations of the dataset catalog (data/datasets/catalog.duckdb).",
+        epilog="Examples:\n  synth db check     # 'Migrations applied: N'; exit 1 when some are pending or unknown\n"
+        "  synth db migrate",
         formatter_class=HelpFormatter,
     )
     db_actions = db.add_subparsers(dest="action", metavar="ACTION", required=True)
@@ -187,8 +189,11 @@ def _show(store: Any, info: Any, args: argparse.Namespace) -> int:
     store.version(info.id, version)
     files = store.table_files(info, version)
     if args.table is None:
-        print(f"{info.label}: version {version} of {info.current_version} current; seed {info.seed}; "
-              f"{info.config.get('ddl_file')} ({info.dialect})" + (f"; asset group {info.asset_group}" if info.asset_group else ""))  # fmt: skip
+        group = f"; asset group {info.asset_group}" if info.asset_group else ""
+        print(
+            f"{info.label}: version {version} (current {info.current_version}); seed {info.seed}; "
+            f"{info.config.get('ddl_file')} ({info.dialect}){group}"
+        )
         for name, path in files.items():
             frame_schema = pl.read_parquet_schema(path)
             rows = pl.scan_parquet(path).select(pl.len()).collect().item()

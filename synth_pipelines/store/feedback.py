@@ -21,7 +21,7 @@ from synth_pipelines.store.versions import current_spec_file
 SAMPLE_ROWS = 3
 NEEDS_PROVIDER = (
     "--feedback needs an LLM provider (--provider openai|google, or SYNTH_LLM_PROVIDER with its API key); "
-    "without one, give the edit yourself: --sql \"UPDATE ...\" or --spec-patch FILE"
+    'without one, give the edit yourself: --sql "UPDATE ..." or --spec-patch FILE'
 )
 
 SYSTEM = """You edit a kept synthetic dataset. Answer with an edit plan, nothing else.

@@ -193,7 +193,9 @@ def apply_sql(
                     if new.equals(old):
                         link_or_copy(before[name], staging / f"{name}.parquet")
                         continue
-                    _write_parquet(new, staging / f"{name}.parquet", dictionary_columns(prepared.generator.models[name]))
+                    _write_parquet(
+                        new, staging / f"{name}.parquet", dictionary_columns(prepared.generator.models[name])
+                    )
                 shutil.copyfile(current_spec_file(store, info), staging / SPEC_FILE)
                 plan = {"kind": "row_edits", "statements": [s.sql for s in gated], "rows_changed": changed_counts}
                 if explanation:

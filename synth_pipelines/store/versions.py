@@ -15,8 +15,8 @@ import polars as pl
 from synth_pipelines.domains.relational.constraints import lock_down
 from synth_pipelines.domains.relational.ddl import Schema, parse_ddl
 from synth_pipelines.domains.relational.export import ZIP_TIME, CsvTableWriter, frame_blocks, write_zip
-from synth_pipelines.domains.relational.pipeline import GENERATOR_VERSION, Prepared, RelationalConfig, plan_and_spec
 from synth_pipelines.domains.relational.generate import RelationalGenerator
+from synth_pipelines.domains.relational.pipeline import GENERATOR_VERSION, Prepared, RelationalConfig, plan_and_spec
 from synth_pipelines.domains.relational.report import build_report, connect_sources, q, violation_summary
 from synth_pipelines.store.catalog import REPORT_FILE, SPEC_FILE, DatasetInfo, DatasetStore
 

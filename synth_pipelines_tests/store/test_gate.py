@@ -165,11 +165,12 @@ def test_a_long_query_is_interrupted_by_the_timeout(parquet_tables: dict[str, Pa
     con = open_sandbox(parquet_tables, writable=False)
     try:
         slow = check_sql(
-            "SELECT count(*) FROM loans a, loans b, loans c, loans d, loans e, loans f, loans g WHERE a.loan_id + b.loan_id + c.loan_id + d.loan_id + e.loan_id + f.loan_id + g.loan_id = -1",
+            "SELECT count(*) FROM loans a, loans b, loans c, loans d, loans e, loans f, loans g "
+            "WHERE a.loan_id + b.loan_id + c.loan_id + d.loan_id + e.loan_id + f.loan_id + g.loan_id = -1",
             "query",
             TABLES,
         )
-        with pytest.raises(QueryTimeout, match="interrupted after 0.2 s"):
+        with pytest.raises(QueryTimeout, match=r"interrupted after 0\.2 s"):
             run_gated(con, slow, timeout_s=0.2)
         assert con.execute("SELECT count(*) FROM members").fetchone() == (40,)  # the connection is still usable
     finally:

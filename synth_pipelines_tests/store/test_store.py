@@ -112,7 +112,10 @@ BREAKING = [
     ("DELETE FROM members WHERE member_id = 1", "FOREIGN KEY (member_id)"),
     ("UPDATE members SET email = 'same@example.com' WHERE member_id < 3", "members: UNIQUE (email) x1"),
     ("UPDATE books SET price = -1 WHERE book_id = 3", "books: CHECK (price >= 0) x1"),
-    ("UPDATE loans SET loaned_at = TIMESTAMP '1900-01-01' WHERE loan_id = 1", "RULE (loaned_at >= members.joined_at) x1"),
+    (
+        "UPDATE loans SET loaned_at = TIMESTAMP '1900-01-01' WHERE loan_id = 1",
+        "RULE (loaned_at >= members.joined_at) x1",
+    ),
     ("UPDATE members SET email = NULL WHERE member_id = 2", "members: NOT NULL (email) x1"),
     ("UPDATE members SET member_id = 'abc' WHERE member_id = 2", "failed in DuckDB"),
 ]
@@ -144,7 +147,11 @@ def test_a_cascade_is_applied_only_when_the_plan_says_how(store: DatasetStore, d
         [f"DELETE FROM {t} WHERE member_id = 7" for t in children] + ["DELETE FROM members WHERE member_id = 7"],
     )
     assert outcome.version == 2
-    assert outcome.diff["tables"]["members"] == outcome.diff["tables"]["members"] | {"added": 0, "changed": 0, "deleted": 1}
+    assert outcome.diff["tables"]["members"] == outcome.diff["tables"]["members"] | {
+        "added": 0,
+        "changed": 0,
+        "deleted": 1,
+    }
     for t in children:
         assert outcome.diff["tables"][t]["deleted"] == counts[t]
     assert outcome.diff["tables"]["books"] == {"added": 0, "changed": 0, "deleted": 0}
@@ -179,8 +186,7 @@ def test_a_spec_patch_redraws_only_what_it_names_and_its_dependents(
 ) -> None:
     patch = tmp_path / "patch.yaml"
     patch.write_text(
-        "tables:\n  members:\n    columns:\n      tier:\n        generator: vocabulary\n"
-        "        values: [premium]\n"
+        "tables:\n  members:\n    columns:\n      tier:\n        generator: vocabulary\n        values: [premium]\n"
     )
     before = store.table_files(store.get(dataset_id))
     old = {t: p.read_bytes() for t, p in before.items()}
