@@ -354,7 +354,7 @@ class DatasetStore:
             [
                 dataset_id, number, _who(), kind, parent, feedback,
                 None if plan is None else json.dumps(plan, sort_keys=True, default=str),
-                None if diff is None else json.dumps(diff, sort_keys=True, default=str),
+                None if diff is None else json.dumps(diff, default=str),  # tables in insert order
                 json.dumps(files, sort_keys=True),
             ],
         )  # fmt: skip
