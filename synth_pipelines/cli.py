@@ -50,6 +50,10 @@ __all__ = [
 # Commands that are not a domain's: command -> (module with ``register(subparsers)``, one-line help).
 NON_DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "seed": ("synth_pipelines.orchestration.seed_cli", "register seed partitions in the Dagster instance"),
+    "datasets": ("synth_pipelines.store.cli", "kept datasets: list, show, export, versions, undo, delete"),
+    "modify": ("synth_pipelines.store.cli", "edit a kept dataset: SQL, a spec patch, or feedback through the LLM"),
+    "db": ("synth_pipelines.store.cli", "the dataset catalog's migrations: check or apply"),
+    "ask": ("synth_pipelines.ask.cli", "ask a kept dataset: SQL through the safety gate, tables, describe, sample"),
 }
 
 # Domain packages without a cli.py of their own -> the package whose cli.py adds their commands: the

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 from pathlib import Path
+from typing import Any
 
 from synth_pipelines.core.cli_support import ModelFlags, model_from_args
 from synth_pipelines.domains.relational.ddl import DIALECTS
@@ -45,7 +46,15 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
-    parser.add_argument("--out", type=Path, default=None, help="output directory (required unless --print-spec)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (required unless --print-spec or --save)"
+    )
+    parser.add_argument(
+        "--save",
+        action="store_true",
+        help="keep the dataset in the store (data/datasets/) and print its id; see `synth datasets`",
+    )
+    parser.add_argument("--name", default=None, help="with --save: a name to find the dataset by")
     parser.add_argument(
         "--print-spec",
         action="store_true",
@@ -68,8 +77,12 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         prepared.generator.close()
         sys.stdout.write(dump_spec(prepared.spec))
         return 0
+    if args.name is not None and not args.save:
+        raise CliError("--name is given without --save", code=2)
+    if args.save:
+        return _run_and_save(prepared, cfg, args, formats)
     if args.out is None:
-        raise CliError("--out is required (unless --print-spec)")
+        raise CliError("--out is required (unless --print-spec or --save)")
     check_writable_dir(args.out)
     total = sum(prepared.plan.rows.values())
     bar = None
@@ -89,4 +102,32 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         f"{len(prepared.plan.insert_order)} tables, {total:,} rows, {report['violations']} constraint violations "
         f"-> {args.out} ({len(files)} files; report: {files['report']})"
     )
+    return 0
+
+
+def _run_and_save(prepared: Any, cfg: RelationalConfig, args: argparse.Namespace, formats: tuple[str, ...]) -> int:
+    """``--save``: one generation, kept in the store (and written to ``--out`` too when given)."""
+    from synth_pipelines.core.atomic import check_writable_dir, output_set
+    from synth_pipelines.domains.relational.pipeline import export_dataset
+    from synth_pipelines.store.catalog import DatasetStore
+    from synth_pipelines.store.modify import save_generated
+
+    store = DatasetStore()
+    if args.out is None:
+        info = save_generated(store, prepared, cfg, args.seed, args.ddl, args.name)
+    else:
+        check_writable_dir(args.out)
+        # Parquet is what the store keeps: drawn once, copied into the store, removed again from --out
+        # when it was not asked for. The store entry is made before --out is committed: both or neither.
+        with output_set(args.out) as staging:
+            wanted = formats if "parquet" in formats else (*formats, "parquet")
+            report, staged = export_dataset(prepared, args.seed, staging, wanted)
+            parquet = {n: staged[f"parquet:{n}"] for n in prepared.plan.insert_order}
+            info = save_generated(store, prepared, cfg, args.seed, args.ddl, args.name, parquet, report)
+            if "parquet" not in formats:
+                for path in parquet.values():
+                    path.unlink()
+    rows = sum(info.meta["rows"].values())
+    print(f"saved dataset {info.id}" + (f" ({info.name})" if info.name else "") + f": {len(info.table_order)} "
+          f"tables, {rows:,} rows, version 1 -> {store.root}")  # fmt: skip
     return 0
