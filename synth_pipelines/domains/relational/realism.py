@@ -115,6 +115,9 @@ class Resolved:
     derivations: dict[str, dict[str, Derivation]] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # derived columns, anchors first
     anchor_columns: dict[str, set[str]] = field(default_factory=dict)  # parent table -> columns children read
+    # The AI hybrid's outcome per table (requested, applied or fallback with its reason), for the report;
+    # empty when no model was asked (offline), so offline reports keep their bytes.
+    ai: dict[str, object] = field(default_factory=dict)
 
     def fk_of(self, table: str, parent: str) -> ForeignKey | None:
         for rule in self.rules.get(table, []):
