@@ -86,9 +86,8 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     from synth_pipelines.core.atomic import check_writable_dir, output_set
     from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.core.paths import default_data_dir
+    from synth_pipelines.domains.relational.ai import ai_enabled
     from synth_pipelines.domains.relational.pipeline import export_dataset, parse_formats, prepare
-    from synth_pipelines.llm.contract import LLMError
-    from synth_pipelines.llm.session import LLMSession
     from synth_pipelines.llm.settings import settings_from_args
 
     formats = parse_formats(args.format)
@@ -96,12 +95,18 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     settings = settings_from_args(args)
     if args.out is None and not args.print_spec:
         raise CliError("--out is required (unless --print-spec)")
-    # The session (provider clients, the response cache under the data dir) lives for this run only.
-    with LLMSession(settings, Path(default_data_dir())) as session:
-        try:
-            prepared = prepare(args.ddl, cfg, args.seed, session)
-        except LLMError as exc:
-            raise CliError(str(exc)) from None
+    if ai_enabled(settings.provider):
+        from synth_pipelines.llm.contract import LLMError
+        from synth_pipelines.llm.session import LLMSession
+
+        # The session (provider clients, the response cache under the data dir) lives for this run only.
+        with LLMSession(settings, Path(default_data_dir())) as session:
+            try:
+                prepared = prepare(args.ddl, cfg, args.seed, session)
+            except LLMError as exc:
+                raise CliError(str(exc)) from None
+    else:  # deterministic: LangChain is never imported
+        prepared = prepare(args.ddl, cfg, args.seed)
     ai = prepared.generator.resolved.ai
     if cfg.instructions and not ai:
         print("relational: --instructions are used only with an LLM provider; this run is offline", file=sys.stderr)
