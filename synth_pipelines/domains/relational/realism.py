@@ -47,6 +47,7 @@ from synth_pipelines.domains.relational.values import (
     EVENT_END,
     EVENT_START,
     infer_semantic,
+    null_share_for,
 )
 
 TEMPORAL = ("date", "timestamp", "timestamptz")
@@ -197,8 +198,6 @@ def _meaning(table: Table, column: str, semantic: str) -> str:
 
 
 def _default_null_share(table: Table, column: str, referenced: bool) -> float:
-    from synth_pipelines.domains.relational.generate import null_share_for
-
     col = table.columns[column]
     if not col.nullable or referenced or col.auto_increment:
         return 0.0
