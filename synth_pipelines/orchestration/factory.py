@@ -205,12 +205,14 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         partitions_def=seed_partitions,
     )
     def exported(
-        context: dg.AssetExecutionContext, cfg: dict, normalized: dict, synth_data: SynthDataDir
+        context: dg.AssetExecutionContext, cfg: dict, normalized: dict, synth_data: SynthDataDir, llm: LLMResource
     ) -> dg.MaterializeResult:
         seed = parse_seed(context.partition_key)
         target = synth_data.export_dir(group, seed)
         started = time.perf_counter()
-        ctx = RunContext(data_dir=synth_data.root, log=context.log)
+        # An LLM domain's export may need the run's session again (relational: the spec its tables were drawn
+        # with, its model answers replayed from the response cache).
+        ctx = run_context(context, synth_data, llm)
         with atomic_dir(target) as staging:
             files = domain.export(normalized, parsed(cfg), seed, staging, ctx)
             final = {role: target / Path(path).relative_to(staging) for role, path in files.items()}

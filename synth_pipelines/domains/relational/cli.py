@@ -42,7 +42,15 @@ def register(sub: argparse._SubParsersAction) -> None:
             "table_rows": Flag(metavar="T=N,...", help="per-table row counts, e.g. loans=50000,reviews=20000"),
             "dialect": Flag(choices=DIALECTS),
             "spec": Flag(metavar="FILE"),
+            "instructions": Flag(metavar="TEXT"),
         },
+    )
+    parser.add_argument(
+        "--instructions-file",
+        type=Path,
+        default=None,
+        metavar="FILE",
+        help="read --instructions from a UTF-8 text file",
     )
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
@@ -60,17 +68,68 @@ def register(sub: argparse._SubParsersAction) -> None:
         action="store_true",
         help="write the spec this run would use (YAML) to stdout and exit without generating",
     )
-    parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))
+    from synth_pipelines.llm.settings import add_provider_args
+
+    # With a provider (not offline) and USE_AI not false: the AI hybrid, one spec-patch request per table.
+    add_provider_args(parser)
+    parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: config(flags, args))
+
+
+def config(flags: ModelFlags, args: argparse.Namespace) -> RelationalConfig:
+    """The run's config; ``--instructions-file`` fills ``instructions`` (one of the two, not both)."""
+    from synth_pipelines.core.cli_support import CliError
+
+    path: Path | None = getattr(args, "instructions_file", None)
+    if path is None:
+        return model_from_args(flags, args)
+    if getattr(args, "instructions", None):
+        raise CliError("--instructions and --instructions-file: give one of them")
+    try:
+        text = path.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise CliError(f"--instructions-file {path}: cannot read it ({exc.__class__.__name__})") from None
+    return model_from_args(flags, args, instructions=text)
 
 
 def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     from synth_pipelines.core.atomic import check_writable_dir, output_set
     from synth_pipelines.core.cli_support import CliError, show_progress
+    from synth_pipelines.core.paths import default_data_dir
+    from synth_pipelines.domains.relational.ai import ai_enabled
     from synth_pipelines.domains.relational.pipeline import export_dataset, parse_formats, prepare
+    from synth_pipelines.llm.settings import settings_from_args
 
     formats = parse_formats(args.format)
-    cfg: RelationalConfig = model_from_args(flags, args)
-    prepared = prepare(args.ddl, cfg, args.seed)
+    cfg = config(flags, args)
+    settings = settings_from_args(args)
+    if args.out is None and not args.print_spec and not args.save:
+        raise CliError("--out is required (unless --print-spec or --save)")
+    if ai_enabled(settings.provider):
+        from synth_pipelines.llm.contract import LLMError
+        from synth_pipelines.llm.session import LLMSession
+
+        # The session (provider clients, the response cache under the data dir) lives for this run only.
+        with LLMSession(settings, Path(default_data_dir())) as session:
+            try:
+                prepared = prepare(args.ddl, cfg, args.seed, session)
+            except LLMError as exc:
+                raise CliError(str(exc)) from None
+    else:  # deterministic: LangChain is never imported
+        prepared = prepare(args.ddl, cfg, args.seed)
+    ai = prepared.generator.resolved.ai
+    if cfg.instructions and not ai:
+        print("relational: --instructions are used only with an LLM provider; this run is offline", file=sys.stderr)
+    if ai:
+        cached = sum(r["cached"] for r in prepared.ai_run.values())
+        tokens = sum(r["tokens"] for r in prepared.ai_run.values())
+        print(
+            f"ai ({settings.provider}/{settings.model}): {ai['applied']} tables patched, {ai['fallback']} fell back "
+            f"to the inferred spec; {len(prepared.ai_run) - cached} requests, {cached} cache hits, {tokens} tokens",
+            file=sys.stderr,
+        )
+        for name, entry in ai["tables"].items():
+            if entry["status"] == "fallback":
+                print(f"ai: {name}: fallback: {entry['reason']}", file=sys.stderr)
     if args.print_spec:
         from synth_pipelines.domains.relational.spec import dump_spec
 
@@ -81,9 +140,7 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         raise CliError("--name is given without --save", code=2)
     if args.save:
         return _run_and_save(prepared, cfg, args, formats)
-    if args.out is None:
-        raise CliError("--out is required (unless --print-spec or --save)")
-    check_writable_dir(args.out)
+    check_writable_dir(args.out)  # after the spec is known to be good: a refused run leaves no folder
     total = sum(prepared.plan.rows.values())
     bar = None
     if show_progress():

@@ -12,7 +12,7 @@ import functools
 import hashlib
 import re
 from pathlib import Path
-from typing import Any
+from typing import Any, ClassVar
 
 from synth_pipelines.core.domain import CheckOutcome, CheckSpec, Domain, Markdown, RunContext, Tables
 from synth_pipelines.core.paths import SCHEMAS_DIR
@@ -24,6 +24,7 @@ from synth_pipelines.domains.relational.pipeline import (
     RelationalConfig,
     export_dataset,
     plan_and_spec,
+    with_ai,
 )
 from synth_pipelines.domains.relational.plan import Plan
 from synth_pipelines.domains.relational.realism import Resolved
@@ -56,9 +57,13 @@ def _schema_and_plan(path: str, text_sha256: str, spec_sha256: str, cfg_json: st
     return schema, plan, resolved
 
 
+def ddl_digest(ddl: Path) -> str:
+    return hashlib.sha256(Path(ddl).read_bytes()).hexdigest()
+
+
 def plan_for(ddl: Path, cfg: RelationalConfig, seed: int) -> Prepared:
     """The parsed schema, the insert plan, the validated spec and a fresh generator for ``seed``."""
-    digest = hashlib.sha256(Path(ddl).read_bytes()).hexdigest()
+    digest = ddl_digest(ddl)
     spec_digest = (
         hashlib.sha256(Path(cfg.spec).read_bytes()).hexdigest() if cfg.spec and Path(cfg.spec).is_file() else ""
     )
@@ -72,6 +77,25 @@ def spec_markdown(prepared: Prepared) -> str:
     for table, rules in prepared.generator.resolved.rules.items():
         lines += [f"| {table} | `{r.check}` | {r.origin} |" for r in rules]
     return "\n".join([*lines, "", "```yaml", dump_spec(prepared.spec).rstrip(), "```"])
+
+
+def ai_metadata(prepared: Prepared, llm: Any) -> dict[str, Any]:
+    """This run's AI hybrid figures (per table: applied or fallback, tokens, answered from the cache)."""
+    report = prepared.generator.resolved.ai
+    tables = report.get("tables", {})  # type: ignore[union-attr]
+    lines = ["| table | status | reason | tokens | cached |", "|---|---|---|---|---|"]
+    for name, run in prepared.ai_run.items():
+        reason = (tables.get(name, {}).get("reason") or "").replace("|", "/")
+        lines.append(f"| {name} | {run['status']} | {reason} | {run['tokens']} | {run['cached']} |")
+    return {
+        "ai_applied": report.get("applied", 0),  # type: ignore[union-attr]
+        "ai_fallback": report.get("fallback", 0),  # type: ignore[union-attr]
+        "ai_tables": Markdown("\n".join(lines)),
+        "llm_provider": llm.settings.provider,
+        "llm_model": llm.settings.model,
+        "ai_tokens": sum(r["tokens"] for r in prepared.ai_run.values()),
+        "ai_cache_hits": sum(r["cached"] for r in prepared.ai_run.values()),
+    }
 
 
 def constraints_markdown(report: dict[str, Any]) -> str:
@@ -94,16 +118,41 @@ class RelationalDomain(Domain):
     config_model = RelationalConfig
     check_specs = (CONSTRAINTS_CHECK,)
 
+    # A provider (the run's LLM session) turns on the AI hybrid: one spec-patch request per table.
+    uses_llm: ClassVar[bool] = True
+
     def __init__(self, ddl: Path) -> None:
         self.ddl = Path(ddl)
         self.name = group_name(self.ddl.stem)
         self.description = f"Relational data for {self.ddl.name}; every declared constraint proven."
+        # The spec the last draw of (DDL, config, seed) used when a model patched it: the checks, which get
+        # no LLM session, count the rules of the spec the tables were drawn with.
+        self._drawn_with: dict[tuple[str, str, int], Resolved] = {}
 
-    def prepare(self, cfg: RelationalConfig, seed: int) -> Prepared:
-        return plan_for(self.ddl, cfg, seed)
+    def _key(self, cfg: RelationalConfig, seed: int) -> tuple[str, str, int]:
+        return ddl_digest(self.ddl), cfg.model_dump_json(), seed
+
+    def prepare(self, cfg: RelationalConfig, seed: int, llm: Any = None) -> Prepared:
+        """With ``llm``, the AI hybrid runs (answers come from the response cache after the first run);
+        without it, the spec the last draw of this config and seed used, else the deterministic one."""
+        prepared = plan_for(self.ddl, cfg, seed)
+        key = self._key(cfg, seed)
+        if llm is not None:
+            resolved, ai_run = with_ai(prepared.schema, prepared.plan, prepared.generator.resolved, cfg, seed, llm)
+            if resolved is prepared.generator.resolved:
+                self._drawn_with.pop(key, None)
+                return prepared
+            self._drawn_with[key] = resolved
+        elif key in self._drawn_with:
+            resolved, ai_run = self._drawn_with[key], {}
+        else:
+            return prepared
+        prepared.generator.close()
+        generator = RelationalGenerator(prepared.schema, prepared.plan, seed, resolved)
+        return Prepared(prepared.schema, prepared.plan, generator, ai_run)
 
     def describe(self, cfg: RelationalConfig, seed: int) -> dict[str, Any]:
-        prepared = self.prepare(cfg, seed)  # fails here, clearly, on a bad DDL, spec or impossible counts
+        prepared = plan_for(self.ddl, cfg, seed)  # fails here, clearly, on a bad DDL, spec or impossible counts
         prepared.generator.close()
         return {
             "ddl_file": self.ddl.name,
@@ -114,7 +163,11 @@ class RelationalDomain(Domain):
         }
 
     def draw(self, cfg: RelationalConfig, seed: int, ctx: RunContext) -> Tables:
-        prepared = self.prepare(cfg, seed)
+        prepared = self.prepare(cfg, seed, ctx.llm)
+        if cfg.instructions and not prepared.generator.resolved.ai:
+            ctx.log.warning("relational: --instructions are used only with an LLM provider; this run is offline")
+        if prepared.ai_run:
+            ctx.metadata.update(ai_metadata(prepared, ctx.llm))
         try:
             # Parents first (children read their parents' dates), returned in DDL order as before.
             frames = {table: prepared.generator.table_frame(table) for table in prepared.plan.insert_order}
@@ -147,7 +200,11 @@ class RelationalDomain(Domain):
     ) -> dict[str, Path]:
         # export_dataset proves the written files again and raises before the archive and database are built;
         # the caller's staging folder (atomic_dir / output_set) then leaves the previous export untouched.
-        _report, files = export_dataset(self.prepare(cfg, seed), seed, out_dir, tables=tables)
+        key = self._key(cfg, seed)
+        # The spec the tables were drawn with: this process's draw, else the AI hybrid again through the
+        # session (its answers replayed from the response cache), else the deterministic spec.
+        llm = ctx.llm if key not in self._drawn_with else None
+        _report, files = export_dataset(self.prepare(cfg, seed, llm), seed, out_dir, tables=tables)
         return files
 
 

@@ -62,7 +62,6 @@ MAX_REDRAWS = 40
 LIMIT_62 = 2**62
 
 
-# NULL share by meaning: an end date is usually still open, a note usually empty.
 @dataclass
 class Component:
     """One factor of a key's combination space: a whole FK, or one plain column."""
@@ -171,7 +170,7 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
         spec.choices = choices
     elif t.kind == "enum" and rule.excluded:
         spec.choices = [v for v in t.enum_values if v not in rule.excluded]
-    # The spec's NULL share (inferred: realism.null_share_for; validated against NOT NULL).
+    # The spec's NULL share (inferred: null_share_for; validated against NOT NULL).
     spec.null_share = gen.null_share or 0.0 if column.nullable else 0.0
     return spec
 

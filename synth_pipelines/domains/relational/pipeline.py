@@ -9,7 +9,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -49,6 +49,11 @@ class RelationalConfig(BaseModel):
         description="Generation spec file (YAML or JSON) merged over the inferred one; its row counts win. "
         "`synth relational --print-spec` writes the full spec a run uses.",
     )
+    instructions: str | None = Field(
+        None,
+        description="What the data should look like, in words, for the AI hybrid (one model request per "
+        "table; e.g. 'mostly science fiction, a tenth of loans overdue'). Used only with an LLM provider.",
+    )
 
     @field_validator("dialect")
     @classmethod
@@ -71,6 +76,8 @@ class Prepared:
     schema: Schema
     plan: Plan
     generator: RelationalGenerator
+    # This run's AI figures per table (status, tokens, cached): for the summary and metadata, not the files.
+    ai_run: dict[str, dict[str, Any]] = field(default_factory=dict)
 
     @property
     def spec(self) -> GenerationSpec:
@@ -89,10 +96,28 @@ def plan_and_spec(schema: Schema, cfg: RelationalConfig) -> tuple[Plan, Resolved
     return plan, resolve(schema, plan, spec)
 
 
-def prepare(ddl: str | Path, cfg: RelationalConfig, seed: int) -> Prepared:
+def with_ai(
+    schema: Schema, plan: Plan, resolved: Resolved, cfg: RelationalConfig, seed: int, llm: Any
+) -> tuple[Resolved, dict[str, dict[str, Any]]]:
+    """The spec after the AI hybrid when ``llm`` (an ``LLMSession``) has a provider and ``USE_AI`` is not
+    false; otherwise ``resolved`` unchanged (the deterministic spec)."""
+    if llm is None:
+        return resolved, {}
+    from synth_pipelines.domains.relational.ai import ai_enabled, apply_ai
+
+    settings = llm.settings
+    if not ai_enabled(settings.provider):
+        return resolved, {}
+    generator = llm.generator()  # the session closes it
+    return apply_ai(schema, plan, resolved, cfg.instructions, seed, generator, settings.model)
+
+
+def prepare(ddl: str | Path, cfg: RelationalConfig, seed: int, llm: Any = None) -> Prepared:
+    """Schema, plan, spec and generator; with ``llm`` (an ``LLMSession``), the AI hybrid's patches applied."""
     schema = load_ddl(ddl, cfg.dialect)
     plan, resolved = plan_and_spec(schema, cfg)
-    return Prepared(schema, plan, RelationalGenerator(schema, plan, seed, resolved))
+    resolved, ai_run = with_ai(schema, plan, resolved, cfg, seed, llm)
+    return Prepared(schema, plan, RelationalGenerator(schema, plan, seed, resolved), ai_run)
 
 
 def parse_formats(text: str | None) -> tuple[str, ...]:

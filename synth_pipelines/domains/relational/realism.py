@@ -47,6 +47,7 @@ from synth_pipelines.domains.relational.values import (
     EVENT_END,
     EVENT_START,
     infer_semantic,
+    null_share_for,
 )
 
 TEMPORAL = ("date", "timestamp", "timestamptz")
@@ -115,6 +116,9 @@ class Resolved:
     derivations: dict[str, dict[str, Derivation]] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # derived columns, anchors first
     anchor_columns: dict[str, set[str]] = field(default_factory=dict)  # parent table -> columns children read
+    # The AI hybrid's outcome per table (requested, applied or fallback with its reason), for the report;
+    # empty when no model was asked (offline), so offline reports keep their bytes.
+    ai: dict[str, object] = field(default_factory=dict)
 
     def fk_of(self, table: str, parent: str) -> ForeignKey | None:
         for rule in self.rules.get(table, []):
@@ -191,25 +195,6 @@ def _meaning(table: Table, column: str, semantic: str) -> str:
     if semantic in ("title", "words") and dish_column and DISH_TABLES.search(t):
         return "dish"
     return semantic
-
-
-# NULL share by meaning: an end date is usually still open, a note usually empty.
-_NULL_SHARES = [
-    ("deleted", 0.95),
-    ("left_on", 0.85),
-    ("terminated", 0.85),
-    ("ends_on", 0.4),
-    ("end_date", 0.4),
-    ("returned", 0.15),
-    ("note", 0.6),
-    ("comment", 0.5),
-    ("middle_name", 0.6),
-]
-
-
-def null_share_for(column: str) -> float:
-    """The NULL share of a nullable column by its name (an end date is usually still open)."""
-    return next((share for key, share in _NULL_SHARES if key in column.lower()), 0.1)
 
 
 def _default_null_share(table: Table, column: str, referenced: bool) -> float:

@@ -303,6 +303,7 @@ def build_report(
         ],
         "rows": {name: t["rows"] for name, t in tables.items()},
         "rules": rules,
+        **({"ai": gen.resolved.ai} if gen.resolved.ai else {}),
         "tables": tables,
     }
 

@@ -84,7 +84,7 @@ class RuleSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     check: str
-    origin: Literal["inferred", "spec"] = "spec"
+    origin: Literal["inferred", "spec", "llm"] = "spec"
 
 
 class TableSpec(BaseModel):
