@@ -47,7 +47,14 @@ from synth_pipelines.llm.contract import (
     ProviderAuthError,
     StructuredGenerator,
 )
-from synth_pipelines.llm.providers import InvalidOutput, classify, make_chat_model, redact, retry_after_s
+from synth_pipelines.llm.providers import (
+    InvalidOutput,
+    classify,
+    legacy_structured_model,
+    make_chat_model,
+    redact,
+    retry_after_s,
+)
 from synth_pipelines.llm.settings import KEY_VARIABLES, LLMSettings
 
 BUDGET_SPENT = "token budget spent"
@@ -154,13 +161,22 @@ class LangChainGenerator:
         model: BaseChatModel | None = None,
         log: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        azure_credential: Any = None,
     ) -> None:
         self.settings = settings
         self.provider = settings.provider
         self._cache = cache
         self._closed = False
-        self._model = model if model is not None else make_chat_model(settings)
+        self._model = model if model is not None else make_chat_model(settings, azure_credential)
         self._log = log or logging.getLogger("synth_pipelines.llm")
+        # LangChain warns (on every structured call) and falls back to function calling for models without
+        # json_schema support (Azure deployments are often named gpt-35-turbo, gpt-4-...): choose it here,
+        # once, so the cache key names the method really used and nothing is printed per request.
+        self._method = settings.structured_method
+        legacy = settings.provider in ("openai", "azure") and legacy_structured_model(settings.model)
+        if self._method == "json_schema" and legacy:
+            self._method = "function_calling"
+            self._log.info("model %s has no json_schema structured output: using function calling", settings.model)
         self._sleep = sleep
         self._secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
         self._lock = threading.Lock()
@@ -188,14 +204,14 @@ class LangChainGenerator:
         # The seed must be a model field: with include_raw=True, invoke(..., seed=) kwargs are dropped
         # silently (verified for both providers). A shallow copy shares the HTTP clients; ~0.5 ms CPU.
         model = self._model.model_copy(update={"seed": seed})
-        return model.with_structured_output(schema, method=self.settings.structured_method, include_raw=True)
+        return model.with_structured_output(schema, method=self._method, include_raw=True)
 
     def generate(self, requests: Sequence[LLMRequest], schema: type[BaseModel]) -> list[LLMResult]:
         started = time.perf_counter()
         self._raise_if_stopped()
         prefix = key_prefix(
             self.provider, self.settings.model, self._sampling, schema.model_json_schema(),
-            self.settings.structured_method,
+            self._method,
         )  # fmt: skip
         keys = [request_key(prefix, r) for r in requests]
         results: list[LLMResult | None] = [None] * len(requests)
@@ -348,13 +364,15 @@ def build_generator(
     offline: OfflineFn | None = None,
     model: BaseChatModel | None = None,
     log: logging.Logger | None = None,
+    azure_credential: Any = None,
 ) -> StructuredGenerator:
     """The generator for ``settings``; the response cache is ``<data_dir>/llm_cache.sqlite``.
 
     ``offline`` is the domain's no-network implementation, used only by the offline provider.
     ``model`` replaces the provider's chat model (tests inject a fake one above the transport).
+    ``azure_credential``: an azure-identity credential for keyless Azure (default DefaultAzureCredential).
     """
     if settings.is_offline:
         return OfflineGenerator(offline)
     cache = ResponseCache(Path(data_dir) / CACHE_FILE) if settings.cache else None
-    return LangChainGenerator(settings, cache, model=model, log=log)
+    return LangChainGenerator(settings, cache, model=model, log=log, azure_credential=azure_credential)

@@ -43,7 +43,7 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
     if custom_format:
         load_custom_format(custom_format)  # a bad file fails before anything else happens
     cfg = _config(flags, args)
-    settings = settings_from_args(args)
+    settings = settings_from_args(args, auto_provider=True)
     out_dir = check_writable_dir(Path(args.output_prefix).parent)
     bar = None
     if show_progress():

@@ -153,7 +153,8 @@ def _run(args: argparse.Namespace) -> int:
     if args.list:
         return _list(args._catalog)
     scenario, cfg = _config(args)
-    settings = settings_from_args(args)  # a missing key fails here, before anything is drawn or written
+    # A missing key or Azure endpoint fails here, before anything is drawn or written.
+    settings = settings_from_args(args, auto_provider=True)
     data_dir = Path(default_data_dir())
     out_dir = check_writable_dir(
         getattr(args, "out_dir", None) or data_dir / "scenarios" / scenario.name.replace("-", "_")
