@@ -258,19 +258,27 @@ class LangChainGenerator:
     def _run_one(self, schema: type[BaseModel], key: str, request: LLMRequest) -> LLMResult:
         runnable = self._runnable(schema, request.seed)
         attempt = _Attempt()
+        # Every log line about this request carries its task id (``--log-format json``): the tag the
+        # domain gave it, else the start of its cache key (a hash: nothing of the prompt or a key).
+        task = {"task_id": request.tag or key[:16]}
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.settings.max_retries + 1),
             wait=_RetryWait(self.settings, key),
             retry=tenacity.retry_if_exception(_retryable),
             sleep=self._sleep,
             before_sleep=lambda state: self._log.debug(
-                "llm request %s: retry %d in %.3f s", request.tag, state.attempt_number, state.upcoming_sleep
+                "llm request %s: retry %d in %.3f s",
+                request.tag,
+                state.attempt_number,
+                state.upcoming_sleep,
+                extra=task,
             ),
             reraise=True,
         )
         try:
-            value, used_in, used_out = retrying(self._attempt, runnable, schema, request, attempt)
+            value, used_in, used_out = retrying(self._attempt, runnable, schema, request, attempt, task)
         except _Stopped as stop:
+            self._log.info("llm request %s stopped: %s", request.tag, stop.reason, extra=task)
             return LLMResult(None, "llm", stop.reason, attempt.count, attempt.tokens_in, attempt.tokens_out)
         except Exception:
             reason = attempt.error.split(":", 1)[0] or "unknown"
@@ -279,15 +287,27 @@ class LangChainGenerator:
                 self._stats.failure_reasons[reason] = self._stats.failure_reasons.get(reason, 0) + 1
                 if self._stats.failures > self.settings.failure_budget:
                     self._state.failure_budget_hit = True
+            self._log.info(
+                "llm request %s failed after %d attempts: %s", request.tag, attempt.count, reason, extra=task
+            )
             return LLMResult(None, "llm", attempt.error, attempt.count, attempt.tokens_in, attempt.tokens_out)
         if self._cache is not None:
             self._cache.put(
                 key, CachedResponse(value.model_dump_json(), used_in, used_out), self.provider, self.settings.model
             )
+        self._log.debug(
+            "llm request %s answered: %d attempt(s), tokens %d+%d", request.tag, attempt.count,
+            attempt.tokens_in, attempt.tokens_out, extra=task,
+        )  # fmt: skip
         return LLMResult(value, "llm", None, attempt.count, attempt.tokens_in, attempt.tokens_out)
 
     def _attempt(
-        self, runnable: Runnable, schema: type[BaseModel], request: LLMRequest, attempt: _Attempt
+        self,
+        runnable: Runnable,
+        schema: type[BaseModel],
+        request: LLMRequest,
+        attempt: _Attempt,
+        task: dict[str, str] | None = None,
     ) -> tuple[BaseModel, int, int]:
         """One try, inside the concurrency limit: budgets first, then the request; raises on failure."""
         settings, state = self.settings, self._state
@@ -310,7 +330,9 @@ class LangChainGenerator:
             kind = classify(exc)
             detail = str(exc) if isinstance(exc, InvalidOutput) else f"{kind.reason}: {type(exc).__name__}: {exc}"
             attempt.error = redact(" ".join(detail.split())[:400], self._secrets)
-            self._log.warning("llm request %s attempt %d failed: %s", request.tag, attempt.count, attempt.error)
+            self._log.warning(
+                "llm request %s attempt %d failed: %s", request.tag, attempt.count, attempt.error, extra=task
+            )
             if kind.fatal:
                 with self._lock:
                     state.fatal = kind.reason
