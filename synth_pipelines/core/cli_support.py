@@ -107,6 +107,7 @@ class Flag:
     choices: Sequence[Any] | None = None  # default: a ``Literal``'s values
     required: bool = False  # the flag must be given (the model's default is not used)
     group: Any = None  # an argument group (e.g. mutually exclusive) to add the flag to; default: the parser
+    aliases: tuple[str, ...] = ()  # more option strings for the same flag (another tool's spelling)
 
 
 @dataclass(frozen=True)
@@ -267,7 +268,7 @@ def add_model_flags(
                 kwargs["help"] += f" (default: {_shown(default)})"
         else:
             kwargs["default"] = default
-        (spec.group or parser).add_argument(flag, **kwargs)
+        (spec.group or parser).add_argument(flag, *spec.aliases, **kwargs)
         added.flags[name] = flag
         added.dests[name] = dest
     return added

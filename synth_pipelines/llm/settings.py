@@ -343,10 +343,19 @@ def add_provider_args(parser: argparse.ArgumentParser) -> None:
         help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, Azure) or Gemini endpoint",
     )
     group.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0)")
-    group.add_argument("--top-p", type=float, default=None, help="nucleus sampling")
-    group.add_argument("--top-k", type=int, default=None, help="top-k sampling (Gemini; ignored by OpenAI)")
+    group.add_argument("--top-p", "--top_p", dest="top_p", type=float, default=None, help="nucleus sampling")
+    group.add_argument(
+        "--top-k", "--top_k", dest="top_k", type=int, default=None, help="top-k sampling (Gemini; ignored by OpenAI)"
+    )
     group.add_argument("--max-tokens", type=int, default=None, help="max output tokens per request (default 2048)")
-    group.add_argument("--max-retries", type=int, default=None, help="retries per request (default 3)")
+    group.add_argument(
+        "--max-retries",
+        "--max_retries",
+        dest="max_retries",
+        type=int,
+        default=None,
+        help="retries per request (default 3)",
+    )
     group.add_argument("--timeout", dest="timeout_s", type=float, default=None, help="request timeout, seconds")
     group.add_argument(
         "--concurrency", dest="max_concurrency", type=int, default=None, help="requests in flight (default 8)"
