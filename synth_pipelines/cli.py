@@ -51,6 +51,10 @@ __all__ = [
 # Commands that are not a domain's: command -> (module with ``register(subparsers)``, one-line help).
 NON_DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "seed": ("synth_pipelines.orchestration.seed_cli", "register seed partitions in the Dagster instance"),
+    "materialize": (
+        "synth_pipelines.orchestration.materialize_cli",
+        "materialize asset groups for one registered seed (dagster asset materialize)",
+    ),
 }
 
 # Domain packages without a cli.py of their own -> the package whose cli.py adds their commands: the
@@ -134,6 +138,13 @@ def _add_log_flags_everywhere(parser: argparse.ArgumentParser) -> None:
 _VALUE_OPTIONS = ("--log-level", "--log_level", "--log-format", "--log_format")
 
 
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command)
+    return None
+
+
 def _command_of(argv: Sequence[str]) -> str | None:
     """The subcommand word: the first argument that is neither an option nor a value of one of ``synth``'s."""
     skip = False
@@ -158,7 +169,10 @@ def _run(argv: list[str]) -> int:
         parser = build_parser(only=())
         parser.error(f"unknown command {command!r}; commands: {', '.join(table)}")
     parser = build_parser(only=() if command is None else (command,))
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's parser, so the message points at its --help
+        owner = _subparser(parser, command) if command is not None else None
+        (owner or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
     configure_from_args(args)
     return int(args.func(args) or 0)
 

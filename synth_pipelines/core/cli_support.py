@@ -49,6 +49,13 @@ class Terminated(KeyboardInterrupt):
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the examples in epilogs as written and shows defaults (a list as its words, a dict as K=V,...)."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # One default per flag: none for "unset" (None), none added where the help already states its own.
+        text = action.help or ""
+        if action.default is None or "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
+
     def _expand_help(self, action: argparse.Action) -> str:
         if isinstance(action.default, list | tuple | dict):
             action = copy.copy(action)

@@ -25,8 +25,12 @@ SHORT_OF_TARGET = 3
 DEFAULT_NAME = "nlp"
 
 
-def split_prefix(prefix: str) -> tuple[Path, str]:
+def split_prefix(prefix: str | None) -> tuple[Path, str]:
     """``--output-prefix`` as (folder, file name prefix); a trailing slash or an existing folder: inside it."""
+    if prefix is None:
+        from synth_pipelines.core.paths import default_output_dir
+
+        return default_output_dir(), DEFAULT_NAME
     if prefix.endswith(("/", "\\")) or Path(prefix).is_dir():
         return Path(prefix), DEFAULT_NAME
     return Path(prefix).parent, Path(prefix).name
@@ -153,8 +157,9 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output-prefix",
         "--output_prefix",
         dest="output_prefix",
-        default="data/synthetic/nlp",
-        help="folder and file name prefix; ending in / (or an existing folder): files named nlp_... inside it",
+        default=None,
+        help="folder and file name prefix; ending in / (or an existing folder): files named nlp_... inside it "
+        "(default: nlp in $SYNTH_DATA_DIR/synthetic, SYNTH_DATA_DIR defaulting to the checkout's data/)",
     )
     add_provider_args(parser)
     parser.set_defaults(func=lambda args: _run(flags, args), config_of=lambda args: _config(flags, args))

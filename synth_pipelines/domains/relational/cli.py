@@ -45,7 +45,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
-    parser.add_argument("--out", type=Path, default=None, help="output directory (required unless --print-spec)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="output directory (default: $SYNTH_DATA_DIR/synthetic/<DDL file name>)"
+    )
     parser.add_argument(
         "--print-spec",
         action="store_true",
@@ -56,7 +58,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
 def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     from synth_pipelines.core.atomic import check_writable_dir, output_set
-    from synth_pipelines.core.cli_support import CliError, show_progress
+    from synth_pipelines.core.cli_support import show_progress
     from synth_pipelines.domains.relational.pipeline import export_dataset, parse_formats, prepare
 
     formats = parse_formats(args.format)
@@ -69,7 +71,9 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         sys.stdout.write(dump_spec(prepared.spec))
         return 0
     if args.out is None:
-        raise CliError("--out is required (unless --print-spec)")
+        from synth_pipelines.core.paths import default_output_dir
+
+        args.out = default_output_dir(Path(args.ddl).stem)
     check_writable_dir(args.out)
     total = sum(prepared.plan.rows.values())
     bar = None
