@@ -8,7 +8,10 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # In-process executor: one process instead of one per step (about 3 s instead of 15 s per group).
 IN_PROCESS := {"execution": {"config": {"in_process": {}}}}
 
-.PHONY: run test lint bench dev seed clean
+COUNT ?= 5000
+OUT ?= data/synthetic
+
+.PHONY: run test lint bench dev seed clean generate generate.raw
 
 $(BIN)/synth: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -29,6 +32,13 @@ run: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
 	@echo "Done. Exports:   data/exports/<domain>/seed=$(SEED)/"
 	@echo "      Catalog:   data/warehouse.duckdb (a schema per group, a view per table over the validated data)"
 	@echo "      UI:        make dev   (then open http://127.0.0.1:3000)"
+
+# The CV-log generator's two targets: the clean set, and the clean set with its invalid raw mirror.
+generate: | $(BIN)/synth
+	$(BIN)/synth cv-logs --count $(COUNT) --seed $(SEED) --no-mirror --out $(OUT)
+
+generate.raw: | $(BIN)/synth
+	$(BIN)/synth cv-logs --count $(COUNT) --seed $(SEED) --out $(OUT)
 
 test: $(BIN)/synth
 	$(BIN)/python -m pytest -q

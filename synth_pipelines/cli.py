@@ -29,6 +29,7 @@ from synth_pipelines.core.cli_support import (
     show_progress,
     sigterm_as_interrupt,
 )
+from synth_pipelines.core.log_setup import add_log_flags, configure_from_args
 from synth_pipelines.domains.registry import DOMAIN_PACKAGES
 
 # Re-exported for domain CLIs that still import them from here; new code imports core.cli_support.
@@ -54,6 +55,10 @@ NON_DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "modify": ("synth_pipelines.store.cli", "edit a kept dataset: SQL, a spec patch, or feedback through the LLM"),
     "db": ("synth_pipelines.store.cli", "the dataset catalog's migrations: check or apply"),
     "ask": ("synth_pipelines.ask.cli", "ask a kept dataset: SQL through the safety gate, tables, describe, sample"),
+    "materialize": (
+        "synth_pipelines.orchestration.materialize_cli",
+        "materialize asset groups for one registered seed (dagster asset materialize)",
+    ),
 }
 
 # Domain packages without a cli.py of their own -> the package whose cli.py adds their commands: the
@@ -119,14 +124,43 @@ def build_parser(only: Iterable[str] | None = None) -> argparse.ArgumentParser:
     for name, help_text in table.items():
         if name not in sub.choices:  # type: ignore[operator]
             sub.add_parser(name, help=help_text, add_help=False)
+    _add_log_flags_everywhere(parser)
     return parser
 
 
+def _add_log_flags_everywhere(parser: argparse.ArgumentParser) -> None:
+    """``--log-level`` / ``--log-format`` on ``synth`` and on every (nested) subcommand, before or after its words."""
+    add_log_flags(parser)
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for child in dict.fromkeys(action.choices.values()):
+                if child.add_help:  # bare entries (commands not running) get nothing
+                    _add_log_flags_everywhere(child)
+
+
+# ``synth``'s own options that take a value (the logging flags): the word after them is not the command.
+_VALUE_OPTIONS = ("--log-level", "--log_level", "--log-format", "--log_format")
+
+
+def _subparser(parser: argparse.ArgumentParser, command: str) -> argparse.ArgumentParser | None:
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            return action.choices.get(command)
+    return None
+
+
 def _command_of(argv: Sequence[str]) -> str | None:
-    """The subcommand word: the first argument that is not an option (``synth`` has no option taking a value)."""
+    """The subcommand word: the first argument that is neither an option nor a value of one of ``synth``'s."""
+    skip = False
     for i, arg in enumerate(argv):
+        if skip:
+            skip = False
+            continue
         if arg == "--":
             return argv[i + 1] if i + 1 < len(argv) else None
+        if arg in _VALUE_OPTIONS:
+            skip = True
+            continue
         if not arg.startswith("-"):
             return arg
     return None
@@ -139,7 +173,11 @@ def _run(argv: list[str]) -> int:
         parser = build_parser(only=())
         parser.error(f"unknown command {command!r}; commands: {', '.join(table)}")
     parser = build_parser(only=() if command is None else (command,))
-    args = parser.parse_args(argv)
+    args, unknown = parser.parse_known_args(argv)
+    if unknown:  # reported by the subcommand's parser, so the message points at its --help
+        owner = _subparser(parser, command) if command is not None else None
+        (owner or parser).error(f"unrecognized arguments: {' '.join(unknown)}")
+    configure_from_args(args)
     return int(args.func(args) or 0)
 
 

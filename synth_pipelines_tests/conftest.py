@@ -8,6 +8,20 @@ import pytest
 
 from synth_pipelines_tests.llm_stub import LLMStub
 
+# A provider's own settings in the developer's environment would make `synth scenario`/`synth nlp` use that
+# provider (tests/test_habits.py proves it): no test may depend on what the machine running it has set.
+PROVIDER_VARIABLES = (
+    "SYNTH_LLM_PROVIDER", "OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
+    "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION", "GOOGLE_API_KEY", "GEMINI_API_KEY",
+)  # fmt: skip
+
+
+@pytest.fixture(autouse=True)
+def _no_provider_settings_from_the_machine(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr("synth_pipelines.llm.settings.REPO_DOTENV", None)  # nor the checkout's .env
+    for name in PROVIDER_VARIABLES:
+        monkeypatch.delenv(name, raising=False)
+
 
 @pytest.fixture(scope="session")
 def _llm_stub_server() -> Iterator[LLMStub]:

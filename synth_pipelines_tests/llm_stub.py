@@ -44,6 +44,7 @@ class StubLog:
     credential: str
     body: dict[str, Any]
     retry_count: str | None = None
+    authorization: str = ""  # the Authorization header as sent ("Bearer <token>"), "" when absent
     received: float = field(default_factory=time.monotonic)  # when the request arrived (time.monotonic)
 
 
@@ -201,11 +202,15 @@ class _Handler(BaseHTTPRequestHandler):
             or self.headers.get("x-goog-api-key", "")
             or self.headers.get("api-key", "")
         )
-        gemini = re.search(r"/models/([^/:]+):generateContent", self.path)
-        if not gemini and not self.path.endswith("/chat/completions"):
+        route = self.path.split("?", 1)[0]  # Azure adds ?api-version=...
+        gemini = re.search(r"/models/([^/:]+):generateContent", route)
+        if not gemini and not route.endswith("/chat/completions"):
             self._send(404, {"error": {"message": f"no route {self.path}"}})
             return
-        log = StubLog(self.path, credential, body, self.headers.get("x-stainless-retry-count"))
+        log = StubLog(
+            self.path, credential, body, self.headers.get("x-stainless-retry-count"),
+            self.headers.get("Authorization", ""),
+        )  # fmt: skip
         fault, counter = self.stub._begin(log)
         try:
             delay = self.stub.delay + (fault.delay if fault else 0.0)

@@ -49,6 +49,13 @@ class Terminated(KeyboardInterrupt):
 class HelpFormatter(argparse.RawDescriptionHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
     """Keeps the examples in epilogs as written and shows defaults (a list as its words, a dict as K=V,...)."""
 
+    def _get_help_string(self, action: argparse.Action) -> str | None:
+        # One default per flag: none for "unset" (None), none added where the help already states its own.
+        text = action.help or ""
+        if action.default is None or "default" in text.lower():
+            return text
+        return super()._get_help_string(action)
+
     def _expand_help(self, action: argparse.Action) -> str:
         if isinstance(action.default, list | tuple | dict):
             action = copy.copy(action)
@@ -107,6 +114,7 @@ class Flag:
     choices: Sequence[Any] | None = None  # default: a ``Literal``'s values
     required: bool = False  # the flag must be given (the model's default is not used)
     group: Any = None  # an argument group (e.g. mutually exclusive) to add the flag to; default: the parser
+    aliases: tuple[str, ...] = ()  # more option strings for the same flag (another tool's spelling)
 
 
 @dataclass(frozen=True)
@@ -267,7 +275,7 @@ def add_model_flags(
                 kwargs["help"] += f" (default: {_shown(default)})"
         else:
             kwargs["default"] = default
-        (spec.group or parser).add_argument(flag, **kwargs)
+        (spec.group or parser).add_argument(flag, *spec.aliases, **kwargs)
         added.flags[name] = flag
         added.dests[name] = dest
     return added

@@ -83,6 +83,9 @@ class RunContext:
     progress: ProgressFn | None = None
     # Numbers a domain reports about its own run (LLM requests, cache hits...), shown as metadata.
     metadata: dict[str, Any] = field(default_factory=dict)
+    # The folder the run's final files land in, when the caller knows it (the CLI; Dagster: None): a
+    # domain may write what it has accepted there while it runs (nlp ``--incremental-save``).
+    live_dir: Path | None = None
 
 
 class Domain(ABC):

@@ -13,4 +13,14 @@ def default_data_dir() -> str:
     return os.environ.get("SYNTH_DATA_DIR", str(PROJECT_ROOT / "data"))
 
 
+# The one rule for where a ``synth`` command writes when not told: ``<data dir>/synthetic/...``, the data dir
+# being ``$SYNTH_DATA_DIR`` or the checkout's ``data/`` (the Dagster exports go to ``<data dir>/exports``).
+OUTPUT_RULE = "$SYNTH_DATA_DIR/synthetic (SYNTH_DATA_DIR defaults to the checkout's data/)"
+
+
+def default_output_dir(*parts: str) -> Path:
+    """Where a command writes by default: ``<data dir>/synthetic/<parts>``."""
+    return Path(default_data_dir(), "synthetic", *parts)
+
+
 DEFAULT_SEED = 42

@@ -47,7 +47,14 @@ from synth_pipelines.llm.contract import (
     ProviderAuthError,
     StructuredGenerator,
 )
-from synth_pipelines.llm.providers import InvalidOutput, classify, make_chat_model, redact, retry_after_s
+from synth_pipelines.llm.providers import (
+    InvalidOutput,
+    classify,
+    legacy_structured_model,
+    make_chat_model,
+    redact,
+    retry_after_s,
+)
 from synth_pipelines.llm.settings import KEY_VARIABLES, LLMSettings
 
 BUDGET_SPENT = "token budget spent"
@@ -154,13 +161,22 @@ class LangChainGenerator:
         model: BaseChatModel | None = None,
         log: logging.Logger | None = None,
         sleep: Callable[[float], None] = time.sleep,
+        azure_credential: Any = None,
     ) -> None:
         self.settings = settings
         self.provider = settings.provider
         self._cache = cache
         self._closed = False
-        self._model = model if model is not None else make_chat_model(settings)
+        self._model = model if model is not None else make_chat_model(settings, azure_credential)
         self._log = log or logging.getLogger("synth_pipelines.llm")
+        # LangChain warns (on every structured call) and falls back to function calling for models without
+        # json_schema support (Azure deployments are often named gpt-35-turbo, gpt-4-...): choose it here,
+        # once, so the cache key names the method really used and nothing is printed per request.
+        self._method = settings.structured_method
+        legacy = settings.provider in ("openai", "azure") and legacy_structured_model(settings.model)
+        if self._method == "json_schema" and legacy:
+            self._method = "function_calling"
+            self._log.info("model %s has no json_schema structured output: using function calling", settings.model)
         self._sleep = sleep
         self._secrets = [settings.api_key.get_secret_value()] if settings.api_key else []
         self._lock = threading.Lock()
@@ -188,14 +204,14 @@ class LangChainGenerator:
         # The seed must be a model field: with include_raw=True, invoke(..., seed=) kwargs are dropped
         # silently (verified for both providers). A shallow copy shares the HTTP clients; ~0.5 ms CPU.
         model = self._model.model_copy(update={"seed": seed})
-        return model.with_structured_output(schema, method=self.settings.structured_method, include_raw=True)
+        return model.with_structured_output(schema, method=self._method, include_raw=True)
 
     def generate(self, requests: Sequence[LLMRequest], schema: type[BaseModel]) -> list[LLMResult]:
         started = time.perf_counter()
         self._raise_if_stopped()
         prefix = key_prefix(
             self.provider, self.settings.model, self._sampling, schema.model_json_schema(),
-            self.settings.structured_method,
+            self._method,
         )  # fmt: skip
         keys = [request_key(prefix, r) for r in requests]
         results: list[LLMResult | None] = [None] * len(requests)
@@ -242,19 +258,27 @@ class LangChainGenerator:
     def _run_one(self, schema: type[BaseModel], key: str, request: LLMRequest) -> LLMResult:
         runnable = self._runnable(schema, request.seed)
         attempt = _Attempt()
+        # Every log line about this request carries its task id (``--log-format json``): the tag the
+        # domain gave it, else the start of its cache key (a hash: nothing of the prompt or a key).
+        task = {"task_id": request.tag or key[:16]}
         retrying = tenacity.Retrying(
             stop=tenacity.stop_after_attempt(self.settings.max_retries + 1),
             wait=_RetryWait(self.settings, key),
             retry=tenacity.retry_if_exception(_retryable),
             sleep=self._sleep,
             before_sleep=lambda state: self._log.debug(
-                "llm request %s: retry %d in %.3f s", request.tag, state.attempt_number, state.upcoming_sleep
+                "llm request %s: retry %d in %.3f s",
+                request.tag,
+                state.attempt_number,
+                state.upcoming_sleep,
+                extra=task,
             ),
             reraise=True,
         )
         try:
-            value, used_in, used_out = retrying(self._attempt, runnable, schema, request, attempt)
+            value, used_in, used_out = retrying(self._attempt, runnable, schema, request, attempt, task)
         except _Stopped as stop:
+            self._log.info("llm request %s stopped: %s", request.tag, stop.reason, extra=task)
             return LLMResult(None, "llm", stop.reason, attempt.count, attempt.tokens_in, attempt.tokens_out)
         except Exception:
             reason = attempt.error.split(":", 1)[0] or "unknown"
@@ -263,15 +287,27 @@ class LangChainGenerator:
                 self._stats.failure_reasons[reason] = self._stats.failure_reasons.get(reason, 0) + 1
                 if self._stats.failures > self.settings.failure_budget:
                     self._state.failure_budget_hit = True
+            self._log.info(
+                "llm request %s failed after %d attempts: %s", request.tag, attempt.count, reason, extra=task
+            )
             return LLMResult(None, "llm", attempt.error, attempt.count, attempt.tokens_in, attempt.tokens_out)
         if self._cache is not None:
             self._cache.put(
                 key, CachedResponse(value.model_dump_json(), used_in, used_out), self.provider, self.settings.model
             )
+        self._log.debug(
+            "llm request %s answered: %d attempt(s), tokens %d+%d", request.tag, attempt.count,
+            attempt.tokens_in, attempt.tokens_out, extra=task,
+        )  # fmt: skip
         return LLMResult(value, "llm", None, attempt.count, attempt.tokens_in, attempt.tokens_out)
 
     def _attempt(
-        self, runnable: Runnable, schema: type[BaseModel], request: LLMRequest, attempt: _Attempt
+        self,
+        runnable: Runnable,
+        schema: type[BaseModel],
+        request: LLMRequest,
+        attempt: _Attempt,
+        task: dict[str, str] | None = None,
     ) -> tuple[BaseModel, int, int]:
         """One try, inside the concurrency limit: budgets first, then the request; raises on failure."""
         settings, state = self.settings, self._state
@@ -294,7 +330,9 @@ class LangChainGenerator:
             kind = classify(exc)
             detail = str(exc) if isinstance(exc, InvalidOutput) else f"{kind.reason}: {type(exc).__name__}: {exc}"
             attempt.error = redact(" ".join(detail.split())[:400], self._secrets)
-            self._log.warning("llm request %s attempt %d failed: %s", request.tag, attempt.count, attempt.error)
+            self._log.warning(
+                "llm request %s attempt %d failed: %s", request.tag, attempt.count, attempt.error, extra=task
+            )
             if kind.fatal:
                 with self._lock:
                     state.fatal = kind.reason
@@ -348,13 +386,15 @@ def build_generator(
     offline: OfflineFn | None = None,
     model: BaseChatModel | None = None,
     log: logging.Logger | None = None,
+    azure_credential: Any = None,
 ) -> StructuredGenerator:
     """The generator for ``settings``; the response cache is ``<data_dir>/llm_cache.sqlite``.
 
     ``offline`` is the domain's no-network implementation, used only by the offline provider.
     ``model`` replaces the provider's chat model (tests inject a fake one above the transport).
+    ``azure_credential``: an azure-identity credential for keyless Azure (default DefaultAzureCredential).
     """
     if settings.is_offline:
         return OfflineGenerator(offline)
     cache = ResponseCache(Path(data_dir) / CACHE_FILE) if settings.cache else None
-    return LangChainGenerator(settings, cache, model=model, log=log)
+    return LangChainGenerator(settings, cache, model=model, log=log, azure_credential=azure_credential)

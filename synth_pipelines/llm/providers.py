@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.utils import parsedate_to_datetime
 from typing import Any
@@ -27,11 +28,67 @@ from langchain_core.exceptions import (
 from langchain_core.language_models import BaseChatModel
 from pydantic import ValidationError
 
-from synth_pipelines.llm.settings import LLMSettings
+from synth_pipelines.llm.settings import LLMSettings, SettingsError
+
+# The scope of an Entra ID (AAD) token for Azure OpenAI.
+AZURE_SCOPE = "https://cognitiveservices.azure.com/.default"
 
 
-def make_chat_model(settings: LLMSettings) -> BaseChatModel:
-    """ChatOpenAI / AzureChatOpenAI / ChatGoogleGenerativeAI with timeout, max_tokens and no SDK retries."""
+def azure_token_provider(credential: Any = None) -> Callable[[], str]:
+    """A bearer-token callable for Azure OpenAI from ``credential`` (default: ``DefaultAzureCredential``).
+
+    ``DefaultAzureCredential`` tries environment credentials, managed identity, the Azure CLI...; the
+    first token is fetched here, so a machine with none fails at start with one line, not per request.
+    """
+    from azure.identity import DefaultAzureCredential, get_bearer_token_provider
+
+    if credential is None:
+        credential = DefaultAzureCredential()
+    provider = get_bearer_token_provider(credential, AZURE_SCOPE)
+    try:
+        provider()
+    except Exception as exc:
+        reason = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        raise SettingsError(
+            "provider 'azure' has no credential: set AZURE_OPENAI_API_KEY (environment or .env), or sign in "
+            f"for DefaultAzureCredential (managed identity, az login, AZURE_CLIENT_ID...): {reason}"
+        ) from None
+    return provider
+
+
+def legacy_structured_model(model: str) -> bool:
+    """Models LangChain refuses ``method='json_schema'`` for (it warns, then uses function calling)."""
+    return model.startswith(("gpt-3", "gpt-4-")) or model == "gpt-4"
+
+
+def make_chat_model(settings: LLMSettings, azure_credential: Any = None) -> BaseChatModel:
+    """ChatOpenAI / AzureChatOpenAI / ChatGoogleGenerativeAI with timeout, max_tokens and no SDK retries.
+
+    Provider ``azure`` uses ``AZURE_OPENAI_API_KEY`` when set, otherwise a bearer token from
+    ``azure_credential`` (any azure-identity credential; default ``DefaultAzureCredential``).
+    """
+    if settings.provider == "azure":
+        from langchain_openai import AzureChatOpenAI
+
+        settings.require_azure()
+        auth: dict[str, Any] = {}
+        if settings.api_key is not None and settings.api_key.get_secret_value():
+            auth["api_key"] = settings.api_key
+        else:
+            auth["azure_ad_token_provider"] = azure_token_provider(azure_credential)
+        extra = {"top_p": settings.top_p} if settings.top_p is not None else {}
+        return AzureChatOpenAI(
+            azure_endpoint=settings.base_url,
+            azure_deployment=settings.model,
+            api_version=settings.azure_api_version,
+            model=settings.model,
+            temperature=settings.temperature,
+            max_tokens=settings.max_tokens,
+            timeout=settings.timeout_s,
+            max_retries=0,
+            **auth,
+            **extra,
+        )
     if settings.provider == "openai":
         key = settings.require_key()
         common: dict[str, Any] = {

@@ -11,6 +11,7 @@ import logging
 import threading
 from pathlib import Path
 from types import TracebackType
+from typing import Any
 
 from langchain_core.language_models import BaseChatModel
 
@@ -22,8 +23,15 @@ from synth_pipelines.llm.settings import LLMSettings
 class LLMSession:
     """The provider clients of one run: generators built on demand from one LLMSettings, closed together."""
 
-    def __init__(self, settings: LLMSettings, data_dir: Path, log: logging.Logger | None = None) -> None:
+    def __init__(
+        self,
+        settings: LLMSettings,
+        data_dir: Path,
+        log: logging.Logger | None = None,
+        azure_credential: Any = None,
+    ) -> None:
         self.settings = settings
+        self.azure_credential = azure_credential  # keyless Azure: any azure-identity credential
         self.data_dir = Path(data_dir)
         self.log = log
         self._generators: list[StructuredGenerator] = []
@@ -43,7 +51,10 @@ class LLMSession:
         with self._lock:
             if self._closed:
                 raise LLMError("this LLM session is closed: open a new one for another run")
-            generator = build_generator(self.settings, self.data_dir, offline=offline, model=model, log=self.log)
+            generator = build_generator(
+                self.settings, self.data_dir, offline=offline, model=model, log=self.log,
+                azure_credential=self.azure_credential,
+            )  # fmt: skip
             self._generators.append(generator)
             return generator
 

@@ -23,8 +23,10 @@ from __future__ import annotations
 
 import argparse
 import os
+import sys
 from collections.abc import Callable, Mapping
 from contextvars import ContextVar
+from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import Field, SecretStr, ValidationError, model_validator
@@ -37,7 +39,7 @@ from pydantic_settings import (
 )
 from pydantic_settings.sources.utils import parse_env_vars
 
-Provider = Literal["offline", "openai", "google"]
+Provider = Literal["offline", "openai", "azure", "google"]
 StructuredMethod = Literal["json_schema", "function_calling", "json_mode"]
 
 # Our own variables, one per setting (SYNTH_LLM_<FIELD>); read from the environment, then `.env`.
@@ -45,13 +47,29 @@ ENV_PREFIX = "SYNTH_LLM_"
 # Where each provider's key is conventionally kept; SYNTH_LLM_API_KEY overrides them.
 KEY_VARIABLES: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_API_KEY", "AZURE_OPENAI_API_KEY"),
+    "azure": ("AZURE_OPENAI_API_KEY",),
     "google": ("GOOGLE_API_KEY", "GEMINI_API_KEY"),
 }
 BASE_URL_VARIABLES: dict[str, tuple[str, ...]] = {
     "openai": ("OPENAI_BASE_URL", "OPENAI_API_BASE"),
+    "azure": ("AZURE_OPENAI_ENDPOINT",),
     "google": ("GOOGLE_GEMINI_BASE_URL",),
 }
-DEFAULT_MODELS: dict[str, str] = {"offline": "offline", "openai": "gpt-4o-mini", "google": "gemini-2.5-flash"}
+# The Azure scenario generator's own variables: the deployment is the model, the API version its own.
+MODEL_VARIABLES: dict[str, tuple[str, ...]] = {"azure": ("AZURE_OPENAI_DEPLOYMENT",)}
+API_VERSION_VARIABLES: dict[str, tuple[str, ...]] = {"azure": ("OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION")}
+# The first GA Azure OpenAI API version with structured outputs (json_schema).
+DEFAULT_AZURE_API_VERSION = "2024-10-21"
+DEFAULT_MODELS: dict[str, str] = {
+    "offline": "offline", "openai": "gpt-4o-mini", "azure": "", "google": "gemini-2.5-flash"
+}  # fmt: skip
+# When no provider is chosen anywhere, a CLI run (``settings_from_args(auto_provider=True)``) takes the
+# first provider whose own settings are present, in this order, and says so.
+PROVIDER_SIGNS: tuple[tuple[str, tuple[str, ...]], ...] = (
+    ("azure", ("AZURE_OPENAI_ENDPOINT",)),
+    ("openai", ("OPENAI_API_KEY",)),
+    ("google", ("GOOGLE_API_KEY", "GEMINI_API_KEY")),
+)
 
 # Set by ``LLMSettings.resolve(environ=...)`` for the duration of one build: the mapping read instead of
 # ``os.environ``. A ContextVar, so concurrent builds in other threads keep reading the real environment.
@@ -60,6 +78,22 @@ _ENVIRON: ContextVar[Mapping[str, str] | None] = ContextVar("synth_llm_environ",
 
 class SettingsError(ValueError):
     """A setting is missing or invalid; the message names the variable or flag to fix."""
+
+
+# The checkout's own `.env` (beside pyproject.toml), read after the working directory's: a user who keeps
+# theirs at the repo root, as the seed generators document, is found from any folder. None: not a checkout.
+_ROOT = Path(__file__).resolve().parents[2]
+REPO_DOTENV: Path | None = _ROOT / ".env" if (_ROOT / "pyproject.toml").is_file() else None
+
+
+def dotenv_files(dotenv_path: str | os.PathLike[str] | None) -> tuple[Path, ...] | None:
+    """The ``.env`` files read, lowest precedence first: the default ``.env`` adds the repo root's below it."""
+    if dotenv_path is None:
+        return None
+    own = Path(dotenv_path)
+    if str(dotenv_path) != ".env" or REPO_DOTENV is None or own.resolve() == REPO_DOTENV:
+        return (own,)
+    return (REPO_DOTENV, own)
 
 
 def env_name(field: str) -> str:
@@ -81,7 +115,7 @@ class LLMSettings(BaseSettings):
     )
 
     provider: Provider = Field("offline", description="who answers; offline makes data with no network")
-    model: str = Field("", description="model name (Azure: deployment); empty: the provider's default")
+    model: str = Field("", description="model name (Azure: the deployment); empty: the provider's default")
     base_url: str | None = Field(
         None, description="any OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, Azure) or a Gemini endpoint"
     )
@@ -130,13 +164,31 @@ class LLMSettings(BaseSettings):
             _ProviderVariable(settings_cls, dotenv_settings, provider, "api_key", KEY_VARIABLES),
             _ProviderVariable(settings_cls, env_settings, provider, "base_url", BASE_URL_VARIABLES),
             _ProviderVariable(settings_cls, dotenv_settings, provider, "base_url", BASE_URL_VARIABLES),
+            _ProviderVariable(settings_cls, env_settings, provider, "model", MODEL_VARIABLES),
+            _ProviderVariable(settings_cls, dotenv_settings, provider, "model", MODEL_VARIABLES),
+            _ProviderVariable(settings_cls, env_settings, provider, "azure_api_version", API_VERSION_VARIABLES),
+            _ProviderVariable(settings_cls, dotenv_settings, provider, "azure_api_version", API_VERSION_VARIABLES),
         )
 
     @model_validator(mode="after")
     def _provider_default_model(self) -> LLMSettings:
         if not self.model:
             object.__setattr__(self, "model", DEFAULT_MODELS[self.provider])
+        if self.provider == "azure" and not self.azure_api_version:
+            object.__setattr__(self, "azure_api_version", DEFAULT_AZURE_API_VERSION)
         return self
+
+    def require_azure(self) -> None:
+        """Provider ``azure`` needs an endpoint and a deployment: one error naming every missing one."""
+        if self.provider != "azure":
+            return
+        missing = []
+        if not self.base_url:
+            missing.append("an endpoint (--azure-openai-endpoint or AZURE_OPENAI_ENDPOINT)")
+        if not self.model:
+            missing.append("a deployment (--azure-openai-deployment or AZURE_OPENAI_DEPLOYMENT)")
+        if missing:
+            raise SettingsError(f"provider 'azure' needs {' and '.join(missing)} (flags, environment or .env)")
 
     @property
     def is_offline(self) -> bool:
@@ -185,7 +237,7 @@ def _build(
     values = {k: v for k, v in (explicit or {}).items() if v is not None}
     token = _ENVIRON.set(environ)
     try:
-        return cls(_env_file=dotenv_path, **values)
+        return cls(_env_file=dotenv_files(dotenv_path), **values)
     except ValidationError as exc:
         problems = "; ".join(_describe(err["loc"], err["msg"], label) for err in exc.errors(include_input=False))
         raise SettingsError(f"invalid LLM settings: {problems}") from None
@@ -257,21 +309,53 @@ def add_provider_args(parser: argparse.ArgumentParser) -> None:
     group = parser.add_argument_group("LLM provider (flags > environment SYNTH_LLM_* > .env)")
     group.add_argument(
         "--provider",
-        choices=["offline", "openai", "google"],
+        choices=["offline", "openai", "azure", "google"],
         default=None,
-        help="offline makes data with no network (default: SYNTH_LLM_PROVIDER or offline)",
+        help="offline makes data with no network (default: SYNTH_LLM_PROVIDER; else the provider whose "
+        "settings are present: AZURE_OPENAI_ENDPOINT, OPENAI_API_KEY, GOOGLE_API_KEY; else offline)",
     )
     group.add_argument("--model", default=None, help="model name (Azure: deployment name)")
+    group.add_argument(
+        "--azure-openai-endpoint",
+        "--openai-endpoint",
+        dest="azure_endpoint",
+        default=None,
+        help="Azure OpenAI endpoint; implies --provider azure (env AZURE_OPENAI_ENDPOINT)",
+    )
+    group.add_argument(
+        "--azure-openai-deployment",
+        "--openai-deployment",
+        dest="azure_deployment",
+        default=None,
+        help="Azure OpenAI deployment (env AZURE_OPENAI_DEPLOYMENT)",
+    )
+    group.add_argument(
+        "--azure-api-version",
+        "--openai-api-version",
+        dest="azure_api_version",
+        default=None,
+        help=f"Azure OpenAI API version (env OPENAI_API_VERSION; default {DEFAULT_AZURE_API_VERSION}). "
+        "Azure key: AZURE_OPENAI_API_KEY; without one, DefaultAzureCredential (managed identity, az login)",
+    )
     group.add_argument(
         "--base-url",
         default=None,
         help="OpenAI-compatible endpoint (vLLM, Ollama, llama.cpp, Azure) or Gemini endpoint",
     )
     group.add_argument("--temperature", type=float, default=None, help="sampling temperature (default 0)")
-    group.add_argument("--top-p", type=float, default=None, help="nucleus sampling")
-    group.add_argument("--top-k", type=int, default=None, help="top-k sampling (Gemini; ignored by OpenAI)")
+    group.add_argument("--top-p", "--top_p", dest="top_p", type=float, default=None, help="nucleus sampling")
+    group.add_argument(
+        "--top-k", "--top_k", dest="top_k", type=int, default=None, help="top-k sampling (Gemini; ignored by OpenAI)"
+    )
     group.add_argument("--max-tokens", type=int, default=None, help="max output tokens per request (default 2048)")
-    group.add_argument("--max-retries", type=int, default=None, help="retries per request (default 3)")
+    group.add_argument(
+        "--max-retries",
+        "--max_retries",
+        dest="max_retries",
+        type=int,
+        default=None,
+        help="retries per request (default 3)",
+    )
     group.add_argument("--timeout", dest="timeout_s", type=float, default=None, help="request timeout, seconds")
     group.add_argument(
         "--concurrency", dest="max_concurrency", type=int, default=None, help="requests in flight (default 8)"
@@ -300,19 +384,75 @@ _FLAGS: dict[str, str] = {
     "top_p": "--top-p", "top_k": "--top-k", "max_tokens": "--max-tokens", "max_retries": "--max-retries",
     "timeout_s": "--timeout", "max_concurrency": "--concurrency", "batch_size": "--batch-size",
     "token_budget": "--token-budget", "failure_budget": "--failure-budget", "cache": "--no-cache",
+    "azure_api_version": "--azure-api-version",
 }  # fmt: skip
+
+
+def _dotenv_values(dotenv_path: str | os.PathLike[str] | None) -> dict[str, str]:
+    from dotenv import dotenv_values
+
+    found: dict[str, str] = {}
+    for path in dotenv_files(dotenv_path) or ():
+        if os.path.isfile(path):
+            found |= {k: v for k, v in dotenv_values(path).items() if v}
+    return found
+
+
+def detect_provider(
+    environ: Mapping[str, str] | None = None, dotenv_path: str | os.PathLike[str] | None = ".env"
+) -> tuple[str, str] | None:
+    """(provider, the variable that showed it) when no provider is chosen but one's settings are present.
+
+    ``None`` when ``SYNTH_LLM_PROVIDER`` is set (environment or ``.env``): a choice was made.
+    """
+    layers = (os.environ if environ is None else environ, _dotenv_values(dotenv_path))
+    if any(layer.get(env_name("provider")) for layer in layers):
+        return None
+    for provider, names in PROVIDER_SIGNS:
+        for name in names:
+            if any(layer.get(name) for layer in layers):
+                return provider, name
+    return None
 
 
 def settings_from_args(
     args: argparse.Namespace,
     environ: Mapping[str, str] | None = None,
     dotenv_path: str | os.PathLike[str] | None = ".env",
+    *,
+    auto_provider: bool = False,
+    notify: Callable[[str], None] | None = None,
 ) -> LLMSettings:
-    """Flags given on the command line win; the rest come from the environment, then ``.env``."""
+    """Flags given on the command line win; the rest come from the environment, then ``.env``.
+
+    The Azure flags (``--azure-openai-endpoint``/``--openai-endpoint``, ``--azure-openai-deployment``/
+    ``--openai-deployment``) set ``base_url`` and ``model`` and choose provider ``azure`` unless one is
+    given. With ``auto_provider`` and no provider chosen anywhere, the provider whose own settings are
+    present (``detect_provider``) is used and ``notify`` (default: stderr) gets one line saying so.
+    A chosen ``azure`` without an endpoint or deployment raises one ``SettingsError`` naming both.
+    """
     explicit = {name: getattr(args, name, None) for name in _FLAGS}
+    for field, dest, flag in (("base_url", "azure_endpoint", "--azure-openai-endpoint"),
+                              ("model", "azure_deployment", "--azure-openai-deployment")):  # fmt: skip
+        value = getattr(args, dest, None)
+        if value is None:
+            continue
+        if explicit[field] is not None and explicit[field] != value:
+            raise SettingsError(f"{_FLAGS[field]} and {flag} disagree: give one of them")
+        explicit[field] = value
+    if explicit["provider"] is None and getattr(args, "azure_endpoint", None):
+        explicit["provider"] = "azure"
+    elif explicit["provider"] is None and auto_provider:
+        found = detect_provider(environ, dotenv_path)
+        if found is not None:
+            explicit["provider"] = found[0]
+            say = notify or (lambda line: print(line, file=sys.stderr))
+            say(f"synth: using provider {found[0]} because {found[1]} is set (--provider offline to stay offline)")
 
     def label(field: str) -> str:
         flag = _FLAGS.get(field)
         return f"{flag} or {env_name(field)}" if flag else env_name(field)
 
-    return _build(LLMSettings, explicit, environ, dotenv_path, label)
+    settings = _build(LLMSettings, explicit, environ, dotenv_path, label)
+    settings.require_azure()
+    return settings

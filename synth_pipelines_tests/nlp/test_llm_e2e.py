@@ -75,9 +75,9 @@ def test_google_provider_and_a_custom_format(llm_stub: LLMStub, data_dir: Path, 
     assert meta["query_refinement"] == "on" and meta["refined_query"]
     assert all(":generateContent" in entry.path for entry in llm_stub.log)
     assert sorted(p.name for p in run.files.values()) == [
-        "nlp_intent_llm.csv",
-        "nlp_intent_llm.jsonl",
-        "nlp_intent_llm.parquet",
+        "nlp_intent_llm_from_query.csv",
+        "nlp_intent_llm_from_query.jsonl",
+        "nlp_intent_llm_from_query.parquet",
     ]
 
 

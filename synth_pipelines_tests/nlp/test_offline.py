@@ -72,7 +72,7 @@ def test_bare_query_gives_clearly_labelled_templates(data_dir: Path, tmp_path: P
 
 def test_default_config_uses_the_bundled_sample_documents(data_dir: Path, tmp_path: Path):
     clean, _, meta = run(NLPConfig(), data_dir, tmp_path / "out")
-    assert clean.height == 20 and meta["document_files"] == 3
+    assert clean.height == 50 and meta["document_files"] == 3
 
 
 def test_unreachable_target_says_how_many_were_made(doc_folder: Path, data_dir: Path, tmp_path: Path):

@@ -12,6 +12,7 @@ from typing import Any
 from synth_pipelines.core.atomic import check_writable_dir, output_set
 from synth_pipelines.core.cli_support import ModelFlags, model_from_args
 from synth_pipelines.core.domain import RunContext, run_domain
+from synth_pipelines.core.paths import default_output_dir
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.domain import ApiTracesDomain
 from synth_pipelines.domains.api_traces.workflow import WorkflowError, builtin_workflows, load_workflow
@@ -58,14 +59,12 @@ class ApiTracesUsageError(ValueError):
 def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     if args.list_workflows:
         return _list_workflows()
-    if args.out is None:
-        raise ApiTracesUsageError("--out DIR is required (or use --list-workflows)")
     cfg: ApiTracesConfig = model_from_args(flags, args)
     try:
         workflow = load_workflow(cfg.workflow)
     except (WorkflowError, FileNotFoundError) as exc:
         raise ApiTracesUsageError(str(exc)) from exc
-    out_dir = check_writable_dir(args.out)
+    out_dir = check_writable_dir(args.out or default_output_dir("api_traces"))
     started = time.perf_counter()
     with output_set(out_dir) as staging:
         result = run_domain(ApiTracesDomain(), cfg, args.seed, staging, RunContext())
@@ -115,7 +114,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"{defaults.sessions_per_user_std:g})",
     )
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
-    parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory")
+    parser.add_argument(
+        "--out",
+        type=Path,
+        default=None,
+        metavar="DIR",
+        help="output directory (default: $SYNTH_DATA_DIR/synthetic/api_traces)",
+    )
     parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 from synth_pipelines.core.atomic import check_writable_dir, output_set
 from synth_pipelines.core.cli_support import ModelFlags, model_from_args
+from synth_pipelines.core.paths import OUTPUT_RULE, default_output_dir
 from synth_pipelines.domains.logs.domain import LogConfig, LogDomain, export_names
 from synth_pipelines.domains.logs.validator import validate_lines
 
@@ -24,7 +25,7 @@ def _generate(domain: LogDomain, flags: ModelFlags, args: argparse.Namespace) ->
     from synth_pipelines.core.cli_support import show_progress
 
     cfg: LogConfig = model_from_args(flags, args)
-    out = check_writable_dir(args.out)
+    out = check_writable_dir(args.out or default_output_dir())
     progress = None
     bar = None
     if show_progress():
@@ -93,7 +94,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             cmd, domain.config_model, overrides={"count": Flag(help=f"number of {unit}"), "name": Flag(metavar="NAME")}
         )
         cmd.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
-        cmd.add_argument("--out", default="data/synthetic", help="output directory")
+        cmd.add_argument("--out", default=None, help=f"output directory (default: {OUTPUT_RULE})")
         cmd.add_argument(
             "--no-mirror", action="store_true", help="write the clean set only (no invalid mirror, no manifest)"
         )

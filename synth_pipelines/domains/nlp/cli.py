@@ -14,18 +14,33 @@ EPILOG = """Examples:
   synth nlp --documents manual.pdf --custom-format my_format.json --samples 50 --output-format jsonl parquet
   synth nlp --query "kitchen safety" --format pair-class --samples 90 --provider google --top-k 40 --no-refine
 
-Outputs are named <prefix>_<format>_<source>.<ext> (source: llm or offline). Keys come from the
+Outputs are named <prefix>_<format>_<source>.<ext> (source: llm or offline; a --query run adds
+_from_query, so it never overwrites a --documents run with the same prefix). Keys come from the
 environment or .env (OPENAI_API_KEY, GOOGLE_API_KEY); they are never printed or written.
 Exit codes: 0 = N samples written, 3 = fewer than N could be made (what was made is written), 1 = error."""
 
 SHORT_OF_TARGET = 3
 
 
+DEFAULT_NAME = "nlp"
+
+
+def split_prefix(prefix: str | None) -> tuple[Path, str]:
+    """``--output-prefix`` as (folder, file name prefix); a trailing slash or an existing folder: inside it."""
+    if prefix is None:
+        from synth_pipelines.core.paths import default_output_dir
+
+        return default_output_dir(), DEFAULT_NAME
+    if prefix.endswith(("/", "\\")) or Path(prefix).is_dir():
+        return Path(prefix), DEFAULT_NAME
+    return Path(prefix).parent, Path(prefix).name
+
+
 def _config(flags: Any, args: argparse.Namespace) -> Any:
     """The run's ``NLPConfig``. ``--output-prefix`` is a folder plus a file name prefix; the model holds the latter."""
     from synth_pipelines.core.cli_support import model_from_args
 
-    return model_from_args(flags, args, output_prefix=Path(args.output_prefix).name)
+    return model_from_args(flags, args, output_prefix=split_prefix(args.output_prefix)[1])
 
 
 def _run(flags: Any, args: argparse.Namespace) -> int:
@@ -43,8 +58,10 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
     if custom_format:
         load_custom_format(custom_format)  # a bad file fails before anything else happens
     cfg = _config(flags, args)
-    settings = settings_from_args(args)
-    out_dir = check_writable_dir(Path(args.output_prefix).parent)
+    if cfg.incremental_save and "jsonl" not in cfg.output_formats:
+        raise CliError("--incremental-save writes the JSONL file as records come: add jsonl to --output-format")
+    settings = settings_from_args(args, auto_provider=True)
+    out_dir = check_writable_dir(split_prefix(args.output_prefix)[0])
     bar = None
     if show_progress():
         from tqdm import tqdm
@@ -52,7 +69,7 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
         bar = tqdm(total=cfg.samples, unit="sample", desc=f"nlp {cfg.format}")
     data_dir = Path(default_data_dir())
     session = LLMSession(settings, data_dir)
-    ctx = RunContext(data_dir=data_dir, llm=session, progress=bar.update if bar else None)
+    ctx = RunContext(data_dir=data_dir, llm=session, progress=bar.update if bar else None, live_dir=out_dir)
     domain = NLPDomain()
     try:
         # Every output file of the run appears together, or none does (Ctrl-C, a failed check).
@@ -113,15 +130,36 @@ def register(sub: argparse._SubParsersAction) -> None:
             "query": Flag(group=source, help="what the data is about"),
             "documents": Flag(group=source, help="a .txt/.md/.pdf/.html file or a folder of them, used as context"),
             "format": Flag(group=shape, choices=list(BUILTIN_FORMATS), help="a built-in format"),
-            "custom_format": Flag(group=shape, metavar="FILE", help="a custom format JSON file"),
-            "samples": Flag(required=True),
-            "samples_per_request": Flag(help="samples asked per request"),
+            "custom_format": Flag(
+                group=shape,
+                metavar="FILE",
+                aliases=("--custom_format_file", "--custom-format-file"),
+                help="a custom format JSON file (name and description optional)",
+            ),
+            "samples_per_request": Flag(
+                aliases=("--batch_size",),
+                help="samples asked per request (the Gemini generator's --batch_size means this one; "
+                "--batch-size is LLM requests per checkpointed batch)",
+            ),
             "passage_chars": Flag(help="characters per passage cut from the documents"),
-            "output_formats": Flag(flag="--output-format", choices=OUTPUT_FORMATS, help="files to write"),
+            "output_formats": Flag(
+                flag="--output-format",
+                aliases=("--output_format",),
+                choices=[*OUTPUT_FORMATS, "all"],
+                help="files to write (all: jsonl csv parquet)",
+            ),
+            "incremental_save": Flag(aliases=("--incremental_save",)),
         },
         exclude={"output_prefix"},  # the CLI's --output-prefix below: a folder as well as the name
     )
     parser.add_argument("--seed", type=non_negative_int, default=42, help="seed (with a warm cache: same bytes)")
-    parser.add_argument("--output-prefix", default="data/synthetic/nlp", help="directory and file name prefix")
+    parser.add_argument(
+        "--output-prefix",
+        "--output_prefix",
+        dest="output_prefix",
+        default=None,
+        help="folder and file name prefix; ending in / (or an existing folder): files named nlp_... inside it "
+        "(default: nlp in $SYNTH_DATA_DIR/synthetic, SYNTH_DATA_DIR defaulting to the checkout's data/)",
+    )
     add_provider_args(parser)
     parser.set_defaults(func=lambda args: _run(flags, args), config_of=lambda args: _config(flags, args))

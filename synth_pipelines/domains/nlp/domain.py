@@ -47,18 +47,26 @@ class NLPConfig(BaseModel):
     )
     format: str = Field("qa", description="qa | pair | triplet | pair-class | pair-score")
     custom_format: str | None = Field(None, description="path to a custom format JSON file (overrides format)")
-    samples: int = Field(20, ge=1, le=1_000_000, description="unique, valid samples to make")
+    samples: int = Field(50, ge=1, le=1_000_000, description="unique, valid samples to make")
     samples_per_request: int = Field(5, ge=1, le=50)
     max_rounds: int = Field(5, ge=1, le=100, description="refill rounds before giving up on the target")
     refine: bool = Field(True, description="let the LLM refine a bare query first (queries only)")
     class_balance_tolerance: float = Field(0.1, ge=0.0, le=1.0, description="pair-class: each class within ±x of N/3")
     passage_chars: int = Field(600, ge=100, le=20_000)
     output_prefix: str = "nlp"
-    output_formats: list[str] = Field(default_factory=lambda: list(OUTPUT_FORMATS))
+    output_formats: list[str] = Field(
+        default_factory=lambda: list(OUTPUT_FORMATS), description="files to write (all: every one)"
+    )
+    incremental_save: bool = Field(
+        False,
+        description="CLI: write accepted records to the final JSONL as they come; the finished file replaces it",
+    )
 
     @field_validator("output_formats")
     @classmethod
     def _known_outputs(cls, value: list[str]) -> list[str]:
+        if "all" in value:
+            value = list(OUTPUT_FORMATS)
         unknown = [v for v in value if v not in OUTPUT_FORMATS]
         if unknown or not value:
             raise ValueError(f"output_formats must be a non-empty subset of {list(OUTPUT_FORMATS)}, got {value}")
@@ -119,8 +127,11 @@ class NLPDomain(Domain):
         if method == "template":
             ctx.log.warning("offline provider with a bare query: samples are labelled templates (method=template)")
         fingerprint = _fingerprint(cfg, fmt, seed, self.version, settings, passages)
+        live = None
+        if cfg.incremental_save and ctx.live_dir is not None:
+            live = Path(ctx.live_dir) / f"{output_name(cfg, fmt, settings.is_offline)}.jsonl"
         checkpoint = Checkpoint(
-            ctx.data_dir / "nlp" / "checkpoints" / f"seed={seed}-{fingerprint[:20]}.jsonl", fingerprint
+            ctx.data_dir / "nlp" / "checkpoints" / f"seed={seed}-{fingerprint[:20]}.jsonl", fingerprint, live
         )
         balance = (
             Balance(cfg.samples, cfg.class_balance_tolerance) if fmt.builtin and fmt.name == "pair-class" else None
@@ -189,12 +200,15 @@ class NLPDomain(Domain):
     def export(self, tables: Tables, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
         clean = tables["samples"]
         fmt = resolve_format(cfg.format, cfg.custom_format)
-        source = "offline" if clean.height and (clean["source"] == "offline").all() else "llm"
-        prefix = Path(cfg.output_prefix).name
-        files = {}
-        for ext in cfg.output_formats:
-            files[ext] = write_frame(clean, Path(out_dir) / f"{prefix}_{fmt.name}_{source}.{ext}")
-        return files
+        offline = bool(clean.height) and bool((clean["source"] == "offline").all())
+        name = output_name(cfg, fmt, offline)
+        return {ext: write_frame(clean, Path(out_dir) / f"{name}.{ext}") for ext in cfg.output_formats}
+
+
+def output_name(cfg: Any, fmt: Format, offline: bool) -> str:
+    """``<prefix>_<format>_<source>``, plus ``_from_query`` for a query run: it never overwrites a document run's."""
+    name = f"{Path(cfg.output_prefix).name}_{fmt.name}_{'offline' if offline else 'llm'}"
+    return name + "_from_query" if cfg.query else name
 
 
 def domains() -> list[Domain]:
@@ -242,7 +256,7 @@ def _answer_in_context() -> pa.Check:
 
 def _fingerprint(cfg: Any, fmt: Format, seed: int, version: str, settings: LLMSettings, passages: list) -> str:
     data = {
-        "cfg": cfg.model_dump(exclude={"output_prefix", "output_formats"}),
+        "cfg": cfg.model_dump(exclude={"output_prefix", "output_formats", "incremental_save"}),
         "format": fmt.spec_json(),
         "seed": seed,
         "version": version,

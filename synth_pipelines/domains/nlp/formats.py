@@ -152,12 +152,13 @@ def load_custom_format(path: str | Path) -> Format:
     unknown = set(data) - {"name", "description", "fields"}
     if unknown:
         raise FormatError(f"{path}: unknown keys {sorted(unknown)} (allowed: name, description, fields)")
-    name = data.get("name")
+    # The Gemini generator's format files may leave out name and description: the file's stem names it.
+    name = data.get("name", re.sub(r"[^A-Za-z0-9_-]", "_", path.stem).lstrip("_-0123456789") or "custom")
     if not isinstance(name, str) or not NAME_RE.match(name):
         raise FormatError(f"{path}: 'name' must be 1-64 letters, digits, '-' or '_' starting with a letter")
     if name in BUILTIN_FORMATS:
         raise FormatError(f"{path}: name {name!r} is a built-in format; choose another name")
-    description = data.get("description")
+    description = data.get("description", f"records of the custom format {name}")
     if not isinstance(description, str) or not description.strip():
         raise FormatError(f"{path}: 'description' must be a non-empty string")
     raw_fields = data.get("fields")

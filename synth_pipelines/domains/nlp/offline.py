@@ -144,7 +144,10 @@ def template_samples(fmt: Format, job: Job, seed: int) -> list[dict[str, Any]]:
             partner = f"This template note about {topic} covers {other}." if k % 2 else f"{topic}: {aspect}."
             sample = {"sentence1": statement, "sentence2": partner, "score": jaccard(statement, partner)}
         else:
-            sample = _custom(fmt, [f"Template text about {topic}: {aspect} ({f.name})." for f in fmt.fields], k, rng)
+            # Each field its own text: a field's template names that field, never another's.
+            # The template number keeps samples distinct past the number of aspects (samples are deduplicated).
+            own = [f"Template text {n} about {topic}: {aspect} ({f.name})." for f in fmt.fields]
+            sample = _custom(fmt, own, k, rng, by_field=True)
         out.append(sample)
     return out
 
@@ -158,11 +161,12 @@ def _as_reported(sentence: str) -> str:
     return f"The text states that {sentence[0].lower()}{sentence[1:]}"
 
 
-def _custom(fmt: Format, texts: list[str], k: int, rng: np.random.Generator) -> dict[str, Any]:
+def _custom(fmt: Format, texts: list[str], k: int, rng: np.random.Generator, by_field: bool = False) -> dict[str, Any]:
+    """A custom-format sample: string field i gets ``texts[i]`` (``by_field``) or rotates through ``texts``."""
     sample: dict[str, Any] = {}
     for i, spec in enumerate(fmt.fields):
         if spec.type == "string":
-            sample[spec.name] = texts[(k + i) % len(texts)]
+            sample[spec.name] = texts[i] if by_field else texts[(k + i) % len(texts)]
         elif spec.type == "integer":
             sample[spec.name] = int(rng.integers(0, 100))
         elif spec.type == "float":

@@ -47,9 +47,21 @@ class RunReport:
 class Checkpoint:
     """Append-only JSONL: a header line, then one line per finished batch."""
 
-    def __init__(self, path: Path, fingerprint: str) -> None:
+    def __init__(self, path: Path, fingerprint: str, live: Path | None = None) -> None:
         self.path = path
         self.fingerprint = fingerprint
+        # ``--incremental-save``: every accepted record also goes, as one JSON line, flushed, to this file
+        # (the run's final JSONL, which the finished file later replaces by a rename).
+        self.live = live
+
+    def _write_live(self, records: list[dict[str, Any]], mode: str) -> None:
+        if self.live is None:
+            return
+        self.live.parent.mkdir(parents=True, exist_ok=True)
+        with open(self.live, mode, encoding="utf-8") as fh:
+            fh.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in records)
+            fh.flush()
+            os.fsync(fh.fileno())
 
     def load(self) -> dict[tuple[int, int], list[dict[str, Any]]]:
         if not self.path.exists():
@@ -76,12 +88,14 @@ class Checkpoint:
             fh.write(json.dumps({"fingerprint": self.fingerprint}) + "\n")
             for (round_no, batch), records in keep.items():
                 fh.write(json.dumps({"round": round_no, "batch": batch, "records": records}) + "\n")
+        self._write_live([record for records in keep.values() for record in records], "w")
 
     def append(self, round_no: int, batch: int, records: list[dict[str, Any]]) -> None:
         with open(self.path, "a", encoding="utf-8") as fh:
             fh.write(json.dumps({"round": round_no, "batch": batch, "records": records}) + "\n")
             fh.flush()
             os.fsync(fh.fileno())
+        self._write_live(records, "a")
 
     def remove(self) -> None:
         self.path.unlink(missing_ok=True)

@@ -55,7 +55,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
     parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
     parser.add_argument(
-        "--out", type=Path, default=None, help="output directory (required unless --print-spec or --save)"
+        "--out",
+        type=Path,
+        default=None,
+        help="output directory (default: $SYNTH_DATA_DIR/synthetic/<DDL file name>; with --save alone: the store only)",
     )
     parser.add_argument(
         "--save",
@@ -102,8 +105,6 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     cfg = config(flags, args)
     settings = settings_from_args(args)
-    if args.out is None and not args.print_spec and not args.save:
-        raise CliError("--out is required (unless --print-spec or --save)")
     if ai_enabled(settings.provider):
         from synth_pipelines.llm.contract import LLMError
         from synth_pipelines.llm.session import LLMSession
@@ -140,6 +141,10 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         raise CliError("--name is given without --save", code=2)
     if args.save:
         return _run_and_save(prepared, cfg, args, formats)
+    if args.out is None:
+        from synth_pipelines.core.paths import default_output_dir
+
+        args.out = default_output_dir(Path(args.ddl).stem)
     check_writable_dir(args.out)  # after the spec is known to be good: a refused run leaves no folder
     total = sum(prepared.plan.rows.values())
     bar = None

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any, ClassVar
 
 from synth_pipelines.core.domain import CheckOutcome, CheckSpec, Domain, Markdown, RunContext, Tables
-from synth_pipelines.core.paths import SCHEMAS_DIR
+from synth_pipelines.core.paths import SCHEMAS_DIR, default_data_dir
 from synth_pipelines.domains.relational.ddl import DDL_SUFFIXES, Schema, load_ddl
 from synth_pipelines.domains.relational.generate import RelationalGenerator
 from synth_pipelines.domains.relational.pipeline import (
@@ -208,10 +208,18 @@ class RelationalDomain(Domain):
         return files
 
 
-def domains(directory: Path = SCHEMAS_DIR) -> list[Domain]:
-    """One domain per DDL file; two files whose names map to one group are refused by name."""
+def schema_dirs() -> list[Path]:
+    """Where DDL files are read: the source tree's ``data/schemas`` and ``$SYNTH_DATA_DIR/schemas`` (once if equal)."""
+    dirs = [SCHEMAS_DIR, Path(default_data_dir()) / "schemas"]
+    return list({d.resolve(): d for d in dirs}.values())
+
+
+def domains(directory: Path | None = None) -> list[Domain]:
+    """One domain per DDL file (``directory``, default every ``schema_dirs()``); two files whose names map
+    to one group are refused, naming both."""
     found: dict[str, RelationalDomain] = {}
-    for path in schema_files(directory):
+    files = schema_files(directory) if directory is not None else [p for d in schema_dirs() for p in schema_files(d)]
+    for path in files:
         domain = RelationalDomain(path)
         if domain.name in found:
             raise ValueError(f"{path} and {found[domain.name].ddl} map to the same asset group {domain.name!r}")

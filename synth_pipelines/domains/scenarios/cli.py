@@ -68,19 +68,37 @@ def register(sub: argparse._SubParsersAction) -> None:
         help="number of primary records (default: the scenario's)",
     )
     parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED, help="random seed")
-    parser.add_argument("--out-dir", type=Path, default=hidden, help="output folder (default: data/scenarios/<name>)")
+    parser.add_argument(
+        "--out-dir", type=Path, default=hidden, help="output folder (default: $SYNTH_DATA_DIR/synthetic/<scenario>)"
+    )
     parser.add_argument(
         "--output-format", choices=FORMATS, default=hidden, help="file format (default: the scenario's first)"
     )
     add_provider_args(parser)
-    added: dict[str, list[str]] = {}
+    # A flag of two scenarios is one option, typed by the chosen scenario; in --help it sits in a group of
+    # its own that says what it means for each (tech-support's --days is not a financial argument).
+    owners: dict[str, list[tuple[Scenario, Any]]] = {}
+    for reg in catalog.scenarios.values():
+        for arg in reg.scenario.arguments:
+            owners.setdefault(arg.flag, []).append((reg.scenario, arg))
+    shared = {flag: found for flag, found in owners.items() if len(found) > 1}
+    if shared:
+        group = parser.add_argument_group("arguments of several scenarios")
+        for flag, found in shared.items():
+            _, arg = found[0]
+            group.add_argument(
+                flag,
+                dest=DEST_PREFIX + arg.dest,
+                nargs="+" if arg.multiple else None,
+                default=argparse.SUPPRESS,
+                metavar=arg.dest.upper(),
+                help="; ".join(_describe_arg(s, a) for s, a in found),
+            )
     for name, reg in catalog.scenarios.items():
         group = parser.add_argument_group(f"{name} arguments", reg.scenario.summary)
         for arg in reg.scenario.arguments:
-            if arg.flag in added:  # two scenarios share a flag: one option, typed by the chosen scenario
-                added[arg.flag].append(name)
+            if arg.flag in shared:
                 continue
-            added[arg.flag] = [name]
             group.add_argument(
                 arg.flag,
                 dest=DEST_PREFIX + arg.dest,
@@ -144,7 +162,7 @@ def _run(args: argparse.Namespace) -> int:
     from synth_pipelines.core.atomic import check_writable_dir, output_set
     from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
-    from synth_pipelines.core.paths import default_data_dir
+    from synth_pipelines.core.paths import default_data_dir, default_output_dir
     from synth_pipelines.domains.scenarios.domain import ScenarioDomain
     from synth_pipelines.llm.contract import LLMError
     from synth_pipelines.llm.session import LLMSession
@@ -153,11 +171,10 @@ def _run(args: argparse.Namespace) -> int:
     if args.list:
         return _list(args._catalog)
     scenario, cfg = _config(args)
-    settings = settings_from_args(args)  # a missing key fails here, before anything is drawn or written
+    # A missing key or Azure endpoint fails here, before anything is drawn or written.
+    settings = settings_from_args(args, auto_provider=True)
     data_dir = Path(default_data_dir())
-    out_dir = check_writable_dir(
-        getattr(args, "out_dir", None) or data_dir / "scenarios" / scenario.name.replace("-", "_")
-    )
+    out_dir = check_writable_dir(getattr(args, "out_dir", None) or default_output_dir(scenario.name.replace("-", "_")))
     bar = None
     if show_progress():
         from tqdm import tqdm
