@@ -2,7 +2,7 @@
 
 A result gets a chart when it has at least two rows and is either
 
-- one category column (text, boolean) and one or two numeric columns: a bar chart (grouped bars for two), or
+- one category column (text, boolean, or a number named ``id`` / ``*_id``) and one or two numeric columns: a bar chart (grouped bars for two), or
 - one time column (date, timestamp) and one or two numeric columns: a line chart (one line per measure).
 
 The data goes inline, in long form (``x``, ``measure``, ``value``), so column names never become Vega
@@ -60,6 +60,11 @@ def chart_spec(columns: Sequence[str], rows: Sequence[Sequence[Any]], title: str
     if len(rows) < 2 or len(columns) not in (2, 3):
         return None
     kinds = [column_kind([row[i] for row in rows]) for i in range(len(columns))]
+    # A numeric identifier (member_id) names things; it is not a measure to plot.
+    kinds = [
+        "nominal" if k == "quantitative" and (c.lower() == "id" or c.lower().endswith("_id")) else k
+        for c, k in zip(columns, kinds, strict=True)
+    ]
     keys = [i for i, k in enumerate(kinds) if k in ("nominal", "temporal")]
     measures = [i for i, k in enumerate(kinds) if k == "quantitative"]
     if len(keys) != 1 or len(measures) != len(columns) - 1:

@@ -113,7 +113,7 @@ def _history_messages(turns: list[Turn]) -> list[tuple[str, str]]:
 def _summary(answer: Answer) -> str:
     """A short plain-language summary, made by code from the result (the model never sees the data)."""
     if answer.outcome == "refused":
-        return f"Refused, nothing was run: {answer.reason}"
+        return f"{answer.reason} (nothing was run)"
     if answer.outcome == "failed":
         return f"No answer: {answer.reason}"
     lead = answer.explanation.strip().rstrip(".")
