@@ -2,7 +2,8 @@
 
 A result gets a chart when it has at least two rows and is either
 
-- one category column (text, boolean, or a number named ``id`` / ``*_id``) and one or two numeric columns: a bar chart (grouped bars for two), or
+- one category column (text, boolean, or a number named ``id`` / ``*_id``) and one or two numeric
+  columns: a bar chart (grouped bars for two), or
 - one time column (date, timestamp) and one or two numeric columns: a line chart (one line per measure).
 
 The data goes inline, in long form (``x``, ``measure``, ``value``), so column names never become Vega
