@@ -54,7 +54,7 @@ NON_DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "datasets": ("synth_pipelines.store.cli", "kept datasets: list, show, export, versions, undo, delete"),
     "modify": ("synth_pipelines.store.cli", "edit a kept dataset: SQL, a spec patch, or feedback through the LLM"),
     "db": ("synth_pipelines.store.cli", "the dataset catalog's migrations: check or apply"),
-    "ask": ("synth_pipelines.ask.cli", "ask a kept dataset: SQL through the safety gate, tables, describe, sample"),
+    "ask": ("synth_pipelines.ask.cli", "ask a kept dataset in words (with a provider) or SQL, through the safety gate"),
     "materialize": (
         "synth_pipelines.orchestration.materialize_cli",
         "materialize asset groups for one registered seed (dagster asset materialize)",

@@ -51,3 +51,29 @@ def report_version(
         return None
     except Exception as exc:  # the version is committed; the event is a view of it
         return f"version {version} is saved, but the Dagster event was not reported: {type(exc).__name__}: {exc}"
+
+
+QUESTIONS_ASSET_PREFIX = "kept_dataset_questions"
+
+
+def report_questions(info: DatasetInfo, summary: dict[str, Any], last: dict[str, Any]) -> str | None:
+    """After each logged question: a materialization of ``kept_dataset_questions/<id>`` whose metadata is the
+    log's counts (the UI plots numeric metadata over time) and the last question. None, or a note."""
+    if not os.environ.get("DAGSTER_HOME"):
+        return None
+    try:
+        import dagster as dg
+
+        instance = dg.DagsterInstance.get()
+        metadata: dict[str, Any] = {"dataset_id": info.id, **summary}
+        metadata["last_question"] = dg.MetadataValue.json(json.loads(json.dumps(last, default=str)))
+        instance.report_runless_asset_event(
+            dg.AssetMaterialization(
+                asset_key=dg.AssetKey([QUESTIONS_ASSET_PREFIX, info.id]),
+                description=f"questions asked of {info.label}",
+                metadata=metadata,
+            )
+        )
+        return None
+    except Exception as exc:  # the log row is written; the event is a view of it
+        return f"the question is logged, but the Dagster event was not reported: {type(exc).__name__}: {exc}"

@@ -45,6 +45,29 @@ MIGRATIONS: dict[str, str] = {
         -- Which DDL file (data/schemas/ -> asset group) made the dataset, when it came from one.
         ALTER TABLE generated_datasets ADD COLUMN asset_group VARCHAR;
     """,
+    "0004_ask_questions": """
+        -- synth ask: the question log; the rows of one conversation_id are that conversation's turns.
+        CREATE TABLE ask_questions (
+            conversation_id VARCHAR NOT NULL,
+            turn            INTEGER NOT NULL,
+            dataset_id      VARCHAR NOT NULL,
+            version         INTEGER NOT NULL,
+            asked_at        TIMESTAMP NOT NULL,
+            question        VARCHAR NOT NULL,
+            sql             VARCHAR,            -- the SQL that ran (or was refused / failed last)
+            explanation     VARCHAR,
+            row_count       BIGINT,
+            outcome         VARCHAR NOT NULL,   -- answered, refused, failed
+            reason          VARCHAR,            -- why refused / failed
+            attempts        INTEGER NOT NULL,   -- model answers used (1 + self-corrections)
+            input_tokens    BIGINT NOT NULL,
+            output_tokens   BIGINT NOT NULL,
+            latency_ms      DOUBLE NOT NULL,
+            provider        VARCHAR,
+            model           VARCHAR,
+            PRIMARY KEY (conversation_id, turn)
+        );
+    """,
 }
 
 

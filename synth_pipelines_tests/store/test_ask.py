@@ -21,7 +21,7 @@ def test_sql_and_catalog_answers(data_dir: Path, dataset_id: str, capsys: pytest
     assert code == 0, err
     assert out.splitlines() == ["SQL: SELECT COUNT(*) AS n FROM loans", "n", "40", "(1 rows)"]
     code, out, _ = ask(capsys, "library", "--sql", "SELECT member_id FROM members ORDER BY 1", "--limit", "3")
-    assert code == 0 and out.splitlines()[-1] == "(3 rows (row cap reached: more rows exist))"
+    assert code == 0 and out.splitlines()[-1] == "(3 of 20 rows (row cap reached: more rows exist))"
     code, out, _ = ask(capsys, dataset_id, "tables")
     assert code == 0 and "members\t20" in out
     code, out, _ = ask(capsys, dataset_id, "describe members")
