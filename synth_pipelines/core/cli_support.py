@@ -83,6 +83,20 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """A seed flag: a whole number in 0 .. 2**63-1 (``core.paths.MAX_SEED``)."""
+    from synth_pipelines.core.paths import seed_problem  # standard library only, like this module
+
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    problem = seed_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
