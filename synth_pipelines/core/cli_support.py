@@ -317,8 +317,26 @@ def show_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+_received: list[int] = []  # signals ``_raise_terminated`` handled, for interrupts a library re-wrapped
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
+    _received.append(signum)
     raise Terminated(signal.Signals(signum).name)
+
+
+def as_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt behind a library's own interrupt error (DuckDB's ``InterruptException``), or None.
+
+    DuckDB checks for signals while a query runs and raises its own exception instead of the
+    ``KeyboardInterrupt`` (or our ``Terminated``) the handler raised: without this, Ctrl-C in a DuckDB
+    phase would print a traceback and exit 1.
+    """
+    if type(exc).__name__ != "InterruptException" or not type(exc).__module__.startswith(("duckdb", "_duckdb")):
+        return None
+    if _received and _received[-1] == signal.SIGTERM:
+        return Terminated("SIGTERM")
+    return KeyboardInterrupt()
 
 
 @contextmanager
