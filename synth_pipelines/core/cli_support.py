@@ -197,6 +197,8 @@ def key_values(parse_value: Callable[[str], Any] = int) -> Callable[[str], dict[
             if not item.strip():
                 continue
             key, sep, value = item.partition("=")
+            if key.strip() in found:
+                raise argparse.ArgumentTypeError(f"{key.strip()!r} is given twice")
             try:
                 if not sep or not key.strip():
                     raise ValueError(item)

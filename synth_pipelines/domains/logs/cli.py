@@ -50,6 +50,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     domain = next(d for d in log_domains() if args.domain in (d.cli_name, d.name))
     path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"{path}: is a directory; give a JSON-lines file")
+    if path.exists() and not path.is_file():
+        raise CliError(f"{path}: not a regular file; give a JSON-lines file")
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:

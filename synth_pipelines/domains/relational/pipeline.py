@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.core.export import BlockWriter, ParquetBlockWriter, WriteBehind
@@ -40,6 +40,8 @@ GENERATOR_VERSION = "relational-3"
 
 class RelationalConfig(BaseModel):
     """How much to generate for a schema (the DDL file itself is the rest of the config)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # --fanout inf would reach int(rows * fanout)
 
     rows: int = Field(1000, ge=0, description="Rows per table unless overridden; child tables get rows x fanout.")
     table_rows: dict[str, int] = Field(default_factory=dict, description="Per-table row counts, e.g. {'loans': 50000}.")
