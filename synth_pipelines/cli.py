@@ -22,6 +22,7 @@ from synth_pipelines.core.cli_support import (
     HelpFormatter,
     SynthArgumentParser,
     Terminated,
+    as_interrupt,
     non_negative_int,
     package_version,
     positive_int,
@@ -203,6 +204,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         except KeyboardInterrupt as exc:  # Ctrl-C, or SIGTERM as Terminated
             return report_interrupt(exc)
         except Exception as exc:
+            interrupt = as_interrupt(exc)
+            if interrupt is not None:
+                return report_interrupt(interrupt)
             if not isinstance(exc, _user_errors()):
                 raise
             print(f"synth: error: {exc}", file=sys.stderr)

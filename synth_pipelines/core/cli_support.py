@@ -90,6 +90,20 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+def seed_int(text: str) -> int:
+    """A seed flag: a whole number in 0 .. 2**63-1 (``core.paths.MAX_SEED``)."""
+    from synth_pipelines.core.paths import seed_problem  # standard library only, like this module
+
+    try:
+        value = int(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    problem = seed_problem(value)
+    if problem:
+        raise argparse.ArgumentTypeError(problem)
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)
@@ -191,6 +205,8 @@ def key_values(parse_value: Callable[[str], Any] = int) -> Callable[[str], dict[
             if not item.strip():
                 continue
             key, sep, value = item.partition("=")
+            if key.strip() in found:
+                raise argparse.ArgumentTypeError(f"{key.strip()!r} is given twice")
             try:
                 if not sep or not key.strip():
                     raise ValueError(item)
@@ -311,8 +327,38 @@ def show_progress() -> bool:
     return sys.stderr.isatty() and not os.environ.get("CI")
 
 
+_received: list[int] = []  # signals ``_raise_terminated`` handled, for interrupts a library re-wrapped
+
+
 def _raise_terminated(signum: int, frame: FrameType | None) -> NoReturn:
+    _received.append(signum)
     raise Terminated(signal.Signals(signum).name)
+
+
+def as_interrupt(exc: BaseException) -> KeyboardInterrupt | None:
+    """The interrupt behind a library's own error, or None.
+
+    DuckDB checks for signals while a query runs and raises its own exception instead of the
+    ``KeyboardInterrupt`` (or our ``Terminated``) the handler raised: an ``InterruptException``, or,
+    when the handler's exception surfaced inside a query, a ``RuntimeError("Query interrupted")``
+    chained to it. Without this, Ctrl-C or SIGTERM in a DuckDB phase would print a traceback and exit 1.
+    """
+    seen: set[int] = set()
+    link: BaseException | None = exc
+    while link is not None and id(link) not in seen:  # the interrupt itself, anywhere in the chain
+        if isinstance(link, KeyboardInterrupt):
+            return link
+        seen.add(id(link))
+        link = link.__cause__ or link.__context__
+    duckdb_interrupt = type(exc).__name__ == "InterruptException" and type(exc).__module__.startswith(
+        ("duckdb", "_duckdb")
+    )
+    query_interrupted = isinstance(exc, RuntimeError) and "Query interrupted" in str(exc) and bool(_received)
+    if not (duckdb_interrupt or query_interrupted):
+        return None
+    if _received and _received[-1] == signal.SIGTERM:
+        return Terminated("SIGTERM")
+    return KeyboardInterrupt()
 
 
 @contextmanager

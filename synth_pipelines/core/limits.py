@@ -7,6 +7,8 @@ functions, so a run past the limit is refused with the field named instead of wr
 from __future__ import annotations
 
 import datetime as dt
+import os
+import resource
 
 LATEST = dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=dt.UTC)
 LATEST_TEXT = "9999-12-31T23:59:59Z"
@@ -60,4 +62,44 @@ def log_range_problem(start: str, count: int | None) -> str | None:
     return (
         f"{records:,} records from {start} would run past {LATEST_TEXT} (up to "
         f"{LOG_RECORD_INTERVAL.total_seconds():g} s per record); choose an earlier start or a smaller count"
+    )
+
+
+# ---- memory ---------------------------------------------------------------------------------
+
+GIB = 2**30
+
+
+def available_memory_bytes() -> int:
+    """Memory this process can still use: MemAvailable, and no more than its address-space limit."""
+    available: int | None = None
+    try:
+        with open("/proc/meminfo") as meminfo:
+            for line in meminfo:
+                if line.startswith("MemAvailable:"):
+                    available = int(line.split()[1]) * 1024
+                    break
+    except OSError:
+        pass
+    if available is None:
+        available = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    soft, _ = resource.getrlimit(resource.RLIMIT_AS)
+    if soft != resource.RLIM_INFINITY:
+        available = min(available, soft)
+    return available
+
+
+def require_memory(what: str, needed_bytes: float, hint: str = "") -> None:
+    """Raise ``ValueError("<what>: needs about X GiB of memory, ...")`` when the estimate will not fit.
+
+    Called with a lower-bound estimate before the first large allocation, so a run that cannot fit
+    stops at once with the figure instead of a MemoryError (or swapping) minutes later.
+    """
+    available = available_memory_bytes()
+    if needed_bytes <= available:
+        return
+    advice = f"; {hint}" if hint else ""
+    raise ValueError(
+        f"{what}: needs about {needed_bytes / GIB:,.1f} GiB of memory, more than the "
+        f"{available / GIB:,.1f} GiB available{advice}"
     )

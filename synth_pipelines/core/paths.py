@@ -24,3 +24,13 @@ def default_output_dir(*parts: str) -> Path:
 
 
 DEFAULT_SEED = 42
+# The largest seed: the warehouse catalog stores a seed as a DuckDB BIGINT (and a hive partition
+# value), so a larger one would be accepted at registration and fail later in the run.
+MAX_SEED = 2**63 - 1
+
+
+def seed_problem(seed: int) -> str | None:
+    """Why ``seed`` is not a usable seed, or None."""
+    if seed < 0 or seed > MAX_SEED:
+        return f"seed must be between 0 and 2**63-1 ({MAX_SEED}), got {seed}"
+    return None

@@ -53,6 +53,7 @@ from synth_pipelines.llm.providers import (
     legacy_structured_model,
     make_chat_model,
     redact,
+    redact_value,
     retry_after_s,
 )
 from synth_pipelines.llm.settings import KEY_VARIABLES, LLMSettings
@@ -220,6 +221,8 @@ class LangChainGenerator:
         for i, key in enumerate(keys):
             hit = hits.get(key)
             value = _revalidate(schema, hit.value_json) if hit is not None else None
+            if value is not None:  # an entry written before answers were redacted is redacted here
+                value = _without_secrets(schema, value, self._secrets)
             if value is not None:
                 results[i] = LLMResult(value=value, source="cache")
             else:
@@ -369,7 +372,28 @@ class LangChainGenerator:
         parsed = out["parsed"]
         value = parsed if isinstance(parsed, BaseModel) else schema.model_validate(parsed)
         # Round-trip through JSON so a fresh answer and its cached replay are the same object.
-        return schema.model_validate_json(value.model_dump_json()), *used
+        value = schema.model_validate_json(value.model_dump_json())
+        # Model output is data that goes into the cache and the outputs: a repeated key must not.
+        clean = _without_secrets(schema, value, self._secrets)
+        if clean is None:
+            problem = InvalidOutput("invalid_output", "the answer repeated the API key and is not valid once redacted")
+            problem.usage = used  # type: ignore[attr-defined]
+            raise problem
+        return clean, *used
+
+
+def _without_secrets(schema: type[BaseModel], value: BaseModel, secrets: list[str]) -> BaseModel | None:
+    """``value`` with every echo of a secret redacted; None when the redacted value breaks the schema."""
+    if not secrets:
+        return value
+    plain = value.model_dump(mode="json")
+    clean = redact_value(plain, secrets)
+    if clean == plain:
+        return value
+    try:
+        return schema.model_validate(clean)
+    except ValueError:
+        return None
 
 
 def _revalidate(schema: type[BaseModel], value_json: str) -> BaseModel | None:

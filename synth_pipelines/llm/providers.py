@@ -243,17 +243,50 @@ def _header_wait(headers: Any) -> float | None:
     return wait if wait > 0 else None
 
 
+REDACTED = "[REDACTED]"
+# An echo of at least this many consecutive characters of a secret is removed; shorter runs are left
+# (any 7 characters of a key also occur in ordinary text, and 7 of ~40 random characters reveal little).
+MIN_ECHO = 8
+
+
 def redact(text: str, secrets: list[str]) -> str:
-    """``text`` with every secret (and a secret's longer prefixes, as some providers echo them) removed."""
+    """``text`` with every secret, and every run of ``MIN_ECHO``+ consecutive characters of one, replaced.
+
+    Providers and models echo keys whole or in part ("sk-abc...wxyz"). A fragment is found through
+    its ``MIN_ECHO``-character windows: every window of the text that occurs in the secret is marked,
+    and each marked run becomes one ``[REDACTED]``, so no character of an echoed fragment survives at
+    its ends (replacing fixed-size pieces left the last few characters of a longer fragment).
+    """
     for secret in secrets:
         if not secret:
             continue
-        text = text.replace(secret, "[REDACTED]")
-        if len(secret) >= 12:
-            # Providers echo keys partially ("sk-abc...wxyz"); hide any 8+ char run of the key too.
-            for size in (len(secret) // 2, 8):
-                for start in range(0, len(secret) - size + 1):
-                    piece = secret[start : start + size]
-                    if piece in text:
-                        text = text.replace(piece, "[REDACTED]")
+        text = text.replace(secret, REDACTED)
+        if len(secret) < MIN_ECHO or len(text) < MIN_ECHO:
+            continue
+        windows = {secret[i : i + MIN_ECHO] for i in range(len(secret) - MIN_ECHO + 1)}
+        marked = [False] * len(text)
+        found = False
+        for i in range(len(text) - MIN_ECHO + 1):
+            if text[i : i + MIN_ECHO] in windows:
+                marked[i : i + MIN_ECHO] = [True] * MIN_ECHO
+                found = True
+        if found:
+            parts: list[str] = []
+            for i, char in enumerate(text):
+                if not marked[i]:
+                    parts.append(char)
+                elif i == 0 or not marked[i - 1]:
+                    parts.append(REDACTED)
+            text = "".join(parts)
     return text
+
+
+def redact_value(value: object, secrets: list[str]) -> object:
+    """A JSON-like value with ``redact`` applied to every string in it (dict keys too)."""
+    if isinstance(value, str):
+        return redact(value, secrets)
+    if isinstance(value, dict):
+        return {redact_value(k, secrets): redact_value(v, secrets) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [redact_value(v, secrets) for v in value]
+    return value

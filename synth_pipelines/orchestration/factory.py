@@ -34,7 +34,7 @@ from synth_pipelines.core.domain import (
 from synth_pipelines.core.preview import markdown_table
 from synth_pipelines.llm.contract import LLMError
 from synth_pipelines.llm.resource import POOL, LLMResource
-from synth_pipelines.orchestration import catalog
+from synth_pipelines.orchestration import catalog, locks
 from synth_pipelines.orchestration.partitions import parse_seed, seed_partitions
 from synth_pipelines.orchestration.resources import SynthDataDir
 
@@ -78,6 +78,24 @@ def tables_metadata(tables: Tables, seed: int, version: str, seconds: float | No
     return meta
 
 
+def unknown_op_keys(context: dg.AssetExecutionContext) -> list[str]:
+    """Keys of the run config's ``ops`` that name no op of the code location.
+
+    Dagster validates op config strictly for the ops of a run, but a run of a *selection* of the
+    implicit asset job (``dagster asset materialize --select group:x``) accepts any other key, so a
+    misspelled ``nosuch__config`` would be ignored and the partition drawn with defaults.
+    """
+    given = (context.run.run_config or {}).get("ops") or {}
+    if not given:
+        return []
+    job = context.job_def
+    known = set(job.graph.node_names())
+    selection = job.asset_selection_data  # a run of a selection: the job it was cut from has every op
+    if selection is not None:
+        known |= set(selection.parent_job_def.graph.node_names())
+    return sorted(set(given) - known)
+
+
 def config_class(domain: Domain) -> type[dg.Config]:
     """The domain's pydantic config model as Dagster run config (same fields, same defaults)."""
     return type(f"{domain.config_model.__name__}RunConfig", (domain.config_model, dg.Config), {})
@@ -97,12 +115,21 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
     def parsed(stored: dict[str, Any]) -> Any:
         return domain.parse_config(stored["config"])
 
+    def claimed(context: dg.AssetExecutionContext, synth_data: SynthDataDir) -> int:
+        """The partition's seed, once this run holds the (group, seed) writer lock (``locks.py``)."""
+        seed = parse_seed(context.partition_key)
+        try:
+            locks.claim(context.instance, synth_data.storage, group, seed, context.run.run_id)
+        except locks.PartitionBusy as exc:
+            raise dg.Failure(description=str(exc)) from None
+        return seed
+
     def run_context(context: dg.AssetExecutionContext, synth_data: SynthDataDir, llm: LLMResource) -> RunContext:
         session = llm.open_session(synth_data.root, context.log) if domain.uses_llm else None  # closed by llm
         return RunContext(data_dir=synth_data.root, log=context.log, llm=session)
 
     def draw(context: dg.AssetExecutionContext, cfg: Any, synth_data: SynthDataDir, llm: LLMResource) -> Any:
-        seed = parse_seed(context.partition_key)
+        seed = claimed(context, synth_data)
         started = time.perf_counter()
         ctx = run_context(context, synth_data, llm)
         try:
@@ -128,8 +155,18 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
             yield check_result(outcome, key("normalized"), seed)
 
     @dg.asset(key=key("config"), kinds={"python"}, description=f"Run config of {group}, one per seed.", **common)
-    def config_asset(context: dg.AssetExecutionContext, config: run_config_cls) -> dg.Output[dict]:  # type: ignore[valid-type]
-        seed = parse_seed(context.partition_key)
+    def config_asset(
+        context: dg.AssetExecutionContext,
+        config: run_config_cls,  # type: ignore[valid-type]
+        synth_data: SynthDataDir,
+    ) -> dg.Output[dict]:
+        unknown = unknown_op_keys(context)
+        if unknown:
+            raise dg.Failure(
+                description=f"run config: unknown op key(s) {', '.join(map(repr, unknown))} under 'ops' "
+                f"(this group's config op is {group}__config)"
+            )
+        seed = claimed(context, synth_data)
         try:
             cfg = domain.parse_config(config.model_dump())  # type: ignore[attr-defined]
             described = domain.describe(cfg, seed)
@@ -170,7 +207,7 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
             **common,
         )
         def normalized_from_raw(context: dg.AssetExecutionContext, cfg: dict, raw: dict, synth_data: SynthDataDir):  # type: ignore[no-untyped-def]
-            seed = parse_seed(context.partition_key)
+            seed = claimed(context, synth_data)
             started = time.perf_counter()
             config = parsed(cfg)
             tables = domain.normalize(raw, config)
@@ -207,7 +244,7 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
     def exported(
         context: dg.AssetExecutionContext, cfg: dict, normalized: dict, synth_data: SynthDataDir, llm: LLMResource
     ) -> dg.MaterializeResult:
-        seed = parse_seed(context.partition_key)
+        seed = claimed(context, synth_data)
         target = synth_data.export_dir(group, seed)
         started = time.perf_counter()
         # An LLM domain's export may need the run's session again (relational: the spec its tables were drawn
@@ -220,6 +257,7 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         published = catalog.publish(
             synth_data.warehouse, synth_data.storage, group, seed, list(normalized), context.log
         )
+        locks.release(synth_data.storage, group, seed, context.run.run_id)  # the group's last writer is done
         listing = "\n".join(f"- `{role}`: `{path}` ({path.stat().st_size:,} bytes)" for role, path in final.items())
         return dg.MaterializeResult(
             metadata={

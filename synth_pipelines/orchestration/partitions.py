@@ -10,13 +10,20 @@ from __future__ import annotations
 
 import dagster as dg
 
-from synth_pipelines.core.paths import DEFAULT_SEED  # noqa: F401  (re-exported for the Makefile and tests)
+from synth_pipelines.core.paths import (
+    DEFAULT_SEED,  # noqa: F401  (re-exported for the Makefile and tests)
+    seed_problem,
+)
 
 seed_partitions = dg.DynamicPartitionsDefinition(name="seed")
 
 
 def register_seeds(instance: dg.DagsterInstance, seeds: list[int]) -> list[str]:
     """Add seeds that are not registered yet; return the ones added."""
+    for seed in seeds:
+        problem = seed_problem(int(seed))
+        if problem:
+            raise ValueError(problem)
     keys = [str(int(s)) for s in seeds]
     new = [k for k in dict.fromkeys(keys) if not instance.has_dynamic_partition(seed_partitions.name, k)]
     if new:
@@ -31,4 +38,7 @@ def parse_seed(key: str) -> int:
         raise ValueError(f"seed partition key must be a non-negative integer, got {key!r}") from exc
     if seed < 0 or str(seed) != key:
         raise ValueError(f"seed partition key must be a non-negative integer in canonical form, got {key!r}")
+    problem = seed_problem(seed)
+    if problem:
+        raise ValueError(f"seed partition key {key}: {problem}")
     return seed

@@ -6,7 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
-from synth_pipelines.core.paths import default_data_dir
+from synth_pipelines.core.paths import default_data_dir, seed_problem
 from synth_pipelines.orchestration.partitions import seed_partitions
 
 all_domains_job = dg.define_asset_job(
@@ -36,6 +36,9 @@ def read_seed_file(path: Path) -> list[str]:
             continue
         if not text.isdigit():
             raise ValueError(f"{path}:{lineno}: seed must be a non-negative integer, got {text!r}")
+        problem = seed_problem(int(text))
+        if problem:
+            raise ValueError(f"{path}:{lineno}: {problem}")
         seeds.append(str(int(text)))
     return seeds
 

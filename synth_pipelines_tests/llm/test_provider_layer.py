@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import sqlite3
 from pathlib import Path
 
@@ -17,6 +18,7 @@ from synth_pipelines.llm.contract import (
     ProviderAuthError,
 )
 from synth_pipelines.llm.generate import BUDGET_SPENT, LangChainGenerator, build_generator
+from synth_pipelines.llm.providers import redact
 from synth_pipelines.llm.settings import LLMSettings
 from synth_pipelines_tests.llm_stub import Fault, LLMStub
 
@@ -215,3 +217,62 @@ def test_offline_generator_answers_only_through_the_domain(tmp_path: Path):
     assert results[1].value.movies[0].title == "b1"
     assert gen.stats.offline_results == 2 and gen.stats.requests == 0
     assert not (tmp_path / CACHE_FILE).exists()
+
+
+# ---- #15 item 11: an answer that repeats the key ------------------------------------------------
+
+
+def key_grams(secret: str, size: int = 8) -> list[str]:
+    return [secret[i : i + size] for i in range(len(secret) - size + 1)]
+
+
+@pytest.mark.parametrize(
+    ("start", "stop"),
+    [(0, len(KEY)), (0, 10), (2, 12), (5, 17), (len(KEY) - 9, len(KEY)), (1, len(KEY) - 1)],
+    ids=["whole", "first-10", "2-12", "5-17", "last-9", "all-but-ends"],
+)
+def test_redact_removes_every_echoed_fragment_of_eight_or_more_characters(start: int, stop: int):
+    fragment = KEY[start:stop]
+    text = redact(f"the key is <{fragment}> ok", [KEY])
+    assert text == "the key is <[REDACTED]> ok"
+
+
+def test_redact_leaves_short_pieces_and_other_text_alone():
+    assert redact(f"sk- {KEY[5:11]} plain", [KEY]) == f"sk- {KEY[5:11]} plain"
+
+
+def echoing_responder(schema: dict, prompt: str, counter: int) -> dict:
+    """A model that repeats the credential, whole and in pieces, inside its answers."""
+    return {
+        "movies": [
+            {"title": f"Full {KEY} {counter}", "year": 1990},
+            {"title": f"Part {KEY[2:12]} {counter}", "year": 1991},
+            {"title": f"Tail {KEY[-9:]}{counter}", "year": 1992},
+        ]
+    }
+
+
+def test_an_answer_echoing_the_key_is_redacted_before_it_is_cached_or_returned(llm_stub: LLMStub, tmp_path: Path):
+    llm_stub.responder = echoing_responder
+    gen = build_generator(settings_for(llm_stub, "openai"), tmp_path)
+    results = gen.generate(requests(2), Shelf)
+    gen.close()
+    titles = [m.title for r in results for m in r.value.movies]
+    assert len(titles) == 6
+    assert all(re.fullmatch(r"(Full|Part) \[REDACTED\] \d+|Tail \[REDACTED\]\d+", t) for t in titles), titles
+    stored = b"".join(p.read_bytes() for p in tmp_path.iterdir() if p.name.startswith(CACHE_FILE))
+    assert b"[REDACTED]" in stored
+    for gram in key_grams(KEY):
+        assert gram.encode() not in stored
+    # replayed from the cache: the same redacted values, no request
+    again = build_generator(settings_for(llm_stub, "openai"), tmp_path).generate(requests(2), Shelf)
+    assert [m.title for r in again for m in r.value.movies] == titles and llm_stub.requests == 2
+
+
+def test_an_old_cache_entry_holding_the_key_is_redacted_on_replay(llm_stub: LLMStub, tmp_path: Path):
+    build_generator(settings_for(llm_stub, "openai"), tmp_path).generate(requests(1), Shelf)
+    with sqlite3.connect(tmp_path / CACHE_FILE) as db:  # as written by a version before the redaction
+        db.execute("UPDATE responses SET value = replace(value, 'stub', ?)", (KEY,))
+    (result,) = build_generator(settings_for(llm_stub, "openai"), tmp_path).generate(requests(1), Shelf)
+    assert result.source == "cache"
+    assert KEY not in result.value.model_dump_json() and "[REDACTED]" in result.value.model_dump_json()

@@ -14,7 +14,7 @@ from synth_pipelines.domains.nlp.domain import NLPConfig, NLPDomain
 from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, check_sample, load_custom_format
 from synth_pipelines.llm.session import LLMSession
 from synth_pipelines.llm.settings import LLMSettings
-from synth_pipelines_tests.llm_stub import Fault, LLMStub
+from synth_pipelines_tests.llm_stub import Fault, LLMStub, instance_of
 from synth_pipelines_tests.nlp.helpers import qa_responder, run_cli
 
 KEY = "sk-nlp-test-KEY-9f8e7d6c5b4a3210"
@@ -193,3 +193,35 @@ def test_a_stopped_run_resumes_from_its_checkpoint(
     ]
     assert llm_stub.requests - before == 2  # only the missing batches were asked for
     assert not checkpoints[0].exists()
+
+
+def test_answers_echoing_the_key_reach_neither_outputs_nor_cache(
+    llm_stub: LLMStub, doc_folder: Path, data_dir: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """#15 item 11: the model repeats the key, whole and in part, in every string it writes."""
+    pieces = [KEY, KEY[2:12], KEY[-9:]]
+
+    def echoing(schema: dict, prompt: str, counter: int) -> object:
+        answer = instance_of(schema, schema, counter, "", llm_stub)
+
+        def salt(value: object, depth: int = 0) -> object:
+            if isinstance(value, str):
+                return f"{value} {pieces[(counter + depth) % len(pieces)]}"
+            if isinstance(value, dict):
+                return {k: salt(v, depth + i) for i, (k, v) in enumerate(value.items())}
+            if isinstance(value, list):
+                return [salt(v, depth + i) for i, v in enumerate(value)]
+            return value
+
+        return salt(answer)
+
+    llm_stub.responder = echoing
+    monkeypatch.setenv("OPENAI_API_KEY", KEY)
+    assert run_cli(cli_args(doc_folder, tmp_path / "out" / "train", "--base-url", llm_stub.openai_url)) == 0
+    written = [p for p in (tmp_path / "out").iterdir()] + list(data_dir.glob("llm_cache.sqlite*"))
+    assert len(written) >= 4
+    windows = [KEY[i : i + 8].encode() for i in range(len(KEY) - 7)]
+    for path in written:
+        data = path.read_bytes()
+        assert not [w for w in windows if w in data], path
+    assert b"[REDACTED]" in (tmp_path / "out" / "train_pair_llm.jsonl").read_bytes()

@@ -9,6 +9,15 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from synth_pipelines.core.limits import require_latest_timestamp
 
 SHARE_TOLERANCE = 1e-6
+# Caps on the size flags (#15): far past what fits in memory anyway, so a typo (1e13) is refused at
+# once; the memory estimate (``memory_lower_bound``) then refuses what this machine cannot hold.
+MAX_USERS = 100_000_000
+MAX_SESSIONS_PER_USER = 10_000.0
+# Bytes a simulated call takes at least (16 columns, 5 of them text) and bytes per user and session
+# in the arrays drawn before the calls: a lower bound, so nothing that fits is refused.
+CALL_BYTES_MIN = 100
+USER_BYTES = 17
+SESSION_BYTES = 8
 # Sessions that start on the last day run on past it: room for the longest plausible session after
 # the range (at least a year), growing with the configured pauses. A workflow's own think time is not
 # known here, so an unset ``think_time_mean_s`` counts as a generous 60 s.
@@ -20,12 +29,16 @@ SESSION_ROOM_FACTOR = 20.0
 class ApiTracesConfig(BaseModel):
     """Who calls, how often, when, and how sessions fail. Defaults materialize in a few seconds."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", allow_inf_nan=False)
 
     workflow: str = Field("ecommerce", description="built-in name (ecommerce, microservices) or a YAML path")
-    users: int = Field(2_000, ge=1, description="number of distinct users")
-    sessions_per_user_mean: float = Field(3.0, ge=0, description="sessions per user ~ Normal(mean, std), >= 1")
-    sessions_per_user_std: float = Field(1.5, ge=0, description="standard deviation of sessions per user")
+    users: int = Field(2_000, ge=1, le=MAX_USERS, description="number of distinct users")
+    sessions_per_user_mean: float = Field(
+        3.0, ge=0, le=MAX_SESSIONS_PER_USER, description="sessions per user ~ Normal(mean, std), >= 1"
+    )
+    sessions_per_user_std: float = Field(
+        1.5, ge=0, le=MAX_SESSIONS_PER_USER, description="standard deviation of sessions per user"
+    )
     premium_share: float = Field(0.2, ge=0, le=1, description="share of users of type premium")
     free_share: float = Field(0.5, ge=0, le=1, description="share of users of type free")
     guest_share: float = Field(0.3, ge=0, le=1, description="share of users of type guest")
@@ -91,3 +104,20 @@ def room_days(span: dt.timedelta, days: int) -> str:
     if span == dt.timedelta.max:
         return "more"
     return f"{span.days - days:,}"
+
+
+def memory_lower_bound(cfg: ApiTracesConfig) -> float:
+    """Bytes a run needs at least: every session makes at least one call (round(Normal) >= 1 per user)."""
+    sessions = cfg.users * max(1.0, cfg.sessions_per_user_mean)
+    return cfg.users * USER_BYTES + sessions * (SESSION_BYTES + CALL_BYTES_MIN)
+
+
+def require_memory_for(cfg: ApiTracesConfig) -> None:
+    from synth_pipelines.core.limits import require_memory
+
+    sessions = cfg.users * max(1.0, cfg.sessions_per_user_mean)
+    require_memory(
+        f"users {cfg.users:,} x sessions_per_user_mean {cfg.sessions_per_user_mean:g} (~{sessions:,.0f} sessions)",
+        memory_lower_bound(cfg),
+        "lower --users or --sessions-per-user",
+    )

@@ -28,7 +28,7 @@ from synth_pipelines.core.domain import (
 )
 from synth_pipelines.core.export import write_frame
 from synth_pipelines.core.preview import markdown_table
-from synth_pipelines.domains.api_traces.config import ApiTracesConfig
+from synth_pipelines.domains.api_traces.config import ApiTracesConfig, require_memory_for
 from synth_pipelines.domains.api_traces.simulate import (
     CALLS_SCHEMA,
     FAILURE_KINDS,
@@ -226,7 +226,12 @@ class ApiTracesDomain(Domain):
     has_raw_form = True
     check_specs = (SCHEMA_CHECK, WALKS_CHECK, TRANSITIONS_CHECK)
 
+    def describe(self, cfg: ApiTracesConfig, seed: int) -> dict[str, Any]:
+        require_memory_for(cfg)
+        return {}
+
     def draw(self, cfg: ApiTracesConfig, seed: int, ctx: RunContext) -> Tables:
+        require_memory_for(cfg)  # before the first array: the CLI calls draw without describe
         workflow = load_workflow(cfg.workflow)
         started = time.perf_counter()
         calls = simulate_calls(workflow, cfg, seed)

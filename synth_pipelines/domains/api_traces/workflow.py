@@ -35,6 +35,7 @@ from __future__ import annotations
 import math
 import os
 import re
+import reprlib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from importlib import resources
@@ -44,12 +45,25 @@ from typing import Any
 import numpy as np
 import yaml
 
+from synth_pipelines.core.safe_yaml import load_yaml
+
 REQUIRED_FIELDS = ("name", "entry_points", "transitions", "exit_points", "avg_response_times")
 OPTIONAL_FIELDS = ("description", "methods", "error_rates", "query_params", "parameters", "think_time_mean_s")
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 QUERY_KINDS = ("search_term", "page", "int")
 PROBABILITY_TOLERANCE = 1e-6
 BUILTIN_PACKAGE = "synth_pipelines.domains.api_traces.workflows"
+
+# Values in messages: a YAML file can hold a huge value (aliases share it, so it loads small); its
+# repr is bounded in size and depth instead of built in full.
+_SHOWN = reprlib.Repr()  # keyword arguments only from Python 3.12
+_SHOWN.maxlevel, _SHOWN.maxstring, _SHOWN.maxother = 3, 80, 80
+_SHOWN.maxlist = _SHOWN.maxdict = _SHOWN.maxtuple = _SHOWN.maxset = 6
+
+
+def shown(value: object) -> str:
+    return _SHOWN.repr(value)
+
 
 _PLACEHOLDER = re.compile(r"\{([A-Za-z_][A-Za-z0-9_]*)\}")
 # Last static path segments that name an action rather than a resource: such endpoints are POSTs.
@@ -140,15 +154,15 @@ def _number(value: Any) -> float | None:
 def _check_distribution(where: str, row: Any, problems: list[str]) -> dict[str, float]:
     """A mapping of endpoint -> probability in [0, 1] summing to 1; problems name ``where``."""
     if not isinstance(row, Mapping) or not row:
-        problems.append(f"{where}: expected a non-empty mapping of endpoint -> probability, got {row!r}")
+        problems.append(f"{where}: expected a non-empty mapping of endpoint -> probability, got {shown(row)}")
         return {}
     clean: dict[str, float] = {}
     for target, p in row.items():
         value = _number(p)
         if not isinstance(target, str) or not target:
-            problems.append(f"{where}: endpoint names must be non-empty strings, got {target!r}")
+            problems.append(f"{where}: endpoint names must be non-empty strings, got {shown(target)}")
         elif value is None or math.isnan(value):
-            problems.append(f"{where} -> {target}: probability must be a number, got {p!r}")
+            problems.append(f"{where} -> {target}: probability must be a number, got {shown(p)}")
         elif not 0.0 <= value <= 1.0:
             problems.append(f"{where} -> {target}: probability {value} is outside [0, 1]")
         else:
@@ -186,7 +200,7 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
 
     name = data["name"]
     if not isinstance(name, str) or not name.strip():
-        problems.append(f"name: expected a non-empty string, got {name!r}")
+        problems.append(f"name: expected a non-empty string, got {shown(name)}")
 
     entry = _check_distribution("entry_points", data["entry_points"], problems)
 
@@ -197,18 +211,18 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
         raw_transitions = {}
     for src, row in raw_transitions.items():
         if not isinstance(src, str) or not src:
-            problems.append(f"transitions: endpoint names must be non-empty strings, got {src!r}")
+            problems.append(f"transitions: endpoint names must be non-empty strings, got {shown(src)}")
             continue
         transitions[src] = _check_distribution(f"transitions of {src}", row, problems)
 
     raw_exits = data["exit_points"]
     exits: list[str] = []
     if not isinstance(raw_exits, list) or not raw_exits:
-        problems.append(f"exit_points: expected a non-empty list of endpoints, got {raw_exits!r}")
+        problems.append(f"exit_points: expected a non-empty list of endpoints, got {shown(raw_exits)}")
     else:
         for e in raw_exits:
             if not isinstance(e, str) or not e:
-                problems.append(f"exit_points: endpoint names must be non-empty strings, got {e!r}")
+                problems.append(f"exit_points: endpoint names must be non-empty strings, got {shown(e)}")
             elif e in exits:
                 problems.append(f"exit_points: endpoint {e} is listed twice")
             else:
@@ -240,7 +254,7 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
         if endpoint not in defined:
             problems.append(f"avg_response_times of {endpoint}: endpoint is not defined")
         elif value is None or not math.isfinite(value) or value <= 0:
-            problems.append(f"avg_response_times of {endpoint}: expected a positive number of ms, got {ms!r}")
+            problems.append(f"avg_response_times of {endpoint}: expected a positive number of ms, got {shown(ms)}")
         else:
             times[endpoint] = value
     for endpoint in sorted(defined - set(raw_times)):
@@ -250,7 +264,7 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
     if "think_time_mean_s" in data:
         think = _number(data["think_time_mean_s"])
         if think is None or not math.isfinite(think) or think < 0:
-            problems.append(f"think_time_mean_s: expected seconds >= 0, got {data['think_time_mean_s']!r}")
+            problems.append(f"think_time_mean_s: expected seconds >= 0, got {shown(data['think_time_mean_s'])}")
 
     # Reachability: every endpoint must be able to end its session (walk the positive edges backwards).
     if not problems:
@@ -268,9 +282,11 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
         if not any(p > 0 for p in entry.values()):
             problems.append("entry_points: no entry point has a positive probability")
 
+    description = data.get("description")
+    if description is not None and not isinstance(description, str | int | float):
+        problems.append(f"description: expected text, got {shown(description)}")
     if problems:
         raise WorkflowError(source, problems)
-    description = data.get("description")
     think = _number(data.get("think_time_mean_s"))
     return Workflow(
         name=name,
@@ -295,7 +311,7 @@ def _check_extras(
         if endpoint not in defined:
             problems.append(f"methods of {endpoint}: endpoint is not defined")
         elif method not in METHODS:
-            problems.append(f"methods of {endpoint}: {method!r} is not one of {', '.join(METHODS)}")
+            problems.append(f"methods of {endpoint}: {shown(method)} is not one of {', '.join(METHODS)}")
         else:
             methods[endpoint] = method
     error_rates: dict[str, float] = {}
@@ -304,7 +320,7 @@ def _check_extras(
         if endpoint not in defined:
             problems.append(f"error_rates of {endpoint}: endpoint is not defined")
         elif value is None or not 0.0 <= value <= 1.0:
-            problems.append(f"error_rates of {endpoint}: expected a share in [0, 1], got {rate!r}")
+            problems.append(f"error_rates of {endpoint}: expected a share in [0, 1], got {shown(rate)}")
         else:
             error_rates[endpoint] = value
     query_params: dict[str, dict[str, Any]] = {}
@@ -320,7 +336,7 @@ def _check_extras(
             if kind not in QUERY_KINDS and not ok_list:
                 problems.append(
                     f"query_params of {endpoint} -> {pname}: kind must be one of {', '.join(QUERY_KINDS)} "
-                    f"or a list of values, got {kind!r}"
+                    f"or a list of values, got {shown(kind)}"
                 )
         query_params[endpoint] = dict(params)
     parameters: dict[str, Any] = {}
@@ -335,13 +351,13 @@ def _check_extras(
         ):
             parameters[pname] = {"min": spec["min"], "max": spec["max"]}
         else:
-            problems.append(f"parameters of {{{pname}}}: expected 'user' or {{min: int, max: int}}, got {spec!r}")
+            problems.append(f"parameters of {{{pname}}}: expected 'user' or {{min: int, max: int}}, got {shown(spec)}")
     return methods, error_rates, query_params, parameters
 
 
 def parse_workflow(text: str, source: str = "<workflow>") -> Workflow:
     try:
-        data = yaml.safe_load(text)
+        data = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark else ""

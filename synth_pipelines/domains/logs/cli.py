@@ -51,6 +51,10 @@ def _validate(args: argparse.Namespace) -> int:
 
     domain = next(d for d in log_domains() if args.domain in (d.cli_name, d.name))
     path = Path(args.file)
+    if path.is_dir():
+        raise CliError(f"{path}: is a directory; give a JSON-lines file")
+    if path.exists() and not path.is_file():
+        raise CliError(f"{path}: not a regular file; give a JSON-lines file")
     if not path.is_file():
         raise CliError(f"{path}: no such file")
     try:
@@ -70,7 +74,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, seed_int
 
     domains = log_domains()
     for domain in domains:
@@ -93,7 +97,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         flags = add_model_flags(
             cmd, domain.config_model, overrides={"count": Flag(help=f"number of {unit}"), "name": Flag(metavar="NAME")}
         )
-        cmd.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
+        cmd.add_argument("--seed", type=seed_int, default=42, help="random seed")
         cmd.add_argument("--out", default=None, help=f"output directory (default: {OUTPUT_RULE})")
         cmd.add_argument(
             "--no-mirror", action="store_true", help="write the clean set only (no invalid mirror, no manifest)"

@@ -94,6 +94,8 @@ def validate_lines(lines: Iterable[str], inv: Inventory) -> list[list[Defect]]:
             record = json.loads(text)
         except ValueError as exc:
             defects.append(Defect(number, LINE_FIELD, MALFORMED_JSON, f"not valid JSON: {exc.msg}"))
+        except RecursionError:  # the decoder recurses per level: a bounded depth, reported as one bad line
+            defects.append(Defect(number, LINE_FIELD, MALFORMED_JSON, "JSON nested too deeply to read"))
         else:
             if not isinstance(record, dict):
                 got = "null" if record is None else type(record).__name__

@@ -612,6 +612,13 @@ class _Parser:
         name = self.name(schema.this)
         if name in self.tables:
             raise self.fail(f"table {name!r} is defined twice", schema.this)
+        twin = next((t for t in self.tables if t.casefold() == name.casefold()), None)
+        if twin is not None:
+            raise self.fail(
+                f"table {name!r} differs from table {twin!r} only in case; DuckDB (the report and "
+                "dataset.duckdb) cannot hold both: rename one",
+                schema.this,
+            )
         stmt = self._current
         assert stmt is not None
         table = Table(name, {}, statement=stmt.index, line=_node_line(schema.this) or stmt.line)
@@ -638,6 +645,13 @@ class _Parser:
         col_name = self.name(node.this)
         if col_name in table.columns:
             raise self.fail(f"column {table.name}.{col_name} is defined twice", node)
+        twin = next((c for c in table.columns if c.casefold() == col_name.casefold()), None)
+        if twin is not None:
+            raise self.fail(
+                f"column {table.name}.{col_name} differs from column {table.name}.{twin} only in case; DuckDB "
+                "(the report and dataset.duckdb) cannot hold both: rename one",
+                node,
+            )
         dtype = node.args.get("kind")
         if dtype is None:
             raise self.fail(f"column {table.name}.{col_name} has no type", node)

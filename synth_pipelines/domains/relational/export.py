@@ -6,6 +6,8 @@ time, so the CLI (streaming blocks) and Dagster (whole frames) write the same by
 
 from __future__ import annotations
 
+import hashlib
+import re
 import shutil
 import zipfile
 from collections.abc import Iterable
@@ -28,6 +30,37 @@ ZIP_TIME = (1980, 1, 1, 0, 0, 0)  # fixed, so the same data always gives the sam
 # convenience; Parquet is the compact format).
 ZIP_LEVEL = 1
 DUCKDB_THREADS = 2
+# A table name used as its file name as it is: letters, digits, "_", "-" and "." (not first), so the
+# name is one path component on every filesystem and a zip entry of its own.
+_PLAIN_STEM = re.compile(r"[A-Za-z0-9_][A-Za-z0-9_.-]{0,119}")
+_UNSAFE_CHARS = re.compile(r"[^A-Za-z0-9_-]+")
+
+
+def table_file_stems(names: Iterable[str]) -> dict[str, str]:
+    """Table -> the stem of its files (``<stem>.parquet``, ``<stem>.csv``, the zip entry): unique and safe.
+
+    A plain name (``_PLAIN_STEM``) whose case-folded form no other table shares is its own stem, so
+    ordinary schemas keep ``<table>.parquet``. Any other name ("a/b", a control character, a leading
+    dot, a case-only twin on a case-insensitive filesystem) becomes its safe characters plus 8 hex
+    digits of its SHA-256: stable across runs and machines, and never equal to another table's stem.
+    """
+    names = list(names)
+    folded: dict[str, int] = {}
+    for name in names:
+        folded[name.casefold()] = folded.get(name.casefold(), 0) + 1
+    stems: dict[str, str] = {}
+    for name in names:
+        if _PLAIN_STEM.fullmatch(name) and folded[name.casefold()] == 1:
+            stems[name] = name
+        else:
+            safe = _UNSAFE_CHARS.sub("_", name).strip("_")[:60] or "table"
+            stems[name] = f"{safe}-{hashlib.sha256(name.encode()).hexdigest()[:8]}"
+    taken: dict[str, str] = {}
+    for name, stem in stems.items():
+        other = taken.setdefault(stem.casefold(), name)
+        if other != name:  # a plain name that happens to look like another's hashed stem
+            raise ValueError(f"tables {other!r} and {name!r} would share the file name {stem!r}; rename one")
+    return stems
 
 
 def csv_ready(block: pl.DataFrame) -> pl.DataFrame:

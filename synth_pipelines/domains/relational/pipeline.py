@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import Any
 
 import polars as pl
-from pydantic import BaseModel, Field, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.core.export import BlockWriter, ParquetBlockWriter, WriteBehind
@@ -24,6 +24,7 @@ from synth_pipelines.domains.relational.export import (
     CsvTableWriter,
     dictionary_columns,
     frame_blocks,
+    table_file_stems,
     write_duckdb,
     write_zip,
 )
@@ -39,6 +40,8 @@ GENERATOR_VERSION = "relational-3"
 
 class RelationalConfig(BaseModel):
     """How much to generate for a schema (the DDL file itself is the rest of the config)."""
+
+    model_config = ConfigDict(allow_inf_nan=False)  # --fanout inf would reach int(rows * fanout)
 
     rows: int = Field(1000, ge=0, description="Rows per table unless overridden; child tables get rows x fanout.")
     table_rows: dict[str, int] = Field(default_factory=dict, description="Per-table row counts, e.g. {'loans': 50000}.")
@@ -180,13 +183,14 @@ def export_dataset(
         want_csv = "csv" in formats or "zip" in formats
         parquet: dict[str, Path] = {}
         csv: dict[str, Path] = {}
+        stems = table_file_stems(plan.insert_order)
         # Parquet and CSV each get a writer thread, so drawing, Parquet encoding and CSV formatting
         # (all GIL-free for the heavy parts) overlap; each file is still written in block order.
         with WriteBehind("relational-parquet") as pq_thread, WriteBehind("relational-csv") as csv_thread:
             for name in plan.insert_order:
                 frame_schema = gen.empty_frame(name).schema
-                parquet[name] = out_dir / f"{name}.parquet"
-                csv[name] = out_dir / f"{name}.csv"
+                parquet[name] = out_dir / f"{stems[name]}.parquet"
+                csv[name] = out_dir / f"{stems[name]}.csv"
                 sinks: list[tuple[BlockWriter, WriteBehind]] = [
                     (
                         ParquetBlockWriter(
@@ -224,6 +228,9 @@ def export_dataset(
                 f"({violation_summary(report)}); "
                 "nothing was written"
             )
+        if any(stem != name for name, stem in stems.items()):
+            # Only when a file is not named after its table: a plain schema's report keeps its bytes.
+            report["table_files"] = dict(stems)
         (out_dir / "validation_report.json").write_text(report_json(report), encoding="utf-8")
         files: dict[str, Path] = {"report": out_dir / "validation_report.json"}
         if "parquet" in formats:

@@ -24,6 +24,8 @@ from typing import Any, Literal
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
+from synth_pipelines.core.safe_yaml import load_yaml
+
 US_PER_SECOND = 1_000_000
 _UNIT_US = {
     "s": US_PER_SECOND,
@@ -118,9 +120,11 @@ def load_spec(path: str | Path) -> GenerationSpec:
         raise SpecError(f"spec file not found: {path}")
     text = path.read_text(encoding="utf-8")
     try:
-        data = json.loads(text) if path.suffix.lower() == ".json" else yaml.safe_load(text)
+        data = json.loads(text) if path.suffix.lower() == ".json" else load_yaml(text)
     except (json.JSONDecodeError, yaml.YAMLError) as exc:
         raise SpecError(f"{path}: not valid {'JSON' if path.suffix.lower() == '.json' else 'YAML'}: {exc}") from exc
+    except RecursionError:  # the JSON decoder recurses per level
+        raise SpecError(f"{path}: nested too deeply to read") from None
     try:
         return GenerationSpec.model_validate(data or {})
     except ValidationError as exc:

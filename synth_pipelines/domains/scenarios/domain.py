@@ -23,7 +23,8 @@ from synth_pipelines.core.domain import (
     RunContext,
     Tables,
 )
-from synth_pipelines.domains.scenarios.base import Scenario
+from synth_pipelines.core.limits import require_memory
+from synth_pipelines.domains.scenarios.base import FIELD_BYTES_MIN, Scenario
 from synth_pipelines.domains.scenarios.registry import load_catalog
 from synth_pipelines.domains.scenarios.run import dataset_problems, draw_entities, generate_records, write_dataset
 from synth_pipelines.llm.contract import LLMError
@@ -48,7 +49,20 @@ class ScenarioDomain(Domain):
     def parse_config(self, values: Any = None) -> Any:
         return self.scenario.parse_config(dict(values or {}))
 
+    def describe(self, cfg: Any, seed: int) -> dict[str, Any]:
+        self._require_memory(cfg)
+        return {}
+
+    def _require_memory(self, cfg: Any) -> None:
+        fields = len(self.scenario.record_model.model_fields)
+        require_memory(
+            f"scenario {self.scenario.name}: count {cfg.count:,} x {fields} fields",
+            cfg.count * fields * FIELD_BYTES_MIN,
+            "lower --count",
+        )
+
     def draw(self, cfg: Any, seed: int, ctx: RunContext) -> Tables:
+        self._require_memory(cfg)  # before the first array: the CLI calls draw without describe
         scenario = self.scenario
         entities = draw_entities(scenario, cfg, seed)
         generator = ctx.llm.generator() if ctx.llm is not None else None  # the session closes it

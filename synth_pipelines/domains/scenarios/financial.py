@@ -189,7 +189,9 @@ class FinancialScenario(Scenario):
             maximum=1_000_000,
         ),
         ScenarioArg("--fraud-rate", float, 0.02, "share of transactions labelled fraud", minimum=0.0, maximum=0.5),
-        ScenarioArg("--days", int, 90, "length of the window the transactions span, from 2025-01-01", minimum=1),
+        ScenarioArg(
+            "--days", int, 90, "length of the window the transactions span, from 2025-01-01", minimum=1, maximum=3650
+        ),
     )
     examples = (
         "synth scenario --scenario financial --count 1000 --transaction-type credit-card "
