@@ -153,3 +153,28 @@ def test_table_rows_override_and_fanout():
     )
     assert prepared.plan.rows["loans"] == 777
     assert prepared.plan.rows["authors"] == 100 and prepared.plan.rows["reviews"] == 200
+
+
+SELF_REFERENCES = (
+    "CREATE TABLE staff (staff_id SERIAL PRIMARY KEY, name TEXT NOT NULL,\n"
+    "  mentor_id INT REFERENCES staff(staff_id));\n"
+    "CREATE TABLE node (code VARCHAR(12) PRIMARY KEY,\n"
+    "  parent_code VARCHAR(12) NOT NULL REFERENCES node(code));\n"
+)
+
+
+@pytest.mark.parametrize("block_rows", [400, 65_536])
+def test_self_references_point_at_earlier_rows(write_ddl, block_rows: int):
+    prepared = prepare(write_ddl(SELF_REFERENCES), RelationalConfig(rows=1500), seed=5)
+    for table, key, ref in (("staff", "staff_id", "mentor_id"), ("node", "code", "parent_code")):
+        frame = pl.concat(list(prepared.generator.iter_blocks(table, block_rows=block_rows)))
+        assert frame.height == 1500
+        position = {value: row for row, value in enumerate(frame[key].to_list())}
+        pairs = [(row, position[value]) for row, value in enumerate(frame[ref].to_list()) if value is not None]
+        later_or_own = [(row, parent) for row, parent in pairs if parent >= row and row > 0]
+        assert later_or_own == [], f"{table}: rows referencing themselves or a later row: {later_or_own[:5]}"
+        assert len(pairs) > 1000  # most rows have a parent: the check above is not vacuous
+        if table == "staff":  # nullable: the first row is a root with no parent
+            assert frame[ref][0] is None
+        else:  # NOT NULL: the first row has only itself to reference (the root of the tree)
+            assert frame[ref][0] == frame[key][0] and len(pairs) == 1500
