@@ -83,6 +83,18 @@ def non_negative_int(text: str) -> int:
     return value
 
 
+# Seeds are stored as BIGINT (the warehouse catalog) and as Dagster integer metadata: one past this a seed
+# would draw and export, then fail in the catalog. Every --seed flag, `synth seed add` and partition keys agree.
+MAX_SEED = 2**63 - 1
+
+
+def seed_int(text: str) -> int:
+    value = non_negative_int(text)
+    if value > MAX_SEED:
+        raise argparse.ArgumentTypeError(f"must be <= {MAX_SEED} (a seed is a 64-bit integer), got {value}")
+    return value
+
+
 def positive_int(text: str) -> int:
     try:
         value = int(text)

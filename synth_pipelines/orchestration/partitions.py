@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import dagster as dg
 
+from synth_pipelines.core.cli_support import MAX_SEED
 from synth_pipelines.core.paths import DEFAULT_SEED  # noqa: F401  (re-exported for the Makefile and tests)
 
 seed_partitions = dg.DynamicPartitionsDefinition(name="seed")
@@ -31,4 +32,6 @@ def parse_seed(key: str) -> int:
         raise ValueError(f"seed partition key must be a non-negative integer, got {key!r}") from exc
     if seed < 0 or str(seed) != key:
         raise ValueError(f"seed partition key must be a non-negative integer in canonical form, got {key!r}")
+    if seed > MAX_SEED:
+        raise ValueError(f"seed partition key must be <= {MAX_SEED} (a seed is a 64-bit integer), got {key!r}")
     return seed

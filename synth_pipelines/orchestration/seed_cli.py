@@ -33,7 +33,7 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int
+    from synth_pipelines.core.cli_support import HelpFormatter, seed_int
 
     seed = sub.add_parser(
         "seed",
@@ -43,7 +43,7 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     actions = seed.add_subparsers(dest="seed_command", required=True)
     add = actions.add_parser("add", help="register one or more seeds", formatter_class=HelpFormatter)
-    add.add_argument("seeds", nargs="+", type=non_negative_int, help="seeds to register")
+    add.add_argument("seeds", nargs="+", type=seed_int, help="seeds to register")
     add.set_defaults(func=_add)
     lst = actions.add_parser("list", help="list registered seeds")
     lst.set_defaults(func=_list)

@@ -81,7 +81,7 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, seed_int
 
     parser = sub.add_parser(
         ApiTracesDomain.cli_name,
@@ -114,7 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"--sessions-per-user-std in one flag (default: {defaults.sessions_per_user_mean:g},"
         f"{defaults.sessions_per_user_std:g})",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
+    parser.add_argument("--seed", type=seed_int, default=42, help="random seed")
     parser.add_argument("--out", type=Path, default=None, metavar="DIR", help="output directory")
     parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))
 

@@ -69,7 +69,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, seed_int
 
     domains = log_domains()
     for domain in domains:
@@ -92,7 +92,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         flags = add_model_flags(
             cmd, domain.config_model, overrides={"count": Flag(help=f"number of {unit}"), "name": Flag(metavar="NAME")}
         )
-        cmd.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
+        cmd.add_argument("--seed", type=seed_int, default=42, help="random seed")
         cmd.add_argument("--out", default="data/synthetic", help="output directory")
         cmd.add_argument(
             "--no-mirror", action="store_true", help="write the clean set only (no invalid mirror, no manifest)"

@@ -85,7 +85,7 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int, package_version
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, package_version, seed_int
     from synth_pipelines.domains.nlp.domain import OUTPUT_FORMATS, NLPConfig, NLPDomain
     from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS
     from synth_pipelines.llm.settings import add_provider_args
@@ -121,7 +121,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         },
         exclude={"output_prefix"},  # the CLI's --output-prefix below: a folder as well as the name
     )
-    parser.add_argument("--seed", type=non_negative_int, default=42, help="seed (with a warm cache: same bytes)")
+    parser.add_argument("--seed", type=seed_int, default=42, help="seed (with a warm cache: same bytes)")
     parser.add_argument("--output-prefix", default="data/synthetic/nlp", help="directory and file name prefix")
     add_provider_args(parser)
     parser.set_defaults(func=lambda args: _run(flags, args), config_of=lambda args: _config(flags, args))

@@ -22,7 +22,7 @@ violation nothing is written and the exit code is 1."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, non_negative_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, seed_int
 
     parser = sub.add_parser(
         "relational",
@@ -44,7 +44,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         },
     )
     parser.add_argument("--format", default=",".join(FORMATS), help=f"comma-separated subset of {','.join(FORMATS)}")
-    parser.add_argument("--seed", type=non_negative_int, default=42, help="random seed")
+    parser.add_argument("--seed", type=seed_int, default=42, help="random seed")
     parser.add_argument("--out", type=Path, default=None, help="output directory (required unless --print-spec)")
     parser.add_argument(
         "--print-spec",

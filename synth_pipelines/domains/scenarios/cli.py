@@ -38,7 +38,7 @@ def _describe_arg(scenario: Scenario, arg: Any) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import HelpFormatter, non_negative_int, positive_int
+    from synth_pipelines.core.cli_support import HelpFormatter, positive_int, seed_int
     from synth_pipelines.core.paths import DEFAULT_SEED
 
     catalog = load_catalog()
@@ -67,7 +67,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         default=hidden,
         help="number of primary records (default: the scenario's)",
     )
-    parser.add_argument("--seed", type=non_negative_int, default=DEFAULT_SEED, help="random seed")
+    parser.add_argument("--seed", type=seed_int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument("--out-dir", type=Path, default=hidden, help="output folder (default: data/scenarios/<name>)")
     parser.add_argument(
         "--output-format", choices=FORMATS, default=hidden, help="file format (default: the scenario's first)"
