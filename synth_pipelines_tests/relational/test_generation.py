@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from synth_pipelines.core.rng import BLOCK_ROWS
 from synth_pipelines.domains.relational.constraints import CheckEvaluator
 from synth_pipelines.domains.relational.pipeline import RelationalConfig, export_dataset, prepare
 from synth_pipelines_tests.relational.conftest import SAMPLES, TRICKY
@@ -84,13 +85,29 @@ def test_blocks_are_independent_of_how_work_is_split():
     # Keys are pure functions of the row number, whatever the block size (other columns are drawn
     # per fixed block of BLOCK_ROWS, so any block can be drawn alone).
     assert whole["shipment_id"].equals(small["shipment_id"])
-    evaluator = CheckEvaluator(prepared.schema, prepared.schema.tables["shipments"])
-    assert gen.block("shipments", 0, 0, whole.height, evaluator).equals(whole)
     idx = np.array([7, 250, 3])
     keys = gen.key_frame("bins", idx)
     full = gen.table_frame("bins")
     for col, series in keys.items():
         assert series.to_list() == full[col].gather(idx).to_list()
+
+
+def test_any_block_drawn_alone_equals_that_slice_of_the_whole_table(write_ddl):
+    """Block 1 drawn first, by a generator that never drew block 0, is rows BLOCK_ROWS.. of the full table."""
+    ddl = write_ddl(
+        "CREATE TABLE teams (team_id INT PRIMARY KEY, name VARCHAR(40) NOT NULL);\n"
+        "CREATE TABLE players (player_id SERIAL PRIMARY KEY, team_id INT NOT NULL REFERENCES teams(team_id),\n"
+        "  rating NUMERIC(4,1) CHECK (rating BETWEEN 0 AND 100), joined DATE, left_on DATE,\n"
+        "  CHECK (left_on IS NULL OR left_on >= joined));\n"
+    )
+    config = RelationalConfig(rows=50, table_rows={"players": BLOCK_ROWS + 700})
+    whole = prepare(ddl, config, seed=9).generator.table_frame("players")
+    assert whole.height == BLOCK_ROWS + 700
+    fresh = prepare(ddl, config, seed=9)
+    evaluator = CheckEvaluator(fresh.schema, fresh.schema.tables["players"], fresh.generator.check_connection())
+    alone = fresh.generator.block("players", 1, BLOCK_ROWS, 700, evaluator)
+    assert alone.equals(whole.slice(BLOCK_ROWS, 700))
+    assert not alone.equals(whole.slice(0, 700))  # blocks differ: the comparison above can fail
 
 
 def test_csv_conventions(tmp_path: Path, write_ddl):
