@@ -6,6 +6,7 @@ from pathlib import Path
 
 import dagster as dg
 
+from synth_pipelines.core.cli_support import MAX_SEED
 from synth_pipelines.core.paths import default_data_dir
 from synth_pipelines.orchestration.partitions import seed_partitions
 
@@ -36,6 +37,8 @@ def read_seed_file(path: Path) -> list[str]:
             continue
         if not text.isdigit():
             raise ValueError(f"{path}:{lineno}: seed must be a non-negative integer, got {text!r}")
+        if int(text) > MAX_SEED:
+            raise ValueError(f"{path}:{lineno}: seed must be <= {MAX_SEED} (a seed is a 64-bit integer), got {text}")
         seeds.append(str(int(text)))
     return seeds
 
