@@ -42,6 +42,10 @@ def test_block_spans_cover_count_exactly() -> None:
     assert list(block_spans(10, block_rows=4)) == [(0, 0, 4), (1, 4, 4), (2, 8, 2)]
     with pytest.raises(ValueError, match="count must be >= 0, got -1"):
         list(block_spans(-1))
+    # Without a block number it is block 0, the block every small stream draws from.
+    assert np.array_equal(
+        block_rng(42, "cv_logs", "records").random(4), block_rng(42, "cv_logs", "records", 0).random(4)
+    )
     with pytest.raises(ValueError, match="block must be >= 0, got -2"):
         block_rng(42, "cv_logs", "records", -2)
 
