@@ -61,24 +61,6 @@ DOMAIN = "relational"
 MAX_REDRAWS = 40
 LIMIT_62 = 2**62
 
-# NULL share by meaning: an end date is usually still open, a note usually empty.
-_NULL_SHARES = [
-    ("deleted", 0.95),
-    ("left_on", 0.85),
-    ("terminated", 0.85),
-    ("ends_on", 0.4),
-    ("end_date", 0.4),
-    ("returned", 0.15),
-    ("note", 0.6),
-    ("comment", 0.5),
-    ("middle_name", 0.6),
-]
-
-
-def null_share_for(column: str) -> float:
-    """The NULL share of a nullable column by its name (an end date is usually still open)."""
-    return next((share for key, share in _NULL_SHARES if key in column.lower()), 0.1)
-
 
 @dataclass
 class Component:
@@ -188,7 +170,7 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
         spec.choices = choices
     elif t.kind == "enum" and rule.excluded:
         spec.choices = [v for v in t.enum_values if v not in rule.excluded]
-    # The spec's NULL share (inferred: null_share_for; validated against NOT NULL).
+    # The spec's NULL share (inferred: realism.null_share_for; validated against NOT NULL).
     spec.null_share = gen.null_share or 0.0 if column.nullable else 0.0
     return spec
 

@@ -193,9 +193,26 @@ def _meaning(table: Table, column: str, semantic: str) -> str:
     return semantic
 
 
-def _default_null_share(table: Table, column: str, referenced: bool) -> float:
-    from synth_pipelines.domains.relational.generate import null_share_for
+# NULL share by meaning: an end date is usually still open, a note usually empty.
+_NULL_SHARES = [
+    ("deleted", 0.95),
+    ("left_on", 0.85),
+    ("terminated", 0.85),
+    ("ends_on", 0.4),
+    ("end_date", 0.4),
+    ("returned", 0.15),
+    ("note", 0.6),
+    ("comment", 0.5),
+    ("middle_name", 0.6),
+]
 
+
+def null_share_for(column: str) -> float:
+    """The NULL share of a nullable column by its name (an end date is usually still open)."""
+    return next((share for key, share in _NULL_SHARES if key in column.lower()), 0.1)
+
+
+def _default_null_share(table: Table, column: str, referenced: bool) -> float:
     col = table.columns[column]
     if not col.nullable or referenced or col.auto_increment:
         return 0.0
