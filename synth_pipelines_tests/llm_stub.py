@@ -24,6 +24,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 Responder = Callable[[dict[str, Any], str, int], Any]  # (json schema, prompt text, counter) -> answer object
+SeedResponder = Callable[[dict[str, Any], str, int | None], Any]  # (json schema, prompt text, request seed) -> answer
 
 
 @dataclass
@@ -68,6 +69,8 @@ class LLMStub:
         self.items_per_array = items_per_array
         self.keep_log = keep_log
         self.responder: Responder | None = None
+        # Answers that depend on the request's seed only, as a seeded provider's do (wins over ``responder``).
+        self.seed_responder: SeedResponder | None = None
         self.delay = 0.0  # latency added to every answer
         self._lock = threading.Lock()
         self._state = _State()
@@ -106,6 +109,7 @@ class LLMStub:
         with self._lock:
             self._state = _State()
         self.responder = None
+        self.seed_responder = None
         self.delay = 0.0
 
     def close(self) -> None:
@@ -128,7 +132,9 @@ class LLMStub:
         with self._lock:
             self._state.in_flight -= 1
 
-    def answer(self, schema: dict[str, Any] | None, prompt: str, counter: int) -> Any:
+    def answer(self, schema: dict[str, Any] | None, prompt: str, counter: int, seed: int | None = None) -> Any:
+        if self.seed_responder is not None:
+            return self.seed_responder(schema or {}, prompt, seed)
         if self.responder is not None:
             return self.responder(schema or {}, prompt, counter)
         return instance_of(schema or {"type": "object", "properties": {}}, schema or {}, counter, "", self)
@@ -229,14 +235,16 @@ class _Handler(BaseHTTPRequestHandler):
         finally:
             self.stub._end()
 
-    def _text_of(self, fault: Fault | None, schema: dict[str, Any] | None, prompt: str, counter: int) -> str:
+    def _text_of(
+        self, fault: Fault | None, schema: dict[str, Any] | None, prompt: str, counter: int, seed: int | None
+    ) -> str:
         if fault and fault.content is not None:
             return fault.content
         if fault and fault.empty:
             return ""
         if fault and fault.invalid:
             return json.dumps({"unexpected": [1, 2, 3]})
-        return json.dumps(self.stub.answer(schema, prompt, counter))
+        return json.dumps(self.stub.answer(schema, prompt, counter, seed))
 
     def _openai(self, body: dict[str, Any], fault: Fault | None, counter: int) -> dict[str, Any]:
         prompt = "\n".join(str(m.get("content", "")) for m in body.get("messages", []))
@@ -245,7 +253,7 @@ class _Handler(BaseHTTPRequestHandler):
         schema = (fmt.get("json_schema") or {}).get("schema")
         if tools:
             schema = tools[0]["function"].get("parameters")
-        text = self._text_of(fault, schema, prompt, counter)
+        text = self._text_of(fault, schema, prompt, counter, body.get("seed"))
         message: dict[str, Any] = {"role": "assistant", "content": None if tools else text}
         if tools and not (fault and fault.empty):
             call = {"name": tools[0]["function"]["name"], "arguments": text}
@@ -277,7 +285,7 @@ class _Handler(BaseHTTPRequestHandler):
         declarations = [d for t in body.get("tools") or [] for d in t.get("functionDeclarations") or []]
         if declarations:
             schema = declarations[0].get("parametersJsonSchema") or declarations[0].get("parameters")
-        text = self._text_of(fault, schema, prompt, counter)
+        text = self._text_of(fault, schema, prompt, counter, config.get("seed"))
         if declarations and not (fault and fault.empty):
             try:
                 args = json.loads(text)

@@ -1,9 +1,10 @@
 """Randomness comes from one place, keyed by (seed, domain, stream, block)."""
 
 import numpy as np
+import pytest
 
-from synth_pipelines.core.ids import unique_ids, unique_ints
-from synth_pipelines.core.rng import block_rng, block_spans
+from synth_pipelines.core.ids import mix64, unique_ids, unique_ints
+from synth_pipelines.core.rng import block_rng, block_spans, stream_key
 
 
 def test_same_key_same_numbers_and_blocks_are_independent() -> None:
@@ -38,6 +39,15 @@ def test_block_spans_cover_count_exactly() -> None:
     assert [s[0] for s in spans] == [0, 1, 2]
     assert sum(s[2] for s in spans) == 150_000
     assert list(block_spans(0)) == []
+    assert list(block_spans(10, block_rows=4)) == [(0, 0, 4), (1, 4, 4), (2, 8, 2)]
+    with pytest.raises(ValueError, match="count must be >= 0, got -1"):
+        list(block_spans(-1))
+    # Without a block number it is block 0, the block every small stream draws from.
+    assert np.array_equal(
+        block_rng(42, "cv_logs", "records").random(4), block_rng(42, "cv_logs", "records", 0).random(4)
+    )
+    with pytest.raises(ValueError, match="block must be >= 0, got -2"):
+        block_rng(42, "cv_logs", "records", -2)
 
 
 def test_ids_are_unique_by_construction_and_chunk_independent() -> None:
@@ -47,3 +57,26 @@ def test_ids_are_unique_by_construction_and_chunk_independent() -> None:
     assert np.array_equal(whole, parts)
     ids = unique_ids(7, "cv_logs", "run", 0, 3, "run-")
     assert all(len(i) == 20 and i.startswith("run-") for i in ids.to_list())
+
+
+def test_mix64_is_splitmix64() -> None:
+    # The published splitmix64 outputs for state 0: the finalizer of k * 0x9E3779B97F4A7C15, k = 1, 2, 3.
+    gamma = 0x9E3779B97F4A7C15
+    states = np.array([(k * gamma) % 2**64 for k in (1, 2, 3)], dtype=np.uint64)
+    before = states.copy()
+    assert mix64(states).tolist() == [0xE220A8397B1DCDAF, 0x6E789E6AA1B965F4, 0x06C45D188009454F]
+    assert np.array_equal(states, before)  # the caller's array is left alone
+
+
+def test_ids_are_pinned_and_keyed_by_seed_domain_and_kind() -> None:
+    # unique_ints is mix64(row + stream key): row 0 gives mix64(key), so the key is the only input.
+    key = stream_key(7, "cv_logs", "ids/run") & 0xFFFF_FFFF_FFFF_FFFF
+    rows = np.arange(5, 8, dtype=np.uint64)
+    with np.errstate(over="ignore"):
+        expected = mix64(rows + np.uint64(key))
+    assert unique_ints(7, "cv_logs", "run", 5, 3).tolist() == expected.tolist()
+    ids = unique_ids(7, "cv_logs", "run", 5, 3, "run-").to_list()
+    assert ids == [f"run-{int(v):016x}" for v in expected.tolist()]
+    others = (unique_ints(8, "cv_logs", "run", 5, 3), unique_ints(7, "api_logs", "run", 5, 3),
+              unique_ints(7, "cv_logs", "step", 5, 3))  # fmt: skip
+    assert all(not np.array_equal(other, expected) for other in others)

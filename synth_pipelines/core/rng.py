@@ -45,14 +45,3 @@ def block_spans(count: int, block_rows: int = BLOCK_ROWS) -> Iterator[tuple[int,
         raise ValueError(f"count must be >= 0, got {count}")
     for block, start in enumerate(range(0, count, block_rows)):
         yield block, start, min(block_rows, count - start)
-
-
-class Streams:
-    """The random streams of one domain for one seed: ``streams.block("draw", 3)``."""
-
-    def __init__(self, seed: int, domain: str) -> None:
-        self.seed = seed
-        self.domain = domain
-
-    def block(self, stream: str, block: int = 0) -> np.random.Generator:
-        return block_rng(self.seed, self.domain, stream, block)

@@ -13,7 +13,7 @@ import hashlib
 import json
 import sqlite3
 import threading
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -88,14 +88,6 @@ class ResponseCache:
                 "INSERT OR REPLACE INTO responses VALUES (?, ?, ?, ?, ?, ?)",
                 (key, response.value_json, response.input_tokens, response.output_tokens, provider, model),
             )
-
-    def delete(self, keys: Iterable[str]) -> None:
-        with self._lock:
-            self._db.executemany("DELETE FROM responses WHERE key = ?", [(k,) for k in keys])
-
-    def __len__(self) -> int:
-        with self._lock:
-            return int(self._db.execute("SELECT count(*) FROM responses").fetchone()[0])
 
     def close(self) -> None:
         with self._lock:

@@ -7,7 +7,8 @@ from pathlib import Path
 
 import polars as pl
 import pytest
-from api_traces_support import small_config, support_desk
+import yaml
+from api_traces_support import SUPPORT_DESK_YAML, small_config, support_desk
 
 from synth_pipelines.domains.api_traces.simulate import simulate_calls
 from synth_pipelines.domains.api_traces.truth import (
@@ -18,7 +19,6 @@ from synth_pipelines.domains.api_traces.truth import (
     compare_transitions,
     estimate_transitions,
     expected_visits,
-    ground_truth,
     ground_truth_json,
     recovery_verdict,
     session_path_violations,
@@ -67,13 +67,31 @@ def test_expected_visits_match_the_simulation(hundred_thousand_sessions: pl.Data
         assert observed[endpoint] / 100_000 == pytest.approx(expected, rel=0.02)
 
 
-def test_ground_truth_file_shape() -> None:
+def test_ground_truth_file_is_the_yaml_workflow_with_its_expected_visits() -> None:
+    """Against the YAML text itself and visits summed walk by walk, not against the parsed Workflow."""
     truth = json.loads(ground_truth_json(support_desk()))
-    assert truth == ground_truth(support_desk())
-    assert truth["entry_points"] == {"/tickets": 0.7, "/kb/search": 0.3}
-    assert truth["transitions"]["/kb/search"]["/kb/search"] == 0.35
-    assert truth["exit_points"] == ["/logout"]
-    assert truth["expected_visits_per_session"]["/logout"] == pytest.approx(1.0)
+    source = yaml.safe_load(SUPPORT_DESK_YAML)
+    assert truth["workflow"] == "support-desk"
+    assert truth["entry_points"] == source["entry_points"]
+    assert truth["transitions"] == source["transitions"]
+    assert truth["exit_points"] == source["exit_points"] == ["/logout"]
+    named = set(source["entry_points"]) | set(source["transitions"]) | set(source["exit_points"])
+    assert sorted(truth["states"]) == sorted(named)
+    # Expected visits: the chance of being at each endpoint at step k, summed over k (the walk ends at /logout).
+    at = dict(source["entry_points"])
+    visits: dict[str, float] = {}
+    for _ in range(400):
+        for endpoint, chance in at.items():
+            visits[endpoint] = visits.get(endpoint, 0.0) + chance
+        step: dict[str, float] = {}
+        for endpoint, chance in at.items():
+            for target, p in source["transitions"].get(endpoint, {}).items():
+                step[target] = step.get(target, 0.0) + chance * p
+        at = step
+    assert sum(at.values()) < 1e-12  # every walk has ended
+    assert truth["expected_visits_per_session"] == pytest.approx(visits, abs=1e-9)
+    assert truth["expected_visits_per_session"]["/logout"] == pytest.approx(1.0)  # each session exits once
+    assert truth["expected_calls_per_session"] == pytest.approx(sum(visits.values()), abs=1e-9)
 
 
 def test_compare_accepts_the_users_own_matrix_in_several_shapes(tmp_path: Path) -> None:

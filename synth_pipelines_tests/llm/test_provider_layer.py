@@ -20,7 +20,7 @@ from synth_pipelines.llm.contract import (
 from synth_pipelines.llm.generate import BUDGET_SPENT, LangChainGenerator, build_generator
 from synth_pipelines.llm.providers import redact
 from synth_pipelines.llm.settings import LLMSettings
-from synth_pipelines_tests.llm_stub import Fault, LLMStub
+from synth_pipelines_tests.llm_stub import Fault, LLMStub, instance_of
 
 KEY = "sk-test-SECRET-0123456789abcdef"
 
@@ -102,6 +102,28 @@ def test_cache_key_covers_seed_sampling_model_and_schema(llm_stub: LLMStub, tmp_
 
     build_generator(settings_for(llm_stub, "openai"), tmp_path).generate(requests(2), Shelf2)
     assert llm_stub.requests == 10
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_same_messages_with_another_seed_is_another_request_and_answer(
+    llm_stub: LLMStub, tmp_path: Path, provider: str
+):
+    # A seeded provider: the answer depends on the request's seed alone, never on a counter.
+    llm_stub.seed_responder = lambda schema, _prompt, seed: instance_of(schema, schema, 1000 + seed, "", llm_stub)
+    messages = (("system", "You list movies."), ("user", "movies, the same prompt for every seed"))
+    gen = build_generator(settings_for(llm_stub, provider), tmp_path)
+    seven = gen.generate([LLMRequest(messages=messages, seed=7, tag="a")], Shelf)[0]
+    eight = gen.generate([LLMRequest(messages=messages, seed=8, tag="b")], Shelf)[0]
+    assert (seven.source, eight.source) == ("llm", "llm")
+    assert llm_stub.requests == 2
+    assert seven.value != eight.value
+    assert seven.value.movies[0].title == "title number 1007000 from the stub"
+    # Both answers were cached under their own seed: a new run replays each one, no request.
+    again = build_generator(settings_for(llm_stub, provider), tmp_path)
+    replayed = again.generate([LLMRequest(messages, 8, "b"), LLMRequest(messages, 7, "a")], Shelf)
+    assert [r.source for r in replayed] == ["cache", "cache"]
+    assert [r.value for r in replayed] == [eight.value, seven.value]
+    assert llm_stub.requests == 2
 
 
 @pytest.mark.parametrize("provider", PROVIDERS)

@@ -12,6 +12,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from synth_pipelines.core.rng import BLOCK_ROWS
 from synth_pipelines.domains.relational.constraints import CheckEvaluator
 from synth_pipelines.domains.relational.pipeline import RelationalConfig, export_dataset, prepare
 from synth_pipelines_tests.relational.conftest import SAMPLES, TRICKY
@@ -84,13 +85,29 @@ def test_blocks_are_independent_of_how_work_is_split():
     # Keys are pure functions of the row number, whatever the block size (other columns are drawn
     # per fixed block of BLOCK_ROWS, so any block can be drawn alone).
     assert whole["shipment_id"].equals(small["shipment_id"])
-    evaluator = CheckEvaluator(prepared.schema, prepared.schema.tables["shipments"])
-    assert gen.block("shipments", 0, 0, whole.height, evaluator).equals(whole)
     idx = np.array([7, 250, 3])
     keys = gen.key_frame("bins", idx)
     full = gen.table_frame("bins")
     for col, series in keys.items():
         assert series.to_list() == full[col].gather(idx).to_list()
+
+
+def test_any_block_drawn_alone_equals_that_slice_of_the_whole_table(write_ddl):
+    """Block 1 drawn first, by a generator that never drew block 0, is rows BLOCK_ROWS.. of the full table."""
+    ddl = write_ddl(
+        "CREATE TABLE teams (team_id INT PRIMARY KEY, name VARCHAR(40) NOT NULL);\n"
+        "CREATE TABLE players (player_id SERIAL PRIMARY KEY, team_id INT NOT NULL REFERENCES teams(team_id),\n"
+        "  rating NUMERIC(4,1) CHECK (rating BETWEEN 0 AND 100), joined DATE, left_on DATE,\n"
+        "  CHECK (left_on IS NULL OR left_on >= joined));\n"
+    )
+    config = RelationalConfig(rows=50, table_rows={"players": BLOCK_ROWS + 700})
+    whole = prepare(ddl, config, seed=9).generator.table_frame("players")
+    assert whole.height == BLOCK_ROWS + 700
+    fresh = prepare(ddl, config, seed=9)
+    evaluator = CheckEvaluator(fresh.schema, fresh.schema.tables["players"], fresh.generator.check_connection())
+    alone = fresh.generator.block("players", 1, BLOCK_ROWS, 700, evaluator)
+    assert alone.equals(whole.slice(BLOCK_ROWS, 700))
+    assert not alone.equals(whole.slice(0, 700))  # blocks differ: the comparison above can fail
 
 
 def test_csv_conventions(tmp_path: Path, write_ddl):
@@ -153,3 +170,28 @@ def test_table_rows_override_and_fanout():
     )
     assert prepared.plan.rows["loans"] == 777
     assert prepared.plan.rows["authors"] == 100 and prepared.plan.rows["reviews"] == 200
+
+
+SELF_REFERENCES = (
+    "CREATE TABLE staff (staff_id SERIAL PRIMARY KEY, name TEXT NOT NULL,\n"
+    "  mentor_id INT REFERENCES staff(staff_id));\n"
+    "CREATE TABLE node (code VARCHAR(12) PRIMARY KEY,\n"
+    "  parent_code VARCHAR(12) NOT NULL REFERENCES node(code));\n"
+)
+
+
+@pytest.mark.parametrize("block_rows", [400, 65_536])
+def test_self_references_point_at_earlier_rows(write_ddl, block_rows: int):
+    prepared = prepare(write_ddl(SELF_REFERENCES), RelationalConfig(rows=1500), seed=5)
+    for table, key, ref in (("staff", "staff_id", "mentor_id"), ("node", "code", "parent_code")):
+        frame = pl.concat(list(prepared.generator.iter_blocks(table, block_rows=block_rows)))
+        assert frame.height == 1500
+        position = {value: row for row, value in enumerate(frame[key].to_list())}
+        pairs = [(row, position[value]) for row, value in enumerate(frame[ref].to_list()) if value is not None]
+        later_or_own = [(row, parent) for row, parent in pairs if parent >= row and row > 0]
+        assert later_or_own == [], f"{table}: rows referencing themselves or a later row: {later_or_own[:5]}"
+        assert len(pairs) > 1000  # most rows have a parent: the check above is not vacuous
+        if table == "staff":  # nullable: the first row is a root with no parent
+            assert frame[ref][0] is None
+        else:  # NOT NULL: the first row has only itself to reference (the root of the tree)
+            assert frame[ref][0] == frame[key][0] and len(pairs) == 1500

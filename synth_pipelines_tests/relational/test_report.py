@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+from decimal import Decimal
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from synth_pipelines.domains.relational.pipeline import GENERATOR_VERSION, RelationalConfig, prepare
 from synth_pipelines.domains.relational.report import build_report
@@ -109,3 +111,76 @@ def test_report_reads_parquet_files_like_frames(tmp_path: Path, write_ddl):
     from_files = build_report(prepared.schema, prepared.plan, prepared.generator, dict(files), 2, "v")
     assert from_frames == from_files
     assert from_files["ok"] and from_files["rows"]["children"] == prepared.plan.rows["children"]
+
+
+TYPES_DDL = """
+CREATE TYPE mood AS ENUM ('sad', 'ok');
+CREATE TABLE typed (
+    id INTEGER PRIMARY KEY,
+    small SMALLINT,
+    plain INTEGER,
+    amount NUMERIC(5, 2),
+    feeling mood,
+    token UUID,
+    code CHAR(3),
+    label VARCHAR(5)
+);
+"""
+# One column at a time holds one value past its type's limit; the others sit exactly at their limits.
+AT_LIMITS: dict[str, list] = {
+    "small": [-32768, 32767, 0, 1],
+    "plain": [-2147483648, 2147483647, 0, 1],
+    "amount": [Decimal("999.99"), Decimal("-999.99"), Decimal("0.01"), None],
+    "feeling": ["sad", "ok", "ok", None],
+    "token": ["123e4567-e89b-12d3-a456-426614174000", "00000000-0000-0000-0000-000000000000", None, None],
+    "code": ["ABC", "AB", "XYZ", None],  # "AB": PostgreSQL pads a shorter CHAR(3) value, it is in the type
+    "label": ["abcde", "a", "", None],
+}
+PAST_LIMIT: list[tuple[str, object]] = [
+    ("small", 32768),
+    ("small", -32769),
+    ("plain", 2147483648),
+    ("plain", -2147483649),
+    ("amount", Decimal("1000.00")),  # precision 5, scale 2: |x| < 10^3
+    ("amount", Decimal("-1000.00")),
+    ("amount", Decimal("1.005")),  # a third decimal digit breaks the scale
+    ("feeling", "happy"),
+    ("token", "not-a-uuid"),
+    ("token", "123e4567-e89b-12d3-a456-42661417400g"),
+    ("code", "ABCD"),
+    ("label", "abcdef"),
+]
+
+
+def typed_frame(bad: tuple[str, object] | None) -> pl.DataFrame:
+    columns = {name: list(values) for name, values in AT_LIMITS.items()}
+    if bad is not None:
+        columns[bad[0]][3] = bad[1]
+    return pl.DataFrame(
+        {"id": [1, 2, 3, 4], **columns},
+        schema={
+            "id": pl.Int32,
+            "small": pl.Int64,
+            "plain": pl.Int64,
+            "amount": pl.Decimal(10, 3),
+            "feeling": pl.String,
+            "token": pl.String,
+            "code": pl.String,
+            "label": pl.String,
+        },
+    )
+
+
+def type_violations(prepared, frame: pl.DataFrame) -> dict[str, int]:
+    report = build_report(prepared.schema, prepared.plan, prepared.generator, {"typed": frame}, 1, GENERATOR_VERSION)
+    return {c["columns"][0]: c["violations"] for c in report["tables"]["typed"]["constraints"] if c["type"] == "TYPE"}
+
+
+@pytest.mark.parametrize("bad", [None, *PAST_LIMIT], ids=lambda b: "at-limits" if b is None else f"{b[0]}={b[1]}")
+def test_type_checks_count_one_value_past_each_limit(write_ddl, bad: tuple[str, object] | None):
+    prepared = prepare(write_ddl(TYPES_DDL), RelationalConfig(rows=4), seed=1)
+    counts = type_violations(prepared, typed_frame(bad))
+    expected = {"id": 0} | {name: 0 for name in AT_LIMITS}  # every bounded column is checked
+    if bad is not None:
+        expected[bad[0]] = 1
+    assert counts == expected

@@ -6,7 +6,7 @@ import polars as pl
 import pytest
 
 from synth_pipelines.domains.scenarios.registry import get_scenario
-from synth_pipelines.domains.scenarios.run import draw_entities, generate_records, request_seeds
+from synth_pipelines.domains.scenarios.run import draw_entities, generate_records
 from synth_pipelines_tests.scenarios.fakes import FakeGenerator
 
 BUILTINS = ["tech-support", "financial", "healthcare"]
@@ -63,10 +63,19 @@ def test_llm_text_fills_planned_records_and_failed_records_are_skipped(name: str
     assert generated.records[text_field][0].startswith(f"llm text {text_field} #0") or generated.records[text_field][
         0
     ] == [f"llm text {text_field} #0", f"llm text {text_field} #0 (follow-up)"]
-    # Each request is a system + user message pair with a per-record seed that never depends on batching.
-    assert [r.seed for r in fake.requests] == request_seeds(scenario, 4, 20)
+    # Each request is a system + user message pair with its own provider seed, in [0, 2**31 - 1).
+    seeds = [r.seed for r in fake.requests]
+    assert len(set(seeds)) == 20 and all(0 <= s < 2**31 - 1 for s in seeds)
     assert fake.requests[0].messages[0][0] == "system"
     assert generated.metadata()["llm_requests"] == 20
+    # A record's seed never depends on how many records the run has (so not on how it is split): a run of
+    # 30 asks the first 20 records with the same seeds. Another run seed asks with other seeds.
+    longer, other_seed = FakeGenerator(), FakeGenerator()
+    cfg_30 = scenario.parse_config({"count": 30})
+    generate_records(scenario, cfg_30, 4, draw_entities(scenario, cfg_30, 4), generator=longer)
+    generate_records(scenario, cfg, 5, draw_entities(scenario, cfg, 5), generator=other_seed)
+    assert [r.seed for r in longer.requests][:20] == seeds
+    assert not set(seeds) & {r.seed for r in other_seed.requests}
 
 
 def test_a_record_the_schema_rejects_is_skipped_with_the_check_named() -> None:

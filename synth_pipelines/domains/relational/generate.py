@@ -170,7 +170,7 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
         spec.choices = choices
     elif t.kind == "enum" and rule.excluded:
         spec.choices = [v for v in t.enum_values if v not in rule.excluded]
-    # The spec's NULL share (inferred: null_share_for; validated against NOT NULL).
+    # The spec's NULL share (inferred: realism.null_share_for; validated against NOT NULL).
     spec.null_share = gen.null_share or 0.0 if column.nullable else 0.0
     return spec
 
