@@ -60,6 +60,8 @@ from synth_pipelines.domains.relational.vocab import vocab
 DOMAIN = "relational"
 MAX_REDRAWS = 40
 LIMIT_62 = 2**62
+ORG_ROOT_EVERY = 500  # self-referencing hierarchies: one root per this many rows (at least one)
+ORG_SPAN = (2, 7)  # reports per manager: each row picks one earlier row among the span-th ones
 
 
 @dataclass
@@ -178,7 +180,9 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
 def _apply_gen(spec: ColumnSpec, gen: ColumnGen) -> None:
     """What a spec's column generator says, in the terms ``values.draw_column`` draws from."""
     g = gen.generator
-    if g == "vocabulary":
+    if g == "vocabulary" and gen.by_row:
+        spec.extra["by_row"] = list(gen.values or [])
+    elif g == "vocabulary":
         spec.choices = list(gen.values or [])
         if gen.weights is not None:
             spec.extra["weights"] = list(gen.weights)
@@ -466,6 +470,9 @@ class RelationalGenerator:
                 person = person if person is not None else self.person_values(m, idx)
                 out[col] = _with_nulls(person[col], spec.null_share, rng)
                 continue
+            if "by_row" in spec.extra:
+                out[col] = _with_nulls(enumerate_column(spec, idx), spec.null_share, rng)
+                continue
             values = draw_column(spec, rng, n)
             for order in m.orders:
                 if order.hi_col == col:
@@ -585,11 +592,16 @@ class RelationalGenerator:
         nullable = all(m.table.columns[c].nullable for c in fk.columns)
         u = rng.random(n)
         if fk.ref_table == m.table.name:
-            # Self-reference: an earlier row (a tree, never a cycle); the first row has no parent.
-            j = np.floor(u * idx).astype(np.int64)
-            null = (idx == 0) if nullable else np.zeros(n, dtype=bool)
-            if nullable:
-                null |= rng.random(n) < 0.1
+            # Self-reference: an organisation, never a cycle. A few roots (the first rows, one per
+            # ORG_ROOT_EVERY rows; without NULLs, the one root points at itself), then every row reports to
+            # an earlier one: row i to (i - roots) // span with a span of 2..7 per row, so each manager has a
+            # handful of reports and the depth grows like log(rows) (8 levels for 100k rows).
+            roots = 1 if not nullable else max(1, m.rows // ORG_ROOT_EVERY)
+            span = rng.integers(ORG_SPAN[0], ORG_SPAN[1] + 1, n)
+            j = np.where(idx < roots, idx if not nullable else 0, (idx - roots) // span).astype(np.int64)
+            if not nullable:
+                j = np.where(idx < roots, 0, j)
+            null = (idx < roots) if nullable else np.zeros(n, dtype=bool)
         else:
             if parent_rows == 0:
                 if not nullable:

@@ -28,6 +28,7 @@ import networkx as nx
 from synth_pipelines.domains.relational.constraints import analyze_checks
 from synth_pipelines.domains.relational.ddl import ForeignKey, Schema, Table
 from synth_pipelines.domains.relational.plan import Plan
+from synth_pipelines.domains.relational.roles import label_column, vocabulary_for
 from synth_pipelines.domains.relational.spec import (
     ColumnGen,
     GenerationSpec,
@@ -237,8 +238,32 @@ def infer_spec(schema: Schema, plan: Plan) -> GenerationSpec:
             if share:
                 gen.null_share = share
             columns[c] = gen
-        tables[name] = TableSpec(rows=plan.rows[name], columns=columns, rules=_inferred_rules(schema, plan, table))
+        role = plan.roles.get(name)
+        if role == "lookup":
+            _lookup_vocabulary(schema, table, columns)
+        tables[name] = TableSpec(
+            rows=plan.rows[name], role=role, columns=columns, rules=_inferred_rules(schema, plan, table)  # type: ignore[arg-type]
+        )
     return wire(schema, plan, GenerationSpec(tables=tables))
+
+
+def _lookup_vocabulary(schema: Schema, table: Table, columns: dict[str, ColumnGen]) -> None:
+    """A lookup table's label column lists the names its table stands for (genres: Rock, Jazz...),
+    one per row, when the table's name says what it lists and the values fit the column."""
+    label = label_column(table)
+    values = vocabulary_for(schema, table)
+    if label is None or not values or _in_composite_key(table, label):
+        return
+    if any(label in fk.columns for fk in table.foreign_keys):
+        return
+    rules, _ = analyze_checks(table)
+    col = table.columns[label]
+    if col.type.kind != "string" or (rules.get(label) is not None and rules[label].choices is not None):
+        return
+    if col.type.length is not None:
+        values = [v for v in values if len(v) <= col.type.length]
+    if values:
+        columns[label] = ColumnGen(generator="vocabulary", values=values, by_row=True)
 
 
 def _in_composite_key(table: Table, column: str) -> bool:
@@ -307,7 +332,9 @@ def _check_gen(schema: Schema, table: Table, column: str, gen: ColumnGen, locked
     where = f"column {table.name}.{column}"
     if gen.null_share and not col.nullable:
         raise SpecError(f"{where}: null_share {gen.null_share} contradicts its NOT NULL")
-    if gen.generator not in ("inferred",) and column in locked and not (gen.generator == "person"):
+    by_row_key = gen.generator == "vocabulary" and gen.by_row and not _in_composite_key(table, column)
+    by_row_key = by_row_key and not any(column in fk.columns for fk in table.foreign_keys)
+    if gen.generator not in ("inferred", "person") and column in locked and not by_row_key:
         raise SpecError(f"{where}: is a key or foreign key column, built by construction; use generator 'inferred'")
     g = gen.generator
     if g in ("faker", "pattern", "person") and kind != "string":

@@ -302,6 +302,7 @@ def build_report(
             for fk in plan.deferred
         ],
         "rows": {name: t["rows"] for name, t in tables.items()},
+        "roles": {name: plan.roles.get(name, "entity") for name in tables},
         "rules": rules,
         **({"ai": gen.resolved.ai} if gen.resolved.ai else {}),
         "tables": tables,
@@ -366,6 +367,45 @@ def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: Relational
                     "origin": r.origin,
                     "rows_checked": int(values[2 * i]),
                     "violations": int(values[2 * i + 1]),
+                }
+            )
+    out.extend(hierarchy_report(con, schema, gen))
+    return out
+
+
+def hierarchy_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: RelationalGenerator) -> list[dict[str, Any]]:
+    """Each one-column self-reference (employees.reports_to) counted as a hierarchy: walked down from its
+    roots (NULL, or a row pointing at itself), every row with a parent must be reached; a row that is not
+    sits on or under a cycle. UNION (not UNION ALL) keeps the walk finite even over a cycle."""
+    out: list[dict[str, Any]] = []
+    for name in gen.plan.insert_order:
+        table = schema.tables[name]
+        for fk in table.foreign_keys:
+            if fk.ref_table != name or len(fk.columns) != 1:
+                continue
+            child, key = q(fk.columns[0]), q(fk.ref_columns[0])
+            row = con.execute(
+                f"WITH RECURSIVE walk(k, depth) AS ("
+                f"SELECT {key}, 1 FROM {q(name)} WHERE {child} IS NULL OR {child} = {key} "
+                f"UNION SELECT c.{key}, w.depth + 1 FROM {q(name)} AS c JOIN walk AS w ON c.{child} = w.k "
+                f"WHERE c.{child} <> c.{key}) "
+                f"SELECT (SELECT count(*) FROM {q(name)} WHERE {child} IS NOT NULL AND {child} <> {key}), "
+                f"(SELECT count(*) FROM {q(name)} WHERE {child} IS NULL OR {child} = {key}), "
+                f"(SELECT count(DISTINCT k) FROM walk), (SELECT max(depth) FROM walk), "
+                f"(SELECT count(*) FROM {q(name)})"
+            ).fetchone()
+            assert row is not None
+            checked, roots, reached, depth, total = (int(v or 0) for v in row)
+            out.append(
+                {
+                    "table": name,
+                    "rule": f"{fk.columns[0]} forms a hierarchy (no cycle)",
+                    "kind": "hierarchy",
+                    "origin": "inferred",
+                    "rows_checked": checked,
+                    "violations": total - reached,
+                    "roots": roots,
+                    "depth": depth,
                 }
             )
     return out

@@ -48,7 +48,8 @@ class ColumnGen(BaseModel):
     """How one column is drawn. Only the fields of its ``generator`` are set.
 
     - ``inferred``: the built-in drawing for ``meaning`` (see docs/relational.md, "Values by name").
-    - ``vocabulary``: ``values`` with optional ``weights``.
+    - ``vocabulary``: ``values`` with optional ``weights``; ``by_row``: row ``i`` takes ``values[i]`` (each
+      value once, in order; past the end they repeat with a number, ``Rock 2``): a lookup table's names.
     - ``faker``: a Faker en_US provider method (e.g. ``catch_phrase``), sampled once into a vocabulary.
     - ``pattern``: ``#`` a digit, ``?`` an upper-case letter, ``*`` either; other characters verbatim.
     - ``number``: ``distribution`` (uniform, lognormal) between ``min`` and ``max``.
@@ -66,6 +67,7 @@ class ColumnGen(BaseModel):
     meaning: str | None = None
     values: list[str | int | float | bool] | None = None
     weights: list[float] | None = None
+    by_row: bool | None = None
     provider: str | None = None
     pattern: str | None = None
     distribution: Literal["uniform", "lognormal"] | None = None
@@ -91,6 +93,8 @@ class TableSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rows: int | None = Field(None, ge=0)
+    # lookup | entity | event | junction (roles.py): what the row count follows when ``rows`` is not set
+    role: Literal["lookup", "entity", "event", "junction"] | None = None
     columns: dict[str, ColumnGen] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
 
@@ -139,6 +143,8 @@ def merge_spec(base: GenerationSpec, override: GenerationSpec, source: str = "sp
         target = merged.tables[name]
         if table.rows is not None:
             target.rows = table.rows
+        if table.role is not None:
+            target.role = table.role
         for col, gen in table.columns.items():
             if col not in target.columns:
                 raise SpecError(f"{source}: unknown column {name}.{col}; columns are: {', '.join(target.columns)}")

@@ -588,6 +588,8 @@ def uuid_strings(hi62: np.ndarray, lo62: np.ndarray) -> pl.Series:
 def domain_size(spec: ColumnSpec) -> int:
     """How many distinct values ``enumerate_column`` can produce for this column."""
     t = spec.type
+    if "by_row" in spec.extra:
+        return 2**62  # the list, then the list again with a number (Rock 2): distinct for every row
     if spec.choices is not None:
         return len(spec.choices)
     if t.kind == "enum":
@@ -686,6 +688,11 @@ def enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
     t = spec.type
     j = np.asarray(j, dtype=np.int64)
     dtype = polars_dtype(t)
+    if "by_row" in spec.extra:
+        listed = pl.Series(spec.extra["by_row"], dtype=pl.String)
+        rank = pl.Series(j // listed.len() + 1)
+        suffix = pl.select(pl.when(rank > 1).then(pl.format(" {}", rank)).otherwise(pl.lit("")).alias("s")).to_series()
+        return _concat([listed.gather(j % listed.len()), suffix], "").alias(spec.name)
     if spec.choices is not None:
         return pl.Series(spec.choices).gather(j).cast(dtype).alias(spec.name)
     if t.kind == "enum":
