@@ -370,6 +370,37 @@ def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: Relational
                 }
             )
     out.extend(hierarchy_report(con, schema, gen))
+    out.extend(sums_report(con, gen))
+    return out
+
+
+def sums_report(con: duckdb.DuckDBPyConnection, gen: RelationalGenerator) -> list[dict[str, Any]]:
+    """Each total that is the sum of its lines, recounted exactly (DECIMAL arithmetic) over the written
+    files: parents with the total set, and those whose total differs from the sum of their lines (0 without)."""
+    out: list[dict[str, Any]] = []
+    for name in gen.plan.insert_order:
+        for col, s in gen.resolved.sums.get(name, {}).items():
+            line = f"l.{q(s.price)}" + (f" * l.{q(s.quantity)}" if s.quantity else "")
+            keys = ", ".join(f"l.{q(c)} AS {q(f'__k{i}')}" for i, c in enumerate(s.fk.columns))
+            group = ", ".join(f"l.{q(c)}" for c in s.fk.columns)
+            on = " AND ".join(f"t.{q(f'__k{i}')} = p.{q(r)}" for i, r in enumerate(s.fk.ref_columns))
+            row = con.execute(
+                f"SELECT count(*) FILTER (WHERE p.{q(col)} IS NOT NULL), "
+                f"count(*) FILTER (WHERE p.{q(col)} IS NOT NULL AND p.{q(col)} <> coalesce(t.v, 0)) "
+                f"FROM {q(name)} AS p LEFT JOIN (SELECT {keys}, sum({line}) AS v FROM {q(s.child)} AS l "
+                f"GROUP BY {group}) AS t ON {on}"
+            ).fetchone()
+            assert row is not None
+            out.append(
+                {
+                    "table": name,
+                    "rule": s.text,
+                    "kind": "sum",
+                    "origin": "inferred",
+                    "rows_checked": int(row[0]),
+                    "violations": int(row[1]),
+                }
+            )
     return out
 
 

@@ -36,7 +36,9 @@ _UNIT_US = {
 # "end" as an offset's upper bound: as late as the column's date range allows (never before the minimum).
 OFFSET_TO_END = "end"
 
-Generator = Literal["inferred", "vocabulary", "faker", "pattern", "number", "date_range", "after", "before", "person"]
+Generator = Literal[
+    "inferred", "vocabulary", "faker", "pattern", "number", "date_range", "after", "before", "person", "sum"
+]
 PersonPart = Literal["first_name", "last_name", "full_name", "email", "username"]
 
 
@@ -59,6 +61,9 @@ class ColumnGen(BaseModel):
       offset, or the earliest anchor minus it. The rules this implies hold by construction.
     - ``person``: one person per row: ``part`` of that person (names, an email or username built from
       the same names on ``domains``).
+    - ``sum``: ``of`` = ``[child.price]`` or ``[child.price, child.quantity]``: the sum over the child
+      table's rows that point at this row (through its one foreign key here) of price x quantity: an
+      invoice total equal to its lines, by construction, and counted in the report.
     """
 
     model_config = ConfigDict(extra="forbid")
