@@ -21,7 +21,7 @@ from synth_pipelines.domains.relational.report import build_report
 from synth_pipelines.domains.relational.vocab import vocab
 from synth_pipelines_tests.relational.conftest import SAMPLES, TRICKY
 
-SCHEMAS = {p.stem: p for p in [*SAMPLES, TRICKY / "airline.sql", TRICKY / "clinic.sql"]}
+SCHEMAS = {p.stem: p for p in [*SAMPLES, TRICKY / "airline.sql", TRICKY / "clinic.sql", TRICKY / "music_store.sql"]}
 DAY_US = 86_400_000_000
 YEAR_US = 365 * DAY_US
 
@@ -49,6 +49,9 @@ EXPECTED: dict[str, list[tuple[str, str, str, int, tuple[str, str] | None]]] = {
         ("passengers", "registered_at", "date_of_birth", 18 * YEAR_US, None),
         ("bookings", "cancelled_at", "booked_at", 0, None),
         ("bookings", "flights.departure_at", "booked_at", 3600 * 1_000_000, ("flight_id", "flight_id")),
+    ],
+    "music_store": [
+        ("employees", "hire_date", "birth_date", 18 * YEAR_US, None),
     ],
     "clinic": [
         ("doctors", "hired_on", "birth_date", 18 * YEAR_US, None),
@@ -135,6 +138,7 @@ PERSONS = {
     "restaurants": ("customers", "full_name", None),
     "airline": ("passengers", "first_name", "last_name"),
     "clinic": ("patients", "first_name", "last_name"),
+    "music_store": ("customers", "first_name", "last_name"),
 }
 
 

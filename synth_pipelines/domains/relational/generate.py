@@ -541,9 +541,9 @@ class RelationalGenerator:
             self._summing.discard(s.child)
         rows = self.plan.rows[m.table.name]
         keys = self.key_frame(m.table.name, np.arange(rows, dtype=np.int64), set(s.fk.ref_columns))
-        parent = pl.DataFrame(
-            {c: keys[r] for c, r in zip(fk_cols, s.fk.ref_columns, strict=True)}
-        ).with_row_index("__row")
+        parent = pl.DataFrame({c: keys[r] for c, r in zip(fk_cols, s.fk.ref_columns, strict=True)}).with_row_index(
+            "__row"
+        )
         if parts:
             totals = pl.concat(parts).drop_nulls(fk_cols).group_by(fk_cols).agg(pl.col("__units").sum())
             totals = totals.with_columns([pl.col(c).cast(parent.schema[c]) for c in fk_cols])

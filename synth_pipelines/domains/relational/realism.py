@@ -264,7 +264,10 @@ def infer_spec(schema: Schema, plan: Plan) -> GenerationSpec:
         if role == "lookup":
             _lookup_vocabulary(schema, table, columns)
         tables[name] = TableSpec(
-            rows=plan.rows[name], role=role, columns=columns, rules=_inferred_rules(schema, plan, table)  # type: ignore[arg-type]
+            rows=plan.rows[name],
+            role=role,
+            columns=columns,
+            rules=_inferred_rules(schema, plan, table),  # type: ignore[arg-type]
         )
     wired = wire(schema, plan, GenerationSpec(tables=tables))
     for name, table in schema.tables.items():
@@ -656,7 +659,9 @@ def resolve(schema: Schema, plan: Plan, spec: GenerationSpec) -> Resolved:
                 child = (gen.of or [""])[0].rpartition(".")[0]
                 cols = [ref.rpartition(".")[2] for ref in gen.of or []]
                 fk = next(f for f in schema.tables[child].foreign_keys if f.ref_table == name)
-                resolved.sums.setdefault(name, {})[col] = SumOf(col, child, fk, cols[0], cols[1] if len(cols) > 1 else None)
+                resolved.sums.setdefault(name, {})[col] = SumOf(
+                    col, child, fk, cols[0], cols[1] if len(cols) > 1 else None
+                )
         resolved.order[name] = [c for c in nx.topological_sort(graph) if c in derivations]
     return resolved
 
