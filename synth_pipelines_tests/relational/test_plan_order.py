@@ -179,8 +179,17 @@ def test_make_plan_carries_the_order_and_counts_deferred_parents_as_optional() -
     plan = make_plan(load_ddl(SCHEMAS / "company.sql"), 10)
     assert plan.insert_order == ("departments", "employees", "projects", "assignments", "salary_history")
     assert _fks(plan.deferred) == (("departments", ("head_id",), "employees"),)
-    # departments' only FK is deferred, so it does not fan out; every other table hangs off a parent.
-    assert plan.rows == {"departments": 10, "employees": 20, "projects": 20, "assignments": 20, "salary_history": 20}
+    # Counts follow roles: departments (its only FK deferred, a name, referenced twice) is a lookup, capped by
+    # --rows; employees and projects are entities; assignments a junction (5% of 10 x 10 pairs); salary_history
+    # an event, fanout x its parent.
+    assert plan.roles == {
+        "departments": "lookup",
+        "employees": "entity",
+        "projects": "entity",
+        "assignments": "junction",
+        "salary_history": "event",
+    }
+    assert plan.rows == {"departments": 10, "employees": 10, "projects": 10, "assignments": 5, "salary_history": 20}
     head_fk = load_ddl(SCHEMAS / "company.sql").tables["departments"].foreign_keys[0]
     assert not plan.is_deferred(head_fk)  # identity, not equality: an FK of another parse is not this plan's
     assert plan.is_deferred(plan.deferred[0])

@@ -42,7 +42,9 @@ def test_save_list_show_export_and_db_check(
     data_dir: Path, store: DatasetStore, dataset_id: str, capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
     code, out, _ = run(capsys, "datasets", "list")
-    assert code == 0 and dataset_id in out and "library" in out and " 180 " in out
+    assert (
+        code == 0 and dataset_id in out and "library" in out and " 160 " in out
+    )  # 4 entities x 20 + loans, reviews 2 x 20 (roles)
     info = store.get("library")
     assert info.id == dataset_id and info.current_version == 1 and info.seed == 42 and info.asset_group == "library"
     assert info.ddl == LIBRARY.read_text() and info.ddl_sha256 == hashlib.sha256(LIBRARY.read_bytes()).hexdigest()

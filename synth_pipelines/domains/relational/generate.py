@@ -50,6 +50,7 @@ from synth_pipelines.domains.relational.values import (
     infer_semantic,
     mix62,
     number_step,
+    numbers_to_series,
     permute,
     polars_dtype,
     type_bounds,
@@ -60,6 +61,8 @@ from synth_pipelines.domains.relational.vocab import vocab
 DOMAIN = "relational"
 MAX_REDRAWS = 40
 LIMIT_62 = 2**62
+ORG_ROOT_EVERY = 500  # self-referencing hierarchies: one root per this many rows (at least one)
+ORG_SPAN = (2, 7)  # reports per manager: each row picks one earlier row among the span-th ones
 
 
 @dataclass
@@ -102,6 +105,12 @@ class TableModel:
         self.derivations: dict[str, Derivation] = resolved.derivations.get(table.name, {})
         self.derived_order: list[str] = resolved.order.get(table.name, [])
         self.person = {c for c, g in gens.items() if g.generator == "person"}
+        self.sums = resolved.sums.get(table.name, {})
+        # A size in bytes follows the row's duration (a track's bytes = its length x a bit rate).
+        durations = [c for c, s in self.specs.items() if s.semantic in ("duration_ms", "duration_s")]
+        self.bytes_from = {
+            c: durations[0] for c, s in self.specs.items() if s.semantic == "bytes" and durations and c not in self.sums
+        }
         self.email_domains = next((g.domains for g in gens.values() if g.part == "email" and g.domains), None)
         # The foreign key through which a derivation reads a parent's column, by parent table.
         self.parent_fk = {
@@ -178,7 +187,9 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
 def _apply_gen(spec: ColumnSpec, gen: ColumnGen) -> None:
     """What a spec's column generator says, in the terms ``values.draw_column`` draws from."""
     g = gen.generator
-    if g == "vocabulary":
+    if g == "vocabulary" and gen.by_row:
+        spec.extra["by_row"] = list(gen.values or [])
+    elif g == "vocabulary":
         spec.choices = list(gen.values or [])
         if gen.weights is not None:
             spec.extra["weights"] = list(gen.weights)
@@ -230,6 +241,12 @@ class RelationalGenerator:
             self._plan_keys(model)
         self._key_cache_depth = 0
         self._check_con: duckdb.DuckDBPyConnection | None = None
+        # Totals of parents that are the sum of their lines, per parent row (drawn from the lines' blocks).
+        self._line_sums: dict[tuple[str, str], np.ndarray] = {}
+        self._summing: set[str] = set()
+        # Foreign keys of line tables summed into a parent: the first rows cover every parent once, so every
+        # invoice has at least one line (when there are as many lines as invoices).
+        self.cover = {(s.child, s.fk.columns) for sums in self.resolved.sums.values() for s in sums.values()}
 
     # planning -----------------------------------------------------------------------------------
     def _plan_keys(self, m: TableModel) -> None:
@@ -466,6 +483,9 @@ class RelationalGenerator:
                 person = person if person is not None else self.person_values(m, idx)
                 out[col] = _with_nulls(person[col], spec.null_share, rng)
                 continue
+            if "by_row" in spec.extra:
+                out[col] = _with_nulls(enumerate_column(spec, idx), spec.null_share, rng)
+                continue
             values = draw_column(spec, rng, n)
             for order in m.orders:
                 if order.hi_col == col:
@@ -476,7 +496,63 @@ class RelationalGenerator:
         for col in m.derived_order:
             rng = self.rng(m.table.name, f"{col}{tag}", block)
             out[col] = self._derive(m, m.derivations[col], rng, n, out, known, parents)
+        for col, duration in m.bytes_from.items():
+            if col in out and duration in out:
+                out[col] = self._bytes_for(m, col, duration, out, self.rng(m.table.name, f"{col}{tag}:bytes", block))
+        for col in m.sums:
+            if col in out:
+                out[col] = numbers_to_series(self.line_sums(m, col)[idx], m.specs[col].type).alias(col)
         return out
+
+    def _bytes_for(
+        self, m: TableModel, col: str, duration: str, out: dict[str, pl.Series], rng: np.random.Generator
+    ) -> pl.Series:
+        """Bytes = duration x a bit rate of 128-320 kbit/s (16-40 bytes per millisecond), within bounds;
+        rows without a duration keep their drawn size."""
+        spec = m.specs[col]
+        ms = out[duration].cast(pl.Float64).to_numpy() * (1000.0 if m.specs[duration].semantic == "duration_s" else 1)
+        size = np.round(np.nan_to_num(ms, nan=0.0) * rng.uniform(16.0, 40.0, ms.size))
+        size = np.clip(size, float(spec.lo), float(spec.hi))
+        derived = numbers_to_series(size, spec.type)
+        use = pl.Series(~np.isnan(ms)) & out[col].is_not_null()
+        return pl.select(pl.when(use).then(derived).otherwise(out[col]).alias(col)).to_series()
+
+    def line_sums(self, m: TableModel, col: str) -> np.ndarray:
+        """Per row of ``m``'s table, the sum of its lines' price x quantity (0 without lines), exact in the
+        total's decimal units: the line table is drawn block by block (the same blocks it is written from)."""
+        key = (m.table.name, col)
+        if key in self._line_sums:
+            return self._line_sums[key]
+        s = m.sums[col]
+        if s.child in self._summing:
+            raise ConstraintViolation(
+                f"{self.schema.source}: {m.table.name}.{col} sums {s.child}, whose rows need {m.table.name} first"
+            )
+        self._summing.add(s.child)
+        scale = 10 ** (m.specs[col].type.scale or 0) if m.specs[col].type.kind == "decimal" else 1
+        fk_cols = list(s.fk.columns)
+        units = pl.col(s.price).cast(pl.Float64) * scale
+        line = units.round(0).cast(pl.Int64) * (pl.col(s.quantity).cast(pl.Int64) if s.quantity else 1)
+        parts = []
+        try:
+            for frame in self.iter_blocks(s.child):
+                parts.append(frame.group_by(fk_cols).agg(line.fill_null(0).sum().alias("__units")))
+        finally:
+            self._summing.discard(s.child)
+        rows = self.plan.rows[m.table.name]
+        keys = self.key_frame(m.table.name, np.arange(rows, dtype=np.int64), set(s.fk.ref_columns))
+        parent = pl.DataFrame({c: keys[r] for c, r in zip(fk_cols, s.fk.ref_columns, strict=True)}).with_row_index(
+            "__row"
+        )
+        if parts:
+            totals = pl.concat(parts).drop_nulls(fk_cols).group_by(fk_cols).agg(pl.col("__units").sum())
+            totals = totals.with_columns([pl.col(c).cast(parent.schema[c]) for c in fk_cols])
+            parent = parent.join(totals, on=fk_cols, how="left").sort("__row")
+        else:
+            parent = parent.with_columns(pl.lit(None, dtype=pl.Int64).alias("__units"))
+        result = parent["__units"].fill_null(0).to_numpy().astype(np.float64) / scale
+        self._line_sums[key] = result
+        return result
 
     # realism ------------------------------------------------------------------------------------
     def person_values(self, m: TableModel, idx: np.ndarray) -> dict[str, pl.Series]:
@@ -585,11 +661,16 @@ class RelationalGenerator:
         nullable = all(m.table.columns[c].nullable for c in fk.columns)
         u = rng.random(n)
         if fk.ref_table == m.table.name:
-            # Self-reference: an earlier row (a tree, never a cycle); the first row has no parent.
-            j = np.floor(u * idx).astype(np.int64)
-            null = (idx == 0) if nullable else np.zeros(n, dtype=bool)
-            if nullable:
-                null |= rng.random(n) < 0.1
+            # Self-reference: an organisation, never a cycle. A few roots (the first rows, one per
+            # ORG_ROOT_EVERY rows; without NULLs, the one root points at itself), then every row reports to
+            # an earlier one: row i to (i - roots) // span with a span of 2..7 per row, so each manager has a
+            # handful of reports and the depth grows like log(rows) (8 levels for 100k rows).
+            roots = 1 if not nullable else max(1, m.rows // ORG_ROOT_EVERY)
+            span = rng.integers(ORG_SPAN[0], ORG_SPAN[1] + 1, n)
+            j = np.where(idx < roots, idx if not nullable else 0, (idx - roots) // span).astype(np.int64)
+            if not nullable:
+                j = np.where(idx < roots, 0, j)
+            null = (idx < roots) if nullable else np.zeros(n, dtype=bool)
         else:
             if parent_rows == 0:
                 if not nullable:
@@ -603,6 +684,8 @@ class RelationalGenerator:
                 # Mild popularity skew: a few parents get many children, as in real data.
                 j = np.minimum((parent_rows * u**1.4).astype(np.int64), parent_rows - 1)
                 j = _scatter(j, parent_rows)
+                if (m.table.name, fk.columns) in self.cover:
+                    j = np.where(idx < parent_rows, _scatter(idx % parent_rows, parent_rows), j)
                 null = (rng.random(n) < 0.1) if nullable else np.zeros(n, dtype=bool)
         values = self.fk_values(m, fk, j)
         if null.any():

@@ -35,7 +35,7 @@ from synth_pipelines.domains.relational.report import build_report, report_json,
 from synth_pipelines.domains.relational.spec import GenerationSpec, load_spec
 
 # Bump when the same DDL, seed and config would give different bytes.
-GENERATOR_VERSION = "relational-3"
+GENERATOR_VERSION = "relational-4"
 
 
 class RelationalConfig(BaseModel):
@@ -90,12 +90,15 @@ class Prepared:
 def plan_and_spec(schema: Schema, cfg: RelationalConfig) -> tuple[Plan, Resolved]:
     """The insert plan and the validated spec: inferred from the DDL, with ``cfg.spec`` merged over it
     (its row counts replace the configured ones). A bad spec raises ``SpecError`` with one line."""
-    plan = make_plan(schema, cfg.rows, cfg.table_rows, cfg.fanout)
     user = load_spec(cfg.spec) if cfg.spec else None
+    # A spec's roles decide the counts of the tables whose rows it does not set (unknown tables are refused
+    # by build_spec with the spec named).
+    roles = {name: t.role for name, t in (user.tables.items() if user else ()) if t.role and name in schema.tables}
+    plan = make_plan(schema, cfg.rows, cfg.table_rows, cfg.fanout, roles)
     spec = build_spec(schema, plan, user, source=str(cfg.spec))
     rows = {name: t.rows for name, t in spec.tables.items() if t.rows is not None}
     if any(plan.rows[name] != n for name, n in rows.items()):
-        plan = make_plan(schema, cfg.rows, {**cfg.table_rows, **rows}, cfg.fanout)
+        plan = make_plan(schema, cfg.rows, {**cfg.table_rows, **rows}, cfg.fanout, roles)
     return plan, resolve(schema, plan, spec)
 
 

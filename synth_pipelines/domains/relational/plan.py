@@ -8,12 +8,12 @@ cannot be loaded by any insert order, and is reported as a DDL error.
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import networkx as nx
 
 from synth_pipelines.domains.relational.ddl import DdlError, ForeignKey, Schema
+from synth_pipelines.domains.relational.roles import infer_roles, role_counts
 
 
 @dataclass(frozen=True)
@@ -21,6 +21,7 @@ class Plan:
     insert_order: tuple[str, ...]
     deferred: tuple[ForeignKey, ...]  # FKs that close a cycle: loaded after all tables
     rows: dict[str, int]
+    roles: dict[str, str] = field(default_factory=dict)  # table -> lookup | entity | event | junction
 
     def is_deferred(self, fk: ForeignKey) -> bool:
         return any(fk is d for d in self.deferred)
@@ -100,9 +101,11 @@ def row_counts(
     overrides: dict[str, int] | None = None,
     fanout: float = 2.0,
     deferred: tuple[ForeignKey, ...] = (),
+    roles: dict[str, str] | None = None,
+    order: tuple[str, ...] | None = None,
 ) -> dict[str, int]:
-    """Rows per table: the override, else ``rows``, times ``fanout`` for tables that hang off a parent
-    through a non-unique foreign key (loans per member...). One-to-one children stay within their parent."""
+    """Rows per table: the override, else by the table's role (``roles.role_counts``): lookups tens,
+    entities ``rows``, events a multiple (``fanout``) of their parents, junctions a share of the pairs."""
     overrides = dict(overrides or {})
     unknown = sorted(set(overrides) - set(schema.tables))
     if unknown:
@@ -110,22 +113,19 @@ def row_counts(
             f"{schema.source}: --table-rows names unknown table(s) {', '.join(unknown)}; "
             f"tables are: {', '.join(schema.tables)}"
         )
-    counts: dict[str, int] = {}
-    for name, table in schema.tables.items():
-        if name in overrides:
-            counts[name] = overrides[name]
-            continue
-        keys = [set(table.primary_key), *(set(u) for u in table.uniques)]
-        fan = any(
-            fk.ref_table != name
-            and not any(fk is d for d in deferred)
-            and not any(k and k <= set(fk.columns) for k in keys)
-            for fk in table.foreign_keys
-        )
-        counts[name] = math.ceil(rows * fanout) if fan else rows
-    return counts
+    roles = roles if roles is not None else infer_roles(schema, deferred)
+    order = order if order is not None else insert_order(schema)[0]
+    return role_counts(schema, order, roles, rows, overrides, fanout, deferred)
 
 
-def make_plan(schema: Schema, rows: int, overrides: dict[str, int] | None = None, fanout: float = 2.0) -> Plan:
+def make_plan(
+    schema: Schema,
+    rows: int,
+    overrides: dict[str, int] | None = None,
+    fanout: float = 2.0,
+    roles: dict[str, str] | None = None,
+) -> Plan:
+    """The insert order and row counts; ``roles`` (a spec's) over the inferred ones."""
     order, deferred = insert_order(schema)
-    return Plan(order, deferred, row_counts(schema, rows, overrides, fanout, deferred))
+    all_roles = {**infer_roles(schema, deferred), **(roles or {})}
+    return Plan(order, deferred, row_counts(schema, rows, overrides, fanout, deferred, all_roles, order), all_roles)

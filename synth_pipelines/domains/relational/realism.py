@@ -28,6 +28,7 @@ import networkx as nx
 from synth_pipelines.domains.relational.constraints import analyze_checks
 from synth_pipelines.domains.relational.ddl import ForeignKey, Schema, Table
 from synth_pipelines.domains.relational.plan import Plan
+from synth_pipelines.domains.relational.roles import label_column, vocabulary_for
 from synth_pipelines.domains.relational.spec import (
     ColumnGen,
     GenerationSpec,
@@ -88,6 +89,7 @@ BOOKING = re.compile(r"booked|booking|reserved_at|purchased|bought|ticketed")
 BIRTH = re.compile(r"birth|dob|born")
 REVIEW_TABLES = re.compile(r"review|comment|feedback|post|rating|testimonial")
 WORK_TABLES = re.compile(r"book|film|movie|album|song|track|novel|title|episode|course|article|game|show|series|work")
+MEDIA_TABLES = re.compile(r"track|song|episode|download|stream")
 DISH_TABLES = re.compile(r"menu|dish|meal|recipe|food")
 
 
@@ -109,6 +111,22 @@ class ResolvedRule:
     fk: ForeignKey | None  # the foreign key to the parent row, for a rule naming a parent column
 
 
+@dataclass(frozen=True)
+class SumOf:
+    """A parent column that is the sum of its child rows' ``price`` (times ``quantity``)."""
+
+    column: str
+    child: str
+    fk: ForeignKey  # the child's foreign key to the parent
+    price: str
+    quantity: str | None
+
+    @property
+    def text(self) -> str:
+        q = f" * {self.child}.{self.quantity}" if self.quantity else ""
+        return f"{self.column} = sum({self.child}.{self.price}{q})"
+
+
 @dataclass
 class Resolved:
     spec: GenerationSpec
@@ -116,6 +134,7 @@ class Resolved:
     derivations: dict[str, dict[str, Derivation]] = field(default_factory=dict)
     order: dict[str, list[str]] = field(default_factory=dict)  # derived columns, anchors first
     anchor_columns: dict[str, set[str]] = field(default_factory=dict)  # parent table -> columns children read
+    sums: dict[str, dict[str, SumOf]] = field(default_factory=dict)  # table -> column -> its lines
     # The AI hybrid's outcome per table (requested, applied or fallback with its reason), for the report;
     # empty when no model was asked (offline), so offline reports keep their bytes.
     ai: dict[str, object] = field(default_factory=dict)
@@ -180,6 +199,10 @@ def _is_person_table(name: str) -> bool:
 def _meaning(table: Table, column: str, semantic: str) -> str:
     """A finer meaning for text columns, from the table's name."""
     t = table.name.lower()
+    if semantic == "title" and _is_person_table(t) and re.fullmatch(r"(job_)?title", column.lower()):
+        return "job"  # an employee's title is a job title, not a book's
+    if semantic == "price" and MEDIA_TABLES.search(t):
+        return "media_price"
     if semantic == "title":
         if REVIEW_TABLES.search(t):
             return "review_title"
@@ -237,8 +260,83 @@ def infer_spec(schema: Schema, plan: Plan) -> GenerationSpec:
             if share:
                 gen.null_share = share
             columns[c] = gen
-        tables[name] = TableSpec(rows=plan.rows[name], columns=columns, rules=_inferred_rules(schema, plan, table))
-    return wire(schema, plan, GenerationSpec(tables=tables))
+        role = plan.roles.get(name)
+        if role == "lookup":
+            _lookup_vocabulary(schema, table, columns)
+        tables[name] = TableSpec(
+            rows=plan.rows[name],
+            role=role,
+            columns=columns,
+            rules=_inferred_rules(schema, plan, table),  # type: ignore[arg-type]
+        )
+    wired = wire(schema, plan, GenerationSpec(tables=tables))
+    for name, table in schema.tables.items():
+        for col, of in _inferred_sums(schema, plan, table, wired).items():
+            wired.tables[name].columns[col] = ColumnGen(generator="sum", of=of)
+    return wired
+
+
+TOTAL_COLUMNS = re.compile(r"^(total|amount|total_amount|grand_total|order_total|invoice_total|total_price)$")
+LINE_PRICE = re.compile(r"(^|_)(unit_price|price|line_price|unit_cost)$")
+LINE_QUANTITY = re.compile(r"^(quantity|qty|units|count)$")
+
+
+def _scale(table: Table, column: str) -> int | None:
+    t = table.columns[column].type
+    return 0 if t.kind == "int" else t.scale if t.kind == "decimal" else None
+
+
+def _inferred_sums(schema: Schema, plan: Plan, table: Table, spec: GenerationSpec) -> dict[str, list[str]]:
+    """A total column (total, amount...) whose table has one child table of lines with a price (and a
+    quantity): the total is the sum of the lines. Skipped when the lines read the parent's dates (they
+    would need the parent drawn first) or the total's type cannot hold the lines' cents exactly."""
+    found: dict[str, list[str]] = {}
+    locked = _locked_columns(table)
+    for col in table.columns:
+        scale = _scale(table, col)
+        if not TOTAL_COLUMNS.match(col.lower()) or col in locked or scale is None:
+            continue
+        lines = []
+        for child in schema.tables.values():
+            fks = [fk for fk in child.foreign_keys if fk.ref_table == table.name]
+            if child.name == table.name or len(fks) != 1 or plan.is_deferred(fks[0]):
+                continue
+            price = next((c for c in child.columns if LINE_PRICE.search(c.lower())), None)
+            if price is None or (_scale(child, price) or 0) > scale or _scale(child, price) is None:
+                continue
+            reads_parent = any(
+                any(a.startswith(f"{table.name}.") for a in (g.of or []))
+                for g in spec.tables[child.name].columns.values()
+            )
+            if reads_parent:
+                continue
+            qty = next(
+                (c for c in child.columns if LINE_QUANTITY.match(c.lower()) and child.columns[c].type.kind == "int"),
+                None,
+            )
+            lines.append([f"{child.name}.{price}", *([f"{child.name}.{qty}"] if qty else [])])
+        if len(lines) == 1:
+            found[col] = lines[0]
+    return found
+
+
+def _lookup_vocabulary(schema: Schema, table: Table, columns: dict[str, ColumnGen]) -> None:
+    """A lookup table's label column lists the names its table stands for (genres: Rock, Jazz...),
+    one per row, when the table's name says what it lists and the values fit the column."""
+    label = label_column(table)
+    values = vocabulary_for(schema, table)
+    if label is None or not values or _in_composite_key(table, label):
+        return
+    if any(label in fk.columns for fk in table.foreign_keys):
+        return
+    rules, _ = analyze_checks(table)
+    col = table.columns[label]
+    if col.type.kind != "string" or (rules.get(label) is not None and rules[label].choices is not None):
+        return
+    if col.type.length is not None:
+        values = [v for v in values if len(v) <= col.type.length]
+    if values:
+        columns[label] = ColumnGen(generator="vocabulary", values=values, by_row=True)
 
 
 def _in_composite_key(table: Table, column: str) -> bool:
@@ -307,7 +405,9 @@ def _check_gen(schema: Schema, table: Table, column: str, gen: ColumnGen, locked
     where = f"column {table.name}.{column}"
     if gen.null_share and not col.nullable:
         raise SpecError(f"{where}: null_share {gen.null_share} contradicts its NOT NULL")
-    if gen.generator not in ("inferred",) and column in locked and not (gen.generator == "person"):
+    by_row_key = gen.generator == "vocabulary" and gen.by_row and not _in_composite_key(table, column)
+    by_row_key = by_row_key and not any(column in fk.columns for fk in table.foreign_keys)
+    if gen.generator not in ("inferred", "person") and column in locked and not by_row_key:
         raise SpecError(f"{where}: is a key or foreign key column, built by construction; use generator 'inferred'")
     g = gen.generator
     if g in ("faker", "pattern", "person") and kind != "string":
@@ -359,8 +459,31 @@ def _check_gen(schema: Schema, table: Table, column: str, gen: ColumnGen, locked
         if not gen.of:
             raise SpecError(f"{where}: generator {g!r} needs anchors in 'of'")
         parse_offset(gen.offset or "", where)
+    if g == "sum":
+        _check_sum(schema, table, column, gen)
     if g == "person" and gen.part is None:
         raise SpecError(f"{where}: generator 'person' needs a 'part' ({', '.join(PERSON_PARTS)})")
+
+
+def _check_sum(schema: Schema, table: Table, column: str, gen: ColumnGen) -> None:
+    where = f"column {table.name}.{column}"
+    if table.columns[column].type.kind not in ("int", "decimal", "float"):
+        raise SpecError(f"{where}: generator 'sum' needs a numeric column, not {table.columns[column].type.sql}")
+    of = gen.of or []
+    children = {ref.rpartition(".")[0] for ref in of}
+    if not 1 <= len(of) <= 2 or len(children) != 1 or "" in children:
+        raise SpecError(f"{where}: generator 'sum' needs of: [child.price] or [child.price, child.quantity]")
+    child_name = children.pop()
+    child = schema.tables.get(child_name)
+    if child is None:
+        raise SpecError(f"{where}: unknown table {child_name!r}")
+    fks = [fk for fk in child.foreign_keys if fk.ref_table == table.name]
+    if len(fks) != 1 or child.name == table.name:
+        raise SpecError(f"{where}: {child_name} has {len(fks)} foreign keys to {table.name}; a sum needs exactly one")
+    for ref in of:
+        col = ref.rpartition(".")[2]
+        if col not in child.columns or child.columns[col].type.kind not in ("int", "decimal"):
+            raise SpecError(f"{where}: {ref} is not an integer or decimal column of {child_name}")
 
 
 def _resolve_ref(schema: Schema, plan: Plan, table: Table, ref: Ref, where: str) -> ForeignKey | None:
@@ -531,6 +654,14 @@ def resolve(schema: Schema, plan: Plan, spec: GenerationSpec) -> Resolved:
                 f"table {name}: derived columns depend on each other in a cycle ({cycle}); cannot be satisfied"
             )
         resolved.derivations[name] = derivations
+        for col, gen in tspec.columns.items():
+            if gen.generator == "sum":
+                child = (gen.of or [""])[0].rpartition(".")[0]
+                cols = [ref.rpartition(".")[2] for ref in gen.of or []]
+                fk = next(f for f in schema.tables[child].foreign_keys if f.ref_table == name)
+                resolved.sums.setdefault(name, {})[col] = SumOf(
+                    col, child, fk, cols[0], cols[1] if len(cols) > 1 else None
+                )
         resolved.order[name] = [c for c in nx.topological_sort(graph) if c in derivations]
     return resolved
 

@@ -302,6 +302,7 @@ def build_report(
             for fk in plan.deferred
         ],
         "rows": {name: t["rows"] for name, t in tables.items()},
+        "roles": {name: plan.roles.get(name, "entity") for name in tables},
         "rules": rules,
         **({"ai": gen.resolved.ai} if gen.resolved.ai else {}),
         "tables": tables,
@@ -366,6 +367,76 @@ def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: Relational
                     "origin": r.origin,
                     "rows_checked": int(values[2 * i]),
                     "violations": int(values[2 * i + 1]),
+                }
+            )
+    out.extend(hierarchy_report(con, schema, gen))
+    out.extend(sums_report(con, gen))
+    return out
+
+
+def sums_report(con: duckdb.DuckDBPyConnection, gen: RelationalGenerator) -> list[dict[str, Any]]:
+    """Each total that is the sum of its lines, recounted exactly (DECIMAL arithmetic) over the written
+    files: parents with the total set, and those whose total differs from the sum of their lines (0 without)."""
+    out: list[dict[str, Any]] = []
+    for name in gen.plan.insert_order:
+        for col, s in gen.resolved.sums.get(name, {}).items():
+            line = f"l.{q(s.price)}" + (f" * l.{q(s.quantity)}" if s.quantity else "")
+            keys = ", ".join(f"l.{q(c)} AS {q(f'__k{i}')}" for i, c in enumerate(s.fk.columns))
+            group = ", ".join(f"l.{q(c)}" for c in s.fk.columns)
+            on = " AND ".join(f"t.{q(f'__k{i}')} = p.{q(r)}" for i, r in enumerate(s.fk.ref_columns))
+            row = con.execute(
+                f"SELECT count(*) FILTER (WHERE p.{q(col)} IS NOT NULL), "
+                f"count(*) FILTER (WHERE p.{q(col)} IS NOT NULL AND p.{q(col)} <> coalesce(t.v, 0)) "
+                f"FROM {q(name)} AS p LEFT JOIN (SELECT {keys}, sum({line}) AS v FROM {q(s.child)} AS l "
+                f"GROUP BY {group}) AS t ON {on}"
+            ).fetchone()
+            assert row is not None
+            out.append(
+                {
+                    "table": name,
+                    "rule": s.text,
+                    "kind": "sum",
+                    "origin": "inferred",
+                    "rows_checked": int(row[0]),
+                    "violations": int(row[1]),
+                }
+            )
+    return out
+
+
+def hierarchy_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: RelationalGenerator) -> list[dict[str, Any]]:
+    """Each one-column self-reference (employees.reports_to) counted as a hierarchy: walked down from its
+    roots (NULL, or a row pointing at itself), every row with a parent must be reached; a row that is not
+    sits on or under a cycle. UNION (not UNION ALL) keeps the walk finite even over a cycle."""
+    out: list[dict[str, Any]] = []
+    for name in gen.plan.insert_order:
+        table = schema.tables[name]
+        for fk in table.foreign_keys:
+            if fk.ref_table != name or len(fk.columns) != 1:
+                continue
+            child, key = q(fk.columns[0]), q(fk.ref_columns[0])
+            row = con.execute(
+                f"WITH RECURSIVE walk(k, depth) AS ("
+                f"SELECT {key}, 1 FROM {q(name)} WHERE {child} IS NULL OR {child} = {key} "
+                f"UNION SELECT c.{key}, w.depth + 1 FROM {q(name)} AS c JOIN walk AS w ON c.{child} = w.k "
+                f"WHERE c.{child} <> c.{key}) "
+                f"SELECT (SELECT count(*) FROM {q(name)} WHERE {child} IS NOT NULL AND {child} <> {key}), "
+                f"(SELECT count(*) FROM {q(name)} WHERE {child} IS NULL OR {child} = {key}), "
+                f"(SELECT count(DISTINCT k) FROM walk), (SELECT max(depth) FROM walk), "
+                f"(SELECT count(*) FROM {q(name)})"
+            ).fetchone()
+            assert row is not None
+            checked, roots, reached, depth, total = (int(v or 0) for v in row)
+            out.append(
+                {
+                    "table": name,
+                    "rule": f"{fk.columns[0]} forms a hierarchy (no cycle)",
+                    "kind": "hierarchy",
+                    "origin": "inferred",
+                    "rows_checked": checked,
+                    "violations": total - reached,
+                    "roots": roots,
+                    "depth": depth,
                 }
             )
     return out

@@ -38,7 +38,9 @@ _UNIT_US = {
 # "end" as an offset's upper bound: as late as the column's date range allows (never before the minimum).
 OFFSET_TO_END = "end"
 
-Generator = Literal["inferred", "vocabulary", "faker", "pattern", "number", "date_range", "after", "before", "person"]
+Generator = Literal[
+    "inferred", "vocabulary", "faker", "pattern", "number", "date_range", "after", "before", "person", "sum"
+]
 PersonPart = Literal["first_name", "last_name", "full_name", "email", "username"]
 
 
@@ -50,7 +52,8 @@ class ColumnGen(BaseModel):
     """How one column is drawn. Only the fields of its ``generator`` are set.
 
     - ``inferred``: the built-in drawing for ``meaning`` (see docs/relational.md, "Values by name").
-    - ``vocabulary``: ``values`` with optional ``weights``.
+    - ``vocabulary``: ``values`` with optional ``weights``; ``by_row``: row ``i`` takes ``values[i]`` (each
+      value once, in order; past the end they repeat with a number, ``Rock 2``): a lookup table's names.
     - ``faker``: a Faker en_US provider method (e.g. ``catch_phrase``), sampled once into a vocabulary.
     - ``pattern``: ``#`` a digit, ``?`` an upper-case letter, ``*`` either; other characters verbatim.
     - ``number``: ``distribution`` (uniform, lognormal) between ``min`` and ``max``.
@@ -60,6 +63,9 @@ class ColumnGen(BaseModel):
       offset, or the earliest anchor minus it. The rules this implies hold by construction.
     - ``person``: one person per row: ``part`` of that person (names, an email or username built from
       the same names on ``domains``).
+    - ``sum``: ``of`` = ``[child.price]`` or ``[child.price, child.quantity]``: the sum over the child
+      table's rows that point at this row (through its one foreign key here) of price x quantity: an
+      invoice total equal to its lines, by construction, and counted in the report.
     """
 
     model_config = ConfigDict(extra="forbid")
@@ -68,6 +74,7 @@ class ColumnGen(BaseModel):
     meaning: str | None = None
     values: list[str | int | float | bool] | None = None
     weights: list[float] | None = None
+    by_row: bool | None = None
     provider: str | None = None
     pattern: str | None = None
     distribution: Literal["uniform", "lognormal"] | None = None
@@ -93,6 +100,8 @@ class TableSpec(BaseModel):
     model_config = ConfigDict(extra="forbid")
 
     rows: int | None = Field(None, ge=0)
+    # lookup | entity | event | junction (roles.py): what the row count follows when ``rows`` is not set
+    role: Literal["lookup", "entity", "event", "junction"] | None = None
     columns: dict[str, ColumnGen] = Field(default_factory=dict)
     rules: list[RuleSpec] = Field(default_factory=list)
 
@@ -143,6 +152,8 @@ def merge_spec(base: GenerationSpec, override: GenerationSpec, source: str = "sp
         target = merged.tables[name]
         if table.rows is not None:
             target.rows = table.rows
+        if table.role is not None:
+            target.role = table.role
         for col, gen in table.columns.items():
             if col not in target.columns:
                 raise SpecError(f"{source}: unknown column {name}.{col}; columns are: {', '.join(target.columns)}")

@@ -77,6 +77,10 @@ _STRING_RULES: list[tuple[str, str]] = [
 ]
 
 _NUMBER_RULES: list[tuple[str, str]] = [
+    (r"milli_?seconds|(^|_)ms$|duration_ms|length_ms", "duration_ms"),
+    (r"(^|_)(seconds|secs?)$|duration_s(ec)?$", "duration_s"),
+    (r"(^|_)bytes$|file_?size|size_bytes", "bytes"),
+    (r"unit_?price|(^|_)price$|list_price|sale_price", "price"),
     (r"^lat(itude)?$", "latitude"),
     (r"^(lng|lon|long|longitude)$", "longitude"),
     (r"salary|wage|income", "salary"),
@@ -84,6 +88,7 @@ _NUMBER_RULES: list[tuple[str, str]] = [
     (r"fine|tip|fee|tax|discount|shipping", "small_money"),
     (r"price|cost|amount|total|balance|paid|charge", "money"),
     (r"rating|stars", "rating"),
+    (r"(^|_)fare$", "fare"),
     (r"score|percent|pct", "percent"),
     (r"year", "year"),
     (r"^age$|_age$", "age"),
@@ -188,14 +193,20 @@ _NUMBER_RANGES: dict[str, tuple[float, float, str]] = {
     "budget": (5_000, 5_000_000, "lognormal"),
     "small_money": (0.5, 60, "lognormal"),
     "money": (1, 500, "lognormal"),
-    "rating": (1, 5, "uniform"),
+    "rating": (1, 5, "skew_up"),  # people rate what they chose: the upper half, as in real reviews
+    "duration_ms": (90_000, 600_000, "lognormal"),  # a song: 1.5 to 10 minutes, median about 4
+    "duration_s": (30, 3_600, "lognormal"),
+    "bytes": (200_000, 60_000_000, "lognormal"),
+    "price": (0.99, 199.99, "lognormal"),  # charm prices: x.99 (see _draw_numbers)
+    "media_price": (0.69, 2.49, "lognormal"),  # one track, episode or song
+    "fare": (39, 1_500, "lognormal"),
     "percent": (0, 100, "uniform"),
     "year": (1950, 2024, "uniform"),
     "age": (18, 90, "uniform"),
     "pages": (48, 1200, "lognormal"),
     "hours": (1, 40, "uniform"),
-    "minutes": (5, 240, "lognormal"),
-    "quantity": (1, 12, "lognormal"),
+    "minutes": (10, 180, "lognormal"),  # an appointment, a class, a meeting: median about 40
+    "quantity": (1, 12, "small_count"),  # mostly 1 or 2, rarely 10
     "measure": (1, 500, "lognormal"),
     "number": (1, 10_000, "lognormal"),
 }
@@ -307,9 +318,18 @@ def _draw_numbers(spec: ColumnSpec, rng: np.random.Generator, n: int) -> np.ndar
     if shape == "lognormal" and a > 0:
         mu, sigma = (math.log(a) + math.log(b)) / 2, (math.log(b) - math.log(a)) / 5 or 1e-9
         x = np.clip(rng.lognormal(mu, sigma, n), a, b)
+    elif shape == "small_count":
+        x = a + rng.geometric(0.55, n) - 1.0  # P(a) = 0.55, P(a+1) = 0.25...
+        x = np.minimum(x, b)
+    elif shape == "skew_up":
+        x = a + (b - a) * np.sqrt(rng.random(n))  # density rising to the top of the range
     else:
         x = rng.uniform(a, b, n)
     step = number_step(spec.type)
+    if spec.semantic in ("price", "media_price") and step and step <= 0.01 and b - a >= 1:
+        # Charm prices: 4.99, 12.99 (within the bounds; a bound below x.99 keeps the plain value).
+        charm = np.ceil(x) - 0.01
+        x = np.where((charm >= a) & (charm <= b), charm, x)
     if spec.type.kind == "int":
         x = np.clip(np.floor(x + rng.random(n) * (b > a)), a, b)
     elif step:
@@ -482,6 +502,11 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
         "status",
         "gender",
     ):
+        if sem == "job" and length is not None:
+            # Whole titles that fit (VARCHAR(30) keeps "Sales Manager", never a cut "Administrator, Charit").
+            fitting = vocab("job").filter(vocab("job").str.len_chars() <= length)
+            if fitting.len():
+                return _gather_series(fitting, rng, n)
         return _gather(sem, rng, n)
     if sem == "state":
         return _gather("state", rng, n)
@@ -588,6 +613,8 @@ def uuid_strings(hi62: np.ndarray, lo62: np.ndarray) -> pl.Series:
 def domain_size(spec: ColumnSpec) -> int:
     """How many distinct values ``enumerate_column`` can produce for this column."""
     t = spec.type
+    if "by_row" in spec.extra:
+        return 2**62  # the list, then the list again with a number (Rock 2): distinct for every row
     if spec.choices is not None:
         return len(spec.choices)
     if t.kind == "enum":
@@ -686,6 +713,11 @@ def enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
     t = spec.type
     j = np.asarray(j, dtype=np.int64)
     dtype = polars_dtype(t)
+    if "by_row" in spec.extra:
+        listed = pl.Series(spec.extra["by_row"], dtype=pl.String)
+        rank = pl.Series(j // listed.len() + 1)
+        suffix = pl.select(pl.when(rank > 1).then(pl.format(" {}", rank)).otherwise(pl.lit("")).alias("s")).to_series()
+        return _concat([listed.gather(j % listed.len()), suffix], "").alias(spec.name)
     if spec.choices is not None:
         return pl.Series(spec.choices).gather(j).cast(dtype).alias(spec.name)
     if t.kind == "enum":
