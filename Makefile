@@ -13,7 +13,7 @@ IN_PROCESS := {"execution": {"config": {"in_process": {}}}}
 $(BIN)/synth: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,studio]'
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
