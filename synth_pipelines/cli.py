@@ -54,6 +54,11 @@ NON_DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
     "modify": ("synth_pipelines.store.cli", "edit a kept dataset: SQL, a spec patch, or feedback through the LLM"),
     "db": ("synth_pipelines.store.cli", "the dataset catalog's migrations: check or apply"),
     "ask": ("synth_pipelines.ask.cli", "ask a kept dataset: SQL through the safety gate, tables, describe, sample"),
+    "serve": ("synth_pipelines.studio.cli", "the studio's REST + Socket.IO API (FastAPI), default 127.0.0.1:4000"),
+    "studio": (
+        "synth_pipelines.studio.cli",
+        "the studio web app (Streamlit): Data Generation and Talk to your data, default 127.0.0.1:8501",
+    ),
 }
 
 # Domain packages without a cli.py of their own -> the package whose cli.py adds their commands: the
