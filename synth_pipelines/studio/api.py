@@ -68,7 +68,14 @@ class BearerTokenMiddleware:
 def create_app(settings: StudioSettings | None = None) -> ASGIApp:
     settings = settings or StudioSettings()
     token = settings.api_token.get_secret_value() if settings.api_token else None
-    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=settings.cors_origins)
+    allowed = set(settings.cors_origins)
+
+    def origin_ok(origin: str | None, environ: dict[str, Any]) -> bool:
+        """The configured origins, plus the server's own (a same-origin page or a non-browser client)."""
+        own = f"{environ.get('wsgi.url_scheme', 'http')}://{environ.get('HTTP_HOST', '')}"
+        return origin is None or origin in allowed or origin == own
+
+    sio = socketio.AsyncServer(async_mode="asgi", cors_allowed_origins=origin_ok)
     events: asyncio.Queue[tuple[str, dict[str, Any]]] = asyncio.Queue()
     loop_box: dict[str, asyncio.AbstractEventLoop] = {}
 
