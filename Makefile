@@ -8,7 +8,7 @@ export DAGSTER_HOME := $(CURDIR)/.dagster_home
 # In-process executor: one process instead of one per step (about 3 s instead of 15 s per group).
 IN_PROCESS := {"execution": {"config": {"in_process": {}}}}
 
-.PHONY: run test lint bench dev seed clean
+.PHONY: run test lint bench dev seed clean studio serve
 
 $(BIN)/synth: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -42,6 +42,13 @@ bench: $(BIN)/synth
 
 dev: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The studio app (http://127.0.0.1:8501) and its API (http://127.0.0.1:4000, OpenAPI at /docs): docs/api.md.
+studio: $(BIN)/synth
+	$(BIN)/synth studio
+
+serve: $(BIN)/synth
+	$(BIN)/synth serve
 
 seed: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/synth seed add $(SEED)

@@ -116,7 +116,7 @@ def run_generation(job: GenerateJob) -> None:
             for table in payload["insertOrder"]:
                 bars[table] = status.progress(0.0, text=f"{table}: waiting")
         elif event in ("table:progress", "table:complete"):
-            total = payload["rows"] if event == "table:progress" else payload["rows"]
+            total = payload["rows"]
             done = payload.get("rowsDone", payload["rows"])
             share = 1.0 if not total else min(1.0, done / total)
             label = "done" if event == "table:complete" else f"{done:,}/{total:,} rows"
@@ -229,10 +229,10 @@ def diff_view(edit: dict[str, Any]) -> None:
         if changed:
             st.caption(f"{name}: changed rows, before → after")
             columns = list(changed[0]["before"])
-            table_of(
-                ["", *columns],
-                [r for pair in changed for r in (["before", *pair["before"].values()], ["after", *pair["after"].values()])],
-            )
+            rows = []
+            for pair in changed:
+                rows += [["before", *pair["before"].values()], ["after", *pair["after"].values()]]
+            table_of(["", *columns], rows)
 
 
 def downloads(dataset: dict[str, Any]) -> None:

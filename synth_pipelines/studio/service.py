@@ -186,7 +186,8 @@ def _schema_json(schema: Any, plan: Any) -> dict[str, Any]:
                 "checks": [c.sql for c in table.checks],
             }
         )
-    return {"dialect": schema.dialect, "sha256": schema.sha256, "insertOrder": list(plan.insert_order), "tables": tables}
+    order = list(plan.insert_order)
+    return {"dialect": schema.dialect, "sha256": schema.sha256, "insertOrder": order, "tables": tables}
 
 
 # --------------------------------------------------------------------------------------------------

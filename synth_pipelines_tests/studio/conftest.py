@@ -39,15 +39,19 @@ class Server:
 
 def start_server(data_dir: Path, extra_env: dict[str, str] | None = None) -> Server:
     port = free_port()
-    env = os.environ | {
-        "PYTHONPATH": str(ROOT),
-        "SYNTH_DATA_DIR": str(data_dir),
-        "SYNTH_STUDIO_MAX_UPLOAD_BYTES": "20000",
-        "SYNTH_STUDIO_MAX_ROWS_PER_TABLE": "400",
-        "SYNTH_STUDIO_DEFAULT_NUM_RECORDS": "20",
-        "SYNTH_LLM_API_KEY": SECRET_KEY,
-        "OPENAI_API_KEY": SECRET_KEY,
-    } | (extra_env or {})
+    env = (
+        os.environ
+        | {
+            "PYTHONPATH": str(ROOT),
+            "SYNTH_DATA_DIR": str(data_dir),
+            "SYNTH_STUDIO_MAX_UPLOAD_BYTES": "20000",
+            "SYNTH_STUDIO_MAX_ROWS_PER_TABLE": "400",
+            "SYNTH_STUDIO_DEFAULT_NUM_RECORDS": "20",
+            "SYNTH_LLM_API_KEY": SECRET_KEY,
+            "OPENAI_API_KEY": SECRET_KEY,
+        }
+        | (extra_env or {})
+    )
     if "SYNTH_API_TOKEN" not in (extra_env or {}):  # a token in the test runner's env would lock us out
         env.pop("SYNTH_API_TOKEN", None)
     log = open(data_dir / "serve.log", "wb")  # noqa: SIM115 (closed with the process)
