@@ -237,8 +237,8 @@ def generate(job: GenerateJob, emit: Emit | None = None, job_id: str | None = No
                 rows=cfg_rows, table_rows=job.table_rows, dialect=job.dialect, instructions=job.instructions
             )
             prepared = prepare(ddl_path, cfg, job.seed)
-        except ValueError as exc:
-            raise StudioError(str(exc), 400) from None
+        except ValueError as exc:  # name the uploaded file, not the server's temp folder
+            raise StudioError(str(exc).replace(f"{work}/", ""), 400) from None
         plan = prepared.plan
         unknown = sorted(set(job.table_rows) - set(plan.insert_order))
         if unknown:

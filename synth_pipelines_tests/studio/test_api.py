@@ -222,7 +222,7 @@ def test_garbage_ddl_job_reports_generation_error(api_server: Server) -> None:
     try:
         started = call(api_server, "POST", "/api/generate", json={"ddl": "CREATE TABLE oops (", "rows": 5})
         job = wait_job(api_server, started.json()["jobId"])
-        assert job["status"] == "error" and job["error"].startswith("upload.sql")
+        assert job["status"] == "error" and job["error"].startswith("upload.sql:1: ")  # the file, not a temp path
         assert log.done.wait(30)
         assert [n for n, _ in log.of(started.json()["jobId"])][-1] == "generation:error"
     finally:
