@@ -240,9 +240,13 @@ def downloads(dataset: dict[str, Any]) -> None:
     parquet_zip = guarded(lambda: service.export_zip(dataset["id"], fmt="parquet"))
     left, right = st.columns(2)
     if csv_zip is not None:
-        left.download_button("Download ZIP (CSV)", csv_zip, f"{dataset['id']}.zip", "application/zip")
+        left.download_button(
+            "Download ZIP (CSV)", csv_zip, f"{dataset['id']}.zip", "application/zip", on_click="ignore"
+        )  # no rerun: a rerun would replace the file while the browser is still fetching it
     if parquet_zip is not None:
-        right.download_button("Download ZIP (Parquet)", parquet_zip, f"{dataset['id']}-parquet.zip", "application/zip")
+        right.download_button(
+            "Download ZIP (Parquet)", parquet_zip, f"{dataset['id']}-parquet.zip", "application/zip", on_click="ignore"
+        )
 
 
 # --------------------------------------------------------------------------------------------------
