@@ -11,12 +11,12 @@ IN_PROCESS := {"execution": {"config": {"in_process": {}}}}
 COUNT ?= 5000
 OUT ?= data/synthetic
 
-.PHONY: run test mutate lint bench dev seed clean generate generate.raw
+.PHONY: run test mutate lint bench dev seed clean generate generate.raw studio serve
 
 $(BIN)/synth: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip
-	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev]'
+	$(BIN)/python -m pip install -q -c constraints.txt -e '.[dev,studio]'
 	touch $@
 
 $(DAGSTER_HOME)/dagster.yaml: dagster.yaml
@@ -70,6 +70,13 @@ bench: $(BIN)/synth
 
 dev: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The studio app (http://127.0.0.1:8501) and its API (http://127.0.0.1:4000, OpenAPI at /docs): docs/api.md.
+studio: $(BIN)/synth
+	$(BIN)/synth studio
+
+serve: $(BIN)/synth
+	$(BIN)/synth serve
 
 seed: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
 	$(BIN)/synth seed add $(SEED)

@@ -60,6 +60,11 @@ NON_DOMAIN_COMMANDS: dict[str, tuple[str, str]] = {
         "synth_pipelines.orchestration.materialize_cli",
         "materialize asset groups for one registered seed (dagster asset materialize)",
     ),
+    "serve": ("synth_pipelines.studio.cli", "the studio's REST + Socket.IO API (FastAPI), default 127.0.0.1:4000"),
+    "studio": (
+        "synth_pipelines.studio.cli",
+        "the studio web app (Streamlit): Data Generation and Talk to your data, default 127.0.0.1:8501",
+    ),
 }
 
 # Domain packages without a cli.py of their own -> the package whose cli.py adds their commands: the

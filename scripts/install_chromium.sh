@@ -1,0 +1,20 @@
+#!/usr/bin/env bash
+# Installs Debian's chromium when /usr/bin/chromium is missing, for the studio's Playwright browser tests
+# (Playwright's own browser download is not reachable here). Idempotent; safe to call on every CI run.
+# .ci/run: scripts/install_chromium.sh && export SYNTH_REQUIRE_BROWSER=1
+set -euo pipefail
+
+if [ -x /usr/bin/chromium ]; then
+    echo "chromium: already installed ($(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium))"
+    exit 0
+fi
+
+SUDO=""
+if [ "$(id -u)" -ne 0 ]; then
+    SUDO="sudo"
+fi
+
+export DEBIAN_FRONTEND=noninteractive
+$SUDO apt-get update -q
+$SUDO apt-get install -y -q --no-install-recommends chromium
+echo "chromium: installed $(/usr/bin/chromium --version 2>/dev/null || echo /usr/bin/chromium)"
