@@ -16,11 +16,15 @@ import time
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 import requests
 
 from synth_pipelines_tests.studio.conftest import ROOT, free_port
+
+if TYPE_CHECKING:
+    from playwright.sync_api import Page
 
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
@@ -119,10 +123,8 @@ def test_studio_walkthrough(studio_url: str, tmp_path: Path) -> None:
         shot("04-undone")
 
         # 5. Download the ZIP of CSVs.
-        with page.expect_download() as download:
-            page.get_by_role("button", name="Download ZIP (CSV)").click()
         saved = tmp_path / "dataset.zip"
-        download.value.save_as(saved)
+        download_file(page, "Download ZIP (CSV)", saved)
         assert sorted(zipfile.ZipFile(saved).namelist()) == sorted(
             f"{t}.csv" for t in ("authors", "publishers", "books", "members", "loans", "reviews")
         )
@@ -142,3 +144,25 @@ def test_studio_walkthrough(studio_url: str, tmp_path: Path) -> None:
         shot("05-talk")
         assert "Traceback" not in page.content()
         browser.close()
+
+
+def download_file(page: Page, button: str, target: Path, attempts: int = 3) -> None:
+    """Click a download button once the app is idle and save the file.
+
+    Streamlit serves a download from a media URL that a rerun replaces; a rerun still settling when the
+    button is clicked cancels the browser's fetch ("Download.save_as: canceled", seen on a loaded
+    machine). A person would click again; so does this, a bounded number of times.
+    """
+    from playwright.sync_api import Error as PlaywrightError
+    from playwright.sync_api import expect
+
+    for attempt in range(1, attempts + 1):
+        expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=30_000)
+        with page.expect_download() as download:
+            page.get_by_role("button", name=button).click()
+        try:
+            download.value.save_as(target)
+            return
+        except PlaywrightError as exc:
+            if "canceled" not in str(exc) or attempt == attempts:
+                raise
