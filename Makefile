@@ -40,17 +40,19 @@ generate: | $(BIN)/synth
 generate.raw: | $(BIN)/synth
 	$(BIN)/synth cv-logs --count $(COUNT) --seed $(SEED) --out $(OUT)
 
-# The relational tests prove the data against a real PostgreSQL: install it where possible (as .ci/run does)
-# and then require it; where it cannot be installed, say so loudly before and after instead of a quiet skip.
+# The relational tests prove the data against a real PostgreSQL and the studio's tests drive a real Chromium:
+# install both where possible (as .ci/run does) and then require them; where one cannot be installed, say so
+# loudly before and after instead of a quiet skip.
 test: $(BIN)/synth
-	@if bash scripts/install_postgres.sh; then \
-		SYNTH_REQUIRE_POSTGRES=1 $(BIN)/python -m pytest -q; \
-	else \
-		echo "make test: PostgreSQL could not be installed: the PostgreSQL proof will be SKIPPED" >&2; \
-		status=0; $(BIN)/python -m pytest -q -rs || status=$$?; \
-		echo "make test: WARNING: the relational PostgreSQL proof did NOT run (install postgresql and rerun)" >&2; \
-		exit $$status; \
-	fi
+	@required=""; missing=""; \
+	if bash scripts/install_postgres.sh; then required="$$required SYNTH_REQUIRE_POSTGRES=1"; \
+	else missing="$$missing the-relational-PostgreSQL-proof"; fi; \
+	if bash scripts/install_chromium.sh; then required="$$required SYNTH_REQUIRE_BROWSER=1"; \
+	else missing="$$missing the-studio-browser-test"; fi; \
+	if [ -n "$$missing" ]; then echo "make test: could not install what$$missing needs: it will be SKIPPED" >&2; fi; \
+	status=0; env $$required $(BIN)/python -m pytest -q -rs || status=$$?; \
+	if [ -n "$$missing" ]; then echo "make test: WARNING: did NOT run:$$missing (install it and rerun)" >&2; fi; \
+	exit $$status
 
 # Mutation testing with mutmut ([tool.mutmut] in pyproject.toml: the modules that carry the guarantees and
 # the tests that state them). Slow, so outside CI; narrow it with MUTANTS, e.g.

@@ -9,14 +9,7 @@ if compgen -G "/usr/lib/postgresql/*/bin/initdb" > /dev/null; then
     exit 0
 fi
 
-SUDO=""
-if [ "$(id -u)" -ne 0 ]; then
-    SUDO="sudo"
-fi
-
-export DEBIAN_FRONTEND=noninteractive
-$SUDO apt-get update -q
-$SUDO apt-get install -y -q --no-install-recommends postgresql
+bash "$(dirname "$0")/apt_install.sh" postgresql
 # The Debian package starts a cluster of its own where a service manager exists; the tests run a
 # throwaway server in a temp dir instead, so the default cluster is not needed.
 echo "postgresql: installed $(ls -d /usr/lib/postgresql/*/bin | tail -1)"

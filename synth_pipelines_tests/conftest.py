@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 import pytest
 
@@ -36,3 +37,15 @@ def llm_stub(_llm_stub_server: LLMStub) -> Iterator[LLMStub]:
     _llm_stub_server.reset()
     yield _llm_stub_server
     _llm_stub_server.reset()
+
+
+@pytest.fixture
+def write_ddl(tmp_path: Path) -> Callable[..., Path]:
+    """Write DDL text to a file in the test's folder and return its path."""
+
+    def write(text: str, name: str = "schema.sql") -> Path:
+        path = tmp_path / name
+        path.write_text(text)
+        return path
+
+    return write

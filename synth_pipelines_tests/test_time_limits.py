@@ -23,16 +23,6 @@ from synth_pipelines.domains.relational.pipeline import RelationalConfig, export
 UTC = dt.UTC
 
 
-@pytest.fixture
-def write_ddl(tmp_path: Path):
-    def write(text: str, name: str = "schema.sql") -> Path:
-        path = tmp_path / name
-        path.write_text(text)
-        return path
-
-    return write
-
-
 def test_latest_timestamp_ok_at_the_edge() -> None:
     assert dt.datetime(9999, 12, 31, 23, 59, 59, tzinfo=UTC) == LATEST
     start = dt.datetime(9999, 12, 31, 23, 59, 0, tzinfo=UTC)

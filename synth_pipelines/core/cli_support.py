@@ -80,11 +80,15 @@ def package_version() -> str:
         return "0+unknown"
 
 
-def non_negative_int(text: str) -> int:
+def _whole_number(text: str) -> int:
     try:
-        value = int(text)
+        return int(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+
+
+def non_negative_int(text: str) -> int:
+    value = _whole_number(text)
     if value < 0:
         raise argparse.ArgumentTypeError(f"must be >= 0, got {value}")
     return value
@@ -94,10 +98,7 @@ def seed_int(text: str) -> int:
     """A seed flag: a whole number in 0 .. 2**63-1 (``core.paths.MAX_SEED``)."""
     from synth_pipelines.core.paths import seed_problem  # standard library only, like this module
 
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    value = _whole_number(text)
     problem = seed_problem(value)
     if problem:
         raise argparse.ArgumentTypeError(problem)
@@ -105,10 +106,7 @@ def seed_int(text: str) -> int:
 
 
 def positive_int(text: str) -> int:
-    try:
-        value = int(text)
-    except ValueError as exc:
-        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from exc
+    value = _whole_number(text)
     if value < 1:
         raise argparse.ArgumentTypeError(f"must be >= 1, got {value}")
     return value

@@ -292,7 +292,9 @@ class _ProviderVariable(PydanticBaseSettingsSource):
         self._layer, self._provider, self._field, self._variables = layer, provider, field, variables
 
     def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
-        raise NotImplementedError  # __call__ reads the layer directly
+        # Required by the base class; pydantic-settings only calls it from the base __call__, which this
+        # source replaces. Answer "not set" so a direct call can never invent a value.
+        return None, field_name, False
 
     def __call__(self) -> dict[str, Any]:
         found: Mapping[str, str | None] = getattr(self._layer, "env_vars", {})

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -15,7 +14,6 @@ import synth_pipelines.cli as cli
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.mark.skipif(shutil.which("make") is None, reason="make is not installed")
 @pytest.mark.parametrize(("target", "raw"), [("generate", False), ("generate.raw", True)])
 def test_make_generate_and_generate_raw(target: str, raw: bool, tmp_path: Path) -> None:
     out = tmp_path / "out"
