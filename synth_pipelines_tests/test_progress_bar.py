@@ -34,12 +34,13 @@ def command(out: Path) -> list[str]:
     return [sys.executable, "-m", "synth_pipelines.cli", "cv-logs", "--count", COUNT, "--seed", "3", "--out", str(out)]
 
 
-def run_on_terminal(out: Path, ci: bool) -> tuple[int, str]:
+def run_on_terminal(argv: list[str], ci: bool) -> tuple[int, str]:
+    """``argv`` in a fresh process whose stdout and stderr are a pseudo-terminal: its exit code and output."""
     controller, terminal = pty.openpty()
     # A fresh pty is 0x0 and tqdm sizes its bar to the terminal: give it the size a real one has.
     fcntl.ioctl(terminal, termios.TIOCSWINSZ, struct.pack("HHHH", 24, 100, 0, 0))
     process = subprocess.Popen(
-        command(out), stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=environment(ci), cwd=ROOT
+        argv, stdin=subprocess.DEVNULL, stdout=terminal, stderr=terminal, env=environment(ci), cwd=ROOT
     )
     os.close(terminal)
     chunks: list[bytes] = []
@@ -58,8 +59,8 @@ def run_on_terminal(out: Path, ci: bool) -> tuple[int, str]:
     return process.wait(timeout=120), b"".join(chunks).decode(errors="replace")
 
 
-def run_on_pipes(out: Path) -> tuple[int, str]:
-    done = subprocess.run(command(out), capture_output=True, text=True, env=environment(False), cwd=ROOT, timeout=120)
+def run_on_pipes(argv: list[str]) -> tuple[int, str]:
+    done = subprocess.run(argv, capture_output=True, text=True, env=environment(False), cwd=ROOT, timeout=120)
     return done.returncode, done.stdout + done.stderr
 
 
@@ -68,15 +69,15 @@ def digests(folder: Path) -> dict[str, str]:
 
 
 def test_a_bar_on_a_terminal_none_when_piped_or_under_ci(tmp_path: Path) -> None:
-    code, terminal = run_on_terminal(tmp_path / "tty", ci=False)
+    code, terminal = run_on_terminal(command(tmp_path / "tty"), ci=False)
     assert code == 0, terminal
     assert BAR in terminal and f"{COUNT}/{COUNT}" in terminal and "\r" in terminal
 
-    code, piped = run_on_pipes(tmp_path / "pipe")
+    code, piped = run_on_pipes(command(tmp_path / "pipe"))
     assert code == 0, piped
     assert "cv-logs:" not in piped and "%|" not in piped and "\r" not in piped
 
-    code, under_ci = run_on_terminal(tmp_path / "ci", ci=True)
+    code, under_ci = run_on_terminal(command(tmp_path / "ci"), ci=True)
     assert code == 0, under_ci
     assert "cv-logs:" not in under_ci and "%|" not in under_ci
 

@@ -52,6 +52,38 @@ def _list_workflows() -> int:
     return 0
 
 
+class _UsersBar:
+    """A tqdm bar over the users simulated; once all are, it says the calls are being checked and written.
+
+    Simulation is the only step that reports as it goes; the checks and the writing that follow take
+    longer on large runs, so the bar names them instead of sitting at 100% in silence.
+    """
+
+    def __init__(self, users: int) -> None:
+        from tqdm import tqdm
+
+        self.bar = tqdm(total=users, unit=" users", desc=ApiTracesDomain.cli_name, file=sys.stderr)
+
+    def advance(self, users: int) -> None:
+        self.bar.update(users)
+        if self.bar.n >= (self.bar.total or 0):
+            self.bar.set_postfix_str("checking and writing the calls")
+
+    def finish(self, note: str) -> None:
+        self.bar.set_postfix_str(note, refresh=False)
+
+    def close(self) -> None:
+        self.bar.close()
+
+
+def _progress_bar(cfg: ApiTracesConfig, requested: bool | None) -> _UsersBar | None:
+    """``--progress``/``--no-progress`` when given; otherwise a bar on a terminal, none when piped or under CI."""
+    from synth_pipelines.core.cli_support import show_progress
+
+    wanted = show_progress() if requested is None else requested
+    return _UsersBar(cfg.users) if wanted else None
+
+
 class ApiTracesUsageError(ValueError):
     """A bad workflow or a missing ``--out``: ``synth`` prints ``synth: error: <message>`` and exits 1."""
 
@@ -65,11 +97,19 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     except (WorkflowError, FileNotFoundError) as exc:
         raise ApiTracesUsageError(str(exc)) from exc
     out_dir = check_writable_dir(args.out or default_output_dir("api_traces"))
+    bar = _progress_bar(cfg, args.progress)
+    ctx = RunContext(progress=bar.advance if bar else None)
     started = time.perf_counter()
-    with output_set(out_dir) as staging:
-        result = run_domain(ApiTracesDomain(), cfg, args.seed, staging, RunContext())
-    seconds = time.perf_counter() - started
-    calls = result.tables["calls"]
+    try:
+        with output_set(out_dir) as staging:
+            result = run_domain(ApiTracesDomain(), cfg, args.seed, staging, ctx)
+        seconds = time.perf_counter() - started
+        calls = result.tables["calls"]
+        if bar is not None:
+            bar.finish(f"{calls.height:,} calls checked and written")
+    finally:
+        if bar is not None:
+            bar.close()
     print(
         f"{workflow.name}: {calls.height:,} calls in {calls['session_id'].n_unique():,} sessions "
         f"of {cfg.users:,} users (seed {args.seed}) in {seconds:.2f} s"
@@ -114,6 +154,13 @@ def register(sub: argparse._SubParsersAction) -> None:
         f"{defaults.sessions_per_user_std:g})",
     )
     parser.add_argument("--seed", type=seed_int, default=42, help="random seed")
+    parser.add_argument(
+        "--progress",
+        action=argparse.BooleanOptionalAction,
+        default=None,
+        help="a progress bar on stderr (users simulated, then checking and writing); "
+        "without either flag: on a terminal, never when piped or with CI set",
+    )
     parser.add_argument(
         "--out",
         type=Path,

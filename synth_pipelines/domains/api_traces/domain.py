@@ -234,7 +234,7 @@ class ApiTracesDomain(Domain):
         require_memory_for(cfg)  # before the first array: the CLI calls draw without describe
         workflow = load_workflow(cfg.workflow)
         started = time.perf_counter()
-        calls = simulate_calls(workflow, cfg, seed)
+        calls = simulate_calls(workflow, cfg, seed, progress=ctx.progress)
         seconds = time.perf_counter() - started
         ctx.metadata.update(
             {

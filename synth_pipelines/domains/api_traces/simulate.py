@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import os
 from collections import deque
+from collections.abc import Callable
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 
@@ -632,23 +633,46 @@ def block_workers() -> int:
     return max(1, min(4, len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count() or 1))
 
 
+@dataclass(frozen=True)
+class SessionPlan:
+    """A run's users and which user owns each session: enough to draw any block of sessions alone."""
+
+    model: CompiledWorkflow
+    cfg: ApiTracesConfig
+    seed: int
+    users: Users
+    session_user: np.ndarray  # (sessions,) 0-based index of each session's user, in session order
+
+    @property
+    def sessions(self) -> int:
+        return int(self.session_user.size)
+
+    def spans(self) -> list[tuple[int, int, int]]:
+        """(block, first session index, sessions) of every block, in order."""
+        return list(block_spans(self.sessions, SESSION_BLOCK))
+
+    def block(self, block: int, start: int, n: int) -> pl.DataFrame:
+        """All calls of sessions ``start + 1 .. start + n`` (block ``block``)."""
+        owners = self.session_user[start : start + n]
+        user_id, user_type = self.users.user_id[owners], self.users.user_type[owners].astype(np.int64)
+        return simulate_block(self.model, self.cfg, self.seed, block, start + 1, user_id, user_type)
+
+
+def plan_sessions(workflow: Workflow, cfg: ApiTracesConfig, seed: int) -> SessionPlan:
+    users = draw_users(cfg, seed)
+    session_user = np.repeat(np.arange(users.sessions.size), users.sessions)
+    return SessionPlan(compile_workflow(workflow, cfg), cfg, seed, users, session_user)
+
+
 def iter_call_blocks(workflow: Workflow, cfg: ApiTracesConfig, seed: int, workers: int | None = None):
     """Calls block by block (``SESSION_BLOCK`` sessions each), in session order.
 
     Blocks are independent (own keyed streams), so ``workers`` threads draw them concurrently; at most
     ``workers`` blocks are in flight and they are yielded in order, so the bytes never depend on it.
     """
-    model = compile_workflow(workflow, cfg)
-    users = draw_users(cfg, seed)
-    session_user = np.repeat(np.arange(users.sessions.size), users.sessions)
-
-    def one_block(block: int, start: int, n: int) -> pl.DataFrame:
-        owners = session_user[start : start + n]
-        return simulate_block(
-            model, cfg, seed, block, start + 1, users.user_id[owners], users.user_type[owners].astype(np.int64)
-        )
-
-    spans = list(block_spans(session_user.size, SESSION_BLOCK))
+    plan = plan_sessions(workflow, cfg, seed)
+    one_block = plan.block
+    spans = plan.spans()
     workers = block_workers() if workers is None else workers
     if workers <= 1 or len(spans) <= 1:
         for span in spans:
@@ -664,9 +688,29 @@ def iter_call_blocks(workflow: Workflow, cfg: ApiTracesConfig, seed: int, worker
             yield pending.popleft().result()
 
 
-def simulate_calls(workflow: Workflow, cfg: ApiTracesConfig, seed: int, workers: int | None = None) -> pl.DataFrame:
-    """Every call of every session; session ids and user ids start at 1. Same bytes for any ``workers``."""
-    frames = list(iter_call_blocks(workflow, cfg, seed, workers))
+def simulate_calls(
+    workflow: Workflow,
+    cfg: ApiTracesConfig,
+    seed: int,
+    workers: int | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> pl.DataFrame:
+    """Every call of every session; session ids and user ids start at 1. Same bytes for any ``workers``.
+
+    ``progress(n)`` is told of ``n`` more users whose sessions are all simulated (``cfg.users`` in all).
+    """
+    frames: list[pl.DataFrame] = []
+    users_done = 0
+    for frame in iter_call_blocks(workflow, cfg, seed, workers):
+        frames.append(frame)
+        if progress is not None and frame.height:
+            # Sessions come in user order, so every user before the block's last one is complete.
+            complete = int(frame["user_id"][-1]) - 1
+            if complete > users_done:
+                progress(complete - users_done)
+                users_done = complete
+    if progress is not None and cfg.users > users_done:
+        progress(cfg.users - users_done)
     if not frames:
         return pl.DataFrame(schema=CALLS_SCHEMA)
     return pl.concat(frames, rechunk=False) if len(frames) > 1 else frames[0]
