@@ -11,6 +11,7 @@ import pytest
 
 import synth_pipelines.cli as cli
 from synth_pipelines.domains.nlp.domain import NLPConfig
+from synth_pipelines.llm.settings import settings_from_args
 from synth_pipelines_tests.llm_stub import LLMStub, instance_of
 
 KEY = "sk-nlp-habits-KEY-0123456789abcdef"
@@ -56,6 +57,11 @@ def test_the_gemini_generators_command_line_runs_as_written(project: Path, capsy
     args = parser.parse_args([argv[0], "--query", "x", "--format", "qa", "--batch_size", "4"])
     assert args.config_of(args).samples_per_request == 4
     assert "--batch_size means" in " ".join(nlp.format_help().split())
+    # Its sampling and retry spellings reach the provider settings, not just the parser.
+    sampling = ["--max_retries", "1", "--top_p", "0.9", "--top_k", "20"]
+    args = parser.parse_args(["nlp", "--query", "x", "--format", "qa", *sampling])
+    settings = settings_from_args(args, environ={}, dotenv_path=None)
+    assert (settings.max_retries, settings.top_p, settings.top_k) == (1, 0.9, 20)
 
 
 def test_query_and_document_runs_with_one_prefix_keep_both_sets(project: Path) -> None:
@@ -91,3 +97,20 @@ def test_incremental_save_makes_accepted_records_readable_during_the_run(
     final = [json.loads(line) for line in live.read_text().splitlines()]
     assert len(final) == 6 and {"source", "method"} <= set(final[0])  # the finished file replaced it
     assert not [p for p in live.parent.iterdir() if p.name.startswith(".")]  # no staging left behind
+
+
+def test_a_gemini_key_in_the_environment_chooses_google_and_says_so(
+    llm_stub: LLMStub, project: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    for other in ("SYNTH_LLM_PROVIDER", "AZURE_OPENAI_ENDPOINT", "OPENAI_API_KEY", "GOOGLE_API_KEY"):
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv("GEMINI_API_KEY", KEY)  # the Gemini generator's variable, nothing else
+    monkeypatch.setenv("GOOGLE_GEMINI_BASE_URL", llm_stub.url)
+    argv = ["nlp", "--query", "tides", "--format", "pair", "--samples", "4", "--output_prefix", "out/"]
+    assert cli.main(argv) == 0
+    err = capsys.readouterr().err
+    notes = [line for line in err.splitlines() if "using provider" in line]
+    assert notes == ["synth: using provider google because GEMINI_API_KEY is set (--provider offline to stay offline)"]
+    assert llm_stub.requests >= 1 and all(":generateContent" in e.path for e in llm_stub.log)
+    assert {e.credential for e in llm_stub.log} == {KEY} and KEY not in err
+    assert [p.name for p in (project / "out").iterdir() if p.suffix == ".jsonl"]
