@@ -183,3 +183,21 @@ def test_a_dotenv_at_the_repo_root_is_read_below_the_working_directorys(
     (cwd / ".env").write_text("AZURE_OPENAI_DEPLOYMENT=dep-cwd\n")
     assert settings_from_args(parse("--provider", "azure"), environ={}).model == "dep-cwd"
     assert len(notes) == 1
+
+
+def test_the_scenario_generators_command_line_reaches_its_deployment(
+    llm_stub: LLMStub, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("SYNTH_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("SYNTH_LLM_BACKOFF_S", "0")
+    for other in ("SYNTH_LLM_PROVIDER", "AZURE_OPENAI_ENDPOINT", "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_KEY"):
+        monkeypatch.delenv(other, raising=False)
+    monkeypatch.setenv("AZURE_OPENAI_API_KEY", AZURE_KEY)
+    argv = ["scenario", "--scenario", "financial", "--count", "2", "--output-format", "csv", "--openai-endpoint",
+            llm_stub.url, "--openai-deployment", "fin-gpt", "--out-dir", str(tmp_path / "out")]  # fmt: skip
+    assert cli.main(argv) == 0
+    assert llm_stub.requests >= 2
+    assert all(e.path.startswith("/openai/deployments/fin-gpt/chat/completions") for e in llm_stub.log)
+    assert {e.credential for e in llm_stub.log} == {AZURE_KEY}
+    assert AZURE_KEY not in capsys.readouterr().err and list((tmp_path / "out").rglob("*.csv"))
