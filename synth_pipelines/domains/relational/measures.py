@@ -125,6 +125,16 @@ def adjust_specs(table: Table, specs: dict[str, Any]) -> None:
             spec.extra["range"] = (float(BIRTH_START.year), float(BIRTH_END.year), "uniform")
         elif spec.semantic == "year":
             spec.extra["range"] = (1950.0, float(REFERENCE_YEAR), "uniform")
+        elif spec.semantic == "rating":
+            spec.extra["range"] = (*rating_range(spec), "skew_up")
+
+
+def rating_range(spec: Any) -> tuple[float, float]:
+    """The declared range of a rating: its CHECK's bounds (1..10, 0..5), else the usual 1..5 stars."""
+    lo, hi = float(spec.lo), float(spec.hi)
+    declared_lo = lo if 0 <= lo <= 1 else 1.0
+    declared_hi = hi if declared_lo < hi <= 100 else 5.0
+    return declared_lo, declared_hi
 
 
 def _adult_table(name: str) -> bool:
@@ -155,8 +165,7 @@ def measure_rules(table: Table, specs: dict[str, Any]) -> list[tuple[str, str, s
             rule = f"{col} between 0 and {hi}"
             out.append((col, rule, "percent", f"{v} IS NOT NULL", f"{v} NOT BETWEEN 0 AND {hi}", 0.0))
         elif sem == "rating":
-            lo = max(float(spec.lo), 1.0) if float(spec.lo) <= 1 <= float(spec.hi) else float(spec.lo)
-            hi = min(float(spec.hi), 5.0) if float(spec.hi) >= 5 and lo <= 1 else float(spec.hi)
+            lo, hi = spec.extra["range"][:2] if "range" in spec.extra else rating_range(spec)
             mid = (lo + hi) / 2
             out.append(
                 (

@@ -373,6 +373,12 @@ def place_rules_report(con: Any, tables: list[tuple[str, list[PlaceGroup]]]) -> 
                 if col == key or field in COORDINATES:
                     continue
                 v = f"c.{q(col)}"
+                # a region agrees with the row's city, or with its country when the city is NULL
+                region = f"list_contains(r.regions, {v})"
+                if city is not None and city != key:
+                    region = f"CASE WHEN c.{q(city)} IS NULL THEN {region} ELSE {v} IN (pc.region, pc.region_code) END"
+                elif city is not None:
+                    region = f"{v} IN (pc.region, pc.region_code)"
                 agree = {
                     "country": f"{v} = k.name",
                     "country_code": f"{v} IN (k.cc, k.cc3)",
@@ -381,23 +387,24 @@ def place_rules_report(con: Any, tables: list[tuple[str, list[PlaceGroup]]]) -> 
                     "postal_code": f"regexp_full_match({v}, k.postal)",
                     "timezone": f"list_contains(z.tzs, {v})",
                     "city": "pc.city IS NOT NULL",
-                    "region": f"{v} IN (pc.region, pc.region_code)" if city else f"list_contains(r.regions, {v})",
-                    "region_code": f"{v} IN (pc.region, pc.region_code)" if city else f"list_contains(r.regions, {v})",
+                    "region": region,
+                    "region_code": region,
                 }[field]
                 both = f"c.{q(key)} IS NOT NULL AND {v} IS NOT NULL"
                 checks.append((f"agree({col}, {key})", both, f"{both} AND NOT coalesce({agree}, false)"))
             if lat is not None and lon is not None:
                 both = f"c.{q(lat)} IS NOT NULL AND c.{q(lon)} IS NOT NULL"
                 here = (f"CAST(c.{q(lat)} AS DOUBLE)", f"CAST(c.{q(lon)} AS DOUBLE)")
+                # near the row's city; without one, near a city of its country (any city without a country)
+                where = f"WHERE p2.cc = {resolved}" if key is not None else ""
+                dist = f"(SELECT min({_km(*here, 'p2.latitude', 'p2.longitude')}) FROM {_LOOKUPS[0]} AS p2 {where})"
+                anchor = key or "a city"
+                if key is not None:
+                    both = f"{both} AND c.{q(key)} IS NOT NULL"
                 if city is not None:
-                    dist = _km(*here, "pc.latitude", "pc.longitude")
+                    to_city = _km(*here, "pc.latitude", "pc.longitude")
+                    dist = f"CASE WHEN c.{q(city)} IS NULL THEN {dist} ELSE {to_city} END"
                     anchor = city
-                else:
-                    where = f"WHERE p2.cc = {resolved}" if key is not None else ""
-                    dist = f"(SELECT min({_km(*here, 'p2.latitude', 'p2.longitude')}) FROM {_LOOKUPS[0]} AS p2 {where})"
-                    anchor = key or "a city"
-                    if key is not None:
-                        both = f"{both} AND c.{q(key)} IS NOT NULL"
                 rule = f"near({lat}, {lon}, {anchor}, {NEAR_KM:g} km)"
                 checks.append((rule, both, f"{both} AND NOT coalesce({dist} <= {NEAR_KM}, false)"))
             if not checks:
