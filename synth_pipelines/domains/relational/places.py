@@ -2,7 +2,7 @@
 of one row (or of one address of a row: ``billing_*``, ``shipping_*``) agree, because they come from one row
 of one place table.
 
-The place table is ``data/places.csv``: 150 real cities of 31 countries, each with its region (first-level
+The place table is ``data/places.csv``: 146 real cities of 31 countries, each with its region (first-level
 subdivision and, where it is short and certain, its ISO 3166-2 / postal abbreviation), ISO 3166-1 country,
 coordinates (city centre, as published by GeoNames, rounded to 4 decimals), IANA timezone, the shape of a
 postal code of that city (``#`` a digit, ``?`` a letter, ``*`` either: ``100##`` for Manhattan, ``SW# #??``
