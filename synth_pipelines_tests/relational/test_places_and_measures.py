@@ -269,3 +269,31 @@ def test_postal_patterns_fit_their_country_and_us_state():
 )
 def test_place_fields_by_name(column: str, expected):
     assert place_field(column) == expected
+
+
+def test_ranges_follow_the_declared_type_and_checks(write_ddl):
+    """An integer score 0..10 is not squeezed into 0..1; a NUMERIC(3, 2) share is a fraction; a rating with
+    no CHECK keeps to 1..5 stars whatever its type allows; a CHECK's rating range is used whole."""
+    ddl = write_ddl(
+        "CREATE TABLE members (member_id INTEGER PRIMARY KEY, score INTEGER CHECK (score BETWEEN 0 AND 10),\n"
+        " share_pct NUMERIC(3, 2), stars NUMERIC(3, 1), rating SMALLINT CHECK (rating BETWEEN 0 AND 10),\n"
+        " city VARCHAR(8), country_code CHAR(3));"
+    )
+    prepared = prepare(ddl, RelationalConfig(rows=400), seed=5)
+    frame = prepared.generator.table_frame("members")
+    assert frame["score"].max() > 5
+    share = frame["share_pct"].drop_nulls().cast(pl.Float64)
+    assert share.is_between(0, 1).all() and share.max() > 0.8
+    stars = frame["stars"].drop_nulls().cast(pl.Float64)
+    assert stars.is_between(1, 5).all() and (stars >= 3).mean() > 0.6
+    rating = frame["rating"].drop_nulls()
+    assert rating.max() == 10 and (rating >= 5).mean() > 0.6
+    # VARCHAR(8) and CHAR(3): only places whose names and codes fit, never a cut "San Fran"
+    placed = frame.drop_nulls(["city", "country_code"])
+    assert placed["city"].is_in(places()["city"].to_list()).all()
+    assert placed["country_code"].str.len_chars().eq(3).all()
+    report = build_report(prepared.schema, prepared.plan, prepared.generator, {"members": frame}, 5, "v")
+    counted = {r["rule"]: r for r in report["rules"]}
+    assert counted["agree(city, country_code)"]["violations"] == 0
+    assert counted["share_pct between 0 and 1"]["violations"] == 0
+    assert counted["rating in 0..10, most in the upper half (>= 5)"]["violations"] == 0

@@ -21,7 +21,13 @@ from typing import Any
 
 from synth_pipelines.domains.relational.ddl import ForeignKey, Schema, Table
 from synth_pipelines.domains.relational.places import place_field
-from synth_pipelines.domains.relational.values import _PERSON_TABLES, BIRTH_END, BIRTH_START, EVENT_END
+from synth_pipelines.domains.relational.values import (
+    _PERSON_TABLES,
+    BIRTH_END,
+    BIRTH_START,
+    EVENT_END,
+    type_bounds,
+)
 
 REFERENCE_YEAR = EVENT_END.year
 ADULT_AGE = (18, 100)
@@ -119,8 +125,9 @@ def adjust_specs(table: Table, specs: dict[str, Any]) -> None:
     for spec in specs.values():
         if "range" in spec.extra or spec.type.kind not in ("int", "decimal", "float"):
             continue
-        if spec.semantic == "percent" and spec.hi is not None and float(spec.hi) < 100:
-            spec.extra["range"] = (0.0, min(1.0, float(spec.hi)), "uniform")  # a fraction: 0.35, not 35
+        fractional = spec.type.kind in ("decimal", "float") and float(spec.hi) < 10
+        if spec.semantic == "percent" and fractional:
+            spec.extra["range"] = (0.0, min(1.0, float(spec.hi)), "uniform")  # a fraction: 0.35, not 3.5
         elif spec.semantic == "year" and person and re.search(r"birth|born", spec.name.lower()):
             spec.extra["range"] = (float(BIRTH_START.year), float(BIRTH_END.year), "uniform")
         elif spec.semantic == "year":
@@ -132,8 +139,9 @@ def adjust_specs(table: Table, specs: dict[str, Any]) -> None:
 def rating_range(spec: Any) -> tuple[float, float]:
     """The declared range of a rating: its CHECK's bounds (1..10, 0..5), else the usual 1..5 stars."""
     lo, hi = float(spec.lo), float(spec.hi)
-    declared_lo = lo if 0 <= lo <= 1 else 1.0
-    declared_hi = hi if declared_lo < hi <= 100 else 5.0
+    type_lo, type_hi = type_bounds(spec.type)
+    declared_lo = lo if 0 <= lo <= 1 and lo > type_lo else 1.0
+    declared_hi = hi if declared_lo < hi <= 100 and hi < type_hi else 5.0
     return declared_lo, declared_hi
 
 
