@@ -61,6 +61,7 @@ EXPECTED = {
         ("employees", "agree(home_city, home_country)"),
         ("employees", "age between 18 and 100"),
         ("employees", "birth_year <= 2007 (an adult)"),
+        ("employees", "age = 2025 - birth_year"),
         ("salaries", "bonus_pct between 0 and 1"),
         ("performance_reviews", "rating in 1..10, most in the upper half (>= 5.5)"),
         ("performance_reviews", "score_pct between 0 and 100"),
@@ -141,6 +142,8 @@ def test_ages_years_percentages_and_ratings_recounted(runs):
     out, _ = runs["hr"]
     employees = read(out, "employees")
     assert employees["age"].drop_nulls().is_between(18, 100).all()
+    both = employees.drop_nulls(["age", "birth_year"])
+    assert both.height > ROWS // 2 and (both["age"] == 2025 - both["birth_year"]).all()
     assert (employees["birth_year"].drop_nulls() <= 2007).all()
     assert (read(out, "offices")["founded_year"].drop_nulls() <= 2025).all()
     bonus = read(out, "salaries")["bonus_pct"].drop_nulls().cast(pl.Float64)
@@ -170,7 +173,10 @@ def test_injected_disagreements_are_counted(write_ddl):
     customers = frames["customers"]
     row = int(np.flatnonzero(customers["country"].is_not_null() & customers["city"].is_not_null())[0])
     other = "Japan" if customers["country"][row] != "Japan" else "Brazil"
-    frames["customers"] = customers.with_columns(customers["country"].scatter(row, other))
+    young = int(np.flatnonzero(customers["age"].is_not_null())[0])
+    frames["customers"] = customers.with_columns(
+        customers["country"].scatter(row, other), customers["age"].scatter(young, 12)
+    )
     items = frames["order_items"]
     frames["order_items"] = items.with_columns(items["unit_price"].scatter(0, items["unit_price"][0] + 1))
     stores = frames["stores"]
@@ -180,6 +186,7 @@ def test_injected_disagreements_are_counted(write_ddl):
     assert bad.get(("customers", "agree(city, country)")) == 1
     assert bad.get(("order_items", "unit_price = products.price")) == 1
     assert bad.get(("stores", "agree(timezone, country_code)")) == 1
+    assert bad.get(("customers", "age between 18 and 100")) == 1
     assert not report["ok"]
 
 

@@ -35,7 +35,13 @@ from synth_pipelines.domains.relational.constraints import (
     check_label,
 )
 from synth_pipelines.domains.relational.ddl import Column, ForeignKey, Schema, Table
-from synth_pipelines.domains.relational.measures import Copy, adjust_specs, plan_copies
+from synth_pipelines.domains.relational.measures import (
+    Copy,
+    adjust_specs,
+    age_from_birth,
+    plan_age_from_birth,
+    plan_copies,
+)
 from synth_pipelines.domains.relational.places import draw_places, plan_places
 from synth_pipelines.domains.relational.plan import Plan
 from synth_pipelines.domains.relational.realism import Derivation, Resolved, infer_spec, resolve
@@ -113,6 +119,8 @@ class TableModel:
         self.places = plan_places(table, self.specs, {c: g.generator for c, g in gens.items()})
         self.generators = {c: g.generator for c, g in gens.items()}
         self.copies: dict[str, Copy] = {}  # set by the generator, which sees the parents' models
+        key_cols = {c for k in [table.primary_key, *table.uniques] for c in (k or ())}
+        self.age_from = plan_age_from_birth(self.specs, key_cols)  # an age that is 2025 - the row's birth year
         # A size in bytes follows the row's duration (a track's bytes = its length x a bit rate).
         durations = [c for c, s in self.specs.items() if s.semantic in ("duration_ms", "duration_s")]
         self.bytes_from = {
@@ -521,6 +529,10 @@ class RelationalGenerator:
         for col, duration in m.bytes_from.items():
             if col in out and duration in out:
                 out[col] = self._bytes_for(m, col, duration, out, self.rng(m.table.name, f"{col}{tag}:bytes", block))
+        for col, birth in m.age_from.items():
+            source = out.get(birth, known.get(birth))
+            if col in out and source is not None:
+                out[col] = age_from_birth(out[col], source, m.specs[col])
         for col, copy in m.copies.items():
             if col in out:
                 out[col] = self._copied(m, copy, parents[copy.fk.columns]).alias(col)

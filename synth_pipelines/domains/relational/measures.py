@@ -145,11 +145,42 @@ def rating_range(spec: Any) -> tuple[float, float]:
     return declared_lo, declared_hi
 
 
+def plan_age_from_birth(specs: dict[str, Any], locked: set[str]) -> dict[str, str]:
+    """``age`` column -> the birth column of the same row it follows (a birth date or ``birth_year``), when the
+    age's type and CHECKs hold every age a birth range gives (so it never needs a redraw)."""
+    births = [
+        c
+        for c, s in specs.items()
+        if s.semantic == "birth" or (s.semantic == "year" and re.search(r"birth|born", c.lower()))
+    ]
+    out: dict[str, str] = {}
+    for col, spec in specs.items():
+        if spec.semantic != "age" or col in locked or len(births) != 1 or spec.choices is not None:
+            continue
+        if "range" in spec.extra or spec.type.kind != "int":
+            continue
+        if float(spec.lo) <= REFERENCE_YEAR - BIRTH_END.year and float(spec.hi) >= REFERENCE_YEAR - BIRTH_START.year:
+            out[col] = births[0]
+    return out
+
+
+def age_from_birth(drawn: Any, birth: Any, spec: Any) -> Any:
+    """The age at the end of the reference year (``2025 - birth year``); rows without a birth keep theirs."""
+    import polars as pl
+
+    year = birth.dt.year() if birth.dtype == pl.Date or isinstance(birth.dtype, pl.Datetime) else birth
+    age = (pl.lit(REFERENCE_YEAR) - year.cast(pl.Int64)).cast(drawn.dtype)
+    keep = year.is_null() | drawn.is_null()  # the age's own NULL share stays
+    return pl.select(pl.when(keep).then(drawn).otherwise(age).alias(drawn.name)).to_series()
+
+
 def _adult_table(name: str) -> bool:
     return bool(_PERSON_TABLES.search(name.lower())) and not _ADULT_TABLES.search(name.lower())
 
 
-def measure_rules(table: Table, specs: dict[str, Any]) -> list[tuple[str, str, str, str, str, float]]:
+def measure_rules(
+    table: Table, specs: dict[str, Any], ages: dict[str, str] | None = None
+) -> list[tuple[str, str, str, str, str, float]]:
     """(column, rule, kind, rows-checked SQL, violations SQL, rating midpoint) for each numeric column whose
     meaning implies a rule."""
     out: list[tuple[str, str, str, str, str, float]] = []
@@ -158,6 +189,13 @@ def measure_rules(table: Table, specs: dict[str, Any]) -> list[tuple[str, str, s
             continue
         v = '"' + col.replace('"', '""') + '"'
         sem = spec.semantic
+        if sem == "age" and col in (ages or {}):
+            birth = '"' + ages[col].replace('"', '""') + '"'
+            dated = specs[ages[col]].type.kind in ("date", "timestamp", "timestamptz")
+            year = f"year({birth})" if dated else birth
+            rule = f"{col} = {REFERENCE_YEAR} - {f'year({ages[col]})' if dated else ages[col]}"
+            both = f"{v} IS NOT NULL AND {birth} IS NOT NULL"
+            out.append((col, rule, "age", both, f"{v} <> {REFERENCE_YEAR} - {year}", 0.0))
         if sem == "age" and _adult_table(table.name):
             lo, hi = ADULT_AGE
             rule = f"{col} between {lo} and {hi}"
@@ -189,14 +227,16 @@ def measure_rules(table: Table, specs: dict[str, Any]) -> list[tuple[str, str, s
     return out
 
 
-def measure_rules_report(con: Any, tables: list[tuple[str, Table, dict[str, Any], dict[str, Copy]]]) -> list[dict]:
+def measure_rules_report(
+    con: Any, tables: list[tuple[str, Table, dict[str, Any], dict[str, Copy], dict[str, str]]]
+) -> list[dict]:
     """Each copy and measure rule counted over the written tables (one query per table and kind)."""
 
     def q(name: str) -> str:
         return '"' + name.replace('"', '""') + '"'
 
     out: list[dict[str, Any]] = []
-    for name, table, specs, copies in tables:
+    for name, table, specs, copies, ages in tables:
         for copy in copies.values():
             fk = copy.fk
             keys = ", ".join(f"{q(k)} AS {q(f'__k{i}')}" for i, k in enumerate(fk.ref_columns))
@@ -208,7 +248,7 @@ def measure_rules_report(con: Any, tables: list[tuple[str, Table, dict[str, Any]
                 f"{q(fk.ref_table)}) AS p ON {on}"
             ).fetchone()
             out.append(_entry(name, copy.text, "copy", row))
-        rules = measure_rules(table, specs)
+        rules = measure_rules(table, specs, ages)
         if not rules:
             continue
         shares = [

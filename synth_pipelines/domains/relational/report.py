@@ -377,7 +377,10 @@ def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: Relational
     out.extend(
         measure_rules_report(
             con,
-            [(n, schema.tables[n], gen.models[n].specs, gen.models[n].copies) for n in gen.plan.insert_order],
+            [
+                (n, schema.tables[n], gen.models[n].specs, gen.models[n].copies, gen.models[n].age_from)
+                for n in gen.plan.insert_order
+            ],
         )
     )
     return out
