@@ -304,3 +304,29 @@ def test_ranges_follow_the_declared_type_and_checks(write_ddl):
     assert counted["agree(city, country_code)"]["violations"] == 0
     assert counted["share_pct between 0 and 1"]["violations"] == 0
     assert counted["rating in 0..10, most in the upper half (>= 5)"]["violations"] == 0
+
+
+def test_an_address_is_copied_whole_or_drawn_whole(write_ddl):
+    """orders.shipping_* copies every column from the customer when the customer has each of them; a parent
+    missing one (no postal code) leaves the whole shipping address drawn, and it still agrees with itself."""
+    ddl = write_ddl(
+        "CREATE TABLE customers (customer_id INT PRIMARY KEY, city VARCHAR(60), country VARCHAR(60),\n"
+        " postal_code VARCHAR(12), phone VARCHAR(12));\n"
+        "CREATE TABLE shops (shop_id INT PRIMARY KEY, city VARCHAR(60), country VARCHAR(60));\n"
+        "CREATE TABLE orders (order_id INT PRIMARY KEY, customer_id INT NOT NULL REFERENCES customers,\n"
+        " shipping_city VARCHAR(60), shipping_country VARCHAR(60), shipping_postal_code VARCHAR(12));\n"
+        "CREATE TABLE pickups (pickup_id INT PRIMARY KEY, shop_id INT NOT NULL REFERENCES shops,\n"
+        " pickup_city VARCHAR(60), pickup_country VARCHAR(60), pickup_postal_code VARCHAR(12));"
+    )
+    prepared = prepare(ddl, RelationalConfig(rows=150), seed=8)
+    models = prepared.generator.models
+    assert set(models["orders"].copies) == {"shipping_city", "shipping_country", "shipping_postal_code"}
+    assert models["pickups"].copies == {}
+    # phone VARCHAR(12) fits too few places' numbers: it is left out of the customers' address, not a skew
+    assert "phone" not in models["customers"].places[0].columns
+    frames = {name: prepared.generator.table_frame(name) for name in prepared.plan.insert_order}
+    report = build_report(prepared.schema, prepared.plan, prepared.generator, frames, 8, "v")
+    assert report["ok"], [r for r in report["rules"] if r["violations"]]
+    rules = {(r["table"], r["rule"]) for r in report["rules"]}
+    assert ("orders", "shipping_postal_code = customers.postal_code") in rules
+    assert ("pickups", "agree(pickup_postal_code, pickup_country)") in rules

@@ -95,7 +95,7 @@ def plan_copies(
                     candidates.append((fk, prices[0]))
         else:
             hit = place_field(col)
-            if hit is None or hit[0] == "" or hit[1] not in ("city", "region", "country", "country_code"):
+            if hit is None or hit[0] == "":
                 continue  # an address of its own (billing_, shipping_) that can be its customer's
             for fk in fks:
                 same = [c for c in parent_specs[fk.ref_table] if place_field(c) == ("", hit[1])]
@@ -105,12 +105,12 @@ def plan_copies(
             fk, parent_col = candidates[0]
             if _holds(spec, parent_specs[fk.ref_table][parent_col]):
                 copies[col] = Copy(col, fk, parent_col)
-    # An address is copied whole or not at all: a copied billing_city beside a drawn billing_country would
+    # An address is copied whole or not at all: a copied billing_city beside a drawn billing_postal_code would
     # disagree.
     by_prefix: dict[str, list[str]] = {}
     for col in specs:
         hit = place_field(col)
-        if hit is not None and hit[0] and hit[1] in ("city", "region", "country", "country_code"):
+        if hit is not None and hit[0]:
             by_prefix.setdefault(hit[0], []).append(col)
     for cols in by_prefix.values():
         if any(c not in copies for c in cols):

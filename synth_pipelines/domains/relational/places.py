@@ -37,6 +37,7 @@ from synth_pipelines.domains.relational.ddl import Table
 
 PLACES_CSV = Path(__file__).parent / "data" / "places.csv"
 NEAR_KM = 25.0  # coordinates within this distance of their city's centre agree with it
+MIN_SHARE = 0.5  # a place column joins its address when places holding half the population fit it
 JITTER_DEG = 0.02  # drawn coordinates lie within ~2-3 km of the centre (a street of the city)
 
 
@@ -195,6 +196,7 @@ def plan_places(table: Table, specs: dict[str, Any], generators: dict[str, str])
     for prefix in [p for p, cols in found.items() if p and len(cols) < 2]:
         main.update(found.pop(prefix))
     table_places = places()
+    weights_all = table_places["population_k"].to_numpy().astype(np.float64)
     groups: list[PlaceGroup] = []
     for prefix, fields in found.items():
         ok = np.ones(table_places.height, dtype=bool)
@@ -209,7 +211,10 @@ def plan_places(table: Table, specs: dict[str, Any], generators: dict[str, str])
             else:
                 source = _source_column(field, spec)
                 fit = _fits(table_places[source], spec)
-            if fit.any():
+            # A column that only a few places fit (phone VARCHAR(12)) would skew the whole address towards
+            # them; it keeps its ordinary drawing instead (a city or country always leads the group).
+            share = float(weights_all[fit].sum() / weights_all.sum())
+            if fit.any() and (share >= MIN_SHARE or field in ("city", "country", "country_code")):
                 ok &= fit
                 columns[col] = source
         if len(columns) < 2 or not ok.any():
