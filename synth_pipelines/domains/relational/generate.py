@@ -35,6 +35,14 @@ from synth_pipelines.domains.relational.constraints import (
     check_label,
 )
 from synth_pipelines.domains.relational.ddl import Column, ForeignKey, Schema, Table
+from synth_pipelines.domains.relational.measures import (
+    Copy,
+    adjust_specs,
+    age_from_birth,
+    plan_age_from_birth,
+    plan_copies,
+)
+from synth_pipelines.domains.relational.places import draw_places, plan_places
 from synth_pipelines.domains.relational.plan import Plan
 from synth_pipelines.domains.relational.realism import Derivation, Resolved, infer_spec, resolve
 from synth_pipelines.domains.relational.spec import ColumnGen, Ref
@@ -102,10 +110,17 @@ class TableModel:
         rules, self.orders = analyze_checks(table)
         gens = resolved.spec.tables[table.name].columns
         self.specs = {c.name: _spec(schema, table, c, rules.get(c.name), gens[c.name]) for c in table.columns.values()}
+        adjust_specs(table, self.specs)  # fractions in 0..1, years in the past, adults' birth years
         self.derivations: dict[str, Derivation] = resolved.derivations.get(table.name, {})
         self.derived_order: list[str] = resolved.order.get(table.name, [])
         self.person = {c for c, g in gens.items() if g.generator == "person"}
         self.sums = resolved.sums.get(table.name, {})
+        # City, region, country, codes, postal code, phone, currency, timezone, coordinates: one place per row.
+        self.places = plan_places(table, self.specs, {c: g.generator for c, g in gens.items()})
+        self.generators = {c: g.generator for c, g in gens.items()}
+        self.copies: dict[str, Copy] = {}  # set by the generator, which sees the parents' models
+        key_cols = {c for k in [table.primary_key, *table.uniques] for c in (k or ())}
+        self.age_from = plan_age_from_birth(self.specs, key_cols)  # an age that is 2025 - the row's birth year
         # A size in bytes follows the row's duration (a track's bytes = its length x a bit rate).
         durations = [c for c, s in self.specs.items() if s.semantic in ("duration_ms", "duration_s")]
         self.bytes_from = {
@@ -239,6 +254,17 @@ class RelationalGenerator:
         self._anchors: dict[str, dict[str, tuple[np.ndarray, np.ndarray]]] = {}
         for model in self.models.values():
             self._plan_keys(model)
+        # Columns copied from the parent row (a line's price from its track, an invoice's billing address from
+        # its customer); the generator keeps those parent columns, by row number, once the parent is drawn.
+        deferred = {(fk.table, fk.columns) for fk in plan.deferred}
+        parent_specs = {name: m.specs for name, m in self.models.items()}
+        for model in self.models.values():
+            model.copies = plan_copies(schema, model.table, model.specs, model.generators, parent_specs, deferred)
+        self.copy_sources: dict[str, set[str]] = {}
+        for model in self.models.values():
+            for c in model.copies.values():
+                self.copy_sources.setdefault(c.fk.ref_table, set()).add(c.parent_column)
+        self._kept: dict[str, dict[str, pl.Series]] = {}
         self._key_cache_depth = 0
         self._check_con: duckdb.DuckDBPyConnection | None = None
         # Totals of parents that are the sum of their lines, per parent row (drawn from the lines' blocks).
@@ -474,11 +500,15 @@ class RelationalGenerator:
             out.update(values)
             parents[fk.columns] = rows
         person: dict[str, pl.Series] | None = None
+        placed = draw_places(m.places, m.specs, lambda s: self.rng(m.table.name, f"{s}{tag}", block), n)
         for col in m.plain:
             if col in m.derivations:
                 continue
             spec = m.specs[col]
             rng = self.rng(m.table.name, f"{col}{tag}", block)
+            if col in placed:
+                out[col] = _with_nulls(placed[col], spec.null_share, rng)
+                continue
             if col in m.person:
                 person = person if person is not None else self.person_values(m, idx)
                 out[col] = _with_nulls(person[col], spec.null_share, rng)
@@ -499,10 +529,30 @@ class RelationalGenerator:
         for col, duration in m.bytes_from.items():
             if col in out and duration in out:
                 out[col] = self._bytes_for(m, col, duration, out, self.rng(m.table.name, f"{col}{tag}:bytes", block))
+        for col, birth in m.age_from.items():
+            source = out.get(birth, known.get(birth))
+            if col in out and source is not None:
+                out[col] = age_from_birth(out[col], source, m.specs[col])
+        for col, copy in m.copies.items():
+            if col in out:
+                out[col] = self._copied(m, copy, parents[copy.fk.columns]).alias(col)
         for col in m.sums:
             if col in out:
                 out[col] = numbers_to_series(self.line_sums(m, col)[idx], m.specs[col].type).alias(col)
         return out
+
+    def _copied(self, m: TableModel, copy: Copy, rows: np.ndarray) -> pl.Series:
+        """The parent row's value of ``copy.parent_column`` (NULL where the foreign key is NULL)."""
+        if copy.fk.ref_table not in self._kept:
+            for _ in self.iter_blocks(copy.fk.ref_table):
+                pass
+        source = self._kept[copy.fk.ref_table][copy.parent_column]
+        linked = rows >= 0
+        if not source.len():
+            return pl.Series([None] * rows.size, dtype=polars_dtype(m.specs[copy.column].type))
+        values = source.gather(pl.Series(np.where(linked, rows, 0)))
+        values = pl.select(pl.when(pl.Series(linked)).then(values).otherwise(None).alias("v")).to_series()
+        return values.cast(polars_dtype(m.specs[copy.column].type))
 
     def _bytes_for(
         self, m: TableModel, col: str, duration: str, out: dict[str, pl.Series], rng: np.random.Generator
@@ -747,14 +797,21 @@ class RelationalGenerator:
         evaluator = CheckEvaluator(self.schema, self.schema.tables[table], self.check_connection())
         wanted = sorted(self.resolved.anchor_columns.get(table, ()))
         kept: dict[str, list[tuple[np.ndarray, np.ndarray]]] = {c: [] for c in wanted}
+        copied = sorted(self.copy_sources.get(table, ()))
+        copied_parts: list[pl.DataFrame] = []
         try:
             for block, start, n in block_spans(self.plan.rows[table], block_rows):
                 frame = self.block(table, block, start, n, evaluator)
                 for c in wanted:
                     kept[c].append(_to_us(frame[c]))
+                if copied:
+                    copied_parts.append(frame.select(copied))
                 yield frame
         finally:
             evaluator.close()
+        if copied:
+            whole = pl.concat(copied_parts) if copied_parts else self.empty_frame(table).select(copied)
+            self._kept[table] = {c: whole[c] for c in copied}
         if wanted:
             self._anchors[table] = {
                 c: (

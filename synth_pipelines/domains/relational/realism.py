@@ -27,6 +27,7 @@ import networkx as nx
 
 from synth_pipelines.domains.relational.constraints import analyze_checks
 from synth_pipelines.domains.relational.ddl import ForeignKey, Schema, Table
+from synth_pipelines.domains.relational.names import refine_meaning
 from synth_pipelines.domains.relational.plan import Plan
 from synth_pipelines.domains.relational.roles import label_column, vocabulary_for
 from synth_pipelines.domains.relational.spec import (
@@ -199,6 +200,9 @@ def _is_person_table(name: str) -> bool:
 def _meaning(table: Table, column: str, semantic: str) -> str:
     """A finer meaning for text columns, from the table's name."""
     t = table.name.lower()
+    refined = refine_meaning(t, column, semantic)  # products, artists, playlists, composers (names.py)
+    if refined is not None:
+        return refined
     if semantic == "title" and _is_person_table(t) and re.fullmatch(r"(job_)?title", column.lower()):
         return "job"  # an employee's title is a job title, not a book's
     if semantic == "price" and MEDIA_TABLES.search(t):

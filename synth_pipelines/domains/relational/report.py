@@ -18,6 +18,8 @@ import polars as pl
 from synth_pipelines.domains.relational.constraints import check_label, compile_checks, lock_down
 from synth_pipelines.domains.relational.ddl import Schema, Table
 from synth_pipelines.domains.relational.generate import RelationalGenerator
+from synth_pipelines.domains.relational.measures import measure_rules_report
+from synth_pipelines.domains.relational.places import place_rules_report
 from synth_pipelines.domains.relational.plan import Plan
 
 SAMPLES = 5
@@ -371,6 +373,16 @@ def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: Relational
             )
     out.extend(hierarchy_report(con, schema, gen))
     out.extend(sums_report(con, gen))
+    out.extend(place_rules_report(con, [(name, gen.models[name].places) for name in gen.plan.insert_order]))
+    out.extend(
+        measure_rules_report(
+            con,
+            [
+                (n, schema.tables[n], gen.models[n].specs, gen.models[n].copies, gen.models[n].age_from)
+                for n in gen.plan.insert_order
+            ],
+        )
+    )
     return out
 
 

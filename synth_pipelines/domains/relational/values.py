@@ -42,6 +42,8 @@ _PERSON_TABLES = re.compile(
     r"dentist|pilot)s?$"
 )
 
+_PUBLISHER_TABLES = re.compile(r"publish|press|imprint")
+
 _STRING_RULES: list[tuple[str, str]] = [
     (r"e_?mail", "email"),
     (r"^(first|given|fore)_?name$|^fname$", "first_name"),
@@ -530,9 +532,11 @@ def _draw_string(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Serie
         return uuid_strings(rng.integers(0, 2**62, n, dtype=np.int64), rng.integers(0, 2**62, n, dtype=np.int64))
     if sem == "hex":
         return _codes(rng, n, min(length or 64, 64), np.frombuffer(b"0123456789abcdef", dtype=np.uint8))
+    if sem == "company" and not _PUBLISHER_TABLES.search(spec.table.lower()):
+        return _gather("company_name", rng, n)  # Faker's company formats: "Reed Inc", "Hart-Cole"
     if sem == "company":
         return _concat([_gather("company", rng, n), _gather("company_suffix", rng, n)], " ")
-    if sem in ("work_title", "review_title", "dish"):
+    if sem in ("work_title", "review_title", "dish", "product", "artist", "playlist"):
         return _gather(sem, rng, n)
     if sem == "sentences":
         return _concat([_gather("sentence", rng, n), _gather("sentence", rng, n)], " ")
@@ -672,6 +676,9 @@ def _string_domain(spec: ColumnSpec) -> tuple[int, str]:
             "review_text",
             "bio",
             "dish",
+            "product",
+            "artist",
+            "playlist",
         )
         and max_len >= 24
     ):
@@ -772,7 +779,7 @@ def _named_capacity(spec: ColumnSpec) -> int:
         return vocab("first_name").len() * vocab("last_name").len()
     if sem == "company":
         return vocab("company").len() * vocab("company_suffix").len()
-    if sem in ("department", "city", "job"):
+    if sem in ("department", "city", "job", "product", "artist", "playlist"):
         return vocab(sem).len()
     return vocab("word").len() ** 2
 
@@ -780,14 +787,15 @@ def _named_capacity(spec: ColumnSpec) -> int:
 def _named(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
     sem = spec.semantic
     cap = _named_capacity(spec)
-    jj = permute(j % cap, cap, 0xA11CE) if sem not in ("department", "city", "job") else j % cap
+    listed = ("department", "city", "job", "product", "artist", "playlist")
+    jj = permute(j % cap, cap, 0xA11CE) if sem not in listed else j % cap
     if sem == "full_name":
         f, ln = vocab("first_name"), vocab("last_name")
         return _concat([f.gather(jj % f.len()), ln.gather(jj // f.len())], " ")
     if sem == "company":
         c, s = vocab("company"), vocab("company_suffix")
         return _concat([c.gather(jj % c.len()), s.gather(jj // c.len())], " ")
-    if sem in ("department", "city", "job"):
+    if sem in listed:
         return vocab(sem).gather(jj)
     w = vocab("word")
     return _concat([w.gather(jj % w.len()), w.gather(jj // w.len())], " ").str.to_titlecase()

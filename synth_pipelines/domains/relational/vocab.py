@@ -57,9 +57,19 @@ def _company_suffixes() -> list[str]:
 
 
 def _jobs() -> list[str]:
-    from faker.providers.job.en_US import Provider
+    from synth_pipelines.domains.relational.names import JOB_TITLES
 
-    return list(Provider.jobs)
+    return list(JOB_TITLES)
+
+
+def _names():
+    from synth_pipelines.domains.relational import names
+
+    return names
+
+
+def _company_names() -> list[str]:
+    return _names().company_names(_last_names())
 
 
 def _words() -> list[str]:
@@ -260,6 +270,10 @@ _LOADERS = {
     "company": _companies,
     "company_suffix": _company_suffixes,
     "job": _jobs,
+    "company_name": lambda: _company_names(),
+    "product": lambda: _names().product_names(),
+    "artist": lambda: _names().artist_names(_first_names(), _last_names()),
+    "playlist": lambda: list(_names().PLAYLISTS),
     "word": _words,
     "phrase": lambda: _phrases("phrase", 1, 3),
     "phrase_long": lambda: _phrases("phrase_long", 2, 6),
