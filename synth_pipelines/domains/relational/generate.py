@@ -27,6 +27,7 @@ import polars as pl
 
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans, stream_key
+from synth_pipelines.domains.relational.check_values import distinct_pairs, shape_columns, with_affix
 from synth_pipelines.domains.relational.constraints import (
     CheckEvaluator,
     ColumnRule,
@@ -74,6 +75,9 @@ class Component:
     fk: ForeignKey | None = None
     spec: ColumnSpec | None = None
     stride: int = 1
+    # Another component of the same key that this FK must differ from (CHECK (course_id <> prereq_id), both
+    # to one parent): this one draws from the parent's other rows, ``size`` = parent rows - 1.
+    distinct_from: int | None = None
 
 
 @dataclass
@@ -102,9 +106,13 @@ class TableModel:
         rules, self.orders = analyze_checks(table)
         gens = resolved.spec.tables[table.name].columns
         self.specs = {c.name: _spec(schema, table, c, rules.get(c.name), gens[c.name]) for c in table.columns.values()}
+        shape_columns(schema, table, self.specs)  # LIKE, regex and modulo CHECKs shape the draws
+        # Columns a CHECK says differ (course_id <> prereq_id): two foreign keys to one parent never pick one row.
+        self.distinct = distinct_pairs(table)
         self.derivations: dict[str, Derivation] = resolved.derivations.get(table.name, {})
         self.derived_order: list[str] = resolved.order.get(table.name, [])
-        self.person = {c for c, g in gens.items() if g.generator == "person"}
+        # A regex CHECK decides the whole value; a person column with one is drawn from the pattern.
+        self.person = {c for c, g in gens.items() if g.generator == "person" and "shape" not in self.specs[c].extra}
         self.sums = resolved.sums.get(table.name, {})
         # A size in bytes follows the row's duration (a track's bytes = its length x a bit rate).
         durations = [c for c, s in self.specs.items() if s.semantic in ("duration_ms", "duration_s")]
@@ -163,6 +171,11 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
     elif t.kind in ("date", "timestamp", "timestamptz"):
         spec.lo = _as_temporal(rule.lo, t.kind, rule.lo_strict, +1)
         spec.hi = _as_temporal(rule.hi, t.kind, rule.hi_strict, -1)
+        if spec.lo is not None and spec.hi is not None and _gt_temporal(spec.lo, spec.hi):
+            raise ConstraintViolation(
+                f"{schema.source}:{column.line}: column {table.name}.{column.name} {t.sql}: its CHECKs leave no "
+                f"possible value (needs >= {spec.lo} and <= {spec.hi})"
+            )
     if spec.choices is not None:  # a spec's vocabulary (validated against ENUMs and IN lists)
         pass
     elif rule.choices is not None:
@@ -206,6 +219,17 @@ def _apply_gen(spec: ColumnSpec, gen: ColumnGen) -> None:
         start = dt.date.fromisoformat(gen.start) if gen.start else default[0]
         end = dt.date.fromisoformat(gen.end) if gen.end else default[1]
         spec.extra["dates"] = (start, end)
+
+
+def _gt_temporal(a: object, b: object) -> bool:
+    """``a > b`` for dates and datetimes mixed (a date is its midnight)."""
+
+    def as_dt(v: object) -> dt.datetime:
+        if isinstance(v, dt.datetime):
+            return v.replace(tzinfo=None) if v.tzinfo is None else v.astimezone(dt.UTC).replace(tzinfo=None)
+        return dt.datetime(v.year, v.month, v.day)  # type: ignore[attr-defined]
+
+    return as_dt(a) > as_dt(b)
 
 
 def _as_temporal(value: object, kind: str, strict: bool, direction: int) -> object:
@@ -281,6 +305,7 @@ class RelationalGenerator:
                     components.append(Component((col,), domain_size(spec), spec=spec))
                     taken.add(col)
             self._shrink(m, components)
+            _exclude_diagonal(m, components)
             overlap = {c for c in cols if c in assigned}
             link = self._link(m, overlap, components) if overlap else None
             if link is not None:
@@ -414,6 +439,10 @@ class RelationalGenerator:
                 permute(idx, min(c.size, LIMIT_62 - 1), key + i) if i == big else mix62(idx, key + 7 * i + 1) % c.size
                 for i, c in enumerate(comps)
             ]
+        for i, c in enumerate(comps):
+            if c.distinct_from is not None:
+                # Skip the other FK's parent row: j -> j + (j >= other), a bijection onto the rows != other.
+                parts[i] = parts[i] + (parts[i] >= parts[c.distinct_from])
         done[g_no] = parts
         return self._component_values(m, comps, parts, parent_rows)
 
@@ -583,7 +612,12 @@ class RelationalGenerator:
             "email": _concat_str([local_first, ".", local_last, suffix, "@", domain]),
             "username": _concat_str([local_first, "_", local_last, suffix]),
         }
-        return {col: fit_length(parts[m.specs[col].extra["person"]], m.specs[col]).alias(col) for col in m.person}
+        return {
+            col: with_affix(m.specs[col], fit_length(parts[m.specs[col].extra["person"]], m.specs[col]), None).alias(
+                col
+            )
+            for col in m.person
+        }
 
     def anchor(self, table: str, column: str) -> tuple[np.ndarray, np.ndarray]:
         """A finished table's column as (int64 microseconds, is-set mask), drawing the table if needed."""
@@ -862,6 +896,19 @@ def _order_plain(columns: list[str], orders: list[OrderRule]) -> list[str]:
             result.extend(remaining)
             break
     return result
+
+
+def _exclude_diagonal(m: TableModel, components: list[Component]) -> None:
+    """A key of two foreign keys to the same parent key with a CHECK that they differ (a course and its
+    prerequisite): the second draws among the parent's other rows, so no pair is (x, x)."""
+    for i, a in enumerate(components):
+        for b in components[i + 1 :]:
+            if a.fk is None or b.fk is None or b.distinct_from is not None or len(a.columns) + len(b.columns) != 2:
+                continue
+            same_parent = (a.fk.ref_table, a.fk.ref_columns) == (b.fk.ref_table, b.fk.ref_columns)
+            if same_parent and frozenset((a.columns[0], b.columns[0])) in m.distinct and a.size > 1:
+                b.distinct_from = i
+                b.size = a.size - 1
 
 
 def _explain(components: list[Component]) -> str:
