@@ -21,7 +21,7 @@ import polars as pl
 import pyarrow as pa
 
 from synth_pipelines.domains.relational.check_values import draw_shaped, enumerate_shaped, is_shaped, shaped_domain_size
-from synth_pipelines.domains.relational.ddl import Column, SqlType
+from synth_pipelines.domains.relational.ddl import TEMPORAL_ROOM, Column, SqlType
 from synth_pipelines.domains.relational.vocab import faker_vocab, vocab
 
 EPOCH = dt.date(1970, 1, 1)
@@ -370,13 +370,14 @@ def _date_bounds(spec: ColumnSpec) -> tuple[dt.date, dt.date]:
     if a <= b:
         return a, b
     # The CHECK moved the column out of its usual range (d > '2030-01-01'): the CHECK wins, and the values
-    # spread over a window as wide as the usual one next to the bound it states (both bounds: between them).
-    width = end - start
+    # spread over ddl.TEMPORAL_ROOM (10 years; the parser refuses a lower bound without that much room
+    # before 9999-12-31) next to the bound it states (both bounds: between them).
+    width = TEMPORAL_ROOM
     if spec.lo is not None and spec.hi is not None:
         return lo, max(lo, min(hi, lo + width))
     if spec.lo is not None:
         return lo, lo + width
-    return hi - width, hi
+    return (hi - width if hi - dt.date.min >= width else dt.date.min), hi
 
 
 def _as_date(v: Any) -> dt.date:
