@@ -15,7 +15,13 @@ from synth_pipelines.domains.relational.pipeline import RelationalConfig, export
 from synth_pipelines_tests.relational.conftest import SAMPLES, TRICKY
 from synth_pipelines_tests.relational.postgres import PostgresServer, running_postgres
 
-PG_SCHEMAS = [*SAMPLES, TRICKY / "tricky_postgres.sql", TRICKY / "music_store.sql", TRICKY / "course_catalog.sql"]
+PG_SCHEMAS = [
+    *SAMPLES,
+    TRICKY / "tricky_postgres.sql",
+    TRICKY / "music_store.sql",
+    TRICKY / "course_catalog.sql",
+    TRICKY / "hotel.sql",
+]
 
 
 @pytest.fixture(scope="module")

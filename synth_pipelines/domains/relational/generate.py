@@ -37,7 +37,7 @@ from synth_pipelines.domains.relational.constraints import (
 )
 from synth_pipelines.domains.relational.ddl import Column, ForeignKey, Schema, Table
 from synth_pipelines.domains.relational.plan import Plan
-from synth_pipelines.domains.relational.realism import Derivation, Resolved, infer_spec, resolve
+from synth_pipelines.domains.relational.realism import Derivation, Resolved, fk_for_ref, infer_spec, resolve
 from synth_pipelines.domains.relational.spec import ColumnGen, Ref
 from synth_pipelines.domains.relational.values import (
     EPOCH,
@@ -120,11 +120,12 @@ class TableModel:
             c: durations[0] for c, s in self.specs.items() if s.semantic == "bytes" and durations and c not in self.sums
         }
         self.email_domains = next((g.domains for g in gens.values() if g.part == "email" and g.domains), None)
-        # The foreign key through which a derivation reads a parent's column, by parent table.
+        # The foreign key through which a derivation reads a parent's column, by parent reference (the parent
+        # table and, with several foreign keys to it, the one named).
         self.parent_fk = {
-            ref.table: next(fk for fk in table.foreign_keys if fk.ref_table == ref.table)
+            (ref.table, ref.via): fk_for_ref(table, ref)
             for d in self.derivations.values()
-            for ref in d.anchors
+            for ref in (*d.anchors, *d.uppers)
             if ref.table is not None
         }
         self.groups: list[KeyGroup] = []
@@ -499,7 +500,7 @@ class RelationalGenerator:
         n = idx.size
         out: dict[str, pl.Series] = {}
         for fk in m.fk_draws:
-            values, rows = self._draw_fk(m, fk, idx, block, tag)
+            values, rows = self._draw_fk(m, fk, idx, block, tag, _distinct_from(m, fk, parents))
             out.update(values)
             parents[fk.columns] = rows
         person: dict[str, pl.Series] | None = None
@@ -655,14 +656,24 @@ class RelationalGenerator:
         else:
             room = base - (lo_day - EPOCH).days * US_PER_DAY
         hi = np.full(n, d.hi_us, dtype=np.int64) if d.hi_us is not None else np.where(has_anchor, room, 0)
+        unit = US_PER_DAY if spec.type.kind == "date" else 1_000_000
+        top = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        for ref in d.uppers:  # a window: also at or before the earliest upper anchor (minus its gap)
+            values, is_set = self._anchor_values(m, ref, out, known, parents)
+            top = np.minimum(top, np.where(is_set, values - d.upper_gap_us, top))
+        capped = top != np.iinfo(np.int64).max
+        top_unit = np.where(capped, (top // unit) * unit, top)  # rounded down: a DATE by that midnight
+        if capped.any():
+            hi = np.where(capped & has_anchor, np.minimum(hi, top_unit - base), hi)
         hi = np.maximum(hi, d.lo_us)
         offset = d.lo_us + np.floor(rng.random(n) * (hi - d.lo_us + 1)).astype(np.int64)
         safe_base = np.where(has_anchor, base, 0)
         value = safe_base + offset if d.direction > 0 else safe_base - offset
         # Round away from the anchor: a DATE after a timestamp is the next midnight at least.
-        unit = US_PER_DAY if spec.type.kind == "date" else 1_000_000
         value = -(-value // unit) * unit if d.direction > 0 else (value // unit) * unit
         result = np.where(has_anchor, value, free_us)
+        # Never past the upper anchor (only an empty window, which resolve's inference never makes, stays late).
+        result = np.where(capped & (result > top_unit) & (~has_anchor | (top_unit >= safe_base)), top_unit, result)
         is_null = ~free_set if spec.null_share > 0 else np.zeros(n, dtype=bool)
         return _from_us(result, is_null, spec).alias(d.column)
 
@@ -677,7 +688,8 @@ class RelationalGenerator:
         if ref.table is None:
             series = out[ref.column] if ref.column in out else known[ref.column]
             return _to_us(series)
-        fk = m.parent_fk[ref.table]
+        fk = m.parent_fk[(ref.table, ref.via)]
+        assert fk is not None  # resolve() refused references without exactly one foreign key
         rows = parents[fk.columns]
         values, is_set = self.anchor(ref.table, ref.column)
         linked = rows >= 0
@@ -687,8 +699,10 @@ class RelationalGenerator:
         return values[at], linked & is_set[at]
 
     def _draw_fk(
-        self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str
+        self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str, avoid: np.ndarray | None = None
     ) -> tuple[dict[str, pl.Series], np.ndarray]:
+        """Parent row numbers for ``fk`` and their key values; ``avoid``: per row, a parent row this FK must
+        not pick (another FK's, under CHECK (referrer_id <> referred_id); -1 = none)."""
         n = idx.size
         rng = self.rng(m.table.name, f"fk:{','.join(fk.columns)}{tag}", block)
         parent_rows = self.plan.rows[fk.ref_table]
@@ -720,6 +734,10 @@ class RelationalGenerator:
                 j = _scatter(j, parent_rows)
                 if (m.table.name, fk.columns) in self.cover:
                     j = np.where(idx < parent_rows, _scatter(idx % parent_rows, parent_rows), j)
+                if avoid is not None and parent_rows > 1:
+                    # Among the other parent rows: j -> j + (j >= avoid) maps 0..rows-2 onto the rows != avoid.
+                    k = np.minimum(j, parent_rows - 2)
+                    j = np.where(avoid >= 0, k + (k >= avoid), j)
                 null = (rng.random(n) < 0.1) if nullable else np.zeros(n, dtype=bool)
         values = self.fk_values(m, fk, j)
         if null.any():
@@ -896,6 +914,19 @@ def _order_plain(columns: list[str], orders: list[OrderRule]) -> list[str]:
             result.extend(remaining)
             break
     return result
+
+
+def _distinct_from(m: TableModel, fk: ForeignKey, parents: dict[tuple[str, ...], np.ndarray]) -> np.ndarray | None:
+    """The parent rows an earlier-drawn FK to the same parent picked, when a CHECK says the two differ."""
+    if len(fk.columns) != 1:
+        return None
+    for cols, rows in parents.items():
+        other = next((f for f in m.table.foreign_keys if f.columns == cols), None)
+        if other is None or other is fk or (other.ref_table, other.ref_columns) != (fk.ref_table, fk.ref_columns):
+            continue
+        if len(cols) == 1 and frozenset((cols[0], fk.columns[0])) in m.distinct:
+            return rows
+    return None
 
 
 def _exclude_diagonal(m: TableModel, components: list[Component]) -> None:
