@@ -278,20 +278,22 @@ def shaped_domain_size(spec: ColumnSpec, usual: Callable[[ColumnSpec], int]) -> 
 
 
 def enumerate_shaped(
-    spec: ColumnSpec, j: np.ndarray, usual: Callable[[ColumnSpec, np.ndarray], pl.Series]
+    spec: ColumnSpec,
+    j: np.ndarray,
+    usual: Callable[[ColumnSpec, np.ndarray], pl.Series],
+    scramble: Callable[[np.ndarray, int], np.ndarray],
 ) -> pl.Series:
-    """The ``j``-th distinct values of a shaped column (``shaped_domain_size`` of them)."""
-    from synth_pipelines.domains.relational.values import mix62, permute, polars_dtype
-
+    """The ``j``-th distinct values of a shaped column (``shaped_domain_size`` of them). ``usual`` enumerates
+    the column's ordinary values; ``scramble(j, size)`` is a bijection of ``[0, size)`` (values.permute)."""
     j = np.asarray(j, dtype=np.int64)
     if "shape" in spec.extra:
-        size = shape_domain(spec.extra["shape"])
-        scrambled = permute(j, size, 0x5A9E) if size < 2**62 else mix62(j, 0x5A9E)
-        return enumerate_shape(spec.extra["shape"], scrambled).alias(spec.name)
+        shape = spec.extra["shape"]
+        return enumerate_shape(shape, scramble(j, min(shape_domain(shape), 2**62))).alias(spec.name)
     if "modulo" in spec.extra:
         mod: Modulo = spec.extra["modulo"]
         first = mod.first
         if first < 1 <= mod.last:
             first += (1 - first + mod.modulus - 1) // mod.modulus * mod.modulus
-        return pl.Series(first + j * mod.modulus).cast(polars_dtype(spec.type)).alias(spec.name)
+        dtype = usual(spec, j[:0]).dtype  # the column's integer type, from an empty enumeration
+        return pl.Series(first + j * mod.modulus).cast(dtype).alias(spec.name)
     return with_affix(spec, usual(spec, j), None).alias(spec.name)

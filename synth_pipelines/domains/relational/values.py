@@ -726,7 +726,12 @@ def _code_domain(spec: ColumnSpec) -> tuple[int, str]:
 
 def enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
     """The ``j``-th values of the column's domain: distinct ``j`` give distinct values."""
-    return enumerate_shaped(spec, j, _enumerate_column) if is_shaped(spec) else _enumerate_column(spec, j)
+    return enumerate_shaped(spec, j, _enumerate_column, _scramble) if is_shaped(spec) else _enumerate_column(spec, j)
+
+
+def _scramble(j: np.ndarray, size: int) -> np.ndarray:
+    """A bijection of ``[0, size)`` that makes consecutive keys look unrelated (pattern-shaped keys)."""
+    return permute(j, size, 0x5A9E) if size < 2**62 else mix62(j, 0x5A9E)
 
 
 def _enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
