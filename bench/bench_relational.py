@@ -9,6 +9,13 @@ Three figures for our side, each timed inside ``export_dataset``:
 - validation: the full report over the written Parquet files (PK/FK/UNIQUE/NOT NULL/CHECK/type counts,
   per-column statistics), one aggregate query per table;
 - end to end: both, plus staging and the final rename (and zip/DuckDB when asked with --formats).
+With ``--cli`` it measures the issue's way instead: the real ``synth relational`` CLI as a subprocess
+(process wall time including interpreter start-up, imports, generation, the report and the files; peak
+RSS of the child from ``getrusage(RUSAGE_CHILDREN)``), ``synth --help`` start-up (best of 3), and the
+per-row Faker loop in the same script, printing the ratio (target: >= 45x the loop, peak < 1 GiB)::
+
+    python bench/bench_relational.py --cli --scale 10     # 17.1M rows, Parquet (add --formats for more)
+
 The baselines only build rows in memory (a per-row Faker loop and a per-row mimesis loop, on a subset;
 their rates are per row, so the subset does not flatter them). Peak memory is the process's max RSS
 (ru_maxrss). Wall and process CPU seconds are both printed: the machine is shared (the load average
@@ -22,6 +29,8 @@ import datetime as dt
 import os
 import random
 import resource
+import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -41,6 +50,8 @@ COUNTS = {
     "reviews": 500_000,
 }
 TARGET_ROWS_PER_S = 1_500_000
+TARGET_X_FAKER = 45  # end to end through the CLI, vs the per-row Faker loop (issue #11)
+TARGET_STARTUP_S = 0.3
 
 
 def peak_mib() -> float:
@@ -111,6 +122,85 @@ def ours(scale: float, keep: Path | None, formats: tuple[str, ...]) -> tuple[int
     return sum(counts.values()), timings, report
 
 
+def _synth_command() -> list[str]:
+    """The installed ``synth`` entry point beside this interpreter (what a user runs), else ``-m``."""
+    script = Path(sys.executable).parent / "synth"
+    return [str(script)] if script.exists() else [sys.executable, "-m", "synth_pipelines.cli"]
+
+
+def _child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = str(ROOT) + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
+    return env
+
+
+def help_startup(repeats: int = 3) -> float:
+    """Best wall time of ``synth --help`` (start-up: interpreter, imports, argument parsing)."""
+    times = []
+    for _ in range(repeats):
+        start = time.perf_counter()
+        subprocess.run([*_synth_command(), "--help"], env=_child_env(), check=True, capture_output=True)
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+def cli_run(scale: float, formats: str, out: Path) -> tuple[int, float, float]:
+    """(rows, process wall seconds, peak RSS MiB of the child) of one ``synth relational`` run."""
+    counts = {t: int(n * scale) for t, n in COUNTS.items()}
+    cmd = [
+        *_synth_command(),
+        "relational",
+        "--ddl",
+        str(ROOT / "data" / "schemas" / "library.sql"),
+        "--rows",
+        "0",
+        "--table-rows",
+        ",".join(f"{t}={n}" for t, n in counts.items()),
+        "--format",
+        formats,
+        "--seed",
+        "42",
+        "--provider",
+        "offline",
+        "--out",
+        str(out),
+    ]
+    start = time.perf_counter()
+    proc = subprocess.run(cmd, env=_child_env(), capture_output=True, text=True)
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise SystemExit(f"synth relational failed ({proc.returncode}): {proc.stderr.strip()[-500:]}")
+    # The largest RSS of any waited-for child: the --help runs are far smaller, so this is the CLI run's.
+    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
+    return sum(counts.values()), wall, peak
+
+
+def main_cli(args: argparse.Namespace) -> int:
+    load = os.getloadavg()
+    startup = help_startup()
+    out = args.out or Path(tempfile.mkdtemp(prefix="bench-relational-cli-"))
+    rows, wall, peak = cli_run(args.scale, args.formats, out)
+    faker_rate = faker_rows(args.baseline_rows)
+    ours_rate = rows / wall
+    ratio = ours_rate / faker_rate
+    print(f"synth relational CLI, library schema x{args.scale:g} ({rows:,} rows, --format {args.formats})")
+    print(
+        f"  machine: {os.cpu_count()} cores, load average {load[0]:.2f} / {load[1]:.2f} / {load[2]:.2f} "
+        "(1/5/15 min) at start (shared: wall figures are noisy)"
+    )
+    print(f"  synth --help start-up (best of 3): {startup:.2f} s (target < {TARGET_STARTUP_S} s)")
+    print(f"  process wall time end to end:      {wall:.2f} s = {ours_rate:,.0f} rows/s")
+    print(f"  peak RSS (child):                  {peak:,.0f} MiB")
+    print(f"  per-row Faker loop ({args.baseline_rows:,} rows, in memory only): {faker_rate:,.0f} rows/s")
+    print(
+        f"target: >= {TARGET_X_FAKER}x the Faker loop {'MET' if ratio >= TARGET_X_FAKER else 'NOT MET'} "
+        f"({ratio:,.1f}x); peak < 1024 MiB {'MET' if peak < 1024 else 'NOT MET'} ({peak:,.0f} MiB)"
+    )
+    if args.out is None:
+        shutil.rmtree(out, ignore_errors=True)
+    return 0
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--scale", type=float, default=1.0, help="multiply the row counts (10 = 17.1M rows)")
@@ -118,7 +208,10 @@ def main() -> int:
     parser.add_argument("--no-baselines", action="store_true")
     parser.add_argument("--formats", default="parquet", help="parquet (default) or e.g. parquet,csv,zip,duckdb")
     parser.add_argument("--out", type=Path, default=None, help="keep the output files here")
+    parser.add_argument("--cli", action="store_true", help="time the synth CLI as a subprocess (see above)")
     args = parser.parse_args()
+    if args.cli:
+        return main_cli(args)
 
     # One-time imports DuckDB's Arrow scan triggers on first use: process start-up, not generation.
     import pyarrow.dataset  # noqa: F401

@@ -21,6 +21,8 @@ PG_SCHEMAS = [
     TRICKY / "music_store.sql",
     TRICKY / "ecommerce.sql",
     TRICKY / "hr.sql",
+    TRICKY / "course_catalog.sql",
+    TRICKY / "hotel.sql",
 ]
 
 

@@ -21,7 +21,10 @@ from synth_pipelines.domains.relational.report import build_report
 from synth_pipelines.domains.relational.vocab import vocab
 from synth_pipelines_tests.relational.conftest import SAMPLES, TRICKY
 
-SCHEMAS = {p.stem: p for p in [*SAMPLES, TRICKY / "airline.sql", TRICKY / "clinic.sql", TRICKY / "music_store.sql"]}
+SCHEMAS = {
+    p.stem: p
+    for p in [*SAMPLES, TRICKY / "airline.sql", TRICKY / "clinic.sql", TRICKY / "music_store.sql", TRICKY / "hotel.sql"]
+}
 DAY_US = 86_400_000_000
 YEAR_US = 365 * DAY_US
 
@@ -49,6 +52,21 @@ EXPECTED: dict[str, list[tuple[str, str, str, int, tuple[str, str] | None]]] = {
         ("passengers", "registered_at", "date_of_birth", 18 * YEAR_US, None),
         ("bookings", "cancelled_at", "booked_at", 0, None),
         ("bookings", "flights.departure_at", "booked_at", 3600 * 1_000_000, ("flight_id", "flight_id")),
+        # two foreign keys to airports: one rule through each, naming it
+        ("flights", "departure_at", "airports[origin_id].opened_on", 0, ("origin_id", "airport_id")),
+        ("flights", "departure_at", "airports[destination_id].opened_on", 0, ("destination_id", "airport_id")),
+    ],
+    "hotel": [
+        ("stays", "check_out", "check_in", 0, None),
+        ("stays", "check_in", "guests.registered_at", 0, ("guest_id", "guest_id")),
+        ("stays", "check_in", "rooms.opened_on", 0, ("room_id", "room_id")),
+        # a window: after the stay's check-in and before its check-out
+        ("charges", "charged_at", "stays.check_in", 0, ("stay_id", "stay_id")),
+        ("charges", "stays.check_out", "charged_at", 0, ("stay_id", "stay_id")),
+        ("night_audits", "audit_date", "stays.check_in", 0, ("stay_id", "stay_id")),
+        ("night_audits", "stays.check_out", "audit_date", 0, ("stay_id", "stay_id")),
+        ("referrals", "created_at", "guests[referrer_id].registered_at", 0, ("referrer_id", "guest_id")),
+        ("referrals", "created_at", "guests[referred_id].registered_at", 0, ("referred_id", "guest_id")),
     ],
     "music_store": [
         ("employees", "hire_date", "birth_date", 18 * YEAR_US, None),
@@ -83,6 +101,7 @@ def count_rule(
     for side in (later, earlier):
         if "." in side:
             parent, column = side.split(".")
+            parent = parent.split("[")[0]  # guests[referrer_id]: the parent table, read through fk[0]
             assert fk is not None
             parent_frame = pl.read_parquet(out / f"{parent}.parquet")
             parent_frame = parent_frame.select(
@@ -139,6 +158,7 @@ PERSONS = {
     "airline": ("passengers", "first_name", "last_name"),
     "clinic": ("patients", "first_name", "last_name"),
     "music_store": ("customers", "first_name", "last_name"),
+    "hotel": ("guests", "full_name", None),
 }
 
 

@@ -63,10 +63,25 @@ def table_file_stems(names: Iterable[str]) -> dict[str, str]:
     return stems
 
 
-def csv_ready(block: pl.DataFrame) -> pl.DataFrame:
-    """TIME as ``HH:MM:SS`` (polars would print nanoseconds); everything else as the writer does."""
-    times = [pl.col(n).dt.strftime("%H:%M:%S") for n, d in block.schema.items() if d == pl.Time]
-    return block.with_columns(times) if times else block
+# Dialects whose booleans are integers: MySQL's BOOLEAN is TINYINT(1) and its LOAD DATA stores 'true' as 0
+# (or refuses it in strict mode); SQLite has no boolean type, and 'true' would stay TEXT in a NUMERIC column.
+BOOL_AS_INT_DIALECTS = frozenset({"mysql", "sqlite"})
+
+
+def csv_ready(block: pl.DataFrame, dialect: str | None = None) -> pl.DataFrame:
+    """TIME as ``HH:MM:SS`` (polars would print nanoseconds); booleans as 0/1 in dialects without boolean
+    literals (``BOOL_AS_INT_DIALECTS``); MySQL timestamps as its DATETIME literal ``YYYY-MM-DD HH:MM:SS.fff``
+    (UTC; MySQL does not read a ``T``/``Z`` ISO value in strict mode); everything else as the writer does."""
+    fixes = [pl.col(n).dt.strftime("%H:%M:%S") for n, d in block.schema.items() if d == pl.Time]
+    if dialect in BOOL_AS_INT_DIALECTS:
+        fixes += [pl.col(n).cast(pl.UInt8) for n, d in block.schema.items() if d == pl.Boolean]
+    if dialect == "mysql":
+        fixes += [
+            pl.col(n).dt.strftime("%Y-%m-%d %H:%M:%S%.3f")
+            for n, d in block.schema.items()
+            if isinstance(d, pl.Datetime)
+        ]
+    return block.with_columns(fixes) if fixes else block
 
 
 # Meanings whose values come from a small vocabulary: dictionary encoding pays off there. Keys, numbers,
@@ -90,14 +105,17 @@ def dictionary_columns(model: TableModel) -> list[str]:
 
 
 class CsvTableWriter(CsvBlockWriter):
-    """The foundation's CSV writer, plus TIME as ``HH:MM:SS`` and a header row even for an empty table."""
+    """The foundation's CSV writer, plus TIME as ``HH:MM:SS``, booleans as the dialect writes them
+    (``dialect`` in ``BOOL_AS_INT_DIALECTS``: 0/1, otherwise true/false as PostgreSQL and DuckDB read them)
+    and a header row even for an empty table."""
 
-    def __init__(self, path: Path, schema: pl.Schema) -> None:
+    def __init__(self, path: Path, schema: pl.Schema, dialect: str | None = None) -> None:
         super().__init__(path)
         self._names = schema.names()
+        self._dialect = dialect
 
     def _write(self, block: pl.DataFrame) -> None:
-        super()._write(csv_ready(block))
+        super()._write(csv_ready(block, self._dialect))
 
     def _close(self) -> None:
         if self._header:  # nothing was written: an empty table still gets its header row

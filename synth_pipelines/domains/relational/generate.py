@@ -27,6 +27,7 @@ import polars as pl
 
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans, stream_key
+from synth_pipelines.domains.relational.check_values import distinct_pairs, shape_columns, with_affix
 from synth_pipelines.domains.relational.constraints import (
     CheckEvaluator,
     ColumnRule,
@@ -44,7 +45,7 @@ from synth_pipelines.domains.relational.measures import (
 )
 from synth_pipelines.domains.relational.places import draw_places, plan_places
 from synth_pipelines.domains.relational.plan import Plan
-from synth_pipelines.domains.relational.realism import Derivation, Resolved, infer_spec, resolve
+from synth_pipelines.domains.relational.realism import Derivation, Resolved, fk_for_ref, infer_spec, resolve
 from synth_pipelines.domains.relational.spec import ColumnGen, Ref
 from synth_pipelines.domains.relational.values import (
     EPOCH,
@@ -82,6 +83,9 @@ class Component:
     fk: ForeignKey | None = None
     spec: ColumnSpec | None = None
     stride: int = 1
+    # Another component of the same key that this FK must differ from (CHECK (course_id <> prereq_id), both
+    # to one parent): this one draws from the parent's other rows, ``size`` = parent rows - 1.
+    distinct_from: int | None = None
 
 
 @dataclass
@@ -111,9 +115,13 @@ class TableModel:
         gens = resolved.spec.tables[table.name].columns
         self.specs = {c.name: _spec(schema, table, c, rules.get(c.name), gens[c.name]) for c in table.columns.values()}
         adjust_specs(table, self.specs)  # fractions in 0..1, years in the past, adults' birth years
+        shape_columns(schema, table, self.specs)  # LIKE, regex and modulo CHECKs shape the draws
+        # Columns a CHECK says differ (course_id <> prereq_id): two foreign keys to one parent never pick one row.
+        self.distinct = distinct_pairs(table)
         self.derivations: dict[str, Derivation] = resolved.derivations.get(table.name, {})
         self.derived_order: list[str] = resolved.order.get(table.name, [])
-        self.person = {c for c, g in gens.items() if g.generator == "person"}
+        # A regex CHECK decides the whole value; a person column with one is drawn from the pattern.
+        self.person = {c for c, g in gens.items() if g.generator == "person" and "shape" not in self.specs[c].extra}
         self.sums = resolved.sums.get(table.name, {})
         # City, region, country, codes, postal code, phone, currency, timezone, coordinates: one place per row.
         self.places = plan_places(table, self.specs, {c: g.generator for c, g in gens.items()})
@@ -127,11 +135,12 @@ class TableModel:
             c: durations[0] for c, s in self.specs.items() if s.semantic == "bytes" and durations and c not in self.sums
         }
         self.email_domains = next((g.domains for g in gens.values() if g.part == "email" and g.domains), None)
-        # The foreign key through which a derivation reads a parent's column, by parent table.
+        # The foreign key through which a derivation reads a parent's column, by parent reference (the parent
+        # table and, with several foreign keys to it, the one named).
         self.parent_fk = {
-            ref.table: next(fk for fk in table.foreign_keys if fk.ref_table == ref.table)
+            (ref.table, ref.via): fk_for_ref(table, ref)
             for d in self.derivations.values()
-            for ref in d.anchors
+            for ref in (*d.anchors, *d.uppers)
             if ref.table is not None
         }
         self.groups: list[KeyGroup] = []
@@ -178,6 +187,11 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
     elif t.kind in ("date", "timestamp", "timestamptz"):
         spec.lo = _as_temporal(rule.lo, t.kind, rule.lo_strict, +1)
         spec.hi = _as_temporal(rule.hi, t.kind, rule.hi_strict, -1)
+        if spec.lo is not None and spec.hi is not None and _gt_temporal(spec.lo, spec.hi):
+            raise ConstraintViolation(
+                f"{schema.source}:{column.line}: column {table.name}.{column.name} {t.sql}: its CHECKs leave no "
+                f"possible value (needs >= {spec.lo} and <= {spec.hi})"
+            )
     if spec.choices is not None:  # a spec's vocabulary (validated against ENUMs and IN lists)
         pass
     elif rule.choices is not None:
@@ -221,6 +235,17 @@ def _apply_gen(spec: ColumnSpec, gen: ColumnGen) -> None:
         start = dt.date.fromisoformat(gen.start) if gen.start else default[0]
         end = dt.date.fromisoformat(gen.end) if gen.end else default[1]
         spec.extra["dates"] = (start, end)
+
+
+def _gt_temporal(a: object, b: object) -> bool:
+    """``a > b`` for dates and datetimes mixed (a date is its midnight)."""
+
+    def as_dt(v: object) -> dt.datetime:
+        if isinstance(v, dt.datetime):
+            return v.replace(tzinfo=None) if v.tzinfo is None else v.astimezone(dt.UTC).replace(tzinfo=None)
+        return dt.datetime(v.year, v.month, v.day)  # type: ignore[attr-defined]
+
+    return as_dt(a) > as_dt(b)
 
 
 def _as_temporal(value: object, kind: str, strict: bool, direction: int) -> object:
@@ -307,6 +332,7 @@ class RelationalGenerator:
                     components.append(Component((col,), domain_size(spec), spec=spec))
                     taken.add(col)
             self._shrink(m, components)
+            _exclude_diagonal(m, components)
             overlap = {c for c in cols if c in assigned}
             link = self._link(m, overlap, components) if overlap else None
             if link is not None:
@@ -440,6 +466,10 @@ class RelationalGenerator:
                 permute(idx, min(c.size, LIMIT_62 - 1), key + i) if i == big else mix62(idx, key + 7 * i + 1) % c.size
                 for i, c in enumerate(comps)
             ]
+        for i, c in enumerate(comps):
+            if c.distinct_from is not None:
+                # Skip the other FK's parent row: j -> j + (j >= other), a bijection onto the rows != other.
+                parts[i] = parts[i] + (parts[i] >= parts[c.distinct_from])
         done[g_no] = parts
         return self._component_values(m, comps, parts, parent_rows)
 
@@ -496,7 +526,7 @@ class RelationalGenerator:
         n = idx.size
         out: dict[str, pl.Series] = {}
         for fk in m.fk_draws:
-            values, rows = self._draw_fk(m, fk, idx, block, tag)
+            values, rows = self._draw_fk(m, fk, idx, block, tag, _distinct_from(m, fk, parents))
             out.update(values)
             parents[fk.columns] = rows
         person: dict[str, pl.Series] | None = None
@@ -633,7 +663,12 @@ class RelationalGenerator:
             "email": _concat_str([local_first, ".", local_last, suffix, "@", domain]),
             "username": _concat_str([local_first, "_", local_last, suffix]),
         }
-        return {col: fit_length(parts[m.specs[col].extra["person"]], m.specs[col]).alias(col) for col in m.person}
+        return {
+            col: with_affix(m.specs[col], fit_length(parts[m.specs[col].extra["person"]], m.specs[col]), None).alias(
+                col
+            )
+            for col in m.person
+        }
 
     def anchor(self, table: str, column: str) -> tuple[np.ndarray, np.ndarray]:
         """A finished table's column as (int64 microseconds, is-set mask), drawing the table if needed."""
@@ -671,14 +706,24 @@ class RelationalGenerator:
         else:
             room = base - (lo_day - EPOCH).days * US_PER_DAY
         hi = np.full(n, d.hi_us, dtype=np.int64) if d.hi_us is not None else np.where(has_anchor, room, 0)
+        unit = US_PER_DAY if spec.type.kind == "date" else 1_000_000
+        top = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
+        for ref in d.uppers:  # a window: also at or before the earliest upper anchor (minus its gap)
+            values, is_set = self._anchor_values(m, ref, out, known, parents)
+            top = np.minimum(top, np.where(is_set, values - d.upper_gap_us, top))
+        capped = top != np.iinfo(np.int64).max
+        top_unit = np.where(capped, (top // unit) * unit, top)  # rounded down: a DATE by that midnight
+        if capped.any():
+            hi = np.where(capped & has_anchor, np.minimum(hi, top_unit - base), hi)
         hi = np.maximum(hi, d.lo_us)
         offset = d.lo_us + np.floor(rng.random(n) * (hi - d.lo_us + 1)).astype(np.int64)
         safe_base = np.where(has_anchor, base, 0)
         value = safe_base + offset if d.direction > 0 else safe_base - offset
         # Round away from the anchor: a DATE after a timestamp is the next midnight at least.
-        unit = US_PER_DAY if spec.type.kind == "date" else 1_000_000
         value = -(-value // unit) * unit if d.direction > 0 else (value // unit) * unit
         result = np.where(has_anchor, value, free_us)
+        # Never past the upper anchor (only an empty window, which resolve's inference never makes, stays late).
+        result = np.where(capped & (result > top_unit) & (~has_anchor | (top_unit >= safe_base)), top_unit, result)
         is_null = ~free_set if spec.null_share > 0 else np.zeros(n, dtype=bool)
         return _from_us(result, is_null, spec).alias(d.column)
 
@@ -693,7 +738,8 @@ class RelationalGenerator:
         if ref.table is None:
             series = out[ref.column] if ref.column in out else known[ref.column]
             return _to_us(series)
-        fk = m.parent_fk[ref.table]
+        fk = m.parent_fk[(ref.table, ref.via)]
+        assert fk is not None  # resolve() refused references without exactly one foreign key
         rows = parents[fk.columns]
         values, is_set = self.anchor(ref.table, ref.column)
         linked = rows >= 0
@@ -703,8 +749,10 @@ class RelationalGenerator:
         return values[at], linked & is_set[at]
 
     def _draw_fk(
-        self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str
+        self, m: TableModel, fk: ForeignKey, idx: np.ndarray, block: int, tag: str, avoid: np.ndarray | None = None
     ) -> tuple[dict[str, pl.Series], np.ndarray]:
+        """Parent row numbers for ``fk`` and their key values; ``avoid``: per row, a parent row this FK must
+        not pick (another FK's, under CHECK (referrer_id <> referred_id); -1 = none)."""
         n = idx.size
         rng = self.rng(m.table.name, f"fk:{','.join(fk.columns)}{tag}", block)
         parent_rows = self.plan.rows[fk.ref_table]
@@ -736,6 +784,10 @@ class RelationalGenerator:
                 j = _scatter(j, parent_rows)
                 if (m.table.name, fk.columns) in self.cover:
                     j = np.where(idx < parent_rows, _scatter(idx % parent_rows, parent_rows), j)
+                if avoid is not None and parent_rows > 1:
+                    # Among the other parent rows: j -> j + (j >= avoid) maps 0..rows-2 onto the rows != avoid.
+                    k = np.minimum(j, parent_rows - 2)
+                    j = np.where(avoid >= 0, k + (k >= avoid), j)
                 null = (rng.random(n) < 0.1) if nullable else np.zeros(n, dtype=bool)
         values = self.fk_values(m, fk, j)
         if null.any():
@@ -919,6 +971,32 @@ def _order_plain(columns: list[str], orders: list[OrderRule]) -> list[str]:
             result.extend(remaining)
             break
     return result
+
+
+def _distinct_from(m: TableModel, fk: ForeignKey, parents: dict[tuple[str, ...], np.ndarray]) -> np.ndarray | None:
+    """The parent rows an earlier-drawn FK to the same parent picked, when a CHECK says the two differ."""
+    if len(fk.columns) != 1:
+        return None
+    for cols, rows in parents.items():
+        other = next((f for f in m.table.foreign_keys if f.columns == cols), None)
+        if other is None or other is fk or (other.ref_table, other.ref_columns) != (fk.ref_table, fk.ref_columns):
+            continue
+        if len(cols) == 1 and frozenset((cols[0], fk.columns[0])) in m.distinct:
+            return rows
+    return None
+
+
+def _exclude_diagonal(m: TableModel, components: list[Component]) -> None:
+    """A key of two foreign keys to the same parent key with a CHECK that they differ (a course and its
+    prerequisite): the second draws among the parent's other rows, so no pair is (x, x)."""
+    for i, a in enumerate(components):
+        for b in components[i + 1 :]:
+            if a.fk is None or b.fk is None or b.distinct_from is not None or len(a.columns) + len(b.columns) != 2:
+                continue
+            same_parent = (a.fk.ref_table, a.fk.ref_columns) == (b.fk.ref_table, b.fk.ref_columns)
+            if same_parent and frozenset((a.columns[0], b.columns[0])) in m.distinct and a.size > 1:
+                b.distinct_from = i
+                b.size = a.size - 1
 
 
 def _explain(components: list[Component]) -> str:

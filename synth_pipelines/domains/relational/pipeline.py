@@ -203,7 +203,7 @@ def export_dataset(
                     )
                 ]
                 if want_csv:
-                    sinks.append((CsvTableWriter(csv[name], frame_schema), csv_thread))
+                    sinks.append((CsvTableWriter(csv[name], frame_schema, schema.dialect), csv_thread))
                 for sink, thread in sinks:
                     thread.submit(sink.__enter__)
                 try:

@@ -40,6 +40,7 @@ from synth_pipelines.domains.relational.spec import (
     TableSpec,
     parse_duration,
     parse_offset,
+    parse_ref,
     parse_rule,
 )
 from synth_pipelines.domains.relational.values import (
@@ -85,6 +86,8 @@ ROW_ORDER: list[tuple[re.Pattern[str], re.Pattern[str], str]] = [
 CREATION = re.compile(
     r"created|registered|joined|signed_?up|enrolled|hired|opened|founded|published|incorporated|established|since"
 )
+# A parent's end of life (or of stay): children's events fall before it as well as after its start.
+ENDS = re.compile(r"(^|_)(ends?|ended|finish(ed)?|check_?out|closes|closed|left|terminated|resigned)(_|$)")
 SCHEDULED = re.compile(r"depart|scheduled|appointment|reserved_for|(^|_)starts?(_|$)|start_time|event_|check_?in")
 BOOKING = re.compile(r"booked|booking|reserved_at|purchased|bought|ticketed")
 BIRTH = re.compile(r"birth|dob|born")
@@ -101,6 +104,9 @@ class Derivation:
     anchors: tuple[Ref, ...]
     lo_us: int
     hi_us: int | None  # None: up to the column's date range end (after) / start (before)
+    # ``after`` only: the value also stays at or before the earliest of these, minus ``upper_gap_us``
+    uppers: tuple[Ref, ...] = ()
+    upper_gap_us: int = 0
 
 
 @dataclass(frozen=True)
@@ -365,21 +371,33 @@ def _inferred_rules(schema: Schema, plan: Plan, table: Table) -> list[RuleSpec]:
     if first is not None and first not in locked:
         after: list[str] = []
         before: list[str] = []
+        ends: list[str] = []
         for fk in table.foreign_keys:
             if fk.ref_table == table.name or plan.is_deferred(fk):
                 continue
-            if sum(f.ref_table == fk.ref_table for f in table.foreign_keys) > 1:
-                continue  # two paths to one parent: a rule could not say which
-            parent_first = first_event(schema.tables[fk.ref_table])
+            parent = schema.tables[fk.ref_table]
+            parent_first = first_event(parent)
             if parent_first is None:
                 continue
-            ref = f"{fk.ref_table}.{parent_first}"
+            # Several foreign keys to one parent (sender and recipient): one rule through each, naming it.
+            several = sum(f.ref_table == fk.ref_table for f in table.foreign_keys) > 1
+            path = f"{fk.ref_table}[{','.join(fk.columns)}]" if several else fk.ref_table
+            ref = f"{path}.{parent_first}"
             if SCHEDULED.search(parent_first.lower()) and BOOKING.search(first.lower()):
                 before.append(f"{ref} >= {first} + 1h")
             else:
                 after.append(f"{first} >= {ref}")
+                # ...and before the parent's end (a charge before its stay's check-out), when the parent's end
+                # is derived after that start, so the window is never empty.
+                ends += [
+                    f"{path}.{late} >= {first}"
+                    for early, late, _ in _row_pairs(parent)
+                    if early == parent_first and ENDS.search(late.lower())
+                ]
         # One direction per column, so it can be derived: a booking keeps its "before the event" rules.
         rules.extend(before if before else after)
+        if not before and len(after) == 1:
+            rules.extend(ends)
     return [RuleSpec(check=r, origin="inferred") for r in rules]
 
 
@@ -465,6 +483,8 @@ def _check_gen(schema: Schema, table: Table, column: str, gen: ColumnGen, locked
         parse_offset(gen.offset or "", where)
     if g == "sum":
         _check_sum(schema, table, column, gen)
+    if (gen.until or gen.until_gap) and g != "after":
+        raise SpecError(f"{where}: 'until' needs generator 'after'")
     if g == "person" and gen.part is None:
         raise SpecError(f"{where}: generator 'person' needs a 'part' ({', '.join(PERSON_PARTS)})")
 
@@ -499,10 +519,15 @@ def _resolve_ref(schema: Schema, plan: Plan, table: Table, ref: Ref, where: str)
         return None
     if ref.table not in schema.tables:
         raise SpecError(f"{where}: unknown table {ref.table!r}")
-    fks = [fk for fk in table.foreign_keys if fk.ref_table == ref.table]
-    if len(fks) != 1:
-        raise SpecError(f"{where}: {table.name} has {len(fks)} foreign keys to {ref.table}; a rule needs exactly one")
-    fk = fks[0]
+    fk = fk_for_ref(table, ref)
+    if fk is None:
+        fks = [f for f in table.foreign_keys if f.ref_table == ref.table]
+        if ref.via:
+            raise SpecError(f"{where}: {table.name} has no foreign key ({', '.join(ref.via)}) to {ref.table}")
+        raise SpecError(
+            f"{where}: {table.name} has {len(fks)} foreign keys to {ref.table}; a rule needs exactly one"
+            + (f" (name one: {ref.table}[{','.join(fks[0].columns)}].{ref.column})" if fks else "")
+        )
     if fk.ref_table == table.name or plan.is_deferred(fk):
         raise SpecError(
             f"{where}: the foreign key to {ref.table} is a self-reference or closes a cycle; its parent "
@@ -516,8 +541,22 @@ def _resolve_ref(schema: Schema, plan: Plan, table: Table, ref: Ref, where: str)
     return fk
 
 
+def fk_for_ref(table: Table, ref: Ref) -> ForeignKey | None:
+    """The foreign key a parent reference reads through: the one named by ``via``, or the table's only one
+    to that parent (None when there is none or it is ambiguous)."""
+    fks = [fk for fk in table.foreign_keys if fk.ref_table == ref.table]
+    if ref.via is not None:
+        return next((fk for fk in fks if fk.columns == ref.via), None)
+    return fks[0] if len(fks) == 1 else None
+
+
 def _enforced(spec: TableSpec, rule: ParsedRule) -> bool:
     need = rule.gap_us + (1 if rule.strict else 0)
+    if rule.earlier.table is None:
+        gen = spec.columns[rule.earlier.column]
+        in_window = gen.generator == "after" and str(rule.later) in (gen.until or [])
+        if in_window and parse_duration(gen.until_gap or "0s", rule.earlier.column) >= need:
+            return True
     for side, other, direction in ((rule.later, rule.earlier, "after"), (rule.earlier, rule.later, "before")):
         if side.table is not None:
             continue
@@ -583,6 +622,13 @@ def wire(schema: Schema, plan: Plan, spec: GenerationSpec) -> GenerationSpec:
                 if gen.generator == want:
                     gen.of = [*(gen.of or []), str(other)] if str(other) not in (gen.of or []) else gen.of
                     gen.offset = _raise_min(gen.offset or "0s..end", need, where)
+                elif want == "before" and gen.generator == "after":
+                    # Already after its lower anchors: it also stays before this one (a window).
+                    gen.until = [*(gen.until or []), str(other)] if str(other) not in (gen.until or []) else gen.until
+                    if need > parse_duration(gen.until_gap or "0s", where):
+                        gen.until_gap = _min_offset(need)
+                    if r.origin == "inferred":  # an inferred window spreads over the whole stay, not its start
+                        gen.offset = f"{(gen.offset or '0s..end').partition('..')[0]}..end"
                 elif gen.generator == "date_range":
                     gen.generator = want  # type: ignore[assignment]
                     gen.of = [str(other)]
@@ -639,18 +685,23 @@ def resolve(schema: Schema, plan: Plan, spec: GenerationSpec) -> Resolved:
             if gen.generator not in ("after", "before"):
                 continue
             where = f"column {name}.{col}"
-            anchors = []
-            for text in gen.of or []:
-                table_part, _, column_part = text.rpartition(".")
-                ref = Ref(column_part, table_part or None if table_part != name else None)
-                fk = _resolve_ref(schema, plan, table, ref, where)
-                if fk is not None:
-                    resolved.anchor_columns.setdefault(fk.ref_table, set()).add(ref.column)
-                else:
-                    graph.add_edge(ref.column, col)
-                anchors.append(ref)
+            anchors, uppers = [], []
+            for texts, found in ((gen.of or [], anchors), (gen.until or [], uppers)):
+                for text in texts:
+                    ref = parse_ref(text, name)
+                    fk = _resolve_ref(schema, plan, table, ref, where)
+                    if fk is not None:
+                        resolved.anchor_columns.setdefault(fk.ref_table, set()).add(ref.column)
+                    else:
+                        graph.add_edge(ref.column, col)
+                    found.append(ref)
+            if uppers and gen.generator != "after":
+                raise SpecError(f"{where}: 'until' needs generator 'after'")
             lo, hi = parse_offset(gen.offset or "", where)
-            derivations[col] = Derivation(col, 1 if gen.generator == "after" else -1, tuple(anchors), lo, hi)
+            gap = parse_duration(gen.until_gap, where) if gen.until_gap else 0
+            derivations[col] = Derivation(
+                col, 1 if gen.generator == "after" else -1, tuple(anchors), lo, hi, tuple(uppers), gap
+            )
             graph.add_node(col)
         if not nx.is_directed_acyclic_graph(graph):
             cycle = " -> ".join(e[0] for e in nx.find_cycle(graph))

@@ -16,11 +16,12 @@ import duckdb
 import polars as pl
 
 from synth_pipelines.domains.relational.constraints import check_label, compile_checks, lock_down
-from synth_pipelines.domains.relational.ddl import Schema, Table
+from synth_pipelines.domains.relational.ddl import ForeignKey, Schema, Table
 from synth_pipelines.domains.relational.generate import RelationalGenerator
 from synth_pipelines.domains.relational.measures import measure_rules_report
 from synth_pipelines.domains.relational.places import place_rules_report
 from synth_pipelines.domains.relational.plan import Plan
+from synth_pipelines.domains.relational.realism import fk_for_ref
 
 SAMPLES = 5
 SAMPLE_ROWS = 2000  # samples come from the first rows only
@@ -320,11 +321,18 @@ def _as_timestamp(expr: str, kind: str) -> str:
     return expr
 
 
-def _rule_side(schema: Schema, table: Table, joins: dict[str, str], ref: Any) -> str:
-    """One side of a rule as SQL: ``c.col`` of the row, or the joined parent's column."""
+def _rule_side(schema: Schema, table: Table, joins: dict[tuple[str, ...], str], ref: Any) -> str:
+    """One side of a rule as SQL: ``c.col`` of the row, or the column of the parent joined through the
+    reference's foreign key."""
     owner = schema.tables[ref.table] if ref.table else table
-    where = f"{joins[ref.table]}." if ref.table else "c."
+    where = f"{joins[_ref_fk(table, ref).columns]}." if ref.table else "c."
     return _as_timestamp(where + q(ref.column), owner.columns[ref.column].type.kind)
+
+
+def _ref_fk(table: Table, ref: Any) -> ForeignKey:
+    fk = fk_for_ref(table, ref)
+    assert fk is not None  # resolve() refused references without exactly one foreign key
+    return fk
 
 
 def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: RelationalGenerator) -> list[dict[str, Any]]:
@@ -337,19 +345,20 @@ def rules_report(con: duckdb.DuckDBPyConnection, schema: Schema, gen: Relational
         if not rules:
             continue
         table = schema.tables[name]
-        joins: dict[str, str] = {}  # parent table -> alias
+        joins: dict[tuple[str, ...], str] = {}  # the foreign key's columns -> the alias of its parent
         join_sql: list[str] = []
-        for r in rules:
-            if r.fk is not None and r.fk.ref_table not in joins:
-                alias = f"p{len(joins)}"
-                joins[r.fk.ref_table] = alias
-                parent_cols = sorted(
-                    {ref.column for x in rules if x.fk is r.fk for ref in (x.rule.later, x.rule.earlier) if ref.table}
-                )
-                keys = ", ".join(f"{q(k)} AS {q(f'__k{i}')}" for i, k in enumerate(r.fk.ref_columns))
-                cols = ", ".join(q(c) for c in parent_cols)
-                on = " AND ".join(f"{alias}.{q(f'__k{i}')} = c.{q(c)}" for i, c in enumerate(r.fk.columns))
-                join_sql.append(f"LEFT JOIN (SELECT {keys}, {cols} FROM {q(r.fk.ref_table)}) AS {alias} ON {on}")
+        parent_refs = [ref for r in rules for ref in (r.rule.later, r.rule.earlier) if ref.table]
+        for ref in parent_refs:
+            fk = _ref_fk(table, ref)
+            if fk.columns in joins:
+                continue
+            alias = f"p{len(joins)}"
+            joins[fk.columns] = alias
+            parent_cols = sorted({x.column for x in parent_refs if _ref_fk(table, x) is fk})
+            keys = ", ".join(f"{q(k)} AS {q(f'__k{i}')}" for i, k in enumerate(fk.ref_columns))
+            cols = ", ".join(q(c) for c in parent_cols)
+            on = " AND ".join(f"{alias}.{q(f'__k{i}')} = c.{q(c)}" for i, c in enumerate(fk.columns))
+            join_sql.append(f"LEFT JOIN (SELECT {keys}, {cols} FROM {q(fk.ref_table)}) AS {alias} ON {on}")
         exprs: list[str] = []
         for r in rules:
             later, earlier = (_rule_side(schema, table, joins, ref) for ref in (r.rule.later, r.rule.earlier))

@@ -7,7 +7,8 @@ DDL's names alone; a partial spec from a file merges over it (``merge_spec``), a
 validates the result against the DDL before anything is drawn.
 
 Rule grammar (one comparison; ``table.column`` names a column of the parent row, reached through the
-table's one non-deferred foreign key to that table)::
+table's one non-deferred foreign key to that table; ``table[fk_col].column`` picks one of several
+foreign keys to the same table, e.g. ``sent_at >= users[recipient_id].created_at``)::
 
     later >= earlier            later > earlier            later >= earlier + 14d
     earlier <= later            earlier < later            (durations: s, m, h, d, w, y = 365 d)
@@ -60,7 +61,9 @@ class ColumnGen(BaseModel):
     - ``date_range``: between ``start`` and ``end`` (ISO dates).
     - ``after`` / ``before``: ``of`` (columns of the row or ``parent_table.column``) plus / minus
       ``offset`` (``14d..28d``; ``1s..end`` = up to the end of the date range): the latest anchor plus the
-      offset, or the earliest anchor minus it. The rules this implies hold by construction.
+      offset, or the earliest anchor minus it. The rules this implies hold by construction. ``after``
+      may also stay at or before ``until`` anchors (minus ``until_gap``): a charge between its stay's
+      check-in (``of``) and check-out (``until``).
     - ``person``: one person per row: ``part`` of that person (names, an email or username built from
       the same names on ``domains``).
     - ``sum``: ``of`` = ``[child.price]`` or ``[child.price, child.quantity]``: the sum over the child
@@ -84,6 +87,8 @@ class ColumnGen(BaseModel):
     end: str | None = None
     of: list[str] | None = None
     offset: str | None = None
+    until: list[str] | None = None
+    until_gap: str | None = None
     part: PersonPart | None = None
     domains: list[str] | None = None
     null_share: float | None = Field(None, ge=0, le=1)
@@ -202,9 +207,12 @@ class Ref:
 
     column: str
     table: str | None = None
+    via: tuple[str, ...] | None = None  # the foreign key's columns, when the table has several to ``table``
 
     def __str__(self) -> str:
-        return f"{self.table}.{self.column}" if self.table else self.column
+        if self.table is None:
+            return self.column
+        return f"{self.table}[{','.join(self.via)}].{self.column}" if self.via else f"{self.table}.{self.column}"
 
 
 @dataclass(frozen=True)
@@ -215,15 +223,22 @@ class ParsedRule:
     strict: bool
 
 
-_RULE = re.compile(
-    r"^\s*(?P<a>[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)?)\s*(?P<op>>=|<=|>|<)\s*"
-    r"(?P<b>[A-Za-z_][\w$]*(?:\.[A-Za-z_][\w$]*)?)\s*(?:\+\s*(?P<gap>\d+\s*[smhdwy]))?\s*$"
-)
+_NAME = r"[A-Za-z_][\w$]*"
+_REF = rf"{_NAME}(?:\[{_NAME}(?:\s*,\s*{_NAME})*\])?(?:\.{_NAME})?"
+_RULE = re.compile(rf"^\s*(?P<a>{_REF})\s*(?P<op>>=|<=|>|<)\s*(?P<b>{_REF})\s*(?:\+\s*(?P<gap>\d+\s*[smhdwy]))?\s*$")
 
 
-def _ref(text: str, own_table: str) -> Ref:
+def parse_ref(text: str, own_table: str) -> Ref:
+    """``column``, ``parent.column`` or ``parent[fk_col, ...].column`` as a ``Ref``."""
     table, _, column = text.rpartition(".")
-    return Ref(column, None if not table or table == own_table else table)
+    via = None
+    if table.endswith("]") and "[" in table:
+        table, _, cols = table[:-1].partition("[")
+        via = tuple(c.strip() for c in cols.split(","))
+    return Ref(column, None if not table or table == own_table else table, via if table != own_table else None)
+
+
+_ref = parse_ref
 
 
 def parse_rule(text: str, own_table: str) -> ParsedRule:

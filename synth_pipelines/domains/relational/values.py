@@ -20,7 +20,8 @@ import numpy as np
 import polars as pl
 import pyarrow as pa
 
-from synth_pipelines.domains.relational.ddl import Column, SqlType
+from synth_pipelines.domains.relational.check_values import draw_shaped, enumerate_shaped, is_shaped, shaped_domain_size
+from synth_pipelines.domains.relational.ddl import TEMPORAL_ROOM, Column, SqlType
 from synth_pipelines.domains.relational.vocab import faker_vocab, vocab
 
 EPOCH = dt.date(1970, 1, 1)
@@ -243,7 +244,8 @@ def typical_range(spec: ColumnSpec) -> tuple[float, float, str]:
 
 def draw_column(spec: ColumnSpec, rng: np.random.Generator, n: int) -> pl.Series:
     """``n`` values of an ordinary column (NULLs included at the spec's share)."""
-    values = _draw_values(spec, rng, n)
+    # A CHECK's LIKE, regex or modulo shapes the values (check_values.py).
+    values = draw_shaped(spec, rng, n, _draw_values) if is_shaped(spec) else _draw_values(spec, rng, n)
     if spec.null_share > 0 and n:
         nulls = rng.random(n) < spec.null_share
         if nulls.any():
@@ -367,7 +369,17 @@ def _date_bounds(spec: ColumnSpec) -> tuple[dt.date, dt.date]:
     lo = _as_date(lo)
     hi = _as_date(hi)
     a, b = max(lo, start), min(hi, end)
-    return (a, b) if a <= b else (lo, min(hi, lo + dt.timedelta(days=3650)))
+    if a <= b:
+        return a, b
+    # The CHECK moved the column out of its usual range (d > '2030-01-01'): the CHECK wins, and the values
+    # spread over ddl.TEMPORAL_ROOM (10 years; the parser refuses a lower bound without that much room
+    # before 9999-12-31) next to the bound it states (both bounds: between them).
+    width = TEMPORAL_ROOM
+    if spec.lo is not None and spec.hi is not None:
+        return lo, max(lo, min(hi, lo + width))
+    if spec.lo is not None:
+        return lo, lo + width
+    return (hi - width if hi - dt.date.min >= width else dt.date.min), hi
 
 
 def _as_date(v: Any) -> dt.date:
@@ -616,6 +628,10 @@ def uuid_strings(hi62: np.ndarray, lo62: np.ndarray) -> pl.Series:
 
 def domain_size(spec: ColumnSpec) -> int:
     """How many distinct values ``enumerate_column`` can produce for this column."""
+    return shaped_domain_size(spec, _domain_size) if is_shaped(spec) else _domain_size(spec)
+
+
+def _domain_size(spec: ColumnSpec) -> int:
     t = spec.type
     if "by_row" in spec.extra:
         return 2**62  # the list, then the list again with a number (Rock 2): distinct for every row
@@ -717,6 +733,15 @@ def _code_domain(spec: ColumnSpec) -> tuple[int, str]:
 
 def enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
     """The ``j``-th values of the column's domain: distinct ``j`` give distinct values."""
+    return enumerate_shaped(spec, j, _enumerate_column, _scramble) if is_shaped(spec) else _enumerate_column(spec, j)
+
+
+def _scramble(j: np.ndarray, size: int) -> np.ndarray:
+    """A bijection of ``[0, size)`` that makes consecutive keys look unrelated (pattern-shaped keys)."""
+    return permute(j, size, 0x5A9E) if size < 2**62 else mix62(j, 0x5A9E)
+
+
+def _enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
     t = spec.type
     j = np.asarray(j, dtype=np.int64)
     dtype = polars_dtype(t)
