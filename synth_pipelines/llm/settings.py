@@ -142,6 +142,11 @@ class LLMSettings(BaseSettings):
     token_budget: int | None = Field(None, ge=1, description="input+output tokens per run; unset = no limit")
     failure_budget: int = Field(20, ge=0, description="failed requests (after retries) a run tolerates")
     cache: bool = Field(True, description="read and write the response cache")
+    retry_failed: bool = Field(
+        False,
+        description="send requests that failed after retries in an earlier run again (default: the cache replays"
+        " the failure, so a finished run is reproduced exactly)",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -378,6 +383,14 @@ def add_provider_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="do not read or write the response cache",
     )
+    group.add_argument(
+        "--retry-failed",
+        dest="retry_failed",
+        action="store_const",
+        const=True,
+        default=None,
+        help="send requests that failed after retries in an earlier run again (default: replay the failure)",
+    )
 
 
 # Settings field -> the flag add_provider_args gives it (the dest is the field name).
@@ -386,6 +399,7 @@ _FLAGS: dict[str, str] = {
     "top_p": "--top-p", "top_k": "--top-k", "max_tokens": "--max-tokens", "max_retries": "--max-retries",
     "timeout_s": "--timeout", "max_concurrency": "--concurrency", "batch_size": "--batch-size",
     "token_budget": "--token-budget", "failure_budget": "--failure-budget", "cache": "--no-cache",
+    "retry_failed": "--retry-failed",
     "azure_api_version": "--azure-api-version",
 }  # fmt: skip
 
