@@ -199,6 +199,19 @@ def _user_errors() -> tuple[type[BaseException], ...]:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = 1  # stays 1 when an unexpected error escapes
+    try:
+        code = _main(argv)
+        return code
+    finally:
+        # A failed or refused run leaves no empty output folder it created (looked up, not imported:
+        # a command that never loaded the module created none).
+        atomic = sys.modules.get("synth_pipelines.core.atomic")
+        if atomic is not None:
+            atomic.settle_created_dirs(failed=code != 0)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     with sigterm_as_interrupt():
         try:

@@ -39,6 +39,7 @@ class Fault:
     finish_reason: str | None = None  # e.g. "length" (OpenAI) / "MAX_TOKENS" (Gemini): truncated
     echo_key: bool = False  # error body repeats the credential it got, as some providers do
     headers: dict[str, str] = field(default_factory=dict)  # extra reply headers, e.g. {"retry-after-ms": "200"}
+    no_choices: bool = False  # a 200 whose "choices" (OpenAI) / "candidates" (Gemini) list is empty
 
 
 @dataclass
@@ -284,19 +285,14 @@ class _Handler(BaseHTTPRequestHandler):
             message["tool_calls"] = [{"id": f"call_{counter}", "type": "function", "function": call}]
         usage = {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": len(text) // 4 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        choice = {"index": 0, "message": message, "finish_reason": (fault.finish_reason if fault else None) or "stop"}
         return {
             "id": f"chatcmpl-{counter}",
             "object": "chat.completion",
             "created": 1_700_000_000,
             "model": body.get("model", "stub"),
             "system_fingerprint": "fp_stub",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": (fault.finish_reason if fault else None) or "stop",
-                }
-            ],
+            "choices": [] if fault and fault.no_choices else [choice],
             "usage": usage,
         }
 
@@ -319,14 +315,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             out_parts = [{"text": text}]
         tokens_in, tokens_out = len(prompt) // 4 + 1, len(text) // 4 + 1
+        candidate = {
+            "content": {"role": "model", "parts": out_parts},
+            "finishReason": (fault.finish_reason if fault else None) or "STOP",
+            "index": 0,
+        }
         return {
-            "candidates": [
-                {
-                    "content": {"role": "model", "parts": out_parts},
-                    "finishReason": (fault.finish_reason if fault else None) or "STOP",
-                    "index": 0,
-                }
-            ],
+            "candidates": [] if fault and fault.no_choices else [candidate],
             "usageMetadata": {
                 "promptTokenCount": tokens_in,
                 "candidatesTokenCount": tokens_out,

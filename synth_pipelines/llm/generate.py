@@ -372,7 +372,12 @@ class LangChainGenerator:
             self._state.used_tokens += used_in + used_out
 
     def _invoke(self, runnable: Runnable, schema: type[BaseModel], request: LLMRequest) -> tuple[BaseModel, int, int]:
-        out: dict[str, Any] = runnable.invoke(list(request.messages))
+        try:
+            out: dict[str, Any] = runnable.invoke(list(request.messages))
+        except IndexError as exc:
+            # LangChain's OpenAI client indexes choices[0]: a 200 with an empty list (some proxies and
+            # compatible servers send one under load) is an empty answer, retried like one.
+            raise InvalidOutput("empty_output", "the provider answered with no choices") from exc
         raw = out.get("raw")
         usage = getattr(raw, "usage_metadata", None) or {}
         used = (int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))

@@ -29,7 +29,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -174,6 +174,27 @@ class LLMSettings(BaseSettings):
             _ProviderVariable(settings_cls, env_settings, provider, "azure_api_version", API_VERSION_VARIABLES),
             _ProviderVariable(settings_cls, dotenv_settings, provider, "azure_api_version", API_VERSION_VARIABLES),
         )
+
+    @field_validator("base_url")
+    @classmethod
+    def _checked_base_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host and a valid port, checked up front rather than on the first request."""
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value.strip())
+            port = parts.port  # raises on a port that is not a number in 0-65535
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"the scheme must be http or https, got {parts.scheme or 'none'!r}")
+        if not parts.hostname:
+            raise ValueError("the URL names no host")
+        if port == 0:
+            raise ValueError("port 0 is not a port a server listens on")
+        return value.strip()
 
     @model_validator(mode="after")
     def _provider_default_model(self) -> LLMSettings:
