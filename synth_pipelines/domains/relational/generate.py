@@ -163,6 +163,11 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
     elif t.kind in ("date", "timestamp", "timestamptz"):
         spec.lo = _as_temporal(rule.lo, t.kind, rule.lo_strict, +1)
         spec.hi = _as_temporal(rule.hi, t.kind, rule.hi_strict, -1)
+        if spec.lo is not None and spec.hi is not None and spec.lo > spec.hi:
+            raise ConstraintViolation(
+                f"{schema.source}:{column.line}: column {table.name}.{column.name} {t.sql}: its CHECKs "
+                f"leave no possible value (needs >= {spec.lo} and <= {spec.hi})"
+            )
     if spec.choices is not None:  # a spec's vocabulary (validated against ENUMs and IN lists)
         pass
     elif rule.choices is not None:

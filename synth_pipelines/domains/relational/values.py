@@ -365,7 +365,14 @@ def _date_bounds(spec: ColumnSpec) -> tuple[dt.date, dt.date]:
     lo = _as_date(lo)
     hi = _as_date(hi)
     a, b = max(lo, start), min(hi, end)
-    return (a, b) if a <= b else (lo, min(hi, lo + dt.timedelta(days=3650)))
+    if a <= b:
+        return a, b
+    # The CHECK's range lies outside the default window: a ten-year span at the bound(s) the CHECK sets
+    # (a lone CHECK (d < '1990-01-01') used to give lo > hi: "low >= high" or a negative UNIQUE capacity).
+    span = dt.timedelta(days=3650)
+    if spec.hi is not None and spec.lo is None:
+        return (hi - span if hi > dt.date.min + span else dt.date.min), hi
+    return lo, min(hi if spec.hi is not None else dt.date.max, lo + span if lo < dt.date.max - span else dt.date.max)
 
 
 def _as_date(v: Any) -> dt.date:
@@ -729,7 +736,14 @@ def enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
         step = number_step(t) or 0.01
         if t.kind == "int":
             return pl.Series(j + int(lo)).cast(dtype).alias(spec.name)
-        return numbers_to_series(math.ceil(lo / step) * step + j * step, t).alias(spec.name)
+        first = math.ceil(lo / step)
+        if abs(first) >= 2**52:
+            # Steps this far from zero are below float64's resolution (NUMERIC(38,10) starts at -1e28 in steps
+            # of 1e-10): every value came out equal and broke the UNIQUE. Count from the in-range step nearest 0.
+            _, hi = _key_number_bounds(spec)
+            top = int(np.max(j)) if len(j) else 0
+            first = min(max(0, first), math.floor(hi / step) - top)
+        return numbers_to_series(first * step + j * step, t).alias(spec.name)
     if t.kind == "date":
         lo, _ = _date_bounds(spec)
         return pl.Series((j + _days(lo)).astype(np.int32)).cast(pl.Date).alias(spec.name)
