@@ -195,7 +195,13 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """
     domain = sys.modules.get("synth_pipelines.core.domain")
     violation = getattr(domain, "ConstraintViolation", None)
-    return (OSError, ValueError) + ((violation,) if isinstance(violation, type) else ())
+    # DuckDB's own disk-full and memory errors are the machine's state, not a bug: one line naming the file.
+    duckdb = sys.modules.get("duckdb")
+    machine = tuple(
+        error for error in (getattr(duckdb, "IOException", None), getattr(duckdb, "OutOfMemoryException", None))
+        if isinstance(error, type)
+    )  # fmt: skip
+    return (OSError, ValueError, *machine) + ((violation,) if isinstance(violation, type) else ())
 
 
 def main(argv: Sequence[str] | None = None) -> int:

@@ -194,3 +194,22 @@ def test_a_run_failing_inside_the_output_set_leaves_no_empty_folder(
     (tmp_path / "kept").mkdir()
     refused(["relational", "--ddl", str(ddl), "--rows", "5", "--out", str(tmp_path / "kept")], tmp_path, capsys)
     assert (tmp_path / "kept").is_dir()
+
+
+def test_a_full_disk_while_duckdb_writes_is_one_line(
+    tmp_path: Path, write_ddl, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:  # fmt: skip
+    from synth_pipelines.domains.relational import pipeline
+
+    def full_disk(*args: object, **kwargs: object) -> object:
+        raise duckdb.IOException('IO Error: Could not write to file "dataset.duckdb": No space left on device')
+
+    monkeypatch.setattr(pipeline, "write_duckdb", full_disk)
+    ddl = write_ddl("CREATE TABLE t (id INT PRIMARY KEY);\n")
+    lines = refused(["relational", "--ddl", str(ddl), "--rows", "5", "--out", str(tmp_path / "out")], tmp_path, capsys)
+    assert len(lines) == 1 and "dataset.duckdb" in lines[0] and "No space left on device" in lines[0], lines
+
+
+def test_negative_sessions_per_user_is_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    lines = refused(["api-traces", "--sessions-per-user=-1,1", "--out", str(tmp_path / "out")], tmp_path, capsys)
+    assert len(lines) == 1 and "--sessions-per-user" in lines[0] and "'-1,1'" in lines[0], lines
