@@ -642,7 +642,9 @@ class _Parser:
         for prop in [*schema.expressions, *(properties.expressions if properties else [])]:
             label = next((lbl for cls, lbl in REFUSED_TABLE_PROPERTIES.items() if isinstance(prop, cls)), None)
             if label is not None:
-                text = prop.sql(dialect=self.dialect).strip("()")
+                text = prop.sql(dialect=self.dialect)
+                if text.startswith("(") and text.endswith(")"):  # "(LIKE p)": the clause without its brackets
+                    text = text[1:-1]
                 raise self.fail(
                     f"table {name}: {text if label in text.upper() else label + ' ' + text} is not supported: the "
                     "generator needs every column and constraint in this CREATE TABLE, and rows that any table "
