@@ -195,10 +195,29 @@ def _user_errors() -> tuple[type[BaseException], ...]:
     """
     domain = sys.modules.get("synth_pipelines.core.domain")
     violation = getattr(domain, "ConstraintViolation", None)
-    return (OSError, ValueError) + ((violation,) if isinstance(violation, type) else ())
+    # DuckDB's own disk-full and memory errors are the machine's state, not a bug: one line naming the file.
+    duckdb = sys.modules.get("duckdb")
+    machine = tuple(
+        error for error in (getattr(duckdb, "IOException", None), getattr(duckdb, "OutOfMemoryException", None))
+        if isinstance(error, type)
+    )  # fmt: skip
+    return (OSError, ValueError, *machine) + ((violation,) if isinstance(violation, type) else ())
 
 
 def main(argv: Sequence[str] | None = None) -> int:
+    code = 1  # stays 1 when an unexpected error escapes
+    try:
+        code = _main(argv)
+        return code
+    finally:
+        # A failed or refused run leaves no empty output folder it created (looked up, not imported:
+        # a command that never loaded the module created none).
+        atomic = sys.modules.get("synth_pipelines.core.atomic")
+        if atomic is not None:
+            atomic.settle_created_dirs(failed=code != 0)
+
+
+def _main(argv: Sequence[str] | None) -> int:
     arguments = list(sys.argv[1:] if argv is None else argv)
     with sigterm_as_interrupt():
         try:

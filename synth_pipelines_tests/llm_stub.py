@@ -5,8 +5,10 @@ It is schema-driven: it answers with an instance of the JSON schema found in the
 by a counter, so real ``ChatOpenAI`` / ``ChatGoogleGenerativeAI`` clients parse real answers. Tests
 may set ``responder`` to build answers from the prompt, and queue faults with ``inject``: HTTP
 statuses (429, 500, 401 echoing the key) with optional reply headers (``retry-after-ms``), timeouts,
-malformed JSON, schema-invalid, empty or truncated answers. It counts requests and the peak number in
-flight, and logs when each request arrived.
+malformed JSON, schema-invalid, empty or truncated answers. ``fault_every(n, faults)`` makes every n-th
+request (by arrival) fail with the next fault of a cycle, for as long as the stub runs; ``duplicate_items``
+makes a share of the array items repeat an item other answers also carry. It counts requests and the peak
+number in flight, and logs when each request arrived.
 
 Starts on 127.0.0.1, port 0, in a daemon thread; reads nothing from ``sys.argv`` or the environment.
 """
@@ -37,6 +39,7 @@ class Fault:
     finish_reason: str | None = None  # e.g. "length" (OpenAI) / "MAX_TOKENS" (Gemini): truncated
     echo_key: bool = False  # error body repeats the credential it got, as some providers do
     headers: dict[str, str] = field(default_factory=dict)  # extra reply headers, e.g. {"retry-after-ms": "200"}
+    no_choices: bool = False  # a 200 whose "choices" (OpenAI) / "candidates" (Gemini) list is empty
 
 
 @dataclass
@@ -57,6 +60,9 @@ class _State:
     peak_in_flight: int = 0
     counter: int = 0
     log: list[StubLog] = field(default_factory=list)
+    periodic_every: int = 0  # every n-th request gets the next of periodic_faults (0: off)
+    periodic_faults: tuple[Fault, ...] = ()
+    periodic_served: int = 0
 
 
 class _Server(ThreadingHTTPServer):
@@ -72,6 +78,8 @@ class LLMStub:
         # Answers that depend on the request's seed only, as a seeded provider's do (wins over ``responder``).
         self.seed_responder: SeedResponder | None = None
         self.delay = 0.0  # latency added to every answer
+        # Every k-th array item (k = this, 0: off) of an answer is replaced by an item shared by many answers.
+        self.duplicate_items = 0
         self._lock = threading.Lock()
         self._state = _State()
         handler = type("Handler", (_Handler,), {"stub": self})
@@ -105,12 +113,18 @@ class LLMStub:
         with self._lock:
             self._state.faults.extend(faults)
 
+    def fault_every(self, every: int, *faults: Fault) -> None:
+        """From now on every ``every``-th request (counted by arrival) fails with the next of ``faults``, cycling."""
+        with self._lock:
+            self._state.periodic_every, self._state.periodic_faults = every, faults
+
     def reset(self) -> None:
         with self._lock:
             self._state = _State()
         self.responder = None
         self.seed_responder = None
         self.delay = 0.0
+        self.duplicate_items = 0
 
     def close(self) -> None:
         self._server.shutdown()
@@ -126,7 +140,13 @@ class LLMStub:
             state.counter += 1
             if self.keep_log:
                 state.log.append(log)
-            return (state.faults.popleft() if state.faults else None), state.counter
+            if state.faults:
+                return state.faults.popleft(), state.counter
+            if state.periodic_every and state.periodic_faults and state.requests % state.periodic_every == 0:
+                fault = state.periodic_faults[state.periodic_served % len(state.periodic_faults)]
+                state.periodic_served += 1
+                return fault, state.counter
+            return None, state.counter
 
     def _end(self) -> None:
         with self._lock:
@@ -161,7 +181,12 @@ def instance_of(node: dict[str, Any], root: dict[str, Any], n: int, name: str, s
         return {k: instance_of(v, root, n, k, stub) for k, v in (node.get("properties") or {}).items()}
     if kind == "array":
         count = max(int(node.get("minItems", 0)), min(stub.items_per_array, int(node.get("maxItems", 10**6))))
-        return [instance_of(node.get("items", {}), root, n * 1000 + i, name, stub) for i in range(count)]
+        items = [instance_of(node.get("items", {}), root, n * 1000 + i, name, stub) for i in range(count)]
+        if stub.duplicate_items:
+            # Shared by every answer whose counter falls in the same block of 4: duplicates across requests.
+            shared = instance_of(node.get("items", {}), root, -(n // 4) - 1, name, stub)
+            items = [shared if i % stub.duplicate_items == 0 else item for i, item in enumerate(items)]
+        return items
     if kind == "integer":
         lo, hi = node.get("minimum"), node.get("maximum")
         return lo + n % (hi - lo + 1) if lo is not None and hi is not None else n
@@ -260,19 +285,14 @@ class _Handler(BaseHTTPRequestHandler):
             message["tool_calls"] = [{"id": f"call_{counter}", "type": "function", "function": call}]
         usage = {"prompt_tokens": len(prompt) // 4 + 1, "completion_tokens": len(text) // 4 + 1}
         usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+        choice = {"index": 0, "message": message, "finish_reason": (fault.finish_reason if fault else None) or "stop"}
         return {
             "id": f"chatcmpl-{counter}",
             "object": "chat.completion",
             "created": 1_700_000_000,
             "model": body.get("model", "stub"),
             "system_fingerprint": "fp_stub",
-            "choices": [
-                {
-                    "index": 0,
-                    "message": message,
-                    "finish_reason": (fault.finish_reason if fault else None) or "stop",
-                }
-            ],
+            "choices": [] if fault and fault.no_choices else [choice],
             "usage": usage,
         }
 
@@ -295,14 +315,13 @@ class _Handler(BaseHTTPRequestHandler):
         else:
             out_parts = [{"text": text}]
         tokens_in, tokens_out = len(prompt) // 4 + 1, len(text) // 4 + 1
+        candidate = {
+            "content": {"role": "model", "parts": out_parts},
+            "finishReason": (fault.finish_reason if fault else None) or "STOP",
+            "index": 0,
+        }
         return {
-            "candidates": [
-                {
-                    "content": {"role": "model", "parts": out_parts},
-                    "finishReason": (fault.finish_reason if fault else None) or "STOP",
-                    "index": 0,
-                }
-            ],
+            "candidates": [] if fault and fault.no_choices else [candidate],
             "usageMetadata": {
                 "promptTokenCount": tokens_in,
                 "candidatesTokenCount": tokens_out,

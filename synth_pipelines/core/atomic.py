@@ -43,6 +43,44 @@ _OWNER = re.compile(r"\.(?P<pid>\d+)@(?P<host>[A-Za-z0-9-]+)\.[A-Za-z0-9_]+(?:\.
 _DEFERRED_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 
 
+# Output folders this process created (check_writable_dir, output_set): a run that fails removes them again
+# when they are still empty, so a refused or failed run leaves no empty folder behind.
+_CREATED_DIRS: set[Path] = set()
+_CREATED_LOCK = threading.Lock()
+
+
+def _make_dirs(path: Path) -> None:
+    """``path.mkdir(parents=True, exist_ok=True)``, remembering which of the folders were new."""
+    missing = [p for p in (path, *path.parents) if not p.exists()]
+    path.mkdir(parents=True, exist_ok=True)
+    with _CREATED_LOCK:
+        _CREATED_DIRS.update(p.absolute() for p in missing)
+
+
+def remove_created_if_empty(path: str | os.PathLike[str]) -> None:
+    """Remove ``path`` and its parents that this process created, innermost first, while they are empty."""
+    for folder in (Path(path).absolute(), *Path(path).absolute().parents):
+        with _CREATED_LOCK:
+            if folder not in _CREATED_DIRS:
+                return
+            try:
+                folder.rmdir()
+            except OSError:  # not empty (another run's files, or ours from before): it stays
+                return
+            _CREATED_DIRS.discard(folder)
+
+
+def settle_created_dirs(failed: bool) -> None:
+    """End of a command: after a failure remove every folder it created that is still empty; forget them."""
+    with _CREATED_LOCK:
+        created = sorted(_CREATED_DIRS, key=lambda p: len(p.parts), reverse=True)  # innermost first
+        _CREATED_DIRS.clear()
+    if failed:
+        for folder in created:
+            with suppress(OSError):  # not empty: it stays
+                folder.rmdir()
+
+
 def owner_tag() -> str:
     """``<pid>@<host>``: who owns a temporary name (read back by ``clean_stale``)."""
     return f"{os.getpid()}@{HOST}"
@@ -253,9 +291,10 @@ def output_set(out_dir: str | os.PathLike[str], *, exclusive: bool = False) -> I
     On entry, staging, backup and temp files of dead runs in ``out_dir`` are removed (``clean_stale``).
     """
     out_dir = Path(out_dir)
-    out_dir.mkdir(parents=True, exist_ok=True)
+    _make_dirs(out_dir)
     clean_stale(out_dir)
     staging = Path(tempfile.mkdtemp(prefix=f"{STAGING_PREFIX}{owner_tag()}.", dir=out_dir))
+    committed = False
     try:
         yield staging
         moved: list[Path] | None = None
@@ -267,10 +306,13 @@ def output_set(out_dir: str | os.PathLike[str], *, exclusive: bool = False) -> I
                 exc.add_note(OUTPUT_COMPLETE)
             raise
         # Temp files of dead runs that wrote straight into a subfolder (``raw/``) before staging existed.
+        committed = True
         for folder in {(out_dir / rel).parent for rel in moved} - {out_dir}:
             clean_stale(folder)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
+        if not committed:
+            remove_created_if_empty(out_dir)
 
 
 @contextmanager
@@ -288,7 +330,7 @@ def check_writable_dir(path: str | os.PathLike[str]) -> Path:
     """Create ``path`` if needed and prove it is writable, or raise ``PermissionError`` naming it."""
     path = Path(path)
     try:
-        path.mkdir(parents=True, exist_ok=True)
+        _make_dirs(path)
         fd, probe = tempfile.mkstemp(prefix=".write-probe.", dir=path)
         os.close(fd)
         os.unlink(probe)

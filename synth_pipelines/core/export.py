@@ -202,19 +202,38 @@ class WriteBehind:
         self._pool = ThreadPoolExecutor(max_workers=1, thread_name_prefix=name)
         self._pending: deque[Future[Any]] = deque()
         self._depth = depth
+        # The first call that failed, in execution order: later calls on the same writer then fail too
+        # (a write to a file whose creation hit a full disk), and it is the first error that says why.
+        self._first_error: BaseException | None = None
+
+    def _call(self, fn: Callable[..., Any], *args: Any) -> Any:
+        try:
+            return fn(*args)
+        except BaseException as exc:
+            if self._first_error is None:
+                self._first_error = exc
+            raise
+
+    def _result(self, future: Future[Any]) -> None:
+        try:
+            future.result()
+        except BaseException:
+            if self._first_error is not None:
+                raise self._first_error from None
+            raise
 
     def submit(self, fn: Callable[..., Any], *args: Any) -> Future[Any]:
-        future = self._pool.submit(fn, *args)
+        future = self._pool.submit(self._call, fn, *args)
         if self._depth is not None:
             self._pending.append(future)
             while len(self._pending) > self._depth:
-                self._pending.popleft().result()
+                self._result(self._pending.popleft())
         return future
 
     def drain(self) -> None:
         """Wait for the bounded backlog, raising the first failed write's error."""
         while self._pending:
-            self._pending.popleft().result()
+            self._result(self._pending.popleft())
 
     def __enter__(self) -> WriteBehind:
         return self

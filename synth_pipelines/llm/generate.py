@@ -14,7 +14,9 @@ Retries run on tenacity: retryable failures (429, 5xx, timeouts, connection erro
 wait ``backoff_s * 2^(retry-1)`` (capped at ``max_backoff_s``) scaled by a jitter in [0.5, 1) derived
 from the request's cache key, so it is the same on every run; when the provider's error carries
 ``retry-after-ms`` / ``Retry-After``, that wait is used instead, capped at ``RETRY_AFTER_CAP_S``.
-A retry resends the same request (same seed), so retries never change the output.
+A retry resends the same request (same seed), so retries never change the output. A request that
+still fails is remembered in the cache as failed, so a rerun replays the failure rather than getting
+an answer the first run did not have (``--retry-failed`` sends it again; see ``cache.py``).
 Threads rather than asyncio: they were as fast here and avoid LangChain's per-event-loop clients.
 """
 
@@ -183,6 +185,7 @@ class LangChainGenerator:
         self._lock = threading.Lock()
         self._stats = GenerationStats()
         self._state = _RunState()
+        self._recorded_failures: list[str] = []  # keys this run remembered as failed (forgotten if it stops)
         self._sampling = {
             "temperature": settings.temperature,
             "top_p": settings.top_p,
@@ -227,6 +230,13 @@ class LangChainGenerator:
                 results[i] = LLMResult(value=value, source="cache")
             else:
                 pending.setdefault(key, []).append(i)
+        if pending and self._cache is not None and not self.settings.retry_failed:
+            # A request that failed for good in an earlier run fails the same way now, without being sent:
+            # the run that recorded it finished with that failure, and a rerun reproduces that run.
+            for key, error in self._cache.get_failures(list(pending)).items():
+                for i in pending.pop(key):
+                    results[i] = LLMResult(None, "cache", error)
+                self._count_failure(error.split(":", 1)[0] or "unknown")
         with self._lock:
             self._stats.cache_hits += len(requests) - sum(len(ix) for ix in pending.values())
         if pending:
@@ -245,8 +255,19 @@ class LangChainGenerator:
         self._raise_if_stopped()
         return [r for r in results if r is not None]
 
+    def _count_failure(self, reason: str) -> None:
+        with self._lock:
+            self._stats.failures += 1
+            self._stats.failure_reasons[reason] = self._stats.failure_reasons.get(reason, 0) + 1
+            if self._stats.failures > self.settings.failure_budget:
+                self._state.failure_budget_hit = True
+
     def _raise_if_stopped(self) -> None:
         state = self._state
+        if (state.fatal or state.failure_budget_hit) and self._recorded_failures and self._cache is not None:
+            # A run stopped by an outage or rejected credentials is no result to replay: its rerun asks again.
+            self._cache.forget_failures(self._recorded_failures)
+            self._recorded_failures = []
         if state.fatal:
             names = " or ".join(KEY_VARIABLES.get(self.provider, ()))
             raise ProviderAuthError(f"{self.provider} rejected the request credentials ({state.fatal}); check {names}")
@@ -285,11 +306,11 @@ class LangChainGenerator:
             return LLMResult(None, "llm", stop.reason, attempt.count, attempt.tokens_in, attempt.tokens_out)
         except Exception:
             reason = attempt.error.split(":", 1)[0] or "unknown"
-            with self._lock:
-                self._stats.failures += 1
-                self._stats.failure_reasons[reason] = self._stats.failure_reasons.get(reason, 0) + 1
-                if self._stats.failures > self.settings.failure_budget:
-                    self._state.failure_budget_hit = True
+            self._count_failure(reason)
+            if self._cache is not None:
+                self._cache.put_failure(key, attempt.error or reason, self.provider, self.settings.model)
+                with self._lock:
+                    self._recorded_failures.append(key)
             self._log.info(
                 "llm request %s failed after %d attempts: %s", request.tag, attempt.count, reason, extra=task
             )
@@ -351,7 +372,12 @@ class LangChainGenerator:
             self._state.used_tokens += used_in + used_out
 
     def _invoke(self, runnable: Runnable, schema: type[BaseModel], request: LLMRequest) -> tuple[BaseModel, int, int]:
-        out: dict[str, Any] = runnable.invoke(list(request.messages))
+        try:
+            out: dict[str, Any] = runnable.invoke(list(request.messages))
+        except IndexError as exc:
+            # LangChain's OpenAI client indexes choices[0]: a 200 with an empty list (some proxies and
+            # compatible servers send one under load) is an empty answer, retried like one.
+            raise InvalidOutput("empty_output", "the provider answered with no choices") from exc
         raw = out.get("raw")
         usage = getattr(raw, "usage_metadata", None) or {}
         used = (int(usage.get("input_tokens", 0)), int(usage.get("output_tokens", 0)))

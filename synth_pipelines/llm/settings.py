@@ -29,7 +29,7 @@ from contextvars import ContextVar
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import Field, SecretStr, ValidationError, model_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator, model_validator
 from pydantic.fields import FieldInfo
 from pydantic_settings import (
     BaseSettings,
@@ -142,6 +142,11 @@ class LLMSettings(BaseSettings):
     token_budget: int | None = Field(None, ge=1, description="input+output tokens per run; unset = no limit")
     failure_budget: int = Field(20, ge=0, description="failed requests (after retries) a run tolerates")
     cache: bool = Field(True, description="read and write the response cache")
+    retry_failed: bool = Field(
+        False,
+        description="send requests that failed after retries in an earlier run again (default: the cache replays"
+        " the failure, so a finished run is reproduced exactly)",
+    )
 
     @classmethod
     def settings_customise_sources(
@@ -169,6 +174,27 @@ class LLMSettings(BaseSettings):
             _ProviderVariable(settings_cls, env_settings, provider, "azure_api_version", API_VERSION_VARIABLES),
             _ProviderVariable(settings_cls, dotenv_settings, provider, "azure_api_version", API_VERSION_VARIABLES),
         )
+
+    @field_validator("base_url")
+    @classmethod
+    def _checked_base_url(cls, value: str | None) -> str | None:
+        """An http(s) URL with a host and a valid port, checked up front rather than on the first request."""
+        if value is None or not value.strip():
+            return None
+        from urllib.parse import urlsplit
+
+        try:
+            parts = urlsplit(value.strip())
+            port = parts.port  # raises on a port that is not a number in 0-65535
+        except ValueError as exc:
+            raise ValueError(f"not a valid URL ({exc})") from None
+        if parts.scheme not in ("http", "https"):
+            raise ValueError(f"the scheme must be http or https, got {parts.scheme or 'none'!r}")
+        if not parts.hostname:
+            raise ValueError("the URL names no host")
+        if port == 0:
+            raise ValueError("port 0 is not a port a server listens on")
+        return value.strip()
 
     @model_validator(mode="after")
     def _provider_default_model(self) -> LLMSettings:
@@ -378,6 +404,14 @@ def add_provider_args(parser: argparse.ArgumentParser) -> None:
         default=None,
         help="do not read or write the response cache",
     )
+    group.add_argument(
+        "--retry-failed",
+        dest="retry_failed",
+        action="store_const",
+        const=True,
+        default=None,
+        help="send requests that failed after retries in an earlier run again (default: replay the failure)",
+    )
 
 
 # Settings field -> the flag add_provider_args gives it (the dest is the field name).
@@ -386,6 +420,7 @@ _FLAGS: dict[str, str] = {
     "top_p": "--top-p", "top_k": "--top-k", "max_tokens": "--max-tokens", "max_retries": "--max-retries",
     "timeout_s": "--timeout", "max_concurrency": "--concurrency", "batch_size": "--batch-size",
     "token_budget": "--token-budget", "failure_budget": "--failure-budget", "cache": "--no-cache",
+    "retry_failed": "--retry-failed",
     "azure_api_version": "--azure-api-version",
 }  # fmt: skip
 

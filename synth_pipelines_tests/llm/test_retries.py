@@ -119,3 +119,18 @@ def test_retry_after_header_parsing():
     except RuntimeError as wrapped:
         assert retry_after_s(wrapped) == pytest.approx(4.0)
     assert retry_after_s(ValueError("no response")) is None
+
+
+@pytest.mark.parametrize("provider", PROVIDERS)
+def test_an_answer_with_no_choices_is_an_empty_answer_and_retried(llm_stub: LLMStub, tmp_path: Path, provider: str):
+    # A 200 whose choices (OpenAI) / candidates (Gemini) list is empty: the OpenAI client raised IndexError,
+    # which was not retried and was reported as error_IndexError.
+    llm_stub.inject(Fault(no_choices=True))
+    gen = build_generator(settings_for(llm_stub, provider, max_concurrency=1), tmp_path)
+    result = gen.generate(requests(1), Shelf)[0]
+    assert isinstance(result.value, Shelf) and result.attempts == 2
+    llm_stub.inject(Fault(no_choices=True))
+    once = build_generator(settings_for(llm_stub, provider, max_concurrency=1, max_retries=0, cache=False), tmp_path)
+    failed = once.generate(requests(1, start=7), Shelf)[0]
+    assert failed.value is None
+    assert set(once.stats.failure_reasons) <= {"empty_output", "invalid_output"}, once.stats.failure_reasons

@@ -52,6 +52,10 @@ OPTIONAL_FIELDS = ("description", "methods", "error_rates", "query_params", "par
 METHODS = ("GET", "POST", "PUT", "PATCH", "DELETE")
 QUERY_KINDS = ("search_term", "page", "int")
 PROBABILITY_TOLERANCE = 1e-6
+# Upper bounds a workflow's numbers must respect: beyond them the simulated timestamps leave the calendar
+# (1e308 ms overflowed a datetime in polars). An hour per call and a day's mean pause are far past real use.
+MAX_RESPONSE_MS = 3_600_000.0
+MAX_THINK_TIME_S = 86_400.0
 BUILTIN_PACKAGE = "synth_pipelines.domains.api_traces.workflows"
 
 # Values in messages: a YAML file can hold a huge value (aliases share it, so it loads small); its
@@ -253,8 +257,11 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
         value = _number(ms)
         if endpoint not in defined:
             problems.append(f"avg_response_times of {endpoint}: endpoint is not defined")
-        elif value is None or not math.isfinite(value) or value <= 0:
-            problems.append(f"avg_response_times of {endpoint}: expected a positive number of ms, got {shown(ms)}")
+        elif value is None or not math.isfinite(value) or not 0 < value <= MAX_RESPONSE_MS:
+            problems.append(
+                f"avg_response_times of {endpoint}: expected a positive number of ms up to {MAX_RESPONSE_MS:.0f} "
+                f"(an hour), got {shown(ms)}"
+            )
         else:
             times[endpoint] = value
     for endpoint in sorted(defined - set(raw_times)):
@@ -263,8 +270,11 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
     methods, error_rates, query_params, parameters = _check_extras(data, defined, problems)
     if "think_time_mean_s" in data:
         think = _number(data["think_time_mean_s"])
-        if think is None or not math.isfinite(think) or think < 0:
-            problems.append(f"think_time_mean_s: expected seconds >= 0, got {shown(data['think_time_mean_s'])}")
+        if think is None or not math.isfinite(think) or not 0 <= think <= MAX_THINK_TIME_S:
+            problems.append(
+                f"think_time_mean_s: expected seconds from 0 to {MAX_THINK_TIME_S:.0f} (a day), "
+                f"got {shown(data['think_time_mean_s'])}"
+            )
 
     # Reachability: every endpoint must be able to end its session (walk the positive edges backwards).
     if not problems:
@@ -306,8 +316,15 @@ def workflow_from_dict(data: Any, source: str = "<workflow>") -> Workflow:
 def _check_extras(
     data: Mapping[str, Any], defined: set[str], problems: list[str]
 ) -> tuple[dict[str, str], dict[str, float], dict[str, dict[str, Any]], dict[str, Any]]:
+    def mapping(key: str, shape: str) -> Mapping[Any, Any]:
+        value = data.get(key) or {}
+        if isinstance(value, Mapping):
+            return value
+        problems.append(f"{key}: expected a mapping of {shape}, got {shown(value)}")
+        return {}
+
     methods: dict[str, str] = {}
-    for endpoint, method in (data.get("methods") or {}).items():
+    for endpoint, method in mapping("methods", "endpoint -> HTTP method").items():
         if endpoint not in defined:
             problems.append(f"methods of {endpoint}: endpoint is not defined")
         elif method not in METHODS:
@@ -315,7 +332,7 @@ def _check_extras(
         else:
             methods[endpoint] = method
     error_rates: dict[str, float] = {}
-    for endpoint, rate in (data.get("error_rates") or {}).items():
+    for endpoint, rate in mapping("error_rates", "endpoint -> share").items():
         value = _number(rate)
         if endpoint not in defined:
             problems.append(f"error_rates of {endpoint}: endpoint is not defined")
@@ -324,7 +341,7 @@ def _check_extras(
         else:
             error_rates[endpoint] = value
     query_params: dict[str, dict[str, Any]] = {}
-    for endpoint, params in (data.get("query_params") or {}).items():
+    for endpoint, params in mapping("query_params", "endpoint -> {name -> kind}").items():
         if endpoint not in defined:
             problems.append(f"query_params of {endpoint}: endpoint is not defined")
             continue
@@ -340,7 +357,7 @@ def _check_extras(
                 )
         query_params[endpoint] = dict(params)
     parameters: dict[str, Any] = {}
-    for pname, spec in (data.get("parameters") or {}).items():
+    for pname, spec in mapping("parameters", "placeholder -> 'user' or {min, max}").items():
         if spec == "user":
             parameters[pname] = spec
         elif (
@@ -386,7 +403,11 @@ def load_workflow(ref: str | os.PathLike[str]) -> Workflow:
     if not path.is_file():
         known = ", ".join(builtin_workflows())
         raise FileNotFoundError(f"workflow {text_ref!r} is neither a built-in ({known}) nor an existing file")
-    return parse_workflow(path.read_text(), str(path))
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError as exc:
+        raise WorkflowError(str(path), [f"not a UTF-8 text file (byte {exc.start}): a workflow is YAML text"]) from None
+    return parse_workflow(text, str(path))
 
 
 def dump_workflow(workflow: Workflow) -> str:

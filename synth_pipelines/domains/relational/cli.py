@@ -117,6 +117,10 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
                 raise CliError(str(exc)) from None
     else:  # deterministic: LangChain is never imported
         prepared = prepare(args.ddl, cfg, args.seed)
+    from synth_pipelines.domains.relational.ddl import skipped_statement_warnings
+
+    for line in skipped_statement_warnings(prepared.schema):
+        print(f"relational: {line}", file=sys.stderr)
     ai = prepared.generator.resolved.ai
     if cfg.instructions and not ai:
         print("relational: --instructions are used only with an LLM provider; this run is offline", file=sys.stderr)

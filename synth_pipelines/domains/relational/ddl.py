@@ -483,6 +483,7 @@ class _Parser:
         self.enums: dict[str, tuple[str, ...]] = {}
         self.statements: list[Statement] = []
         self._current: Statement | None = None
+        self._qualifiers: dict[str, str] = {}  # table -> the schema it was qualified with ("" if none)
         # (table, columns, statement, line) of each UNIQUE NULLS NOT DISTINCT, checked once NOT NULLs are known.
         self._nulls_not_distinct: list[tuple[str, tuple[str, ...], int, int]] = []
 
@@ -607,11 +608,27 @@ class _Parser:
     # CREATE TABLE -----------------------------------------------------------------------------
     def create_table(self, tree: exp.Create) -> None:
         schema = tree.this
+        properties = tree.args.get("properties")
         if not isinstance(schema, exp.Schema):
+            partition = properties.find(exp.PartitionedOfProperty) if properties else None
+            if partition is not None:
+                raise self.fail(
+                    f"table {self.name(schema)}: PARTITION OF {self.name(partition.this)} is not supported: "
+                    "generate the parent table (its rows cover every partition)"
+                )
             raise self.fail("CREATE TABLE ... AS SELECT (or LIKE) has no column definitions to generate")
         name = self.name(schema.this)
+        qualifier = schema.this.text("db") if isinstance(schema.this, exp.Table) else ""
         if name in self.tables:
+            earlier = self._qualifiers.get(name, "")
+            if earlier != qualifier:
+                both = " and ".join(f"{q}.{name}" if q else name for q in (earlier, qualifier))
+                raise self.fail(
+                    f"tables {both}: schemas are not supported, and both would be table {name!r}; rename one",
+                    schema.this,
+                )
             raise self.fail(f"table {name!r} is defined twice", schema.this)
+        self._qualifiers[name] = qualifier
         twin = next((t for t in self.tables if t.casefold() == name.casefold()), None)
         if twin is not None:
             raise self.fail(
@@ -622,17 +639,20 @@ class _Parser:
         stmt = self._current
         assert stmt is not None
         table = Table(name, {}, statement=stmt.index, line=_node_line(schema.this) or stmt.line)
-        properties = tree.args.get("properties")
         for prop in [*schema.expressions, *(properties.expressions if properties else [])]:
             label = next((lbl for cls, lbl in REFUSED_TABLE_PROPERTIES.items() if isinstance(prop, cls)), None)
             if label is not None:
-                text = prop.sql(dialect=self.dialect).strip("()")
+                text = prop.sql(dialect=self.dialect)
+                if text.startswith("(") and text.endswith(")"):  # "(LIKE p)": the clause without its brackets
+                    text = text[1:-1]
                 raise self.fail(
                     f"table {name}: {text if label in text.upper() else label + ' ' + text} is not supported: the "
                     "generator needs every column and constraint in this CREATE TABLE, and rows that any table "
                     "accepts; write the table out in full",
                     line=_node_line(prop) or stmt.line,
                 )
+        if not any(isinstance(item, exp.ColumnDef) for item in schema.expressions):
+            raise self.fail(f"table {name} has no columns: a table needs at least one column to generate", schema.this)
         self.tables[name] = table
         for item in schema.expressions:
             if isinstance(item, exp.ColumnDef):
@@ -816,6 +836,15 @@ class _Parser:
             shown = text if len(text) <= 60 else text[:57] + "..."
             raise self.fail(f"table {table.name}: {label}({shown}) uses {problem}", node)
         cols = tuple(dict.fromkeys(self.name(c) for c in expr.find_all(exp.Column)))
+        if not cols:
+            # No row can change its outcome: it holds for every table or for none (CHECK (1 = 0)).
+            text = " ".join(expr.sql(dialect=self.dialect).split())
+            shown = text if len(text) <= 60 else text[:57] + "..."
+            label = f"CHECK {name} " if name else "CHECK "
+            raise self.fail(
+                f"table {table.name}: {label}({shown}) names no column: it holds for every row or for none; remove it",
+                node,
+            )
         table.checks.append(Check(table.name, name, expr, cols, stmt.index, _node_line(node) or stmt.line))
 
     # CREATE UNIQUE INDEX ----------------------------------------------------------------------
@@ -1016,6 +1045,29 @@ def _node_line(node: exp.Expression) -> int | None:
         if line:
             return int(line)
     return None
+
+
+# Statements the generator skips that change what a database would hold: each gets a warning line.
+_WARNED_STATEMENT = re.compile(
+    r"\s*(DROP|INSERT|UPDATE|DELETE|MERGE|TRUNCATE|GRANT|REVOKE|COPY"
+    r"|CREATE\s+(?:OR\s+REPLACE\s+)?(?:MATERIALIZED\s+|TEMP(?:ORARY)?\s+)?VIEW"
+    r"|CREATE\s+(?:OR\s+REPLACE\s+)?(?:TRIGGER|FUNCTION|PROCEDURE|RULE|POLICY))\b",
+    re.I,
+)
+
+
+def skipped_statement_warnings(schema: Schema) -> list[str]:
+    """One line per skipped statement that would change a real database (DROP, INSERT, VIEW, GRANT ...)."""
+    lines = []
+    for stmt in schema.statements:
+        found = _WARNED_STATEMENT.match(stmt.text) if stmt.kind == "ignored" else None
+        if found is not None:
+            word = " ".join(found.group(1).upper().split())
+            lines.append(
+                f"{schema.source}:{stmt.line}: warning: statement {stmt.index + 1} ({stmt.summary}) skipped: "
+                f"{word} statements do not shape generated data"
+            )
+    return lines
 
 
 def parse_ddl(text: str, source: str = "<ddl>", dialect: str | None = None) -> Schema:

@@ -78,8 +78,11 @@ def _type_violation(table: Table, col: str) -> str | None:
         values = ", ".join("'" + v.replace("'", "''") + "'" for v in t.enum_values)
         cond = f"{c} NOT IN ({values})"
     elif t.kind == "decimal":
-        limit = 10 ** ((t.precision or 18) - (t.scale or 0))
-        cond = f"abs({c}) >= {limit} OR {c} <> round({c}, {t.scale or 0})"
+        precision, scale = t.precision or 18, t.scale or 0
+        # A cast, not a comparison with 10^(p-s): that literal overflows a DECIMAL(38, s) column's own type
+        # (NUMERIC(38,10) failed the report step). A cast rounds extra decimals, so those are compared apart.
+        fits = f"TRY_CAST({c} AS DECIMAL({precision}, {scale})) IS NULL OR " if precision <= 38 else ""
+        cond = f"{fits}{c} <> round({c}, {scale})"
     elif t.kind == "uuid":
         cond = f"TRY_CAST({c} AS UUID) IS NULL"
     else:

@@ -761,7 +761,14 @@ def _enumerate_column(spec: ColumnSpec, j: np.ndarray) -> pl.Series:
         step = number_step(t) or 0.01
         if t.kind == "int":
             return pl.Series(j + int(lo)).cast(dtype).alias(spec.name)
-        return numbers_to_series(math.ceil(lo / step) * step + j * step, t).alias(spec.name)
+        first = math.ceil(lo / step)
+        if abs(first) >= 2**52:
+            # Steps this far from zero are below float64's resolution (NUMERIC(38,10) starts at -1e28 in steps
+            # of 1e-10): every value came out equal and broke the UNIQUE. Count from the in-range step nearest 0.
+            _, hi = _key_number_bounds(spec)
+            top = int(np.max(j)) if len(j) else 0
+            first = min(max(0, first), math.floor(hi / step) - top)
+        return numbers_to_series(first * step + j * step, t).alias(spec.name)
     if t.kind == "date":
         lo, _ = _date_bounds(spec)
         return pl.Series((j + _days(lo)).astype(np.int32)).cast(pl.Date).alias(spec.name)
