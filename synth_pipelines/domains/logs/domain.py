@@ -23,7 +23,7 @@ from pydantic import BaseModel, Field, ValidationInfo, field_validator
 from synth_pipelines.core.domain import ConstraintViolation, Domain, ProgressFn, RunContext, Schema, Tables
 from synth_pipelines.core.export import JsonlBlockWriter, ParquetBlockWriter, TextBlockWriter, WriteBehind
 from synth_pipelines.core.limits import log_range_problem
-from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
+from synth_pipelines.core.rng import BLOCK_ROWS, block_spans, record_rng
 from synth_pipelines.core.validate import ValidationOutcome, validate_frame
 from synth_pipelines.domains.logs.fields import Inventory
 from synth_pipelines.domains.logs.lines import normalize_values, parse_lines, to_lines, to_raw_lines
@@ -130,7 +130,7 @@ class LogWriters:
         self, clean: pl.DataFrame, block: int, first_line: int, clean_lines: pl.Series
     ) -> tuple[pl.Series, pl.DataFrame]:
         """The block's invalid mirror lines and manifest, numbered from ``first_line``."""
-        rng = block_rng(self.seed, self.domain.name, "mirror", block)
+        rng = record_rng(self.seed, self.domain.name, "mirror", block)
         return make_invalid(clean, self.domain.inventory, rng, first_line, clean_lines)
 
     def write_mirror(self, mirror: tuple[pl.Series, pl.DataFrame]) -> None:
@@ -158,11 +158,11 @@ class LogDomain(Domain):
         return np.arange(clean.height) // self.block_records
 
     def clean_block(self, cfg: LogConfig, seed: int, block: int, start: int, n: int) -> pl.DataFrame:
-        return self.draw_block(cfg, seed, block_rng(seed, self.name, "records", block), start, n)
+        return self.draw_block(cfg, seed, record_rng(seed, self.name, "records", block), start, n)
 
     def raw_block(self, cfg: LogConfig, seed: int, block: int, start: int, n: int) -> pl.DataFrame:
         clean = self.clean_block(cfg, seed, block, start, n)
-        lines = to_raw_lines(clean, self.inventory, block_rng(seed, self.name, "raw-style", block))
+        lines = to_raw_lines(clean, self.inventory, record_rng(seed, self.name, "raw-style", block))
         return lines.alias("line").to_frame()
 
     def draw(self, cfg: LogConfig, seed: int, ctx: RunContext) -> Tables:
