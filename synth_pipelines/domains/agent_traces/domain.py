@@ -20,7 +20,7 @@ class AgentTracesConfig(LogConfig):
 class AgentTracesDomain(LogDomain):
     name = "agent_traces"
     cli_name = "agent-logs"
-    version = "1.1.0"
+    version = "1.2.0"
     description = "Agent run traces, one line per step (plan, tool and model calls, final), with an invalid mirror."
     config_model: ClassVar[type[LogConfig]] = AgentTracesConfig
     inventory = INVENTORY

@@ -220,7 +220,7 @@ def walks_outcome(calls: pl.DataFrame, workflow: Workflow) -> CheckOutcome:
 class ApiTracesDomain(Domain):
     name = "api_traces"
     cli_name = "api-traces"
-    version = "2"
+    version = "3"
     description = "API call traces walking a declared Markov-chain workflow, with labelled cascade failures."
     config_model = ApiTracesConfig
     has_raw_form = True

@@ -184,7 +184,7 @@ def fraud_rows_of(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
 
 class FinancialScenario(Scenario):
     name = "financial"
-    version = "1"
+    version = "2"
     summary = "Transactions (card, ACH, wire, crypto, P2P) with accounts, merchants and labelled fraud"
     system_description = (
         "You write bank-statement descriptions and short fraud-analyst notes for synthetic payment "

@@ -170,7 +170,7 @@ class Encounter(BaseModel):
 
 class HealthcareScenario(Scenario):
     name = "healthcare"
-    version = "1"
+    version = "2"
     summary = "Clinical encounters by speciality: synthetic patients, vitals, ICD-10 diagnoses, orders, notes"
     system_description = (
         "You write concise clinical documentation for synthetic patients. Stay consistent with the "

@@ -215,7 +215,7 @@ class SupportTicket(BaseModel):
 
 class TechSupportScenario(Scenario):
     name = "tech-support"
-    version = "1"
+    version = "2"
     summary = "Support tickets: product, channel, category, priority, conversation, resolution, satisfaction"
     system_description = (
         "You write realistic customer-support tickets for software and consumer-electronics products. "
