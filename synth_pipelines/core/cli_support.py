@@ -22,6 +22,7 @@ import typing
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, NoReturn
 
@@ -384,3 +385,57 @@ def report_interrupt(exc: KeyboardInterrupt) -> int:
     else:
         print(f"synth: interrupted ({name}); nothing was written", file=sys.stderr)
     return code
+
+
+# ---- shards (core/shards.py, docs/scale-out.md): one set of flags for every command that shards ----
+
+
+def add_shard_flags(cmd: argparse.ArgumentParser) -> None:
+    """``--shards K [--shard i] [--workers N] [--compact]`` on a command whose domain can shard."""
+    group = cmd.add_argument_group("scale-out (docs/scale-out.md)")
+    group.add_argument(
+        "--shards",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="make the dataset as K shards: part files <name>/part-0000i-of-0000K.<ext> plus a manifest per "
+        "shard and _manifest.json for the set (published together); without --shard, all K shards run",
+    )
+    group.add_argument(
+        "--shard", type=non_negative_int, default=None, metavar="I", help="write shard I (0 .. K-1) of --shards alone"
+    )
+    group.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N", help="processes running the shards at once"
+    )
+    group.add_argument(
+        "--compact",
+        action="store_true",
+        help="publish the single files of the unsharded run (byte-identical to it) instead of the parts",
+    )
+
+
+def run_shards_from_args(domain: Any, cfg: Any, seed: int, out: Path, args: argparse.Namespace) -> int | None:
+    """Run the sharded form the flags ask for and print what was written; ``None`` when no shard flag is set."""
+    shards, shard = getattr(args, "shards", None), getattr(args, "shard", None)
+    if shards is None:
+        for flag, value in (("--shard", shard), ("--compact", getattr(args, "compact", False))):
+            if value not in (None, False):
+                raise CliError(f"{flag} needs --shards K")
+        return None
+    from synth_pipelines.core.shards import ShardError, publish_one_shard, publish_sharded
+
+    try:
+        if shard is not None:
+            if args.compact:
+                raise CliError("--compact needs every shard: leave out --shard")
+            manifest = publish_one_shard(domain, cfg, shards, shard, out, seed=seed)
+            for role, part in manifest["files"].items():
+                print(f"{role:17} {out / part['part']} ({part['rows']} rows)")
+            return 0
+        summary = publish_sharded(domain, cfg, shards, out, seed=seed, workers=args.workers, compacted=args.compact)
+    except ShardError as exc:
+        raise CliError(str(exc)) from exc
+    for role, entry in summary["files"].items():
+        where = out / entry["file"] if args.compact else out / Path(entry["parts"][0]).parent
+        print(f"{role:17} {where} ({entry['rows']} rows{'' if args.compact else f' in {shards} parts'})")
+    return 0

@@ -37,6 +37,12 @@ class AgentTracesDomain(LogDomain):
         starts_run = (run_id != run_id.shift(1)).fill_null(True)
         return ((starts_run.cum_sum() - 1) // self.block_records).to_numpy()
 
+    def rows_of_records(self, clean: pl.DataFrame, records: int) -> int:
+        """Step rows of the first ``records`` runs (runs are contiguous)."""
+        run_id = clean["run_id"]
+        run_ordinal = (run_id != run_id.shift(1)).fill_null(True).cum_sum()
+        return int((run_ordinal <= records).sum())
+
 
 def domains() -> list[LogDomain]:
     return [AgentTracesDomain()]

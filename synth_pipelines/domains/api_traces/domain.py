@@ -25,6 +25,7 @@ from synth_pipelines.core.domain import (
     Markdown,
     RunContext,
     Tables,
+    UnitsWritten,
 )
 from synth_pipelines.core.export import write_frame
 from synth_pipelines.core.preview import markdown_table
@@ -40,6 +41,7 @@ from synth_pipelines.domains.api_traces.truth import (
     BOUND_SESSIONS,
     ENTRY,
     TransitionComparison,
+    TransitionEstimate,
     compare_transitions,
     estimate_transitions,
     ground_truth_json,
@@ -180,7 +182,10 @@ def comparison_metadata(comparison: TransitionComparison) -> dict[str, Any]:
 
 
 def transitions_outcome(calls: pl.DataFrame, workflow: Workflow) -> CheckOutcome:
-    estimate = estimate_transitions(calls)
+    return transitions_outcome_of(estimate_transitions(calls), workflow)
+
+
+def transitions_outcome_of(estimate: TransitionEstimate, workflow: Workflow) -> CheckOutcome:
     comparison = compare_transitions(estimate, workflow)
     sessions = estimate.observations.get(ENTRY, 0)
     verdict = recovery_verdict(comparison, sessions)
@@ -274,6 +279,33 @@ class ApiTracesDomain(Domain):
             tmp.write_text(ground_truth_json(workflow))
         files["ground_truth"] = target
         return files
+
+    # ---- shards (core/shards.py): units are users, so a shard holds their sessions, contiguous -------
+
+    def shard_units(self, cfg: ApiTracesConfig) -> int:
+        return cfg.users
+
+    def write_units(
+        self, cfg: ApiTracesConfig, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext
+    ) -> UnitsWritten:
+        from synth_pipelines.domains.api_traces.shards import write_users
+
+        return write_users(self, cfg, seed, start, stop, out_dir, ctx)
+
+    def compact_parts(self, cfg: ApiTracesConfig, role: str, parts: list[Path], target: Path) -> None:
+        if role == "ground_truth":  # the same file in every shard: written once
+            first = parts[0].read_bytes()
+            different = [p for p in parts[1:] if p.read_bytes() != first]
+            if different:
+                raise ConstraintViolation(f"{different[0]}: differs from {parts[0]} (ground truth of another run)")
+            target.write_bytes(first)
+        else:
+            super().compact_parts(cfg, role, parts, target)
+
+    def summarize_shard_checks(self, cfg: ApiTracesConfig, checks: dict[str, Any]) -> dict[str, Any]:
+        from synth_pipelines.domains.api_traces.shards import transitions_over_shards
+
+        return transitions_over_shards(cfg, checks)
 
 
 def domains() -> list[Domain]:
