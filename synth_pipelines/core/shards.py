@@ -188,10 +188,15 @@ def run_shards(
     with ProcessPoolExecutor(max_workers=min(workers, shards), mp_context=context) as pool:
         futures = [pool.submit(_pool_shard, domain, cfg, shards, shard, str(out_dir), seed) for shard in range(shards)]
         manifests = []
-        for future in futures:
-            manifests.append(future.result())
-            if on_shard:
-                on_shard(manifests[-1])
+        try:
+            for future in futures:
+                manifests.append(future.result())
+                if on_shard:
+                    on_shard(manifests[-1])
+        except BaseException:
+            # One shard failed (or Ctrl-C): the set cannot be published, so shards not started never start.
+            pool.shutdown(wait=True, cancel_futures=True)
+            raise
     return manifests
 
 

@@ -11,7 +11,7 @@ import polars as pl
 import pytest
 
 from synth_pipelines.cli import main
-from synth_pipelines.core.domain import Domain, RunContext, run_domain
+from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext, run_domain
 from synth_pipelines.core.shards import (
     SET_MANIFEST,
     ShardError,
@@ -191,3 +191,19 @@ def test_bad_shard_flags_get_one_line_and_write_nothing(
     assert code != 0
     assert len(err) == 1 and message in err[0]
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_a_failing_shard_leaves_nothing_and_the_previous_set_intact(tmp_path: Path) -> None:
+    """A walk longer than max_calls_per_session is a ConstraintViolation: no part, no manifest, no new set."""
+    domain = ApiTracesDomain()
+    good = domain.parse_config({"users": 40})
+    publish_sharded(domain, good, 2, tmp_path / "set", seed=SEED)
+    before = _files(tmp_path / "set")
+    bad = domain.parse_config({"users": 40, "max_calls_per_session": 2})
+    with pytest.raises(ConstraintViolation, match="had not reached an exit point"):
+        run_shard(domain, bad, 2, 1, tmp_path / "alone", seed=SEED)
+    assert not any(p.is_file() for p in (tmp_path / "alone").rglob("*"))
+    with pytest.raises(ConstraintViolation):
+        publish_sharded(domain, bad, 2, tmp_path / "set", seed=SEED, workers=2)
+    assert _files(tmp_path / "set") == before
+    assert [p.name for p in (tmp_path / "set").iterdir() if p.name.startswith(".")] == []
