@@ -22,7 +22,6 @@ import typing
 from collections.abc import Callable, Collection, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from pathlib import Path
 from types import FrameType
 from typing import Any, Literal, NoReturn
 
@@ -412,30 +411,3 @@ def add_shard_flags(cmd: argparse.ArgumentParser) -> None:
         action="store_true",
         help="publish the single files of the unsharded run (byte-identical to it) instead of the parts",
     )
-
-
-def run_shards_from_args(domain: Any, cfg: Any, seed: int, out: Path, args: argparse.Namespace) -> int | None:
-    """Run the sharded form the flags ask for and print what was written; ``None`` when no shard flag is set."""
-    shards, shard = getattr(args, "shards", None), getattr(args, "shard", None)
-    if shards is None:
-        for flag, value in (("--shard", shard), ("--compact", getattr(args, "compact", False))):
-            if value not in (None, False):
-                raise CliError(f"{flag} needs --shards K")
-        return None
-    from synth_pipelines.core.shards import ShardError, publish_one_shard, publish_sharded
-
-    try:
-        if shard is not None:
-            if args.compact:
-                raise CliError("--compact needs every shard: leave out --shard")
-            manifest = publish_one_shard(domain, cfg, shards, shard, out, seed=seed)
-            for role, part in manifest["files"].items():
-                print(f"{role:17} {out / part['part']} ({part['rows']} rows)")
-            return 0
-        summary = publish_sharded(domain, cfg, shards, out, seed=seed, workers=args.workers, compacted=args.compact)
-    except ShardError as exc:
-        raise CliError(str(exc)) from exc
-    for role, entry in summary["files"].items():
-        where = out / entry["file"] if args.compact else out / Path(entry["parts"][0]).parent
-        print(f"{role:17} {where} ({entry['rows']} rows{'' if args.compact else f' in {shards} parts'})")
-    return 0

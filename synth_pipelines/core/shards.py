@@ -21,6 +21,7 @@ calls it the way the process pool does (docs/scale-out.md).
 
 from __future__ import annotations
 
+import argparse
 import hashlib
 import json
 import multiprocessing
@@ -36,6 +37,7 @@ from typing import Any
 import pyarrow.parquet as pq
 
 from synth_pipelines.core.atomic import atomic_path, output_set
+from synth_pipelines.core.cli_support import CliError
 from synth_pipelines.core.domain import Domain, RunContext
 
 MANIFEST_FORMAT = "synth-pipelines/shard-manifest/1"
@@ -351,3 +353,28 @@ def publish_one_shard(domain: Domain, cfg: Any, shards: int, shard: int, out: Pa
     """Shard ``shard`` alone into ``out`` (its part files and manifest appear together)."""
     with output_set(out) as staging:
         return run_shard(domain, cfg, shards, shard, staging, seed=seed)
+
+
+def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path, args: argparse.Namespace) -> int | None:
+    """Run the sharded form the flags ask for and print what was written; ``None`` when no shard flag is set."""
+    shards, shard = getattr(args, "shards", None), getattr(args, "shard", None)
+    if shards is None:
+        for flag, value in (("--shard", shard), ("--compact", getattr(args, "compact", False))):
+            if value not in (None, False):
+                raise CliError(f"{flag} needs --shards K")
+        return None
+    try:
+        if shard is not None:
+            if args.compact:
+                raise CliError("--compact needs every shard: leave out --shard")
+            manifest = publish_one_shard(domain, cfg, shards, shard, out, seed=seed)
+            for role, part in manifest["files"].items():
+                print(f"{role:17} {out / part['part']} ({part['rows']} rows)")
+            return 0
+        summary = publish_sharded(domain, cfg, shards, out, seed=seed, workers=args.workers, compacted=args.compact)
+    except ShardError as exc:
+        raise CliError(str(exc)) from exc
+    for role, entry in summary["files"].items():
+        where = out / entry["file"] if args.compact else out / Path(entry["parts"][0]).parent
+        print(f"{role:17} {where} ({entry['rows']} rows{'' if args.compact else f' in {shards} parts'})")
+    return 0

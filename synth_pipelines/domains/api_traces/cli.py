@@ -65,7 +65,7 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     except (WorkflowError, FileNotFoundError) as exc:
         raise ApiTracesUsageError(str(exc)) from exc
     out_dir = check_writable_dir(args.out or default_output_dir("api_traces"))
-    from synth_pipelines.core.cli_support import run_shards_from_args
+    from synth_pipelines.core.shards import run_shards_from_args
 
     sharded = run_shards_from_args(ApiTracesDomain(), cfg, args.seed, out_dir, args)
     if sharded is not None:

@@ -22,7 +22,8 @@ def log_domains() -> list[LogDomain]:
 
 
 def _generate(domain: LogDomain, flags: ModelFlags, args: argparse.Namespace) -> int:
-    from synth_pipelines.core.cli_support import CliError, run_shards_from_args, show_progress
+    from synth_pipelines.core.cli_support import CliError, show_progress
+    from synth_pipelines.core.shards import run_shards_from_args
 
     cfg: LogConfig = model_from_args(flags, args)
     out = check_writable_dir(args.out or default_output_dir())
