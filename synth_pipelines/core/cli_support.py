@@ -384,3 +384,30 @@ def report_interrupt(exc: KeyboardInterrupt) -> int:
     else:
         print(f"synth: interrupted ({name}); nothing was written", file=sys.stderr)
     return code
+
+
+# ---- shards (core/shards.py, docs/scale-out.md): one set of flags for every command that shards ----
+
+
+def add_shard_flags(cmd: argparse.ArgumentParser) -> None:
+    """``--shards K [--shard i] [--workers N] [--compact]`` on a command whose domain can shard."""
+    group = cmd.add_argument_group("scale-out (docs/scale-out.md)")
+    group.add_argument(
+        "--shards",
+        type=positive_int,
+        default=None,
+        metavar="K",
+        help="make the dataset as K shards: part files <name>/part-0000i-of-0000K.<ext> plus a manifest per "
+        "shard and _manifest.json for the set (published together); without --shard, all K shards run",
+    )
+    group.add_argument(
+        "--shard", type=non_negative_int, default=None, metavar="I", help="write shard I (0 .. K-1) of --shards alone"
+    )
+    group.add_argument(
+        "--workers", type=positive_int, default=1, metavar="N", help="processes running the shards at once"
+    )
+    group.add_argument(
+        "--compact",
+        action="store_true",
+        help="publish the single files of the unsharded run (byte-identical to it) instead of the parts",
+    )

@@ -88,6 +88,17 @@ class RunContext:
     live_dir: Path | None = None
 
 
+@dataclass(frozen=True)
+class UnitsWritten:
+    """What ``Domain.write_units`` wrote: the files by role, and each check's outcome for those units.
+
+    ``checks[name]`` holds ``passed`` and numbers that add up across shards (``rows``, counts).
+    """
+
+    files: dict[str, Path]
+    checks: dict[str, dict[str, Any]]
+
+
 class Domain(ABC):
     """A synthetic dataset family. Subclasses are plain Python over polars and numpy."""
 
@@ -126,6 +137,48 @@ class Domain(ABC):
     @abstractmethod
     def export(self, tables: Tables, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
         """Write the files into ``out_dir``; return them by role."""
+
+    # ---- scale-out (core/shards.py, docs/scale-out.md) -------------------------------------------
+    # A domain whose units (records, runs, sessions) are prefix-stable can be made as shards: it says
+    # how many units a config has and writes the files of a range of units. ``None``: no shards (yet).
+
+    def shard_units(self, cfg: Any) -> int | None:
+        """How many units (the thing shards split) the config has; ``None`` when the domain cannot shard."""
+        return None
+
+    def write_units(self, cfg: Any, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext) -> UnitsWritten:
+        """The files the unsharded run writes, for units ``start .. stop`` only, every row checked."""
+        raise ConstraintViolation(f"{self.name}: cannot be made as shards")
+
+    def summarize_shard_checks(self, cfg: Any, checks: dict[str, Any]) -> dict[str, Any]:
+        """The checks of the whole set from the shards' summed outcomes (a check decided over all shards
+        replaces its entry, e.g. api-traces' transition estimate from summed edge counts)."""
+        return checks
+
+    def compact_parts(self, cfg: Any, role: str, parts: list[Path], target: Path) -> None:
+        """Write ``target`` (the unsharded file of ``role``) from its parts in order, byte for byte.
+
+        By default: text parts are concatenated (a CSV's header kept once); Parquet parts are re-written
+        through ``ParquetBlockWriter`` with ``write_frame``'s settings. A domain that writes otherwise
+        (other Parquet settings, numbers that run across the file) overrides this.
+        """
+        from synth_pipelines.core.export import ParquetBlockWriter
+
+        if target.suffix == ".parquet":
+            schema = pl.read_parquet_schema(parts[0]) if parts else None
+            with ParquetBlockWriter(target, pl.Schema(schema) if schema else None) as writer:
+                for part in parts:
+                    frame = pl.read_parquet(part)
+                    if frame.height:
+                        writer.write(frame)
+            return
+        with target.open("wb") as out:
+            for i, part in enumerate(parts):
+                with part.open("rb") as fh:
+                    if target.suffix == ".csv" and i:
+                        fh.readline()  # the header, written once by the first part
+                    while chunk := fh.read(1 << 20):
+                        out.write(chunk)
 
     def schema_outcome(self, tables: Tables, cfg: Any, name: str = SCHEMA_CHECK.name) -> CheckOutcome:
         """Every table against its pandera schema, as one check outcome."""

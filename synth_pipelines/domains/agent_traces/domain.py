@@ -20,7 +20,7 @@ class AgentTracesConfig(LogConfig):
 class AgentTracesDomain(LogDomain):
     name = "agent_traces"
     cli_name = "agent-logs"
-    version = "1.1.0"
+    version = "1.2.0"
     description = "Agent run traces, one line per step (plan, tool and model calls, final), with an invalid mirror."
     config_model: ClassVar[type[LogConfig]] = AgentTracesConfig
     inventory = INVENTORY
@@ -36,6 +36,12 @@ class AgentTracesDomain(LogDomain):
         run_id = clean["run_id"]
         starts_run = (run_id != run_id.shift(1)).fill_null(True)
         return ((starts_run.cum_sum() - 1) // self.block_records).to_numpy()
+
+    def rows_of_records(self, clean: pl.DataFrame, records: int) -> int:
+        """Step rows of the first ``records`` runs (runs are contiguous)."""
+        run_id = clean["run_id"]
+        run_ordinal = (run_id != run_id.shift(1)).fill_null(True).cum_sum()
+        return int((run_ordinal <= records).sum())
 
 
 def domains() -> list[LogDomain]:

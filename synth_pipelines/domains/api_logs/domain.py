@@ -20,7 +20,7 @@ class ApiLogsConfig(LogConfig):
 class ApiLogsDomain(LogDomain):
     name = "api_logs"
     cli_name = "api-logs"
-    version = "1.1.0"
+    version = "1.2.0"
     description = "API gateway call logs (method, route, status, latency, sizes, client) with an invalid mirror."
     config_model: ClassVar[type[LogConfig]] = ApiLogsConfig
     inventory = INVENTORY

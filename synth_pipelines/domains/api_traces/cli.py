@@ -97,6 +97,11 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     except (WorkflowError, FileNotFoundError) as exc:
         raise ApiTracesUsageError(str(exc)) from exc
     out_dir = check_writable_dir(args.out or default_output_dir("api_traces"))
+    from synth_pipelines.core.shards import run_shards_from_args
+
+    sharded = run_shards_from_args(ApiTracesDomain(), cfg, args.seed, out_dir, args)
+    if sharded is not None:
+        return sharded
     bar = _progress_bar(cfg, args.progress)
     ctx = RunContext(progress=bar.advance if bar else None)
     started = time.perf_counter()
@@ -120,7 +125,7 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, seed_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, add_shard_flags, seed_int
 
     parser = sub.add_parser(
         ApiTracesDomain.cli_name,
@@ -168,6 +173,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         metavar="DIR",
         help="output directory (default: $SYNTH_DATA_DIR/synthetic/api_traces)",
     )
+    add_shard_flags(parser)
     parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))
 
 

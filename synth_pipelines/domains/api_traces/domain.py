@@ -12,6 +12,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import numpy as np
 import pandera.polars as pa
 import polars as pl
 
@@ -25,14 +26,17 @@ from synth_pipelines.core.domain import (
     Markdown,
     RunContext,
     Tables,
+    UnitsWritten,
 )
 from synth_pipelines.core.export import write_frame
 from synth_pipelines.core.preview import markdown_table
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig, require_memory_for
+from synth_pipelines.domains.api_traces.shards import counts_frame, edge_counts, simulate_sessions
 from synth_pipelines.domains.api_traces.simulate import (
     CALLS_SCHEMA,
     FAILURE_KINDS,
     USER_TYPES,
+    draw_users,
     simulate_calls,
 )
 from synth_pipelines.domains.api_traces.truth import (
@@ -40,7 +44,9 @@ from synth_pipelines.domains.api_traces.truth import (
     BOUND_SESSIONS,
     ENTRY,
     TransitionComparison,
+    TransitionEstimate,
     compare_transitions,
+    estimate_from_counts,
     estimate_transitions,
     ground_truth_json,
     recovery_verdict,
@@ -180,7 +186,10 @@ def comparison_metadata(comparison: TransitionComparison) -> dict[str, Any]:
 
 
 def transitions_outcome(calls: pl.DataFrame, workflow: Workflow) -> CheckOutcome:
-    estimate = estimate_transitions(calls)
+    return transitions_outcome_of(estimate_transitions(calls), workflow)
+
+
+def transitions_outcome_of(estimate: TransitionEstimate, workflow: Workflow) -> CheckOutcome:
     comparison = compare_transitions(estimate, workflow)
     sessions = estimate.observations.get(ENTRY, 0)
     verdict = recovery_verdict(comparison, sessions)
@@ -220,7 +229,7 @@ def walks_outcome(calls: pl.DataFrame, workflow: Workflow) -> CheckOutcome:
 class ApiTracesDomain(Domain):
     name = "api_traces"
     cli_name = "api-traces"
-    version = "2"
+    version = "3"
     description = "API call traces walking a declared Markov-chain workflow, with labelled cascade failures."
     config_model = ApiTracesConfig
     has_raw_form = True
@@ -274,6 +283,58 @@ class ApiTracesDomain(Domain):
             tmp.write_text(ground_truth_json(workflow))
         files["ground_truth"] = target
         return files
+
+    # ---- shards (core/shards.py): units are users, so a shard holds their sessions, contiguous -------
+
+    def shard_units(self, cfg: ApiTracesConfig) -> int:
+        return cfg.users
+
+    def write_units(
+        self, cfg: ApiTracesConfig, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext
+    ) -> UnitsWritten:
+        """Users ``start .. stop``: their sessions' calls, checked as the unsharded run checks them, exported."""
+        workflow = load_workflow(cfg.workflow)
+        sessions = np.concatenate([[0], np.cumsum(draw_users(cfg, seed).sessions)])
+        calls = conform_calls(simulate_sessions(cfg, seed, int(sessions[start]), int(sessions[stop])))
+        check_walks(calls, workflow)
+        schema, walks = self.schema_outcome({"calls": calls}, cfg), walks_outcome(calls, workflow)
+        for outcome in (schema, walks):
+            if not outcome.passed:
+                raise ConstraintViolation(f"{self.name} seed={seed} users {start}..{stop}: {outcome.summary}")
+        files = self.export({"calls": calls}, cfg, seed, out_dir, ctx)
+        return UnitsWritten(
+            files,
+            {
+                SCHEMA_CHECK.name: {"passed": True, "rows": calls.height},
+                WALKS_CHECK.name: {"passed": True, "sessions": int(walks.metadata["sessions"]), "violations": 0},
+                # Decided over all shards (summarize_shard_checks): a shard's counts alone prove nothing.
+                TRANSITIONS_CHECK.name: {"passed": True, "edge_counts": edge_counts(calls)},
+            },
+        )
+
+    def compact_parts(self, cfg: ApiTracesConfig, role: str, parts: list[Path], target: Path) -> None:
+        if role == "ground_truth":  # the same file in every shard: written once
+            first = parts[0].read_bytes()
+            different = [p for p in parts[1:] if p.read_bytes() != first]
+            if different:
+                raise ConstraintViolation(f"{different[0]}: differs from {parts[0]} (ground truth of another run)")
+            target.write_bytes(first)
+        else:
+            super().compact_parts(cfg, role, parts, target)
+
+    def summarize_shard_checks(self, cfg: ApiTracesConfig, checks: dict[str, Any]) -> dict[str, Any]:
+        """The transition check of the whole set, from the edge counts of every shard (summed)."""
+        summed = checks[TRANSITIONS_CHECK.name]["edge_counts"]
+        outcome = transitions_outcome_of(estimate_from_counts(counts_frame(summed)), load_workflow(cfg.workflow))
+        numbers = {k: v for k, v in outcome.metadata.items() if isinstance(v, int | float | bool | str)}
+        return checks | {
+            TRANSITIONS_CHECK.name: {
+                "passed": outcome.passed,
+                "summary": outcome.summary,
+                **numbers,
+                "edge_counts": summed,
+            }
+        }
 
 
 def domains() -> list[Domain]:

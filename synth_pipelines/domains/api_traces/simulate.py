@@ -27,7 +27,7 @@ import polars as pl
 import pyarrow as pa
 
 from synth_pipelines.core.domain import ConstraintViolation
-from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
+from synth_pipelines.core.rng import BLOCK_ROWS, block_spans, record_rng
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.workflow import Workflow, placeholders
 
@@ -278,7 +278,7 @@ def draw_users(cfg: ApiTracesConfig, seed: int) -> Users:
     shares = np.cumsum([cfg.premium_share, cfg.free_share, cfg.guest_share])
     types, counts = [], []
     for block, _, n in block_spans(cfg.users):
-        rng = block_rng(seed, DOMAIN, "users", block)
+        rng = record_rng(seed, DOMAIN, "users", block)
         u = rng.random(n)
         types.append(np.minimum(np.searchsorted(shares, u, side="right"), 2).astype(np.int8))
         counts.append(np.maximum(1, np.rint(rng.normal(cfg.sessions_per_user_mean, cfg.sessions_per_user_std, n))))
@@ -388,7 +388,8 @@ def _outcomes(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """Status, response time and failure kind of one attempt of each given call.
 
-    Only the calls that fail or degrade draw the extra numbers they need, in a fixed order.
+    Only the calls that fail or degrade use the extra numbers they need, in a fixed order; every
+    draw call is made even for no calls (``record_rng`` numbers its calls: sessions stay prefix-stable).
     """
     n = state.size
     response = _lognormal(model.mean_ms[state], cfg.response_time_sigma, rng.standard_normal(n))
@@ -397,18 +398,19 @@ def _outcomes(
     kind = np.zeros(n, dtype=np.int8)
     # Baseline errors outside cascades.
     failed = np.flatnonzero((u_error < model.error_rate[state]) & ~in_cascade)
+    u_which = rng.random(failed.size)
     if failed.size:
         err_cum = np.cumsum(ERROR_WEIGHTS) / ERROR_WEIGHTS.sum()
-        which = np.minimum(np.searchsorted(err_cum, rng.random(failed.size), side="right"), ERROR_STATUSES.size - 1)
+        which = np.minimum(np.searchsorted(err_cum, u_which, side="right"), ERROR_STATUSES.size - 1)
         status[failed] = ERROR_STATUSES[which]
         response[failed] *= _error_latency_factors()[which]
     # Cascade: slow (still succeeds), timeout (504 after ~30 s), unavailable (503, fast).
     degraded = np.flatnonzero(in_cascade)
+    u_kind, aux = rng.random(degraded.size), rng.random(degraded.size)
     if degraded.size:
         kind_cum = np.cumsum([cfg.slow_share, cfg.timeout_share, cfg.unavailable_share])
         kind_cum[-1] = 1.0
-        k = (np.searchsorted(kind_cum, rng.random(degraded.size), side="right").clip(0, 2) + 1).astype(np.int8)
-        aux = rng.random(degraded.size)
+        k = (np.searchsorted(kind_cum, u_kind, side="right").clip(0, 2) + 1).astype(np.int8)
         kind[degraded] = k
         status[degraded] = np.where(k == 2, 504, np.where(k == 3, 503, status[degraded]))
         base = response[degraded]
@@ -457,6 +459,10 @@ def _paths(
     slotless: list[int] = []
     for s, slots in enumerate(model.slots):
         rows = order[bounds[s] : bounds[s + 1]]
+        # Drawn for every endpoint with random slots, calls or not, as (calls, slots): the first
+        # calls of an endpoint get the same numbers whatever the block's size (``record_rng``).
+        random_slots = [k for k, slot in enumerate(slots) if slot.kind != "user"]
+        uniforms = rng.random((rows.size, len(random_slots))).T if random_slots else None
         if not rows.size:
             continue
         if not slots:  # the path is the endpoint itself: one shared string, appended after the groups
@@ -464,11 +470,9 @@ def _paths(
             continue
         position[rows] = np.arange(built, built + rows.size)
         built += rows.size
-        random_slots = [k for k, slot in enumerate(slots) if slot.kind != "user"]
-        uniforms = rng.random((len(random_slots), rows.size))
         pieces: list[pl.Expr] = []
         for k, slot in enumerate(slots):
-            u = uniforms[random_slots.index(k)] if k in random_slots else None
+            u = uniforms[random_slots.index(k)] if uniforms is not None and k in random_slots else None
             if slot.kind == "user":
                 value = _numbers_as_text(user_id[rows])
             elif slot.kind == "int":
@@ -502,12 +506,12 @@ def simulate_block(
 ) -> pl.DataFrame:
     """All calls of one block of sessions, ordered by (session_id, seq)."""
     n = user_id.size
-    session_rng = block_rng(seed, DOMAIN, "sessions", block)
+    session_rng = record_rng(seed, DOMAIN, "sessions", block)
     start_ms = _session_starts(session_rng, n, cfg)
     cascading = session_rng.random(n) < cfg.cascade_failure_rate
     failure_position = session_rng.random(n)
 
-    state, lengths = walk(model, block_rng(seed, DOMAIN, "walk", block), n, cfg.max_calls_per_session)
+    state, lengths = walk(model, record_rng(seed, DOMAIN, "walk", block), n, cfg.max_calls_per_session)
     n_calls = state.size
     session_of_call = np.repeat(np.arange(n), lengths)
     call_start = np.cumsum(lengths) - lengths
@@ -515,7 +519,7 @@ def simulate_block(
     failure_step = np.where(cascading, np.floor(failure_position * lengths).astype(np.int64), np.iinfo(np.int64).max)
     in_cascade = step >= failure_step[session_of_call]
 
-    rng = block_rng(seed, DOMAIN, "calls", block)
+    rng = record_rng(seed, DOMAIN, "calls", block)
     think_mean_s = cfg.think_time_mean_s
     if think_mean_s is None:
         think_mean_s = model.workflow.think_time_mean_s

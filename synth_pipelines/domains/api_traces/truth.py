@@ -89,12 +89,13 @@ class TransitionEstimate:
 
 def estimate_transitions(calls: pl.DataFrame) -> TransitionEstimate:
     """Count the walk back from the calls (retries excluded)."""
-    edges = (
-        walk_steps(calls)
-        .group_by("from", "to")
-        .len("count")
-        .with_columns((pl.col("count") / pl.col("count").sum().over("from")).alias("probability"))
-        .sort("from", "to")
+    return estimate_from_counts(walk_steps(calls).group_by("from", "to").len("count"))
+
+
+def estimate_from_counts(counts: pl.DataFrame) -> TransitionEstimate:
+    """The estimate from edge counts (``from, to, count``): counts of shards add up to the whole set's."""
+    edges = counts.with_columns((pl.col("count") / pl.col("count").sum().over("from")).alias("probability")).sort(
+        "from", "to"
     )
     table: dict[str, dict[str, float]] = {}
     observations: dict[str, int] = {}

@@ -20,7 +20,7 @@ class CvLogsConfig(LogConfig):
 class CvLogsDomain(LogDomain):
     name = "cv_logs"
     cli_name = "cv-logs"
-    version = "1.1.0"
+    version = "1.2.0"
     description = "Computer-vision model-run logs (train/validation/test/inference phases) with an invalid mirror."
     config_model: ClassVar[type[LogConfig]] = CvLogsConfig
     inventory = INVENTORY

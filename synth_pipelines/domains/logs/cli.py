@@ -22,10 +22,16 @@ def log_domains() -> list[LogDomain]:
 
 
 def _generate(domain: LogDomain, flags: ModelFlags, args: argparse.Namespace) -> int:
-    from synth_pipelines.core.cli_support import show_progress
+    from synth_pipelines.core.cli_support import CliError, show_progress
+    from synth_pipelines.core.shards import run_shards_from_args
 
     cfg: LogConfig = model_from_args(flags, args)
     out = check_writable_dir(args.out or default_output_dir())
+    if args.shards is not None and (args.no_mirror or args.check_round_trip):
+        raise CliError("--no-mirror and --check-round-trip cannot be combined with --shards (yet)")
+    sharded = run_shards_from_args(domain, cfg, args.seed, out, args)
+    if sharded is not None:
+        return sharded
     progress = None
     bar = None
     if show_progress():
@@ -74,7 +80,7 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, seed_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, add_shard_flags, seed_int
 
     domains = log_domains()
     for domain in domains:
@@ -108,6 +114,7 @@ def register(sub: argparse._SubParsersAction) -> None:
             help="also render every record as its raw source line and parse it back before validating "
             "(what the Dagster path does; same bytes, slower)",
         )
+        add_shard_flags(cmd)
         cmd.set_defaults(
             func=lambda args, d=domain, f=flags: _generate(d, f, args),
             config_of=lambda args, f=flags: model_from_args(f, args),

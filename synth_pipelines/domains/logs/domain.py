@@ -18,12 +18,22 @@ from typing import Any, ClassVar
 
 import numpy as np
 import polars as pl
+import pyarrow.parquet as pq
 from pydantic import BaseModel, Field, ValidationInfo, field_validator
 
-from synth_pipelines.core.domain import ConstraintViolation, Domain, ProgressFn, RunContext, Schema, Tables
+from synth_pipelines.core.domain import (
+    SCHEMA_CHECK,
+    ConstraintViolation,
+    Domain,
+    ProgressFn,
+    RunContext,
+    Schema,
+    Tables,
+    UnitsWritten,
+)
 from synth_pipelines.core.export import JsonlBlockWriter, ParquetBlockWriter, TextBlockWriter, WriteBehind
 from synth_pipelines.core.limits import log_range_problem
-from synth_pipelines.core.rng import BLOCK_ROWS, block_rng, block_spans
+from synth_pipelines.core.rng import BLOCK_ROWS, block_spans, record_rng
 from synth_pipelines.core.validate import ValidationOutcome, validate_frame
 from synth_pipelines.domains.logs.fields import Inventory
 from synth_pipelines.domains.logs.lines import normalize_values, parse_lines, to_lines, to_raw_lines
@@ -84,6 +94,49 @@ def _then(fn: Callable[..., Any], future: Future[Any], *args: Any) -> Any:
     return fn(*args, future.result())
 
 
+# Manifest lines of the invalid mirror start with the mirror line's number.
+_LINE_NUMBER = r'^\{"line":(\d+),'
+RENUMBER_CHUNK_BYTES = 64 << 20
+
+
+def renumber_lines(part: Path, offset: int, out: Any) -> int:
+    """Copy a manifest part to ``out`` with every ``"line"`` number plus ``offset``; return its lines.
+
+    Vectorized over chunks of whole lines (a part may be larger than memory).
+    """
+    lines_seen = 0
+    with part.open("rb") as fh:
+        tail = b""
+        while True:
+            chunk = fh.read(RENUMBER_CHUNK_BYTES)
+            data = tail + chunk
+            cut = data.rfind(b"\n") + 1 if chunk else len(data)
+            whole, tail = data[:cut], data[cut:]
+            if whole:
+                # split on "\n" only: str.splitlines would also split inside strings at U+2028 and kin
+                lines = pl.Series(whole.decode("utf-8").split("\n")[:-1], dtype=pl.String).to_frame("l")
+                renumbered = lines.select(
+                    pl.concat_str(
+                        [
+                            pl.lit('{"line":'),
+                            (pl.col("l").str.extract(_LINE_NUMBER, 1).cast(pl.Int64) + offset).cast(pl.String),
+                            pl.lit(","),
+                            pl.col("l").str.replace(_LINE_NUMBER, ""),
+                            pl.lit("\n"),
+                        ]
+                    )
+                ).to_series()
+                out.write(renumbered.str.join("").item().encode("utf-8"))
+                lines_seen += lines.height
+            if not chunk:
+                return lines_seen
+
+
+def _skipping(fn: Callable[..., Any], skip: int) -> Callable[..., Any]:
+    """``fn`` with ``skip=skip`` (the rows of a block before a shard's first record)."""
+    return (lambda *args: fn(*args, skip=skip)) if skip else fn
+
+
 class LogWriters:
     """The export files of a log domain, written block by block, renamed into place together.
 
@@ -120,18 +173,21 @@ class LogWriters:
         if self.mirror:
             self.write_mirror(self.mirror_of(clean, block, self.invalid.rows + 1, lines))
 
-    def write_parquet(self, clean: pl.DataFrame) -> None:
-        self.parquet.write(clean)
+    def write_parquet(self, clean: pl.DataFrame, skip: int = 0) -> None:
+        self.parquet.write(clean.slice(skip) if skip else clean)
 
-    def write_lines(self, lines: pl.Series) -> None:
-        self.valid.write_lines(lines)
+    def write_lines(self, lines: pl.Series, skip: int = 0) -> None:
+        self.valid.write_lines(lines.slice(skip) if skip else lines)
 
     def mirror_of(
-        self, clean: pl.DataFrame, block: int, first_line: int, clean_lines: pl.Series
+        self, clean: pl.DataFrame, block: int, first_line: int, clean_lines: pl.Series, skip: int = 0
     ) -> tuple[pl.Series, pl.DataFrame]:
-        """The block's invalid mirror lines and manifest, numbered from ``first_line``."""
-        rng = block_rng(self.seed, self.domain.name, "mirror", block)
-        return make_invalid(clean, self.domain.inventory, rng, first_line, clean_lines)
+        """The block's invalid mirror lines and manifest, numbered from ``first_line``; without the
+        first ``skip`` rows (a shard starting inside the block: the mirror is drawn for the block from
+        its start, so a row's defect never depends on where a shard starts)."""
+        rng = record_rng(self.seed, self.domain.name, "mirror", block)
+        lines, manifest = make_invalid(clean, self.domain.inventory, rng, first_line - skip, clean_lines)
+        return (lines.slice(skip), manifest.slice(skip)) if skip else (lines, manifest)
 
     def write_mirror(self, mirror: tuple[pl.Series, pl.DataFrame]) -> None:
         lines, manifest = mirror
@@ -157,12 +213,27 @@ class LogDomain(Domain):
         """The random block each clean row came from (one row per record by default)."""
         return np.arange(clean.height) // self.block_records
 
+    def rows_of_records(self, clean: pl.DataFrame, records: int) -> int:
+        """Rows of the first ``records`` records of ``clean`` (one row per record by default)."""
+        return records
+
+    def record_pieces(self, start: int, stop: int) -> list[tuple[int, int, int, int]]:
+        """``(block, block_start, prefix, skip)`` covering records ``start .. stop``: draw ``prefix``
+        records of ``block`` from its start and leave out the first ``skip`` (a range starting inside
+        a block costs at most one partial block more; records are prefix-stable, so they are the same)."""
+        pieces = []
+        for block in range(start // self.block_records, -(-stop // self.block_records)):
+            block_start = block * self.block_records
+            prefix = min(stop, block_start + self.block_records) - block_start
+            pieces.append((block, block_start, prefix, max(0, start - block_start)))
+        return pieces
+
     def clean_block(self, cfg: LogConfig, seed: int, block: int, start: int, n: int) -> pl.DataFrame:
-        return self.draw_block(cfg, seed, block_rng(seed, self.name, "records", block), start, n)
+        return self.draw_block(cfg, seed, record_rng(seed, self.name, "records", block), start, n)
 
     def raw_block(self, cfg: LogConfig, seed: int, block: int, start: int, n: int) -> pl.DataFrame:
         clean = self.clean_block(cfg, seed, block, start, n)
-        lines = to_raw_lines(clean, self.inventory, block_rng(seed, self.name, "raw-style", block))
+        lines = to_raw_lines(clean, self.inventory, record_rng(seed, self.name, "raw-style", block))
         return lines.alias("line").to_frame()
 
     def draw(self, cfg: LogConfig, seed: int, ctx: RunContext) -> Tables:
@@ -185,6 +256,10 @@ class LogDomain(Domain):
         if not hasattr(self, "_schema"):
             self._schema = self.inventory.pandera_schema()
         return self._schema
+
+    def __getstate__(self) -> dict[str, Any]:
+        # The cached pandera schema holds lambdas: a shard worker process (core/shards.py) builds its own.
+        return {k: v for k, v in self.__dict__.items() if k != "_schema"}
 
     def schemas(self, cfg: LogConfig) -> dict[str, Schema]:
         return {self.name: self.schema()}
@@ -211,6 +286,7 @@ class LogDomain(Domain):
         *,
         mirror: bool = True,
         round_trip: bool = False,
+        records: tuple[int, int] | None = None,
     ) -> dict[str, Path]:
         """Generate, validate and write block by block; nothing lands if any block is invalid.
 
@@ -223,7 +299,8 @@ class LogDomain(Domain):
         ``round_trip=True`` also renders every record as its raw line and parses and normalizes it
         back (what the Dagster path's raw -> normalized steps do); the round-trip guarantee makes
         that the same records, so the bytes are the same either way. ``mirror=False`` writes the
-        clean set only.
+        clean set only. ``records=(start, stop)``: those records only (a shard, ``core/shards.py``);
+        the invalid manifest then numbers the lines of this file from 1.
         """
         with (
             LogWriters(self, out_dir, cfg.name, seed, mirror) as writers,
@@ -239,33 +316,38 @@ class LogDomain(Domain):
             # stops the run before any file is renamed into place. A render task may wait for an
             # earlier one (the mirror needs its block's lines), never for a later one: no deadlock.
             in_flight: list[Future[Any]] = []
-            batch: list[tuple[int, pl.DataFrame]] = []
+            batch: list[tuple[int, pl.DataFrame, int]] = []  # (block, clean rows from the block start, skip)
             mirror_lines = [0]  # lines of the mirror so far: each block's manifest numbers from there
             inv = self.inventory
 
             def hand_over() -> None:
                 for future in in_flight:  # the previous batch is done first: memory stays flat
                     future.result()
-                in_flight[:] = [validating.submit(self._validate_batch, batch, seed)]
-                for block, clean in batch:
+                visible = [(block, clean.slice(skip) if skip else clean) for block, clean, skip in batch]
+                in_flight[:] = [validating.submit(self._validate_batch, visible, seed)]
+                for block, clean, skip in batch:
                     lines = rendering.submit(to_lines, clean, inv)
-                    in_flight.extend([lines, parquet.submit(writers.write_parquet, clean)])
-                    in_flight.append(jsonl.submit(_then, writers.write_lines, lines))
+                    in_flight.extend([lines, parquet.submit(writers.write_parquet, clean, skip)])
+                    in_flight.append(jsonl.submit(_then, _skipping(writers.write_lines, skip), lines))
                     if mirror:
-                        broken = rendering.submit(_then, writers.mirror_of, lines, clean, block, mirror_lines[0] + 1)
-                        mirror_lines[0] += clean.height
+                        first_line = mirror_lines[0] + 1
+                        broken = rendering.submit(
+                            _then, _skipping(writers.mirror_of, skip), lines, clean, block, first_line
+                        )
+                        mirror_lines[0] += clean.height - skip
                         in_flight.extend([broken, mirror_writer.submit(_then, writers.write_mirror, broken)])
 
             try:
-                for block, start, n in block_spans(cfg.count, self.block_records):
+                first, stop = records or (0, cfg.count)
+                for block, start, n, skip in self.record_pieces(first, stop):
                     if round_trip:
                         clean = self.parse(self.raw_block(cfg, seed, block, start, n))
                     else:
                         clean = self.clean_block(cfg, seed, block, start, n)
-                    batch.append((block, clean))
+                    batch.append((block, clean, self.rows_of_records(clean, skip) if skip else 0))
                     if progress:
-                        progress(n)
-                    if sum(c.height for _, c in batch) >= self.validate_rows:
+                        progress(n - skip)
+                    if sum(c.height - k for _, c, k in batch) >= self.validate_rows:
                         hand_over()
                         batch = []
                 if batch:
@@ -277,6 +359,36 @@ class LogDomain(Domain):
                     future.cancel()
                 raise
         return writers.paths
+
+    # ---- shards (core/shards.py): units are records (runs for agent traces) -----------------------
+
+    def shard_units(self, cfg: LogConfig) -> int:
+        return cfg.count
+
+    def write_units(
+        self, cfg: LogConfig, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext
+    ) -> UnitsWritten:
+        """Records ``start .. stop``: the clean set and the invalid mirror, every block validated (``stream``)."""
+        paths = self.stream(cfg, seed, out_dir, ctx.progress, records=(start, stop))
+        rows = pq.ParquetFile(paths["valid_parquet"]).metadata.num_rows
+        return UnitsWritten(dict(paths), {SCHEMA_CHECK.name: {"passed": True, "rows": rows}})
+
+    def compact_parts(self, cfg: LogConfig, role: str, parts: list[Path], target: Path) -> None:
+        if role == "valid_parquet":  # the export's own Parquet settings (LogWriters)
+            with ParquetBlockWriter(
+                target, self.inventory.polars_schema, dictionary_pagesize_limit=DICTIONARY_PAGE_BYTES
+            ) as writer:
+                for part in parts:
+                    frame = pl.read_parquet(part)
+                    if frame.height:
+                        writer.write(frame)
+        elif role == "invalid_manifest":  # each part numbers its mirror lines from 1: number them on
+            with target.open("wb") as out:
+                offset = 0
+                for part in parts:
+                    offset += renumber_lines(part, offset, out)
+        else:
+            super().compact_parts(cfg, role, parts, target)
 
     def _validate_batch(self, batch: list[tuple[int, pl.DataFrame]], seed: int) -> None:
         blocks = [block for block, _ in batch]

@@ -190,9 +190,11 @@ def make_invalid(
     not_null = {f.column: clean[f.column].is_not_null().to_numpy() for f in inv.fields}
 
     # 1. Rule violations change values, so they are applied to the flat records first.
+    # Every draw call below is made whatever the data (also for no rows): the generator numbers its
+    # calls (``core.rng.record_rng``), so a skipped call would shift the numbers of later records.
     flat = clean
     rule_rows = np.flatnonzero(defect == DEFECT_CLASSES.index(INCONSISTENT))
-    if inv.rules and rule_rows.size:
+    if inv.rules:
         applies = np.column_stack(
             [clean.with_columns(r.applies.fill_null(False).alias("_a"))["_a"].to_numpy() for r in inv.rules]
         )
@@ -200,10 +202,10 @@ def make_invalid(
         defect[rule_rows[~has]] = DEFECT_CLASSES.index(MALFORMED_JSON)
         for r_idx, rule in enumerate(inv.rules):
             rows = rule_rows[has & (pick == r_idx)]
-            if rows.size == 0:
-                continue
             before = clean[rows]
             broken = rule.violate(before, rng)
+            if rows.size == 0:
+                continue
             changed = [c for c in broken.columns if c in flat.columns and not broken[c].equals(before[c])]
             flat = flat.with_columns(flat[c].scatter(rows, broken[c].cast(flat.schema[c])) for c in changed)
             label(rows, rule.field, rule.description)
@@ -214,8 +216,6 @@ def make_invalid(
 
     def field_defect(cls: str, candidates: list[FieldSpec], make) -> None:  # type: ignore[no-untyped-def]
         rows = np.flatnonzero(defect == DEFECT_CLASSES.index(cls))
-        if rows.size == 0:
-            return
         if not candidates:
             defect[rows] = DEFECT_CLASSES.index(MALFORMED_JSON)
             return
@@ -224,9 +224,9 @@ def make_invalid(
         defect[rows[~has]] = DEFECT_CLASSES.index(MALFORMED_JSON)
         for f_idx, spec in enumerate(candidates):
             sel = rows[has & (pick == f_idx)]
+            new, text = make(spec, sel)  # drawn for no rows too (see above)
             if sel.size == 0:
                 continue
-            new, text = make(spec, sel)
             replacements.setdefault(spec.column, []).append((sel, new))
             label(sel, spec.path, text)
 
@@ -293,9 +293,10 @@ def make_invalid(
         lines = lines.scatter(rows, render(flat[rows], inv, {spec.column: new}))
 
     malformed = np.flatnonzero(defect == DEFECT_CLASSES.index(MALFORMED_JSON))
+    cut_at = rng.random(malformed.size)  # drawn for no rows too (see above)
     if malformed.size:
         lengths = lines.gather(malformed).str.len_chars().to_numpy()
-        cut = 1 + (rng.random(malformed.size) * (lengths - 2)).astype(np.int64)
+        cut = 1 + (cut_at * (lengths - 2)).astype(np.int64)
         truncated = lines.gather(malformed).to_frame("l").select(pl.col("l").str.slice(0, pl.Series(cut))).to_series()
         lines = lines.scatter(malformed, truncated)
         label(malformed, LINE_FIELD, "line cut short: not valid JSON")

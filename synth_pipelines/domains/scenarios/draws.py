@@ -14,7 +14,7 @@ import numpy as np
 import pandera.polars as pa
 import polars as pl
 
-from synth_pipelines.core.rng import block_rng, block_spans
+from synth_pipelines.core.rng import block_spans, record_rng
 from synth_pipelines.domains.scenarios.records import TIMESTAMP
 
 # Every built-in dataset lives in a fixed window so the same seed gives the same dates on any day.
@@ -28,9 +28,14 @@ def draw_blocks(
     count: int,
     draw: Callable[[np.random.Generator, int, int], pl.DataFrame],
 ) -> pl.DataFrame:
-    """Concatenate ``draw(rng, n, start)`` over fixed blocks: rows never depend on how work is split."""
-    frames = [draw(block_rng(seed, f"scenario/{scenario}", stream, b), n, start) for b, start, n in block_spans(count)]
-    return pl.concat(frames) if frames else draw(block_rng(seed, f"scenario/{scenario}", stream, 0), 0, 0)
+    """Concatenate ``draw(rng, n, start)`` over fixed blocks: rows never depend on how work is split.
+
+    ``rng`` is prefix-stable (``core.rng.record_rng``): row ``i`` depends only on the seed and ``i`` as
+    long as ``draw`` makes the same draw calls whatever ``n`` and sizes them by rows.
+    """
+    key = f"scenario/{scenario}"
+    frames = [draw(record_rng(seed, key, stream, b), n, start) for b, start, n in block_spans(count)]
+    return pl.concat(frames) if frames else draw(record_rng(seed, key, stream, 0), 0, 0)
 
 
 def pick(rng: np.random.Generator, values: Sequence[Any], n: int, p: Sequence[float] | None = None) -> np.ndarray:

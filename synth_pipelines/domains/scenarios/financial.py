@@ -2,8 +2,14 @@
 
 Accounts and merchants are entity tables of their own. The plan fixes who paid whom, when, how
 much (USD-equivalent ranges per transaction type, converted to the account's currency and rounded
-to its minor unit) and which transactions are fraud (an exact share, each with the pattern that
-makes it fraud); the LLM or the offline templates write the statement description and a note.
+to its minor unit) and which transactions are fraud (an exact share of every 1,000, each with the
+pattern that makes it fraud); the LLM or the offline templates write the statement description and a note.
+
+Prefix-stable: transaction ``i`` depends only on the seed and ``i`` (``--count 100`` is the first 100
+transactions of ``--count 300``, and its accounts and merchants the first rows of theirs). So
+transactions are numbered in the order they are drawn, not sorted by time; an account's
+transactions have consecutive numbers; the merchant pool a transaction picks from grows with its
+number as the pool of a run of that many transactions would.
 """
 
 from __future__ import annotations
@@ -18,7 +24,7 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, Field
 
-from synth_pipelines.core.rng import block_rng
+from synth_pipelines.core.rng import block_spans, record_rng
 from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArg, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.draws import (
     EPOCH,
@@ -154,9 +160,31 @@ def _lookup(values: pl.Series, mapping: Mapping[str, Any], dtype: pl.DataType) -
     return values.replace_strict(mapping, return_dtype=dtype)
 
 
+# Rows per fraud stratum, counted from row 0: every full stratum holds exactly ceil(rate * 1000) frauds.
+FRAUD_STRATUM = 1_000
+
+
+def merchant_pool(transactions: np.ndarray) -> np.ndarray:
+    """Merchants of a run of ``transactions`` transactions (per element); a transaction's pool is the
+    first ``merchant_pool(its number)`` merchants."""
+    return np.minimum(5_000, np.maximum(3 * len(CATEGORIES), transactions // 40))
+
+
+def fraud_rows_of(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
+    """Which of ``n`` rows are fraud: in every stratum of ``FRAUD_STRATUM`` rows, the ``ceil(rate *
+    FRAUD_STRATUM)`` rows with the lowest uniforms. The uniforms are drawn for whole strata, so a row's
+    label never depends on ``n``; a last partial stratum holds its share only on average."""
+    strata = -(-n // FRAUD_STRATUM)
+    u = rng.random(strata * FRAUD_STRATUM).reshape(strata, FRAUD_STRATUM)
+    per_stratum = math.ceil(rate * FRAUD_STRATUM) if rate > 0 else 0
+    fraud = np.zeros_like(u, dtype=bool)
+    np.put_along_axis(fraud, np.argsort(u, axis=1, kind="stable")[:, :per_stratum], True, axis=1)
+    return fraud.reshape(-1)[:n]
+
+
 class FinancialScenario(Scenario):
     name = "financial"
-    version = "1"
+    version = "2"
     summary = "Transactions (card, ACH, wire, crypto, P2P) with accounts, merchants and labelled fraud"
     system_description = (
         "You write bank-statement descriptions and short fraud-analyst notes for synthetic payment "
@@ -206,16 +234,25 @@ class FinancialScenario(Scenario):
             )
         if cfg.fraud_rate > 0 and cfg.count == 1:
             raise ScenarioArgumentError(
-                f"scenario {self.name}: --fraud-rate {cfg.fraud_rate} with --count 1 would label the only "
-                "transaction fraud; use a larger --count or --fraud-rate 0"
+                f"scenario {self.name}: --fraud-rate {cfg.fraud_rate} with --count 1 labels the only "
+                "transaction fraud or not, never a share; use a larger --count or --fraud-rate 0"
             )
 
     # ---- entities ------------------------------------------------------------------------------
 
     def account_counts(self, cfg: Any, seed: int) -> np.ndarray:
-        """Transactions per account: 1..max each, summing exactly to ``count``."""
-        rng = block_rng(seed, f"scenario/{self.name}", "account-counts", 0)
-        counts = rng.integers(1, cfg.transaction_count_max + 1, cfg.count)
+        """Transactions per account: 1..max each, summing exactly to ``count`` (the last account cut short).
+
+        Account ``k``'s draw depends only on ``k``: a larger count adds accounts after, never changes one.
+        """
+        counts = np.concatenate(
+            [
+                record_rng(seed, f"scenario/{self.name}", "account-counts", block).integers(
+                    1, cfg.transaction_count_max + 1, n
+                )
+                for block, _start, n in block_spans(cfg.count)
+            ]
+        )
         total = np.cumsum(counts)
         n_accounts = int(np.searchsorted(total, cfg.count)) + 1
         counts = counts[:n_accounts].copy()
@@ -223,7 +260,7 @@ class FinancialScenario(Scenario):
         return counts
 
     def n_merchants(self, cfg: Any) -> int:
-        return min(5_000, max(3 * len(CATEGORIES), cfg.count // 40))
+        return int(merchant_pool(np.array([cfg.count]))[0])
 
     def draw_entities(self, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
         n_accounts = len(self.account_counts(cfg, seed))
@@ -350,13 +387,21 @@ class FinancialScenario(Scenario):
         counts = self.account_counts(cfg, seed)
         account_idx = np.repeat(np.arange(len(counts)), counts)
         n = cfg.count
-        rng = block_rng(seed, f"scenario/{self.name}", "plan", 0)
+        rng = record_rng(seed, f"scenario/{self.name}", "plan", 0)
         types = pick(rng, list(cfg.transaction_type), n)
-        # A payee category per row from its type, then a merchant of that category.
+        # A payee category per row from its type, then a merchant of that category among the merchants
+        # a run of (row number) transactions has: the pool grows with the row, so a row's merchant
+        # never depends on the count (the first 3 merchants of every category are always there).
         category = pick_within(rng, types, {t: PAYEES[t] for t in cfg.transaction_type})
-        by_category = merchants.with_row_index("i").group_by("category").agg("i")
-        pools = {row["category"]: [str(i) for i in row["i"]] for row in by_category.iter_rows(named=True)}
-        merchant_idx = pick_within(rng, category, pools).astype(np.int64)
+        pool = merchant_pool(np.arange(1, n + 1))
+        u_merchant = rng.random(n)
+        merchant_idx = np.zeros(n, dtype=np.int64)
+        merchant_category = merchants["category"].to_numpy()
+        for name in CATEGORIES:
+            rows = np.flatnonzero(category == name)
+            members = np.flatnonzero(merchant_category == name)
+            available = np.searchsorted(members, pool[rows])
+            merchant_idx[rows] = members[np.minimum((u_merchant[rows] * available).astype(np.int64), available - 1)]
         median, sigma, lo, hi = (
             np.asarray([AMOUNT_RANGES[t][k] for t in cfg.transaction_type])[
                 pl.Series(types, dtype=pl.String)
@@ -366,19 +411,17 @@ class FinancialScenario(Scenario):
             for k in range(4)
         )
         usd = np.clip(median * rng.lognormal(0.0, sigma, n), lo, hi)
-        seconds = np.sort(rng.random(n)) * cfg.days * 86_400.0
+        # Each transaction at its own time in the window (numbered as drawn, not sorted by time): an
+        # account's consecutive transactions spread over the window.
+        seconds = rng.random(n) * cfg.days * 86_400.0
         home_country = accounts["country"].to_numpy()[account_idx]
         country = np.where(rng.random(n) < 0.05, merchants["country"].to_numpy()[merchant_idx], home_country)
-        order = rng.permutation(n)  # shuffle accounts across the timeline
-        account_idx = account_idx[order]
-        home_country = home_country[order]
-        country = country[order]
 
-        # Fraud: an exact share of rows, each with a pattern its type allows, applied to the facts.
-        n_fraud = math.ceil(cfg.fraud_rate * n) if cfg.fraud_rate > 0 else 0
-        fraud_rows = rng.choice(n, size=n_fraud, replace=False)
-        is_fraud = np.zeros(n, dtype=bool)
-        is_fraud[fraud_rows] = True
+        # Fraud: an exact share of every stratum of FRAUD_STRATUM rows (the lowest-ranked uniforms of
+        # the whole stratum, so a row's label never depends on the count), each with a pattern its type
+        # allows, applied to the facts.
+        is_fraud = fraud_rows_of(rng, n, cfg.fraud_rate)
+        fraud_rows = np.flatnonzero(is_fraud)
         pattern = np.full(n, None, dtype=object)
         allowed = {t: tuple(p for p, ts in FRAUD_PATTERNS.items() if t in ts) for t in cfg.transaction_type}
         pattern[fraud_rows] = pick_within(rng, types[fraud_rows], allowed)
@@ -433,7 +476,7 @@ class FinancialScenario(Scenario):
                     "country",
                 )
             },
-        ).sort("timestamp", maintain_order=True)
+        )
         return plan.with_columns(ids("TXN-", 1, n, width=8).alias("transaction_id")).select(self.planned_fields)
 
     def draw_offline(

@@ -5,6 +5,11 @@ identifiers). The plan fixes the encounter's speciality and type, the patient, v
 physiological ranges for the patient's age (febrile diagnoses run warmer; telehealth visits measure
 none), ICD-10 diagnoses and orders from the speciality's vocabulary. The LLM or the offline
 templates write the chief complaint and the clinical note.
+
+Prefix-stable: encounter ``i`` depends only on the seed and ``i`` (``--count 100`` is the first 100
+encounters of ``--count 300``, its patients the first rows of theirs). Encounters are numbered as
+drawn, not sorted by time. Every second encounter of a pool (pediatric or not) brings a new patient;
+an encounter sees a patient among those of its pool known by then.
 """
 
 from __future__ import annotations
@@ -19,7 +24,7 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, Field
 
-from synth_pipelines.core.rng import block_rng
+from synth_pipelines.core.rng import block_rng, record_rng
 from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArg, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.draws import (
     EPOCH,
@@ -165,7 +170,7 @@ class Encounter(BaseModel):
 
 class HealthcareScenario(Scenario):
     name = "healthcare"
-    version = "1"
+    version = "2"
     summary = "Clinical encounters by speciality: synthetic patients, vitals, ICD-10 diagnoses, orders, notes"
     system_description = (
         "You write concise clinical documentation for synthetic patients. Stay consistent with the "
@@ -227,20 +232,23 @@ class HealthcareScenario(Scenario):
         rng = block_rng(seed, f"scenario/{self.name}", "speciality", 0)
         return pick(rng, list(cfg.speciality), cfg.count)
 
-    def pool_sizes(self, cfg: Any, seed: int) -> tuple[int, int]:
-        """(pediatric patients, other patients): about two encounters per patient."""
-        specialities = self.encounter_specialities(cfg, seed)
-        n_ped = int((specialities == "pediatrics").sum())
-        n_other = len(specialities) - n_ped
-        return (math.ceil(n_ped / 2), math.ceil(n_other / 2))
+    def patient_pools(self, cfg: Any, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """(per encounter: pediatric?, its rank within its pool's encounters; per patient: pediatric?).
+
+        Two encounters per patient: the encounters of rank 0, 2, 4... of a pool bring its next
+        patient, so patients are numbered by the encounter that brought them and ``count`` only adds
+        patients after (about ``ceil(encounters / 2)`` per pool, as before).
+        """
+        pediatric = self.encounter_specialities(cfg, seed) == "pediatrics"
+        rank = np.where(pediatric, np.cumsum(pediatric), np.cumsum(~pediatric)) - 1
+        return pediatric, rank, pediatric[rank % 2 == 0]
 
     def draw_entities(self, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
-        n_ped, n_other = self.pool_sizes(cfg, seed)
+        _, _, patient_pediatric = self.patient_pools(cfg, seed)
 
         def patients(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
-            # The first n_ped patients form the pediatric pool, the rest the general one.
             idx = np.arange(start, start + n)
-            age_hi = np.where(idx < n_ped, min(cfg.age_max, self.pediatric_top_age(cfg)), cfg.age_max)
+            age_hi = np.where(patient_pediatric[idx], min(cfg.age_max, self.pediatric_top_age(cfg)), cfg.age_max)
             age_years = rng.integers(cfg.age_min, age_hi + 1)
             # Born so that the patient is age_years old at the start of the window, give or take.
             days_old = age_years * 365.25 + rng.uniform(0, 364, n)
@@ -265,7 +273,7 @@ class HealthcareScenario(Scenario):
                 .select("patient_id", "sex", "birth_date", "blood_type")
             )
 
-        return {"patients": draw_blocks(seed, self.name, "patients", n_ped + n_other, patients)}
+        return {"patients": draw_blocks(seed, self.name, "patients", patient_pediatric.size, patients)}
 
     def entity_schemas(self, cfg: Any) -> dict[str, pa.DataFrameSchema]:
         return {
@@ -352,17 +360,17 @@ class HealthcareScenario(Scenario):
     def draw_plan(self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
         patients = entities["patients"]
         n = cfg.count
-        n_ped, _ = self.pool_sizes(cfg, seed)
+        pediatric, rank, patient_pediatric = self.patient_pools(cfg, seed)
         speciality = self.encounter_specialities(cfg, seed)
-        rng = block_rng(seed, f"scenario/{self.name}", "plan", 0)
-        pediatric = speciality == "pediatrics"
-        n_pool_other = patients.height - n_ped
-        patient_idx = np.where(
-            pediatric,
-            rng.integers(0, max(n_ped, 1), n),
-            n_ped + rng.integers(0, max(n_pool_other, 1), n),
-        )
-        seconds = np.sort(rng.random(n)) * cfg.days * 86_400.0
+        rng = record_rng(seed, f"scenario/{self.name}", "plan", 0)
+        # A patient of the encounter's pool among the rank // 2 + 1 it has by then (uniformly).
+        known = rank // 2 + 1
+        pick_in_pool = np.minimum((rng.random(n) * known).astype(np.int64), known - 1)
+        patient_idx = np.zeros(n, dtype=np.int64)
+        for flag in (True, False):
+            rows = pediatric == flag
+            patient_idx[rows] = np.flatnonzero(patient_pediatric == flag)[pick_in_pool[rows]]
+        seconds = rng.random(n) * cfg.days * 86_400.0  # numbered as drawn, not sorted by time
         started = timestamps(seconds)
         enc_type = pick(rng, ENCOUNTER_TYPES, n, (0.62, 0.15, 0.08, 0.15))
         born = patients["birth_date"].to_numpy()[patient_idx]
@@ -388,7 +396,8 @@ class HealthcareScenario(Scenario):
             ).to_series()
 
         parts = []
-        for spec in sorted(set(speciality.tolist())):
+        # Every configured speciality draws, with or without rows (``record_rng`` numbers its calls).
+        for spec in sorted(set(cfg.speciality)):
             rows = np.flatnonzero(speciality == spec)
             parts.append(
                 pl.DataFrame(

@@ -215,7 +215,7 @@ class SupportTicket(BaseModel):
 
 class TechSupportScenario(Scenario):
     name = "tech-support"
-    version = "1"
+    version = "2"
     summary = "Support tickets: product, channel, category, priority, conversation, resolution, satisfaction"
     system_description = (
         "You write realistic customer-support tickets for software and consumer-electronics products. "
@@ -311,7 +311,9 @@ class TechSupportScenario(Scenario):
             codes = pl.Series(category, dtype=pl.String).replace_strict(CATEGORIES, range(len(CATEGORIES))).to_numpy()
             priority_idx = (rng.random(n)[:, None] >= PRIORITY_CDF[codes][:, :-1]).sum(axis=1)
             priority = np.asarray(PRIORITIES, dtype=object)[priority_idx]
-            created = np.sort(rng.random(n)) * window  # seconds after the epoch
+            # Seconds after the epoch, each ticket on its own (numbered as drawn, not sorted by time:
+            # ticket i never depends on --count).
+            created = rng.random(n) * window
             medians = np.asarray([FIRST_RESPONSE_MINUTES[p] for p in PRIORITIES])[priority_idx]
             first = created + 60.0 * medians * rng.lognormal(0.0, 0.6, n)
             status = pick(rng, STATUSES, n, (0.75, 0.10, 0.15))
