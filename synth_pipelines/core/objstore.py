@@ -56,7 +56,8 @@ def local_or_url(location: str | os.PathLike[str]) -> str | Path:
     """A URL as it is; a local path (or ``file://`` URL) as a ``Path``."""
     text = os.fspath(location)
     if is_remote(text):
-        return text.rstrip("/")
+        protocol, _, rest = text.partition("://")
+        return f"{protocol}://{rest.rstrip('/')}"  # "s3://" stays a URL (refused later, naming the bucket)
     return Path(text.removeprefix("file://")) if text.startswith("file://") else Path(text)
 
 

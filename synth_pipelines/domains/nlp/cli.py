@@ -37,10 +37,11 @@ def split_prefix(prefix: str | None) -> tuple[Path | str, str]:
 
         return default_output_dir(), DEFAULT_NAME
     if is_remote(prefix):
-        if prefix.endswith("/"):
-            return prefix.rstrip("/"), DEFAULT_NAME
-        folder, _, name = prefix.rpartition("/")
-        return folder, name
+        protocol, _, rest = prefix.partition("://")
+        if prefix.endswith("/") or "/" not in rest:  # a bucket alone is a folder too
+            return f"{protocol}://{rest.rstrip('/')}", DEFAULT_NAME
+        folder, _, name = rest.rpartition("/")
+        return f"{protocol}://{folder}", name
     if prefix.endswith(("/", "\\")) or Path(prefix).is_dir():
         return Path(prefix), DEFAULT_NAME
     return Path(prefix).parent, Path(prefix).name
