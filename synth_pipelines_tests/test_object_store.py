@@ -17,18 +17,23 @@ import s3fs
 
 from synth_pipelines.cli import main as synth_main
 from synth_pipelines.core import objstore
-from synth_pipelines.core.paths import SCHEMAS_DIR
+from synth_pipelines.core.paths import PROJECT_ROOT, SCHEMAS_DIR
 from synth_pipelines.orchestration.resources import default_resources
 from synth_pipelines_tests.dagster_helpers import files_under, materialize_group
 from synth_pipelines_tests.golden.cases import UNHASHED
 from synth_pipelines_tests.s3_server import BUCKET, MotoServer
 
+SAMPLE_DOCS = PROJECT_ROOT / "synth_pipelines" / "domains" / "nlp" / "sample_docs"
 # Small runs: each case is a real CLI run; the point is where the bytes go, not how many there are.
 COMMANDS = {
     "cv-logs": ["cv-logs", "--count", "150"],
     "api-traces": ["api-traces", "--users", "15"],
     "relational": ["relational", "--ddl", str(SCHEMAS_DIR / "library.sql"), "--rows", "20"],
+    "nlp": ["nlp", "--documents", str(SAMPLE_DOCS), "--format", "qa", "--samples", "4", "--provider", "offline"],
+    "scenario": ["scenario", "--scenario", "financial", "--count", "5", "--provider", "offline"],
 }
+# Each command's output flag (the folder, or for nlp a prefix; a trailing slash means "inside this folder").
+OUT_FLAGS = {"nlp": "--output-prefix", "scenario": "--out-dir"}
 
 
 @pytest.fixture(scope="module")
@@ -63,8 +68,10 @@ def published(url: str, tmp_path: Path, name: str) -> tuple[dict[str, Any], dict
     return manifest, files_under(target)
 
 
-def synth(command: str, *extra: str) -> int:
-    return synth_main([*COMMANDS[command], *extra])
+def synth(command: str, *extra: str, out: str | None = None) -> int:
+    """``synth COMMAND`` with the test's small counts; ``out`` goes to the command's output flag."""
+    where = [OUT_FLAGS.get(command, "--out"), out + "/" if command == "nlp" else out] if out is not None else []
+    return synth_main([*COMMANDS[command], *extra, *where])
 
 
 @pytest.mark.parametrize("command", list(COMMANDS))
@@ -72,8 +79,8 @@ def test_a_cli_run_writes_the_same_bytes_to_s3_as_to_a_local_folder(
     command: str, s3: s3fs.S3FileSystem, tmp_path: Path
 ) -> None:
     url = f"s3://{BUCKET}/runs/{command}"
-    assert synth(command, "--seed", "5", "--out", str(tmp_path / "local")) == 0
-    assert synth(command, "--seed", "5", "--out", url) == 0
+    assert synth(command, "--seed", "5", out=str(tmp_path / "local")) == 0
+    assert synth(command, "--seed", "5", out=url) == 0
 
     manifest, remote = published(url, tmp_path, "read")
     local = files_under(tmp_path / "local")
