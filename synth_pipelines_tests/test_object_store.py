@@ -203,3 +203,25 @@ def test_dagster_materializes_with_intermediates_and_exports_on_s3(
     meta = result.asset_materializations_for_node("api_traces__exported")[0].metadata
     assert meta["catalog"].value == "not updated (intermediates are on an object store)"
     assert f"{exports}/api_traces/seed={seed}/" in meta["files"].value
+
+
+def test_a_manifest_naming_keys_outside_the_sets_never_makes_a_rerun_delete_them(tmp_path: Path) -> None:
+    # fsspec's in-memory filesystem: the same publish code, no server needed for what is only key logic
+    url = "memory://synth-objstore-test/keys"
+    staged = tmp_path / "staged"
+    staged.mkdir()
+    (staged / "a.txt").write_text("new")
+    fs, root = objstore._filesystem(url, "output")
+    fs.pipe_file(f"{root}/user/keep.txt", b"not ours")
+    foreign = {
+        "format": objstore.MANIFEST_FORMAT,
+        "files": [{"path": p, "key": p, "size": 0, "sha256": ""} for p in ("user/keep.txt", "_sets/../user/keep.txt")],
+    }
+    fs.pipe_file(f"{root}/{objstore.MANIFEST_NAME}", json.dumps(foreign).encode())
+    try:
+        manifest = objstore.publish_set(staged, url, objstore.SetInfo("d", "1", 1, {}))
+        assert fs.cat_file(f"{root}/user/keep.txt") == b"not ours"
+        assert objstore.read_manifest(url) == manifest
+        assert objstore.read_set_file(url, manifest, "a.txt") == b"new"
+    finally:
+        fs.rm(root, recursive=True)

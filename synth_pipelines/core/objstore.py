@@ -22,6 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import os
 import re
 import shutil
@@ -37,9 +38,13 @@ from synth_pipelines.core.cli_support import OUTPUT_COMPLETE
 MANIFEST_NAME = "_manifest.json"
 SETS_DIR = "_sets"
 MANIFEST_FORMAT = "synth-output-set/1"
+_SET_ID = re.compile(r"^[0-9a-f]{20}$")
 _URL = re.compile(r"^(?P<protocol>[A-Za-z][A-Za-z0-9+.-]*)://")
 # Backends fsspec knows but needs a package for: the one line names it.
 _BACKEND_PACKAGES = {"s3": "s3fs", "s3a": "s3fs", "gs": "gcsfs", "gcs": "gcsfs", "az": "adlfs", "abfs": "adlfs"}
+
+
+log = logging.getLogger(__name__)
 
 
 class ObjectStoreError(OSError):
@@ -156,6 +161,17 @@ def build_manifest(staging: Path, info: SetInfo) -> dict[str, Any]:
     return {"format": MANIFEST_FORMAT, "set_id": set_id, **info.as_json(), "files": entries}
 
 
+def own_key(key: str) -> bool:
+    """A key this module writes: ``_sets/<20 hex>/<path>``, no empty, ``.`` or ``..`` segment."""
+    parts = key.split("/")
+    return (
+        len(parts) >= 3
+        and parts[0] == SETS_DIR
+        and bool(_SET_ID.match(parts[1]))
+        and all(p not in ("", ".", "..") for p in parts[2:])
+    )
+
+
 def read_manifest(url: str, what: str = "input") -> dict[str, Any] | None:
     """The set's manifest at ``url``, or None when there is none yet."""
     fs, path = _filesystem(url, what)
@@ -181,6 +197,7 @@ def publish_set(staging: Path, url: str, info: SetInfo, what: str = "output") ->
         for entry in manifest["files"]:
             key = f"{root}/{entry['key']}"
             fs.put_file(str(staging / entry["path"]), key)
+            fs.invalidate_cache(key)  # the size must be the stored object's, not a cached listing's
             uploaded = fs.info(key)["size"]
             if uploaded != entry["size"]:
                 raise OSError(f"{entry['path']}: {uploaded} bytes stored, {entry['size']} written")
@@ -191,9 +208,15 @@ def publish_set(staging: Path, url: str, info: SetInfo, what: str = "output") ->
         raise _translate(url, what, exc) from None
     if previous is not None:
         keep = {entry["key"] for entry in manifest["files"]}
-        stale = [f"{root}/{e['key']}" for e in previous.get("files", []) if e.get("key") and e["key"] not in keep]
+        # Only keys of our own layout: a damaged or foreign manifest never makes us delete anything else.
+        stale = [
+            f"{root}/{key}"
+            for e in previous.get("files", [])
+            if isinstance(key := e.get("key"), str) and own_key(key) and key not in keep
+        ]
         if stale:
-            # The new set is already published: a failure here leaves unreferenced objects, never a broken set.
+            # The new set is already published: a failure here leaves unreferenced objects, never a broken set,
+            # so it is a warning, not a failed run.
             try:
                 fs.rm(stale)
             except FileNotFoundError:
@@ -201,6 +224,11 @@ def publish_set(staging: Path, url: str, info: SetInfo, what: str = "output") ->
             except KeyboardInterrupt as exc:
                 exc.add_note(OUTPUT_COMPLETE)
                 raise
+            except Exception as exc:
+                log.warning(
+                    f"{what} {redact(url)}: published; {len(stale)} object(s) of the previous set not deleted "
+                    f"({_one_line(exc)}); nothing reads them"
+                )
     return manifest
 
 
