@@ -355,7 +355,7 @@ def publish_one_shard(domain: Domain, cfg: Any, shards: int, shard: int, out: Pa
         return run_shard(domain, cfg, shards, shard, staging, seed=seed)
 
 
-def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path, args: argparse.Namespace) -> int | None:
+def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path | str, args: argparse.Namespace) -> int | None:
     """Run the sharded form the flags ask for and print what was written; ``None`` when no shard flag is set."""
     shards, shard = getattr(args, "shards", None), getattr(args, "shard", None)
     if shards is None:
@@ -363,6 +363,8 @@ def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path, args: a
             if value not in (None, False):
                 raise CliError(f"{flag} needs --shards K")
         return None
+    if not isinstance(out, Path):  # an object-store URL: parts and the commit are local-only so far
+        raise CliError("--shards writes to a local directory only (yet): give --out a local path, not a URL")
     try:
         if shard is not None:
             if args.compact:

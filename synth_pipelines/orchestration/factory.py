@@ -20,7 +20,6 @@ from typing import Any
 import dagster as dg
 import polars as pl
 
-from synth_pipelines.core.atomic import atomic_dir
 from synth_pipelines.core.domain import (
     CheckOutcome,
     ConstraintViolation,
@@ -31,6 +30,7 @@ from synth_pipelines.core.domain import (
     blocking_failures,
     verified_checks,
 )
+from synth_pipelines.core.objstore import SetInfo, shown, staged_output
 from synth_pipelines.core.preview import markdown_table
 from synth_pipelines.llm.contract import LLMError
 from synth_pipelines.llm.resource import POOL, LLMResource
@@ -245,30 +245,38 @@ def build_domain_assets(domain: Domain) -> list[dg.AssetsDefinition]:
         context: dg.AssetExecutionContext, cfg: dict, normalized: dict, synth_data: SynthDataDir, llm: LLMResource
     ) -> dg.MaterializeResult:
         seed = claimed(context, synth_data)
-        target = synth_data.export_dir(group, seed)
+        target = synth_data.export_location(group, seed)
         started = time.perf_counter()
         # An LLM domain's export may need the run's session again (relational: the spec its tables were drawn
         # with, its model answers replayed from the response cache).
         ctx = run_context(context, synth_data, llm)
-        with atomic_dir(target) as staging:
+        info = SetInfo(group, domain.version, seed, cfg["config"])
+        # A local folder is swapped as a unit; a URL gets the files, then its _manifest.json (core/objstore).
+        with staged_output(target, info, exclusive=True) as staging:
             files = domain.export(normalized, parsed(cfg), seed, staging, ctx)
-            final = {role: target / Path(path).relative_to(staging) for role, path in files.items()}
+            sizes = {role: (Path(path).relative_to(staging), Path(path).stat().st_size) for role, path in files.items()}
         seconds = time.perf_counter() - started
-        published = catalog.publish(
-            synth_data.warehouse, synth_data.storage, group, seed, list(normalized), context.log
-        )
+        if isinstance(synth_data.intermediates, Path):
+            published = catalog.publish(
+                synth_data.warehouse, synth_data.storage, group, seed, list(normalized), context.log
+            )
+            catalog_note = f"{synth_data.warehouse}: views {group}.*" if published else "not updated (locked)"
+        else:  # the catalog's views read local Parquet intermediates
+            catalog_note = "not updated (intermediates are on an object store)"
         locks.release(synth_data.storage, group, seed, context.run.run_id)  # the group's last writer is done
-        listing = "\n".join(f"- `{role}`: `{path}` ({path.stat().st_size:,} bytes)" for role, path in final.items())
+        listing = "\n".join(
+            f"- `{role}`: `{shown(target, rel)}` ({size:,} bytes)" for role, (rel, size) in sizes.items()
+        )
         return dg.MaterializeResult(
             metadata={
                 "dagster/row_count": sum(t.height for t in normalized.values()),
                 "seed": seed,
                 "generator_version": domain.version,
-                "export_dir": dg.MetadataValue.path(str(target)),
+                "export_dir": dg.MetadataValue.path(shown(target, "")),
                 "files": dg.MetadataValue.md(listing),
-                "bytes_written": sum(p.stat().st_size for p in final.values()),
+                "bytes_written": sum(size for _, size in sizes.values()),
                 "seconds": round(seconds, 4),
-                "catalog": f"{synth_data.warehouse}: views {group}.*" if published else "not updated (locked)",
+                "catalog": catalog_note,
             }
         )
 

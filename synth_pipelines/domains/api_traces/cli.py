@@ -6,12 +6,11 @@ import argparse
 import sys
 import time
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
-from synth_pipelines.core.atomic import check_writable_dir, output_set
 from synth_pipelines.core.cli_support import ModelFlags, model_from_args
 from synth_pipelines.core.domain import RunContext, run_domain
+from synth_pipelines.core.objstore import check_output, local_or_url, set_info, shown, staged_output
 from synth_pipelines.core.paths import default_output_dir
 from synth_pipelines.domains.api_traces.config import ApiTracesConfig
 from synth_pipelines.domains.api_traces.domain import ApiTracesDomain
@@ -96,18 +95,19 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         workflow = load_workflow(cfg.workflow)
     except (WorkflowError, FileNotFoundError) as exc:
         raise ApiTracesUsageError(str(exc)) from exc
-    out_dir = check_writable_dir(args.out or default_output_dir("api_traces"))
+    out_dir = check_output(local_or_url(args.out) if args.out else default_output_dir("api_traces"))
     from synth_pipelines.core.shards import run_shards_from_args
 
-    sharded = run_shards_from_args(ApiTracesDomain(), cfg, args.seed, out_dir, args)
+    domain = ApiTracesDomain()
+    sharded = run_shards_from_args(domain, cfg, args.seed, out_dir, args)
     if sharded is not None:
         return sharded
     bar = _progress_bar(cfg, args.progress)
     ctx = RunContext(progress=bar.advance if bar else None)
     started = time.perf_counter()
     try:
-        with output_set(out_dir) as staging:
-            result = run_domain(ApiTracesDomain(), cfg, args.seed, staging, ctx)
+        with staged_output(out_dir, set_info(domain, cfg, args.seed)) as staging:
+            result = run_domain(domain, cfg, args.seed, staging, ctx)
         seconds = time.perf_counter() - started
         calls = result.tables["calls"]
         if bar is not None:
@@ -120,7 +120,7 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         f"of {cfg.users:,} users (seed {args.seed}) in {seconds:.2f} s"
     )
     for role, path in result.files.items():
-        print(f"  {role:<13} {out_dir / path.relative_to(staging)}")
+        print(f"  {role:<13} {shown(out_dir, path.relative_to(staging))}")
     return 0
 
 
@@ -168,10 +168,9 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument(
         "--out",
-        type=Path,
         default=None,
-        metavar="DIR",
-        help="output directory (default: $SYNTH_DATA_DIR/synthetic/api_traces)",
+        metavar="DIR|URL",
+        help="output directory or s3:// gs:// az:// URL (default: $SYNTH_DATA_DIR/synthetic/api_traces)",
     )
     add_shard_flags(parser)
     parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: model_from_args(flags, args))

@@ -6,8 +6,8 @@ import argparse
 import sys
 from pathlib import Path
 
-from synth_pipelines.core.atomic import check_writable_dir, output_set
 from synth_pipelines.core.cli_support import ModelFlags, model_from_args
+from synth_pipelines.core.objstore import check_output, local_or_url, set_info, shown, staged_output
 from synth_pipelines.core.paths import OUTPUT_RULE, default_output_dir
 from synth_pipelines.domains.logs.domain import LogConfig, LogDomain, export_names
 from synth_pipelines.domains.logs.validator import validate_lines
@@ -26,7 +26,7 @@ def _generate(domain: LogDomain, flags: ModelFlags, args: argparse.Namespace) ->
     from synth_pipelines.core.shards import run_shards_from_args
 
     cfg: LogConfig = model_from_args(flags, args)
-    out = check_writable_dir(args.out or default_output_dir())
+    out = check_output(local_or_url(args.out) if args.out else default_output_dir())
     if args.shards is not None and (args.no_mirror or args.check_round_trip):
         raise CliError("--no-mirror and --check-round-trip cannot be combined with --shards (yet)")
     sharded = run_shards_from_args(domain, cfg, args.seed, out, args)
@@ -40,7 +40,7 @@ def _generate(domain: LogDomain, flags: ModelFlags, args: argparse.Namespace) ->
         bar = tqdm(total=cfg.count, unit=" records", desc=domain.cli_name, file=sys.stderr)
         progress = bar.update
     try:
-        with output_set(out) as staging:
+        with staged_output(out, set_info(domain, cfg, args.seed)) as staging:
             paths = domain.stream(
                 cfg, args.seed, staging, progress, mirror=not args.no_mirror, round_trip=args.check_round_trip
             )
@@ -48,7 +48,7 @@ def _generate(domain: LogDomain, flags: ModelFlags, args: argparse.Namespace) ->
         if bar is not None:
             bar.close()
     for role, path in paths.items():
-        print(f"{role:17} {out / path.relative_to(staging)}")
+        print(f"{role:17} {shown(out, path.relative_to(staging))}")
     return 0
 
 
@@ -104,7 +104,9 @@ def register(sub: argparse._SubParsersAction) -> None:
             cmd, domain.config_model, overrides={"count": Flag(help=f"number of {unit}"), "name": Flag(metavar="NAME")}
         )
         cmd.add_argument("--seed", type=seed_int, default=42, help="random seed")
-        cmd.add_argument("--out", default=None, help=f"output directory (default: {OUTPUT_RULE})")
+        cmd.add_argument(
+            "--out", default=None, help=f"output directory or s3:// gs:// az:// URL (default: {OUTPUT_RULE})"
+        )
         cmd.add_argument(
             "--no-mirror", action="store_true", help="write the clean set only (no invalid mirror, no manifest)"
         )

@@ -25,12 +25,23 @@ SHORT_OF_TARGET = 3
 DEFAULT_NAME = "nlp"
 
 
-def split_prefix(prefix: str | None) -> tuple[Path, str]:
-    """``--output-prefix`` as (folder, file name prefix); a trailing slash or an existing folder: inside it."""
+def split_prefix(prefix: str | None) -> tuple[Path | str, str]:
+    """``--output-prefix`` as (folder, file name prefix); a trailing slash or an existing folder: inside it.
+
+    The folder may be an object-store URL (``s3://bucket/run/train``: folder ``s3://bucket/run``).
+    """
+    from synth_pipelines.core.objstore import is_remote
+
     if prefix is None:
         from synth_pipelines.core.paths import default_output_dir
 
         return default_output_dir(), DEFAULT_NAME
+    if is_remote(prefix):
+        protocol, _, rest = prefix.partition("://")
+        if prefix.endswith("/") or "/" not in rest:  # a bucket alone is a folder too
+            return f"{protocol}://{rest.rstrip('/')}", DEFAULT_NAME
+        folder, _, name = rest.rpartition("/")
+        return f"{protocol}://{folder}", name
     if prefix.endswith(("/", "\\")) or Path(prefix).is_dir():
         return Path(prefix), DEFAULT_NAME
     return Path(prefix).parent, Path(prefix).name
@@ -44,9 +55,9 @@ def _config(flags: Any, args: argparse.Namespace) -> Any:
 
 
 def _run(flags: Any, args: argparse.Namespace) -> int:
-    from synth_pipelines.core.atomic import check_writable_dir, output_set
     from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.core.domain import RunContext, run_domain
+    from synth_pipelines.core.objstore import check_output, is_remote, set_info, shown, staged_output
     from synth_pipelines.core.paths import default_data_dir
     from synth_pipelines.domains.nlp.domain import NLPDomain
     from synth_pipelines.domains.nlp.formats import load_custom_format
@@ -61,7 +72,10 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
     if cfg.incremental_save and "jsonl" not in cfg.output_formats:
         raise CliError("--incremental-save writes the JSONL file as records come: add jsonl to --output-format")
     settings = settings_from_args(args, auto_provider=True)
-    out_dir = check_writable_dir(split_prefix(args.output_prefix)[0])
+    folder = split_prefix(args.output_prefix)[0]
+    if cfg.incremental_save and is_remote(str(folder)):
+        raise CliError("--incremental-save appends to a local file as records come; an object store has no append")
+    out_dir = check_output(folder)
     bar = None
     if show_progress():
         from tqdm import tqdm
@@ -69,11 +83,12 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
         bar = tqdm(total=cfg.samples, unit="sample", desc=f"nlp {cfg.format}")
     data_dir = Path(default_data_dir())
     session = LLMSession(settings, data_dir)
-    ctx = RunContext(data_dir=data_dir, llm=session, progress=bar.update if bar else None, live_dir=out_dir)
+    live_dir = None if is_remote(str(out_dir)) else Path(out_dir)  # --incremental-save is refused for a URL above
+    ctx = RunContext(data_dir=data_dir, llm=session, progress=bar.update if bar else None, live_dir=live_dir)
     domain = NLPDomain()
     try:
         # Every output file of the run appears together, or none does (Ctrl-C, a failed check).
-        with output_set(out_dir) as staging:
+        with staged_output(out_dir, set_info(domain, cfg, args.seed)) as staging:
             run = run_domain(domain, cfg, args.seed, staging, ctx)
     except LLMError as exc:
         raise CliError(str(exc)) from None
@@ -83,7 +98,7 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
             bar.close()
     meta = ctx.metadata
     for path in run.files.values():
-        print(out_dir / path.relative_to(staging))
+        print(shown(out_dir, path.relative_to(staging)))
     print(
         f"nlp: {meta['samples_made']} of {meta['samples_target']} {meta['nlp_format']} samples "
         f"({meta['llm_provider']}/{meta['llm_model']}); requests {meta['llm_requests']}, cache hits "

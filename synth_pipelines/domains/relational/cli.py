@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Any
 
 from synth_pipelines.core.cli_support import ModelFlags, model_from_args
+from synth_pipelines.core.objstore import SetInfo, local_or_url
 from synth_pipelines.domains.relational.ddl import DIALECTS
 from synth_pipelines.domains.relational.export import FORMATS
 from synth_pipelines.domains.relational.pipeline import RelationalConfig
@@ -56,9 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     parser.add_argument("--seed", type=seed_int, default=42, help="random seed")
     parser.add_argument(
         "--out",
-        type=Path,
+        type=local_or_url,
         default=None,
-        help="output directory (default: $SYNTH_DATA_DIR/synthetic/<DDL file name>; with --save alone: the store only)",
+        help="output directory or s3:// gs:// az:// URL (default: $SYNTH_DATA_DIR/synthetic/<DDL file name>; "
+        "with --save alone: the store only)",
     )
     parser.add_argument(
         "--save",
@@ -94,9 +96,21 @@ def config(flags: ModelFlags, args: argparse.Namespace) -> RelationalConfig:
     return model_from_args(flags, args, instructions=text)
 
 
+def _set_info(prepared: Any, cfg: RelationalConfig, args: argparse.Namespace) -> SetInfo:
+    """The manifest facts of an object-store export: the DDL's group, its bytes' digest, the config."""
+    import hashlib
+
+    from synth_pipelines.domains.relational.domain import group_name
+    from synth_pipelines.domains.relational.pipeline import GENERATOR_VERSION
+
+    ddl = Path(args.ddl)
+    config = cfg.model_dump(mode="json") | {"ddl": ddl.name, "ddl_sha256": hashlib.sha256(ddl.read_bytes()).hexdigest()}
+    return SetInfo(group_name(ddl.stem), GENERATOR_VERSION, args.seed, config)
+
+
 def run(flags: ModelFlags, args: argparse.Namespace) -> int:
-    from synth_pipelines.core.atomic import check_writable_dir, output_set
     from synth_pipelines.core.cli_support import CliError, show_progress
+    from synth_pipelines.core.objstore import check_output, shown, staged_output
     from synth_pipelines.core.paths import default_data_dir
     from synth_pipelines.domains.relational.ai import ai_enabled
     from synth_pipelines.domains.relational.pipeline import export_dataset, parse_formats, prepare
@@ -149,7 +163,7 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         from synth_pipelines.core.paths import default_output_dir
 
         args.out = default_output_dir(Path(args.ddl).stem)
-    check_writable_dir(args.out)  # after the spec is known to be good: a refused run leaves no folder
+    check_output(args.out)  # after the spec is known to be good: a refused run leaves no folder
     total = sum(prepared.plan.rows.values())
     bar = None
     if show_progress():
@@ -158,12 +172,12 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         bar = tqdm(total=total, unit="rows", desc="relational")
     try:
         # export_dataset writes into the staging folder; the files reach --out together, or none does.
-        with output_set(args.out) as staging:
+        with staged_output(args.out, _set_info(prepared, cfg, args)) as staging:
             report, staged = export_dataset(prepared, args.seed, staging, formats, progress=bar.update if bar else None)
     finally:
         if bar is not None:
             bar.close()
-    files = {role: args.out / path.relative_to(staging) for role, path in staged.items()}
+    files = {role: shown(args.out, path.relative_to(staging)) for role, path in staged.items()}
     print(
         f"{len(prepared.plan.insert_order)} tables, {total:,} rows, {report['violations']} constraint violations "
         f"-> {args.out} ({len(files)} files; report: {files['report']})"
@@ -173,7 +187,7 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
 
 def _run_and_save(prepared: Any, cfg: RelationalConfig, args: argparse.Namespace, formats: tuple[str, ...]) -> int:
     """``--save``: one generation, kept in the store (and written to ``--out`` too when given)."""
-    from synth_pipelines.core.atomic import check_writable_dir, output_set
+    from synth_pipelines.core.objstore import check_output, staged_output
     from synth_pipelines.domains.relational.pipeline import export_dataset
     from synth_pipelines.store.catalog import DatasetStore
     from synth_pipelines.store.modify import save_generated
@@ -182,10 +196,10 @@ def _run_and_save(prepared: Any, cfg: RelationalConfig, args: argparse.Namespace
     if args.out is None:
         info = save_generated(store, prepared, cfg, args.seed, args.ddl, args.name)
     else:
-        check_writable_dir(args.out)
+        check_output(args.out)
         # Parquet is what the store keeps: drawn once, copied into the store, removed again from --out
         # when it was not asked for. The store entry is made before --out is committed: both or neither.
-        with output_set(args.out) as staging:
+        with staged_output(args.out, _set_info(prepared, cfg, args)) as staging:
             wanted = formats if "parquet" in formats else (*formats, "parquet")
             report, staged = export_dataset(prepared, args.seed, staging, wanted)
             parquet = {n: staged[f"parquet:{n}"] for n in prepared.plan.insert_order}

@@ -13,6 +13,7 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from synth_pipelines.core.objstore import local_or_url
 from synth_pipelines.domains.scenarios.base import FORMATS, Scenario, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.registry import ENTRY_POINT_GROUP, ScenarioCatalog, load_catalog
 from synth_pipelines.llm.settings import add_provider_args
@@ -69,7 +70,10 @@ def register(sub: argparse._SubParsersAction) -> None:
     )
     parser.add_argument("--seed", type=seed_int, default=DEFAULT_SEED, help="random seed")
     parser.add_argument(
-        "--out-dir", type=Path, default=hidden, help="output folder (default: $SYNTH_DATA_DIR/synthetic/<scenario>)"
+        "--out-dir",
+        type=local_or_url,
+        default=hidden,
+        help="output folder or s3:// gs:// az:// URL (default: $SYNTH_DATA_DIR/synthetic/<scenario>)",
     )
     parser.add_argument(
         "--output-format", choices=FORMATS, default=hidden, help="file format (default: the scenario's first)"
@@ -159,9 +163,9 @@ def _config(args: argparse.Namespace) -> tuple[Scenario, Any]:
 
 
 def _run(args: argparse.Namespace) -> int:
-    from synth_pipelines.core.atomic import check_writable_dir, output_set
     from synth_pipelines.core.cli_support import CliError, show_progress
     from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
+    from synth_pipelines.core.objstore import check_output, set_info, shown, staged_output
     from synth_pipelines.core.paths import default_data_dir, default_output_dir
     from synth_pipelines.domains.scenarios.domain import ScenarioDomain
     from synth_pipelines.llm.contract import LLMError
@@ -174,7 +178,7 @@ def _run(args: argparse.Namespace) -> int:
     # A missing key or Azure endpoint fails here, before anything is drawn or written.
     settings = settings_from_args(args, auto_provider=True)
     data_dir = Path(default_data_dir())
-    out_dir = check_writable_dir(getattr(args, "out_dir", None) or default_output_dir(scenario.name.replace("-", "_")))
+    out_dir = check_output(getattr(args, "out_dir", None) or default_output_dir(scenario.name.replace("-", "_")))
     bar = None
     if show_progress():
         from tqdm import tqdm
@@ -194,9 +198,10 @@ def _run(args: argparse.Namespace) -> int:
 
     try:
         # The same pipeline as the Dagster group; the files appear together in out_dir, or none does.
-        with output_set(out_dir) as staging:
+        domain = ScenarioDomain(scenario)
+        with staged_output(out_dir, set_info(domain, cfg, args.seed)) as staging:
             try:
-                run = run_domain(ScenarioDomain(scenario), cfg, args.seed, staging, ctx)
+                run = run_domain(domain, cfg, args.seed, staging, ctx)
             finally:
                 summarize()
     except LLMError as exc:  # bad credentials, failure budget exceeded: the message says which
@@ -208,5 +213,5 @@ def _run(args: argparse.Namespace) -> int:
     finally:
         session.close()
     for table, path in run.files.items():
-        print(f"{table}: {out_dir / path.relative_to(staging)}")
+        print(f"{table}: {shown(out_dir, path.relative_to(staging))}")
     return SHORT_OF_COUNT if meta.get("records_failed") else 0
