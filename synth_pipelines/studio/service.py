@@ -331,8 +331,31 @@ def check_job(job: GenerateJob) -> None:
         raise StudioError(f"rows per table must be between 0 and {limit:,} (maxRowsPerTable)", 400)
     if job.ai:
         llm_settings(job.llm, "AI generation")
-    if job.spec is not None and not job.spec.strip():
+    if job.spec is not None:
+        check_spec_text(job.spec)
+
+
+def check_spec_text(text: str) -> None:
+    """A spec's text parses (YAML or JSON) and has the spec's shape: else 400 at once, naming the field.
+    Whether it fits the schema (its tables, columns, CHECKs) is decided when the job runs."""
+    import yaml
+    from pydantic import ValidationError
+
+    from synth_pipelines.core.safe_yaml import load_yaml
+    from synth_pipelines.domains.relational.spec import GenerationSpec
+
+    if not text.strip():
         raise StudioError("the spec is empty: give a generation spec (YAML) or leave it out", 400)
+    try:
+        data = load_yaml(text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise StudioError(f"the spec is not valid YAML: {' '.join(str(exc).split())}", 400) from None
+    try:
+        GenerationSpec.model_validate(data or {})
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the spec"
+        raise StudioError(f"the spec: {where}: {first['msg']}", 400) from None
 
 
 def generate(job: GenerateJob, emit: Emit | None = None, job_id: str | None = None) -> dict[str, Any]:
