@@ -626,6 +626,7 @@ def get_dataset(
     out = _dataset_head(info) | {
         "version": number,
         "ddl": info.ddl,
+        "ddlFile": (info.config or {}).get("ddl_file"),
         "spec": (folder / SPEC_FILE).read_text(encoding="utf-8"),
         "validation": validation_summary(report),
         "rowsByTable": report["rows"],

@@ -16,12 +16,19 @@ import requests
 
 from synth_pipelines.store.catalog import DatasetStore
 from synth_pipelines_tests.llm_stub import LLMStub
-from synth_pipelines_tests.studio.conftest import ROOT, SECRET_KEY, Server, start_server, stop_server
+from synth_pipelines_tests.studio.conftest import (
+    BIOS,
+    BY_TIER,
+    EDIT_SQL,
+    ROOT,
+    SECRET_KEY,
+    Server,
+    start_server,
+    stop_server,
+    studio_model,
+)
 
 DDL = (ROOT / "data" / "schemas" / "library.sql").read_text(encoding="utf-8")
-EDIT_SQL = "UPDATE members SET tier = 'premium' WHERE member_id % 10 < 3"
-BY_TIER = "SELECT tier, count(*) AS members FROM members GROUP BY tier ORDER BY tier"
-BIOS = ["Writes quiet novels about harbours.", "Poet of the northern coast."]
 SEEN: list[str] = []  # every response body, checked for the provider key
 
 
@@ -29,20 +36,6 @@ def call(server: Server, method: str, path: str, **kwargs: Any) -> requests.Resp
     response = requests.request(method, server.url + path, timeout=120, **kwargs)
     SEEN.append(response.content.decode("utf-8", "replace"))
     return response
-
-
-def studio_model(schema: dict[str, Any], prompt: str, counter: int) -> dict[str, Any]:
-    """What the model answers, by the structured output asked for: an edit plan, a SQL answer, or an AI patch."""
-    fields = set(schema.get("properties", {}))
-    if "statements" in fields:  # EditPlan (feedback)
-        return {"kind": "row_edits", "explanation": "about 30% of members become premium", "statements": [EDIT_SQL]}
-    if "sql" in fields:  # SqlAnswer (a question in words)
-        if "drop the members" in prompt:
-            return {"sql": "DROP TABLE members", "explanation": "drops the table"}
-        return {"sql": BY_TIER, "explanation": "members per tier"}
-    if "Table: authors" in prompt:  # AITablePatch: a vocabulary for one text column
-        return {"columns": [{"column": "bio", "generator": "vocabulary", "values": BIOS}], "rules": []}
-    return {"columns": [], "rules": []}
 
 
 @pytest.fixture(scope="module")
