@@ -156,7 +156,17 @@ def test_sql_answers_carry_a_chart_when_their_shape_has_one(llm_server: Server, 
 
 
 def test_ai_generation_applies_the_model_patch_and_stays_valid(llm_server: Server, model: LLMStub) -> None:
-    result = generate(llm_server, rows=20, seed=11, ai=True, instructions="authors with short coastal bios")
+    from synth_pipelines_tests.studio.test_api import EventLog
+
+    log = EventLog(llm_server)
+    try:
+        result = generate(llm_server, rows=20, seed=11, ai=True, instructions="authors with short coastal bios")
+        assert log.done.wait(30)
+    finally:
+        log.client.disconnect()
+    complete = [d for n, d in log.events if n == "generation:complete"]
+    assert complete[-1]["datasetId"] == result["datasetId"] and complete[-1]["ai"] == result["ai"]
+    assert SECRET_KEY not in repr(log.events)
     assert result["validation"]["ok"] is True
     ai = result["ai"]
     assert ai["model"] == "stub-model" and set(ai["tables"]) == set(result["meta"]["tables"])
