@@ -206,12 +206,14 @@ def llm_settings(choice: ProviderChoice, purpose: str) -> Any:
 
     server = _server_llm()
     provider = choice.provider or server.provider
-    if provider == "offline":
+    if provider == "offline" and server.is_offline:
         raise StudioError(
-            f"{purpose} needs an LLM provider: choose the server's provider ({server.provider} here; the server "
-            "is configured with SYNTH_LLM_PROVIDER and the provider's key)",
+            f"{purpose} needs an LLM provider, and this server has none: set SYNTH_LLM_PROVIDER and the "
+            "provider's key where it runs",
             400,
         )
+    if provider == "offline":
+        raise StudioError(f"{purpose} needs an LLM provider: choose {server.provider!r}, not offline", 400)
     if provider != server.provider:
         raise StudioError(
             f"provider {provider!r} is not configured on this server (it offers {server.provider!r}; "

@@ -223,6 +223,19 @@ def test_a_job_over_the_concurrency_limit_gets_409(llm_server: Server, model: LL
     assert call(llm_server, "POST", "/api/generate", json={"sample": "company", "rows": 5}).status_code == 202
 
 
+def test_a_provider_that_rejects_the_key_is_a_502_without_the_key(
+    llm_server: Server, dataset_id: str, model: LLMStub
+) -> None:
+    from synth_pipelines_tests.llm_stub import Fault
+
+    before = call(llm_server, "GET", f"/api/datasets/{dataset_id}").json()["currentVersion"]
+    model.inject(Fault(status=401, echo_key=True))  # the error body repeats the key, as some providers do
+    response = call(llm_server, "POST", f"/api/datasets/{dataset_id}/modify", json={"feedback": "fewer staff members"})
+    assert response.status_code == 502 and response.json()["error"].startswith("the LLM provider failed")
+    assert SECRET_KEY not in response.text and model.requests == 1
+    assert call(llm_server, "GET", f"/api/datasets/{dataset_id}").json()["currentVersion"] == before
+
+
 def test_no_response_contains_the_provider_key(llm_server: Server) -> None:
     call(llm_server, "GET", "/api/config")
     call(llm_server, "GET", "/openapi.json")
