@@ -11,7 +11,7 @@ IN_PROCESS := {"execution": {"config": {"in_process": {}}}}
 COUNT ?= 5000
 OUT ?= data/synthetic
 
-.PHONY: run test mutate lint bench dev seed clean generate generate.raw studio serve
+.PHONY: run test mutate lint bench dev dev-all seed clean generate generate.raw studio serve
 
 $(BIN)/synth: pyproject.toml constraints.txt
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -70,7 +70,19 @@ lint: $(BIN)/synth
 bench: $(BIN)/synth
 	$(BIN)/python bench/bench_logs.py
 
+# The Dagster UI (http://127.0.0.1:3000). The studio runs beside it: `make serve` (API, :4000) and `make studio`
+# (app, :8501) in two more terminals, or all three from one with `make dev-all`. A dataset promoted in the studio
+# lands in data/schemas/ and shows up as an asset group here (the studio links to it).
 dev: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
+	@echo "Dagster UI http://127.0.0.1:3000; beside it: make serve (API http://127.0.0.1:4000/docs) and make studio (app http://127.0.0.1:8501), or make dev-all for the three at once"
+	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
+
+# The three side by side; Ctrl-C stops them all (the API and the app each run in their own process group).
+dev-all: $(BIN)/synth $(DAGSTER_HOME)/dagster.yaml
+	@trap 'kill -- -$$serve -$$studio 2>/dev/null' EXIT INT TERM; \
+	setsid $(BIN)/synth serve & serve=$$!; \
+	setsid $(BIN)/synth studio & studio=$$!; \
+	echo "API http://127.0.0.1:4000/docs · studio http://127.0.0.1:8501 · Dagster UI http://127.0.0.1:3000"; \
 	$(BIN)/dagster dev -w workspace.yaml -h 127.0.0.1 -p 3000
 
 # The studio app (http://127.0.0.1:8501) and its API (http://127.0.0.1:4000, OpenAPI at /docs): docs/api.md.

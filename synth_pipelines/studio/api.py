@@ -23,7 +23,14 @@ from fastapi.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from synth_pipelines.studio import service
-from synth_pipelines.studio.service import AskRequest, GenerateJob, ModifyRequest, StudioError, UndoRequest
+from synth_pipelines.studio.service import (
+    AskRequest,
+    GenerateJob,
+    ModifyRequest,
+    PromoteRequest,
+    StudioError,
+    UndoRequest,
+)
 from synth_pipelines.studio.settings import StudioSettings
 
 SOCKET_PATH = "socket.io"
@@ -191,13 +198,17 @@ def create_app(settings: StudioSettings | None = None) -> ASGIApp:
     def modify(dataset_id: str, request: ModifyRequest) -> dict[str, Any]:
         return service.modify(dataset_id, request)
 
+    @app.post("/api/datasets/{dataset_id}/promote", status_code=201)
+    def promote(dataset_id: str, request: PromoteRequest) -> dict[str, Any]:
+        return service.promote(dataset_id, request.name, request.version)
+
     @app.post("/api/datasets/{dataset_id}/undo")
     def undo(dataset_id: str, request: UndoRequest) -> dict[str, Any]:
         return service.undo(dataset_id, request.to_version)
 
     @app.post("/api/datasets/{dataset_id}/ask")
     def ask(dataset_id: str, request: AskRequest) -> dict[str, Any]:
-        return service.ask(dataset_id, request.sql, request.question)
+        return service.ask(dataset_id, request)
 
     @sio.event
     async def connect(sid: str, environ: dict[str, Any], auth: Any = None) -> bool:

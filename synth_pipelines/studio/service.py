@@ -17,13 +17,14 @@ import tempfile
 import threading
 from collections.abc import Callable, Iterator
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
 
 from pydantic import BaseModel, Field
 
-from synth_pipelines.core.paths import SCHEMAS_DIR, default_data_dir
+from synth_pipelines.core.paths import default_data_dir
 from synth_pipelines.studio.settings import StudioSettings
 
 Emit = Callable[[str, dict[str, Any]], None]
@@ -53,6 +54,21 @@ class StudioError(ValueError):
 # Requests (pydantic: the API validates its bodies with these, the app builds them)
 
 
+class ProviderChoice(BaseModel):
+    """Which LLM answers a request. The server's environment holds the key and decides which provider it
+    offers (``SYNTH_LLM_PROVIDER``...); a request may pick that provider or offline, a model, a temperature,
+    and a base URL the server allows (the key is only ever sent to those). Never a key."""
+
+    provider: Literal["offline", "openai", "azure", "google"] | None = Field(
+        None, description="offline, or the provider the server is configured with (GET /api/config); unset: that one"
+    )
+    model: str | None = Field(None, max_length=200, description="unset: the server's model")
+    temperature: float | None = Field(None, ge=0.0, le=2.0)
+    base_url: str | None = Field(
+        None, max_length=500, description="the server's base URL or one of SYNTH_STUDIO_LLM_BASE_URLS (unset: its own)"
+    )
+
+
 class GenerateJob(BaseModel):
     ddl: str | None = Field(None, description="DDL text; give this or `sample`")
     sample: str | None = Field(None, description="a sample schema's name (GET /api/config lists them)")
@@ -62,21 +78,36 @@ class GenerateJob(BaseModel):
     rows: int | None = Field(None, ge=0, description="rows per table unless overridden; default from settings")
     table_rows: dict[str, int] = Field(default_factory=dict)
     instructions: str | None = Field(None, max_length=20_000)
-    ai: bool = Field(False, description="the AI hybrid; needs a provider (not offered in this slice)")
-    provider: Literal["offline"] = "offline"
+    ai: bool = Field(False, description="the AI hybrid: one spec-patch request per table through the provider")
+    llm: ProviderChoice = Field(default_factory=ProviderChoice, description="the provider for `ai`")
+    spec: str | None = Field(
+        None, max_length=1_000_000, description="a generation spec (YAML or JSON text) merged over the inferred one"
+    )
     name: str | None = Field(None, max_length=200)
 
 
 class ModifyRequest(BaseModel):
     sql: list[str] | None = Field(None, description="UPDATE/DELETE/INSERT statements, run in order")
     spec_patch: dict[str, Any] | None = Field(None, description="a spec patch ({'tables': {...}})")
-    feedback: str | None = Field(None, max_length=20_000, description="needs an LLM provider")
-    table: str | None = None
+    feedback: str | None = Field(None, max_length=20_000, description="the edit in words, through the provider")
+    table: str | None = Field(None, description="with feedback: the table it is about")
+    llm: ProviderChoice = Field(default_factory=ProviderChoice, description="the provider for `feedback`")
 
 
 class AskRequest(BaseModel):
     sql: str | None = Field(None, max_length=100_000)
-    question: str | None = Field(None, max_length=20_000, description="'tables', 'describe T' or 'sample T'")
+    question: str | None = Field(
+        None, max_length=20_000, description="'tables', 'describe T', 'sample T', or words (through the provider)"
+    )
+    conversation: str | None = Field(None, max_length=100, description="continue this conversation (follow-up)")
+    llm: ProviderChoice = Field(default_factory=ProviderChoice, description="the provider for a question in words")
+
+
+class PromoteRequest(BaseModel):
+    name: str | None = Field(
+        None, max_length=100, description="the asset group's name (default: the dataset's name, else its id)"
+    )
+    version: int | None = Field(None, ge=1, le=10**9, description="the version whose spec is kept (default: current)")
 
 
 class UndoRequest(BaseModel):
@@ -124,7 +155,10 @@ def _get_info(dataset_id: str) -> Any:
 
 
 def sample_schemas() -> dict[str, Path]:
-    return {p.stem: p for p in sorted(SCHEMAS_DIR.glob("*.sql"))}
+    """The DDL files of every asset group (``data/schemas/`` and ``$SYNTH_DATA_DIR/schemas/``: promoted ones too)."""
+    from synth_pipelines.domains.relational.domain import schema_dirs, schema_files
+
+    return {p.stem: p for d in schema_dirs() for p in schema_files(d) if p.suffix.lower() == ".sql"}
 
 
 _SAFE_NAME = re.compile(r"[^A-Za-z0-9_.-]+")
@@ -145,6 +179,97 @@ def _ddl_text(raw: bytes | str, filename: str) -> str:
     if not raw.strip():
         raise StudioError(f"{filename}: the file is empty", 400)
     return raw
+
+
+# --------------------------------------------------------------------------------------------------
+# Provider
+
+
+def _server_llm() -> Any:
+    from synth_pipelines.llm.settings import LLMSettings, SettingsError
+
+    try:
+        return LLMSettings.resolve()
+    except SettingsError as exc:  # names the variable to fix, never a value
+        raise StudioError(f"the server's LLM settings are invalid: {exc}", 400) from None
+
+
+def llm_settings(choice: ProviderChoice, purpose: str) -> Any:
+    """The ``LLMSettings`` a request may use, or one ``StudioError`` (400) saying what to fix.
+
+    The key always comes from the server's environment. A request picks the server's provider (or
+    offline, which cannot serve ``purpose``), a model, a temperature, and a base URL only among the
+    server's own and ``SYNTH_STUDIO_LLM_BASE_URLS``: the key is sent to that URL, so no client may
+    name another host.
+    """
+    from synth_pipelines.llm.settings import LLMSettings, SettingsError
+
+    server = _server_llm()
+    provider = choice.provider or server.provider
+    if provider == "offline" and server.is_offline:
+        raise StudioError(
+            f"{purpose} needs an LLM provider, and this server has none: set SYNTH_LLM_PROVIDER and the "
+            "provider's key where it runs",
+            400,
+        )
+    if provider == "offline":
+        raise StudioError(f"{purpose} needs an LLM provider: choose {server.provider!r}, not offline", 400)
+    if provider != server.provider:
+        raise StudioError(
+            f"provider {provider!r} is not configured on this server (it offers {server.provider!r}; "
+            "set SYNTH_LLM_PROVIDER and its key where the server runs)",
+            400,
+        )
+    allowed = {u.rstrip("/") for u in (server.base_url, *settings().llm_base_urls) if u}
+    if choice.base_url and choice.base_url.rstrip("/") not in allowed:
+        raise StudioError(
+            f"base_url {choice.base_url!r} is not one this server allows (its configured one or "
+            "SYNTH_STUDIO_LLM_BASE_URLS): the provider key is only sent there",
+            400,
+        )
+    explicit = {"provider": provider, "model": choice.model or None, "temperature": choice.temperature,
+                "base_url": choice.base_url or None}  # fmt: skip
+    try:
+        chosen = LLMSettings.resolve(explicit)
+        chosen.require_azure()
+        if not chosen.vertexai:
+            chosen.require_key()
+    except SettingsError as exc:
+        raise StudioError(str(exc), 400) from None
+    return chosen
+
+
+@contextmanager
+def _llm_session(llm: Any) -> Iterator[Any]:
+    """One request's provider clients (closed at the end); responses cached under the data dir."""
+    from synth_pipelines.llm.session import LLMSession
+
+    with LLMSession(llm, Path(default_data_dir())) as session:
+        yield session
+
+
+@contextmanager
+def provider_errors() -> Iterator[None]:
+    """A provider that fails (auth, budget, network after retries) is a bad gateway: 502, one line, no key
+    (the LLM layer redacts the key from its errors)."""
+    from synth_pipelines.llm.contract import LLMError
+
+    try:
+        yield
+    except LLMError as exc:
+        line = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise StudioError(f"the LLM provider failed: {line}", 502) from None
+
+
+def provider_json() -> dict[str, Any]:
+    """The server's provider as a client may see it: provider, model, whether a key is set; never the key."""
+    try:
+        server = _server_llm()
+    except StudioError:
+        return {"provider": "offline", "model": None, "keySet": False, "ready": False}
+    key_set = server.api_key is not None and bool(server.api_key.get_secret_value())
+    ready = not server.is_offline and (key_set or server.vertexai)
+    return {"provider": server.provider, "model": server.model, "keySet": key_set, "ready": ready}
 
 
 # --------------------------------------------------------------------------------------------------
@@ -207,7 +332,32 @@ def check_job(job: GenerateJob) -> None:
     if (job.rows or 0) > limit or too_many:
         raise StudioError(f"rows per table must be between 0 and {limit:,} (maxRowsPerTable)", 400)
     if job.ai:
-        raise StudioError("AI generation needs an LLM provider, which the studio does not offer yet; turn AI off", 400)
+        llm_settings(job.llm, "AI generation")
+    if job.spec is not None:
+        check_spec_text(job.spec)
+
+
+def check_spec_text(text: str) -> None:
+    """A spec's text parses (YAML or JSON) and has the spec's shape: else 400 at once, naming the field.
+    Whether it fits the schema (its tables, columns, CHECKs) is decided when the job runs."""
+    import yaml
+    from pydantic import ValidationError
+
+    from synth_pipelines.core.safe_yaml import load_yaml
+    from synth_pipelines.domains.relational.spec import GenerationSpec
+
+    if not text.strip():
+        raise StudioError("the spec is empty: give a generation spec (YAML) or leave it out", 400)
+    try:
+        data = load_yaml(text)
+    except (yaml.YAMLError, RecursionError) as exc:
+        raise StudioError(f"the spec is not valid YAML: {' '.join(str(exc).split())}", 400) from None
+    try:
+        GenerationSpec.model_validate(data or {})
+    except ValidationError as exc:
+        first = exc.errors(include_input=False)[0]
+        where = ".".join(str(p) for p in first["loc"]) or "the spec"
+        raise StudioError(f"the spec: {where}: {first['msg']}", 400) from None
 
 
 def generate(job: GenerateJob, emit: Emit | None = None, job_id: str | None = None) -> dict[str, Any]:
@@ -223,6 +373,7 @@ def generate(job: GenerateJob, emit: Emit | None = None, job_id: str | None = No
             emit(event, {"jobId": job_id, **payload})
 
     check_job(job)
+    llm = llm_settings(job.llm, "AI generation") if job.ai else None
     cfg_rows = settings().default_num_records if job.rows is None else job.rows
     work = Path(tempfile.mkdtemp(prefix="synth-studio-"))
     try:
@@ -231,14 +382,34 @@ def generate(job: GenerateJob, emit: Emit | None = None, job_id: str | None = No
         else:
             ddl_path = work / (_SAFE_NAME.sub("_", Path(job.filename).name) or "upload.sql")
             ddl_path.write_text(job.ddl or "", encoding="utf-8")
+        spec_path = None
+        if job.spec is None and job.sample is not None:
+            from synth_pipelines.domains.relational.domain import spec_beside
+
+            beside = spec_beside(ddl_path)
+            spec_path = beside if beside.is_file() else None  # a promoted schema's own spec
+        if job.spec is not None:
+            spec_path = work / "spec.yaml"  # the spec loader reads YAML and JSON alike
+            spec_path.write_text(job.spec, encoding="utf-8")
         send("generation:start", {"source": ddl_path.name, "seed": job.seed, "rows": cfg_rows})
         try:
             cfg = RelationalConfig(
-                rows=cfg_rows, table_rows=job.table_rows, dialect=job.dialect, instructions=job.instructions
+                rows=cfg_rows,
+                table_rows=job.table_rows,
+                dialect=job.dialect,
+                instructions=job.instructions,
+                spec=None if spec_path is None else str(spec_path),
             )
-            prepared = prepare(ddl_path, cfg, job.seed)
-        except ValueError as exc:  # name the uploaded file, not the server's temp folder
-            raise StudioError(str(exc).replace(f"{work}/", ""), 400) from None
+            if llm is None:
+                prepared = prepare(ddl_path, cfg, job.seed)
+            else:
+                with provider_errors(), _llm_session(llm) as session:
+                    prepared = prepare(ddl_path, cfg, job.seed, session)
+        except StudioError:
+            raise
+        except ValueError as exc:  # name the uploaded file and "the spec", not the server's temp folder
+            message = str(exc).replace(str(spec_path), "the spec") if spec_path else str(exc)
+            raise StudioError(message.replace(f"{work}/", ""), 400) from None
         plan = prepared.plan
         unknown = sorted(set(job.table_rows) - set(plan.insert_order))
         if unknown:
@@ -263,6 +434,8 @@ def generate(job: GenerateJob, emit: Emit | None = None, job_id: str | None = No
         send("dataset:saved", {"datasetId": info.id, "name": info.name, "version": info.current_version})
         meta = {"tables": list(info.table_order), "rows": info.meta["rows"], "seed": info.seed}
         result = {"datasetId": info.id, "meta": meta, "validation": validation}
+        if llm is not None:
+            result["ai"] = _ai_json(prepared)
         send("generation:complete", result)
         return result
     except StudioError as exc:
@@ -273,6 +446,17 @@ def generate(job: GenerateJob, emit: Emit | None = None, job_id: str | None = No
         raise
     finally:
         shutil.rmtree(work, ignore_errors=True)
+
+
+def _ai_json(prepared: Any) -> dict[str, Any]:
+    """What the AI hybrid did: per table applied or fallback (with the reason) and the columns it set."""
+    report = prepared.generator.resolved.ai or {}
+    tables = {
+        name: {"status": t["status"], "reason": t["reason"], "columns": t["columns"], "rules": t["rules"]}
+        for name, t in report.get("tables", {}).items()
+    }
+    return {"model": report.get("model"), "applied": report.get("applied", 0), "fallback": report.get("fallback", 0),
+            "tables": tables}  # fmt: skip
 
 
 def _report_blocks(generator: Any, rows: dict[str, int], send: Callable[[str, dict[str, Any]], None]) -> None:
@@ -444,6 +628,7 @@ def get_dataset(
     out = _dataset_head(info) | {
         "version": number,
         "ddl": info.ddl,
+        "ddlFile": (info.config or {}).get("ddl_file"),
         "spec": (folder / SPEC_FILE).read_text(encoding="utf-8"),
         "validation": validation_summary(report),
         "rowsByTable": report["rows"],
@@ -523,14 +708,17 @@ def modify(dataset_id: str, request: ModifyRequest) -> dict[str, Any]:
     info = _get_info(dataset_id)
     if request.table is not None and request.table not in info.table_order:
         raise StudioError(f"unknown table {request.table!r}; the tables are: {', '.join(info.table_order)}", 404)
-    if request.feedback:
-        raise StudioError(
-            "feedback needs an LLM provider, which the studio does not offer yet; give the edit as SQL "
-            "(UPDATE/DELETE/INSERT) or a spec patch",
-            400,
-        )
+    llm = llm_settings(request.llm, "feedback") if request.feedback else None
+    explained: dict[str, Any] = {}
     try:
-        if request.sql:
+        if request.feedback:
+            from synth_pipelines.store.feedback import apply_plan, plan_from_feedback, plan_summary
+
+            with provider_errors(), _llm_session(llm) as session:
+                edit = plan_from_feedback(_store(), info.id, request.feedback, session.generator(), request.table)
+            explained = {"explanation": edit.explanation, "edit": plan_summary(edit)}
+            outcome = apply_plan(_store(), info.id, edit, request.feedback)
+        elif request.sql:
             outcome = apply_sql(_store(), info.id, request.sql)
         else:
             import json
@@ -543,7 +731,7 @@ def modify(dataset_id: str, request: ModifyRequest) -> dict[str, Any]:
         raise StudioError(str(exc), status) from None
     except StoreError as exc:
         raise StudioError(str(exc), 409) from None
-    return _outcome_json(outcome)
+    return _outcome_json(outcome) | explained
 
 
 def undo(dataset_id: str, to_version: int | None = None) -> dict[str, Any]:
@@ -560,28 +748,113 @@ def undo(dataset_id: str, to_version: int | None = None) -> dict[str, Any]:
         raise StudioError(str(exc), 404) from None
 
 
-def ask(dataset_id: str, sql: str | None = None, question: str | None = None) -> dict[str, Any]:
-    """A question offline: SQL through the safety gate, or 'tables' / 'describe T' / 'sample T'."""
-    from synth_pipelines.ask.engine import AskRefused, ask_catalog, ask_sql
+def ask(dataset_id: str, request: AskRequest) -> dict[str, Any]:
+    """One question: SQL through the safety gate, 'tables' / 'describe T' / 'sample T' from the catalog, or
+    words through the provider (the model writes one SQL query, which passes the same gate before it runs).
+    Every answer carries a Vega-Lite chart when its shape has one (built by code, ``ask/charts.py``)."""
+    from synth_pipelines.ask.charts import chart_spec
+    from synth_pipelines.ask.engine import AskRefused, ask_catalog, ask_sql, is_catalog_question
+    from synth_pipelines.store.catalog import StoreError
     from synth_pipelines.store.gate import GateRefused, QueryTimeout
 
+    sql, question = request.sql, request.question
     if (sql is None or not sql.strip()) == (question is None or not question.strip()):
         raise StudioError("give exactly one of sql or question", 400)
     info = _get_info(dataset_id)
+    in_words = bool(question) and not is_catalog_question(question or "")
+    llm = llm_settings(request.llm, "a question in words (offline: SQL, 'tables', 'describe T', 'sample T')") \
+        if in_words else None  # fmt: skip
     try:
-        answer = ask_sql(_store(), info.id, sql) if sql else ask_catalog(_store(), info.id, question or "")
+        if sql:
+            answer = ask_sql(_store(), info.id, sql)
+        elif llm is None:
+            answer = ask_catalog(_store(), info.id, question or "")
+        else:
+            from synth_pipelines.ask.question import ask as ask_in_words
+
+            with provider_errors(), _llm_session(llm) as session:
+                answer = ask_in_words(_store(), info.id, question or "", session.generator(),
+                                      conversation=request.conversation, model=llm.model)  # fmt: skip
     except (GateRefused, AskRefused, QueryTimeout) as exc:
         raise StudioError(str(exc), 400) from None
+    except StoreError as exc:  # an unknown conversation
+        raise StudioError(str(exc), 404) from None
     except Exception as exc:  # DuckDB's error on a query that passed the gate (a typo'd column...)
         if type(exc).__module__.startswith("duckdb"):
             raise StudioError(f"the query failed: {str(exc).splitlines()[0]}", 400) from None
         raise
+    answered = answer.outcome == "answered"
+    chart = answer.chart if in_words else (chart_spec(answer.columns, answer.rows) if answered else None)
     return {
         "datasetId": info.id,
         "sql": answer.sql,
         "columns": answer.columns,
         "rows": [[json_value(v) for v in row] for row in answer.rows],
         "truncated": answer.truncated,
+        "outcome": answer.outcome,  # answered, refused (by the gate; nothing ran) or failed
+        "reason": answer.reason,
+        "explanation": answer.explanation,
+        "summary": answer.summary,
+        "chart": json_value(chart) if chart else None,
+        "conversation": answer.conversation_id,
+        "attempts": [{"sql": a.sql, "status": a.status, "message": a.message} for a in answer.trace],
+    }
+
+
+# --------------------------------------------------------------------------------------------------
+# Promote: a kept dataset becomes an asset group of the Dagster project
+
+
+def dagster_group_url(group: str) -> str:
+    """The asset group's page in the Dagster UI (``make dev``): ``/locations/<location>/asset-groups/<group>``
+    (the UI drops the ``__repository__@`` prefix of a single-Definitions code location)."""
+    s = settings()
+    return f"{s.dagster_url.rstrip('/')}/locations/{s.dagster_location}/asset-groups/{group}"
+
+
+def promote(dataset_id: str, name: str | None = None, version: int | None = None) -> dict[str, Any]:
+    """Write the dataset's DDL and spec (of ``version``, default the current one) to ``<data dir>/schemas/``,
+    where the Dagster project reads every DDL as a seed-partitioned asset group (the nightly schedule
+    regenerates it). The group draws from DDL + spec: row edits made by SQL are not part of it. An existing
+    file or group of that name is never overwritten (409)."""
+    from synth_pipelines.core.atomic import atomic_path
+    from synth_pipelines.domains.registry import all_domains
+    from synth_pipelines.domains.relational.domain import group_name, spec_beside
+    from synth_pipelines.store.catalog import SPEC_FILE, StoreError
+
+    store = _store()
+    info = _get_info(dataset_id)
+    try:
+        number = store.version(info.id, version or info.current_version).version
+    except StoreError as exc:
+        raise StudioError(str(exc), 404) from None
+    group = group_name(name or info.name or info.id)
+    folder = Path(default_data_dir()) / "schemas"
+    ddl_file = folder / f"{group}.sql"
+    spec_file = spec_beside(ddl_file)
+    for path in (ddl_file, spec_file):
+        if path.exists():
+            raise StudioError(f"{path} already exists: promoting would overwrite it; choose another name", 409)
+    try:
+        taken = {d.name: getattr(d, "ddl", "a built-in domain") for d in all_domains()}
+    except ValueError as exc:  # two files already clash: say so rather than add a third
+        raise StudioError(str(exc), 409) from None
+    if group in taken:
+        raise StudioError(f"asset group {group!r} already exists ({taken[group]}); choose another name", 409)
+    folder.mkdir(parents=True, exist_ok=True)
+    spec_text = (store.version_dir(info.id, number) / SPEC_FILE).read_text(encoding="utf-8")
+    # The spec first: the DDL is what makes the group appear, and it must appear with its spec.
+    with atomic_path(spec_file) as tmp:
+        tmp.write_text(spec_text, encoding="utf-8")
+    with atomic_path(ddl_file) as tmp:
+        tmp.write_text(info.ddl, encoding="utf-8")
+    return {
+        "datasetId": info.id,
+        "version": number,
+        "group": group,
+        "ddlFile": str(ddl_file),
+        "specFile": str(spec_file),
+        "dagsterUrl": dagster_group_url(group),
     }
 
 
@@ -591,20 +864,15 @@ def ask(dataset_id: str, sql: str | None = None, question: str | None = None) ->
 
 def config() -> dict[str, Any]:
     """What a client needs to build its form; never an API key."""
-    from synth_pipelines.llm.settings import LLMSettings
-
     s = settings()
-    try:
-        llm = LLMSettings()
-        provider, model = llm.provider, llm.model
-    except ValueError:  # a broken provider environment: the studio still works offline
-        provider, model = "offline", None
+    provider = provider_json()
     return {
         "maxRowsPerTable": s.max_rows_per_table,
         "defaultNumRecords": s.default_num_records,
-        "aiEnabled": False,  # this slice generates offline only (see docs/api.md)
-        "provider": provider,
-        "model": model,
+        "aiEnabled": provider["ready"],  # the AI hybrid, feedback edits and questions in words
+        "provider": provider["provider"],
+        "model": provider["model"],
+        "apiKeySet": provider["keySet"],
         "maxUploadBytes": s.max_upload_bytes,
         "maxConcurrentJobs": s.max_concurrent_jobs,
         "samples": list(sample_schemas()),

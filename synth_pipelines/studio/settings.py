@@ -17,6 +17,11 @@ class StudioSettings(BaseSettings):
     max_concurrent_jobs: int = Field(2, ge=1, description="generation jobs queued or running at once (409 above)")
     page_size_max: int = Field(500, ge=1, description="largest page of rows one request returns")
     cors_origins: list[str] = Field(default_factory=lambda: ["http://localhost:3000"])
+    # Base URLs a request may choose besides the provider's configured one: the server's key goes to the
+    # chosen URL, so a client may never name an arbitrary host.
+    llm_base_urls: list[str] = Field(default_factory=list, description="extra base URLs a request may choose")
+    dagster_url: str = Field("http://127.0.0.1:3000", description="the Dagster UI (make dev), for links to groups")
+    dagster_location: str = Field("synth_pipelines", description="the code location name in workspace.yaml")
     # Not prefixed: the issue names it. Required by `synth serve` on any interface but loopback.
     api_token: SecretStr | None = Field(None, validation_alias=AliasChoices("SYNTH_API_TOKEN", "api_token"))
 

@@ -10,6 +10,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 import requests
@@ -17,6 +18,24 @@ import requests
 ROOT = Path(__file__).resolve().parents[2]
 # A provider key in the server's environment: no response or event may ever contain it.
 SECRET_KEY = "sk-studio-test-secret-5d1e0a9c"
+# What the loopback model answers in the studio's tests (``studio_model``).
+EDIT_SQL = "UPDATE members SET tier = 'premium' WHERE member_id % 10 < 3"
+BY_TIER = "SELECT tier, count(*) AS members FROM members GROUP BY tier ORDER BY tier"
+BIOS = ["Writes quiet novels about harbours.", "Poet of the northern coast."]
+
+
+def studio_model(schema: dict[str, Any], prompt: str, counter: int) -> dict[str, Any]:
+    """What the model answers, by the structured output asked for: an edit plan, a SQL answer, or an AI patch."""
+    fields = set(schema.get("properties", {}))
+    if "statements" in fields:  # EditPlan (feedback)
+        return {"kind": "row_edits", "explanation": "about 30% of members become premium", "statements": [EDIT_SQL]}
+    if "sql" in fields:  # SqlAnswer (a question in words)
+        if "drop the members" in prompt:
+            return {"sql": "DROP TABLE members", "explanation": "drops the table"}
+        return {"sql": BY_TIER, "explanation": "members per tier"}
+    if "Table: authors" in prompt:  # AITablePatch: a vocabulary for one text column
+        return {"columns": [{"column": "bio", "generator": "vocabulary", "values": BIOS}], "rules": []}
+    return {"columns": [], "rules": []}
 
 
 def free_port() -> int:

@@ -272,3 +272,70 @@ def test_serve_refuses_another_interface_without_token(tmp_path: Path) -> None:
     )
     assert done.returncode == 2
     assert "SYNTH_API_TOKEN" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_generate_from_an_edited_spec(generated: dict[str, Any], api_server: Server) -> None:
+    import yaml
+
+    dataset_id = generated["job"]["result"]["datasetId"]
+    spec = yaml.safe_load(call(api_server, "GET", f"/api/datasets/{dataset_id}").json()["spec"])
+    spec["tables"]["authors"]["rows"] = 12
+    body = {"ddl": DDL, "filename": "library.sql", "rows": 30, "spec": yaml.safe_dump(spec)}
+    started = call(api_server, "POST", "/api/generate", json=body)
+    job = wait_job(api_server, started.json()["jobId"])
+    assert job["status"] == "complete", job
+    assert job["result"]["meta"]["rows"]["authors"] == 12 and job["result"]["validation"]["ok"]
+    # A spec that does not parse, or has the wrong shape, is refused at once; one naming a table the DDL
+    # does not have fails its job with a line naming "the spec", never the server's temp folder.
+    broken = call(api_server, "POST", "/api/generate", json=body | {"spec": "tables: [unclosed"})
+    assert broken.status_code == 400 and "not valid YAML" in broken.json()["error"]
+    shape = call(api_server, "POST", "/api/generate", json=body | {"spec": "tables: {authors: {rows: many}}"})
+    assert shape.status_code == 400 and "tables.authors.rows" in shape.json()["error"]
+    unknown = call(api_server, "POST", "/api/generate", json=body | {"spec": "tables: {nope: {rows: 3}}"})
+    failed = wait_job(api_server, unknown.json()["jobId"])
+    assert failed["status"] == "error" and "nope" in failed["error"] and "synth-studio-" not in failed["error"]
+
+
+def test_promote_writes_ddl_and_spec_and_the_group_loads_in_dagster(
+    generated: dict[str, Any], api_server: Server
+) -> None:
+    import json
+
+    dataset_id = generated["job"]["result"]["datasetId"]
+    promoted = call(api_server, "POST", f"/api/datasets/{dataset_id}/promote", json={"name": "studio library"})
+    assert promoted.status_code == 201, promoted.text
+    body = promoted.json()
+    assert body["group"] == "studio_library"
+    assert body["dagsterUrl"] == "http://127.0.0.1:3000/locations/synth_pipelines/asset-groups/studio_library"
+    schemas = api_server.data_dir / "schemas"
+    assert (schemas / "studio_library.sql").read_text(encoding="utf-8") == DDL
+    assert (schemas / "studio_library.spec.yaml").read_text(encoding="utf-8") == call(
+        api_server, "GET", f"/api/datasets/{dataset_id}"
+    ).json()["spec"]
+    # Never clobbered: the same name again, or the name of an existing group, is refused and writes nothing.
+    again = call(api_server, "POST", f"/api/datasets/{dataset_id}/promote", json={"name": "studio library"})
+    assert again.status_code == 409 and "already exists" in again.json()["error"]
+    taken = call(api_server, "POST", f"/api/datasets/{dataset_id}/promote", json={"name": "library"})
+    assert taken.status_code == 409 and "'library' already exists" in taken.json()["error"]
+    assert sorted(p.name for p in schemas.iterdir()) == ["studio_library.spec.yaml", "studio_library.sql"]
+    assert call(api_server, "POST", "/api/datasets/ds-nope/promote", json={}).status_code == 404
+    # The Dagster project (a fresh process, as `make dev` loads it) has the group, seed-partitioned, and its
+    # planned rows are the promoted spec's (30 per table here), not the default config's.
+    probe = (
+        "import json; from synth_pipelines.definitions import defs\n"
+        "from synth_pipelines.domains.registry import domain_by_name\n"
+        "from synth_pipelines.domains.relational.pipeline import RelationalConfig\n"
+        "specs = [s for s in defs.resolve_all_asset_specs() if s.group_name == 'studio_library']\n"
+        "rows = domain_by_name('studio_library').describe(RelationalConfig(), 1)['rows_planned']\n"
+        "print(json.dumps({'keys': sorted(s.key.to_user_string() for s in specs),\n"
+        "  'partitions': sorted({type(s.partitions_def).__name__ for s in specs}), 'rows': rows}))\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, timeout=300, cwd=ROOT,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT), "SYNTH_DATA_DIR": str(api_server.data_dir)},
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr
+    found = json.loads(done.stdout.strip().splitlines()[-1])
+    assert any(key.startswith("studio_library/") for key in found["keys"])
+    assert found["partitions"] == ["DynamicPartitionsDefinition"]
+    assert found["rows"]["authors"] == 30 and found["rows"] == generated["job"]["result"]["meta"]["rows"]

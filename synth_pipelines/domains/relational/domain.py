@@ -61,8 +61,19 @@ def ddl_digest(ddl: Path) -> str:
     return hashlib.sha256(Path(ddl).read_bytes()).hexdigest()
 
 
+SPEC_SUFFIX = ".spec.yaml"
+
+
+def spec_beside(ddl: Path) -> Path:
+    """The generation spec kept next to a DDL file (``library.sql`` -> ``library.spec.yaml``), used when the
+    run's config names none: a dataset promoted from the studio keeps the spec it was generated with."""
+    return Path(ddl).with_name(Path(ddl).stem + SPEC_SUFFIX)
+
+
 def plan_for(ddl: Path, cfg: RelationalConfig, seed: int) -> Prepared:
     """The parsed schema, the insert plan, the validated spec and a fresh generator for ``seed``."""
+    if cfg.spec is None and spec_beside(ddl).is_file():
+        cfg = cfg.model_copy(update={"spec": str(spec_beside(ddl))})
     digest = ddl_digest(ddl)
     spec_digest = (
         hashlib.sha256(Path(cfg.spec).read_bytes()).hexdigest() if cfg.spec and Path(cfg.spec).is_file() else ""
