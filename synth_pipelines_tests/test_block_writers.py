@@ -194,7 +194,7 @@ def test_write_behind_raises_the_first_failed_write_on_drain_and_on_exit() -> No
     behind.submit(fail, "second")
     with pytest.raises(OSError, match="first"):
         behind.drain()
-    with pytest.raises(OSError, match="^third$"), WriteBehind(depth=4) as other:
+    with pytest.raises(OSError, match=r"^third$"), WriteBehind(depth=4) as other:
         other.submit(fail, "third")
     # An error of the caller wins over a failed write, and the thread is still waited for.
     ran: list[int] = []
