@@ -275,10 +275,17 @@ def test_pid_alive_for_invalid_own_running_and_dead_pids(monkeypatch: pytest.Mon
     assert atomic._pid_alive(-1) is False
     assert atomic._pid_alive(os.getpid()) is True
     assert atomic._pid_alive(dead_pid()) is False
-    child = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(30)"])
+    # The child echoes one line once asked: it answers only if asking whether it is alive did not signal it.
+    child = subprocess.Popen(
+        [sys.executable, "-c", "import sys; sys.stdout.write(sys.stdin.readline())"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     try:
         assert atomic._pid_alive(child.pid) is True
-        assert child.poll() is None  # only asked: not signalled (SIGHUP would have ended it)
+        out, _ = child.communicate("still here\n", timeout=60)
+        assert (out, child.returncode) == ("still here\n", 0)
     finally:
         child.kill()
         child.wait()
@@ -289,6 +296,7 @@ def test_pid_alive_for_invalid_own_running_and_dead_pids(monkeypatch: pytest.Mon
 
 def test_pid_alive_counts_another_users_process_as_alive() -> None:
     """Without the right to signal it (``PermissionError``), a process still exists."""
+    assert atomic._pid_alive(os.getpid())  # (a call in this process: mutation testing maps the test to it)
     read_end, write_end = os.pipe()
     child = os.fork()
     if child == 0:  # pragma: no cover - the forked child reports through the pipe
@@ -417,6 +425,71 @@ def test_a_failure_removes_the_folders_the_commit_made(tmp_path: Path, monkeypat
     assert sorted(p.name for p in out.iterdir()) == ["a.txt"]
 
 
+def test_a_folder_someone_else_wrote_into_during_the_commit_stays(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_set(out, {"a.txt": "old a"})
+
+    def other_writer_then_fail(src: Path, dst: Path) -> bool:
+        if dst == out / "z.txt":
+            (out / "new" / "theirs.txt").write_text("another process")
+            return True
+        return False
+
+    failing_replace(monkeypatch, other_writer_then_fail)
+    with pytest.raises(OSError, match="No space left"):  # the commit's own error, not one of the rollback
+        write_set(out, {"new/n.txt": "n", "z.txt": "z"})
+    monkeypatch.undo()
+    assert sorted(str(p.relative_to(out)) for p in out.rglob("*")) == ["a.txt", "new", "new/theirs.txt"]
+
+
+def refuse_rmdir(monkeypatch: pytest.MonkeyPatch, prefix: str) -> None:
+    """Folders named ``prefix...`` cannot be removed (busy: a mount inside, another process's handle)."""
+    real_rmdir = os.rmdir
+
+    def rmdir(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> None:
+        if os.path.basename(os.fspath(path)).startswith(prefix):
+            raise OSError(16, "Device or resource busy", os.fspath(path))
+        real_rmdir(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(os, "rmdir", rmdir)
+
+
+def test_a_backup_that_cannot_be_removed_does_not_fail_a_finished_commit(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    out = tmp_path / "out"
+    write_set(out, {"a.txt": "old a"})
+    refuse_rmdir(monkeypatch, ".synth-backup.")
+    write_set(out, {"a.txt": "new a"})
+    monkeypatch.undo()
+    assert (out / "a.txt").read_text() == "new a"
+
+
+def test_clean_stale_goes_on_past_what_it_cannot_remove(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    dead = dead_pid()
+    busy = tmp_path / f".synth-staging.{dead}@{HOST}.busybusy"
+    busy.mkdir()
+    stale_files = [tmp_path / f".{name}.{dead}@{HOST}.u7w_2kqz.tmp" for name in ("a", "b", "c")]
+    for path in stale_files:
+        path.write_text("half")
+    refuse_rmdir(monkeypatch, ".synth-staging.")
+    # Another cleaner (a second run starting at the same time) removes one temp file first.
+    real_scandir = os.scandir
+
+    def scandir_then_other_cleaner(directory: str | os.PathLike[str]) -> Iterator[os.DirEntry[str]]:
+        entries = list(real_scandir(directory))
+        stale_files[1].unlink()
+        return iter(entries)
+
+    monkeypatch.setattr(atomic.os, "scandir", scandir_then_other_cleaner)
+    removed = clean_stale(tmp_path)
+    monkeypatch.undo()
+    assert not any(path.exists() for path in stale_files)
+    assert set(stale_files) <= set(removed)
+
+
 def test_a_symlink_of_the_previous_set_comes_back_as_a_symlink(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
     out = tmp_path / "out"
     with output_set(out) as staging:
@@ -453,9 +526,22 @@ def test_previous_files_that_cannot_be_put_back_are_kept_in_a_named_backup(
     assert not (out / "new").exists()
 
 
-def test_check_writable_dir_creates_the_folder_and_leaves_no_probe(tmp_path: Path) -> None:
+def test_check_writable_dir_creates_the_folder_and_leaves_no_probe(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     target = tmp_path / "a" / "b"
+    real_unlink = os.unlink
+    probes: list[Path] = []
+
+    def unlink(path: str | os.PathLike[str], *, dir_fd: int | None = None) -> None:
+        probes.append(Path(path))
+        real_unlink(path, dir_fd=dir_fd)
+
+    monkeypatch.setattr(atomic.os, "unlink", unlink)
     assert atomic.check_writable_dir(target) == target
+    monkeypatch.undo()
+    (probe,) = probes
+    assert probe.parent == target  # the probe proves the folder itself writable, not /tmp
     assert target.is_dir() and list(target.iterdir()) == []
     assert atomic.check_writable_dir(str(target)) == target  # an existing folder is fine
     assert list(target.iterdir()) == []
