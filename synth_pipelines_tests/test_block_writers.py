@@ -203,3 +203,21 @@ def test_write_behind_raises_the_first_failed_write_on_drain_and_on_exit() -> No
         third.submit(ran.append, 1)
         raise ValueError("caller")
     assert ran == [1]
+
+
+def test_write_behind_runs_every_call_on_one_named_thread() -> None:
+    """One thread, so one file's writes can never overlap or swap, even while earlier ones are blocked."""
+    release = threading.Event()
+    threads: list[tuple[int, str]] = []
+
+    def record() -> None:
+        release.wait(timeout=60)
+        threads.append((threading.get_ident(), threading.current_thread().name))
+
+    with WriteBehind(name="parquet-writer", depth=None) as behind:
+        for _ in range(3):
+            behind.submit(record)
+        release.set()
+    assert len(threads) == 3
+    assert len({ident for ident, _ in threads}) == 1
+    assert all(name.startswith("parquet-writer") for _, name in threads)
