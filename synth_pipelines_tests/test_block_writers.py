@@ -221,3 +221,22 @@ def test_write_behind_runs_every_call_on_one_named_thread() -> None:
     assert len(threads) == 3
     assert len({ident for ident, _ in threads}) == 1
     assert all(name.startswith("parquet-writer") for _, name in threads)
+
+
+def test_a_row_group_can_be_larger_than_pyarrows_default_cap(tmp_path: Path) -> None:
+    """pyarrow cuts row groups at 1 Mi rows unless told otherwise; the writer's block size rules."""
+    rows = 1_100_000
+    path = tmp_path / "big.parquet"
+    with ParquetBlockWriter(path, block_rows=rows) as writer:
+        writer.write(pl.DataFrame({"b": pl.zeros(rows, dtype=pl.Int8, eager=True)}))
+    assert row_groups(path) == [rows]
+
+
+def test_write_behind_submit_waits_only_beyond_its_depth() -> None:
+    release = threading.Event()
+    released: list[bool] = []
+    with WriteBehind(depth=2) as behind:
+        behind.submit(lambda: released.append(release.wait(timeout=60)))
+        behind.submit(lambda: None)  # two pending: at the bound, not beyond it, so no wait
+        release.set()
+    assert released == [True]
