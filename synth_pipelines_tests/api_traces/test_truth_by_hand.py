@@ -90,6 +90,7 @@ def test_walk_steps_and_the_estimate_count_each_step_once() -> None:
     assert estimate.entry_points == {"/a": 0.5, "/b": 0.5}
     assert estimate.transitions == {"/a": {"/b": 1.0}, "/b": {"/exit": 1.0}}
     assert estimate.observations == {ENTRY: 2, "/a": 1, "/b": 2}
+    assert estimate.edges.columns == ["from", "to", "count", "probability"]
     assert estimate.edges.rows() == [
         (ENTRY, "/a", 1, 0.5),
         (ENTRY, "/b", 1, 0.5),
@@ -124,6 +125,7 @@ def test_compare_with_counts_gives_each_edge_its_error_and_tolerance() -> None:
     assert comparison.edges.columns == ["from", "to", "truth", "learned", "abs_error", "tolerance"]
     for got, want in zip(comparison.edges.rows(), expected, strict=True):
         assert got[:2] == want[:2] and got[2:] == pytest.approx(want[2:])
+    assert comparison.states["state"].to_list() == [ENTRY, "/a", "/b", "/z"]  # in the order of the edges
     states = {row[0]: row[1:] for row in comparison.states.rows()}
     assert comparison.states.columns == ["state", "edges", "observations", "max_abs_error", "mean_abs_error"]
     assert states == {
@@ -217,3 +219,58 @@ def test_session_path_violations_names_every_break() -> None:
     ]
     clean = tampered.filter(pl.col("session_id").is_in([1, 3]))
     assert session_path_violations(clean, TRUTH).height == 0
+
+
+def test_edges_are_sorted_by_state_then_next_state_and_no_calls_estimate_nothing() -> None:
+    walks = [*WALKS, (3, 0, "/b", False), (3, 1, "/a", False), (3, 2, "/exit", False)]
+    edges = estimate_transitions(calls(walks)).edges
+    assert edges.select("from", "to").rows() == [
+        (ENTRY, "/a"),
+        (ENTRY, "/b"),
+        ("/a", "/b"),
+        ("/a", "/exit"),
+        ("/b", "/a"),
+        ("/b", "/exit"),
+    ]
+    nothing = estimate_transitions(
+        calls([]).cast({"session_id": pl.Int64, "seq": pl.Int64, "endpoint": pl.String, "is_retry": pl.Boolean})
+    )
+    assert (nothing.entry_points, nothing.transitions, nothing.observations) == ({}, {}, {})
+
+
+def test_learned_shapes_with_and_without_an_entry_distribution() -> None:
+    shaped = {"entry_points": {"/a": 0.5, "/b": 0.5}, "transitions": tiny().transitions}
+    comparison = compare_transitions(shaped, tiny())
+    assert comparison.edges.filter(pl.col("from") == ENTRY)["abs_error"].to_list() == [0.25, 0.25]
+    frame = pl.DataFrame({"from": ["/a", "/a"], "to": ["/b", "/exit"], "probability": [0.5, 0.5]})
+    without_entry = compare_transitions(frame, tiny())  # no "(entry)" rows: the entry is not compared
+    assert without_entry.edges["from"].unique().to_list() == ["/a"]
+    assert without_entry.missing_states == ["/b"]
+    with pytest.raises(ValueError) as raised:
+        compare_transitions({}, {"entry_points": {}})
+    assert (
+        str(raised.value) == "truth must be a Workflow, a ground_truth.json path or its parsed dict (no 'transitions')"
+    )
+
+
+def test_a_missing_first_state_does_not_hide_the_later_ones() -> None:
+    comparison = compare_transitions({"/b": {"/a": 0.1, "/exit": 0.9}, "/q": {"/exit": 1.0}}, tiny())
+    assert comparison.missing_states == ["/a"]
+    assert comparison.edges.select("from", "to", "abs_error", "tolerance").rows() == [
+        ("/b", "/a", pytest.approx(0.1), math.inf),
+        ("/b", "/exit", pytest.approx(0.1), math.inf),
+        ("/q", "/exit", 1.0, math.inf),  # a state the truth lacks, without counts: no tolerance either
+    ]
+
+
+def test_an_error_equal_to_its_tolerance_is_within_it_and_worst_edges_shows_ten() -> None:
+    rows = {s: dict(row) for s, row in tiny().transitions.items()}
+    rows["/a"]["/c"] = 0.125  # p = 0, n = 4: tolerance 0.5 / 4 = 0.125 exactly
+    observations = {ENTRY: 4, "/a": 4, "/b": 4}
+    estimate = TransitionEstimate(dict(tiny().entry_points), rows, observations, pl.DataFrame())
+    comparison = compare_transitions(estimate, tiny())
+    edge = comparison.edges.filter(pl.col("to") == "/c").row(0)
+    assert (edge[4], edge[5]) == (0.125, 0.125)
+    assert comparison.within_sampling_error()
+    many = {"/a": {f"/n{i:02}": 1 / 12 for i in range(12)}, "/b": tiny().transitions["/b"]}
+    assert compare_transitions(many, tiny()).worst_edges().height == 10
