@@ -38,7 +38,10 @@ CREATE TABLE t (
   CHECK (CHAR_LENGTH(t2) > 3), CHECK (5 >= LENGTH(t2)),
   CHECK (LENGTH(u) = 4), CHECK (LEN(z) <= 3), CHECK (LENGTH(z) >= 1),
   CHECK (lo_d <= hi_d), CHECK (hi_d > lo_d), CHECK (a < b), CHECK (b >= a),
-  CHECK (a > ABS(b)), CHECK (b BETWEEN a AND 30), CHECK (c IN (1, a))
+  CHECK (a > ABS(b)), CHECK (b BETWEEN a AND 30), CHECK (c IN (1, a)),
+  k INT, k2 INT, v2 VARCHAR(9), v3 VARCHAR(9),
+  CHECK (k BETWEEN 1 AND 9), CHECK (k2 >= 1), CHECK (k2 >= 3),
+  CHECK (LENGTH(v2) BETWEEN 3 AND 6), CHECK (LENGTH(v3) <= 4), CHECK (LENGTH(v3) <= 9)
 );
 """
 
@@ -61,6 +64,10 @@ def test_analyze_checks_reads_bounds_choices_lengths_and_orders() -> None:
         "t2": ColumnRule(min_len=4, max_len=5),
         "u": ColumnRule(min_len=4, max_len=4),
         "z": ColumnRule(min_len=1, max_len=3),
+        "k": ColumnRule(lo=1, hi=9),  # BETWEEN is inclusive on both ends
+        "k2": ColumnRule(lo=3),  # a later, tighter bound replaces the first
+        "v2": ColumnRule(min_len=3, max_len=6),
+        "v3": ColumnRule(max_len=4),  # a later, looser length does not widen it
     }
     assert orders == [
         OrderRule("lo_d", "hi_d", strict=False),
@@ -116,12 +123,16 @@ def test_check_evaluator_marks_exactly_the_false_checks() -> None:
         ]
         assert failures.dtype == np.bool_
         assert evaluator.failures(frame.head(0)).shape == (0, 3)
+        assert evaluator.failures(frame.head(0)).dtype == np.bool_
         assert evaluator.con.execute(
             "SELECT count(*) FROM duckdb_views() WHERE view_name = '__check_rows'"
         ).fetchone() == (0,)
+        owned = evaluator.con
     finally:
         evaluator.close()
     assert evaluator._con is None
+    with pytest.raises(duckdb.ConnectionException):  # the evaluator closed the connection it opened
+        owned.execute("SELECT 1")
 
 
 def test_a_table_without_checks_fails_nothing() -> None:
@@ -144,7 +155,8 @@ def test_a_shared_connection_is_used_and_left_open() -> None:
 
 def test_a_check_duckdb_cannot_evaluate_is_named_with_its_line(write_ddl) -> None:
     path = write_ddl(
-        "CREATE TABLE t (\n  id INT PRIMARY KEY,\n  v VARCHAR(5),\n  CHECK (v > 0),\n  CHECK (id > 0)\n);\n"
+        "CREATE TABLE t (\n  id INT PRIMARY KEY,\n  v VARCHAR(5),\n  CHECK (id > 0 /* ids start at 1 */),\n"
+        "  CHECK (v > 0)\n);\n"
     )
     schema = load_ddl(path)
     evaluator = CheckEvaluator(schema, schema.tables["t"])
@@ -153,9 +165,12 @@ def test_a_check_duckdb_cannot_evaluate_is_named_with_its_line(write_ddl) -> Non
             evaluator.failures(pl.DataFrame({"id": [1], "v": ["abc"]}))
     finally:
         evaluator.close()
-    message = str(raised.value)
-    assert message.startswith(f"{path}:4: table t: CHECK (v > 0) cannot be evaluated (as DuckDB SQL: v > 0): ")
-    assert "\n" not in message
+    assert evaluator.checks[0].duckdb_sql == "id > 0"  # comments are dropped when transpiling
+    # The second CHECK is the one DuckDB refuses: it is named, with the first line of DuckDB's reason.
+    assert str(raised.value) == (
+        f"{path}:5: table t: CHECK (v > 0) cannot be evaluated (as DuckDB SQL: v > 0): "
+        "Binder Error: Cannot compare values of type VARCHAR and type INTEGER_LITERAL - an explicit cast is required"
+    )
 
 
 def test_lock_down_allows_only_the_listed_paths(tmp_path) -> None:
