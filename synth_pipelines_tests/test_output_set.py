@@ -281,6 +281,8 @@ def test_pid_alive_for_invalid_own_running_and_dead_pids(monkeypatch: pytest.Mon
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
+        # SIGHUP at its default (it ends the process) even under nohup, which would make the child ignore it.
+        preexec_fn=lambda: signal.signal(signal.SIGHUP, signal.SIG_DFL),
     )
     try:
         assert atomic._pid_alive(child.pid) is True
