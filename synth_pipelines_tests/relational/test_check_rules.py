@@ -178,7 +178,10 @@ def test_lock_down_allows_only_the_listed_paths(tmp_path) -> None:
     readable.write_text("a\n1\n")
     other = tmp_path / "other.csv"
     other.write_text("a\n2\n")
-    con = lock_down(duckdb.connect(":memory:"), [str(readable)])
+    second = tmp_path / "second.csv"
+    second.write_text("a\n3\n")
+    con = lock_down(duckdb.connect(":memory:"), [str(readable), str(second)])
+    assert con.execute(f"SELECT a FROM read_csv('{second}')").fetchall() == [(3,)]
     assert con.execute(f"SELECT a FROM read_csv('{str(readable).replace(chr(39), chr(39) * 2)}')").fetchall() == [(1,)]
     with pytest.raises(duckdb.PermissionException):
         con.execute(f"SELECT a FROM read_csv('{other}')").fetchall()
