@@ -37,7 +37,15 @@ INVENTORY = Inventory(
             holds=(pl.col("level") != "ERROR") | (pl.col("ms") > 0),
             applies=pl.lit(True),
             violate=lambda df, rng: df,
-        )
+        ),
+        Rule(
+            "not_seven",
+            "(pair)",  # reported on a name that is not a field: no value to show
+            "ms is never 7",
+            holds=pl.col("ms") != 7,
+            applies=pl.lit(True),
+            violate=lambda df, rng: df,
+        ),
     ],
     "id",
     frame_rules=[FrameRule("ids_rise", "id", "ids rise in file order", holds=pl.col("id") >= pl.col("id").shift(1))],
@@ -84,6 +92,7 @@ def test_missing_and_wrongly_typed_fields() -> None:
         ("cost", WRONG_TYPE, "expected float, got str"),
     ]
     assert found(line(cost=True)) == [("cost", WRONG_TYPE, "expected float, got bool")]
+    assert found(line(ms=5.5)) == [("ms", WRONG_TYPE, "expected int, got float")]
     assert found(line(id=5, level=False)) == [
         ("id", WRONG_TYPE, "expected string, got int"),
         ("level", WRONG_TYPE, "expected string, got bool"),
@@ -137,3 +146,18 @@ def test_rules_apply_to_structurally_sound_lines_only_and_number_lines_from_one(
     ]
     assert str(report[1][0]) == "ms: inconsistent_fields (an ERROR takes time)"
     assert validate_lines([], INVENTORY) == []
+
+
+def test_every_defect_carries_its_line_number() -> None:
+    lines = [line(), "{", "[" * 100_000 + "]" * 100_000, line(ms="x"), line(extra=1), line(ms=7), line(ms=-1)]
+    report = validate_lines(lines, INVENTORY)
+    assert [[(d.line, d.field, d.defect) for d in defects] for defects in report] == [
+        [],
+        [(2, LINE_FIELD, MALFORMED_JSON)],
+        [(3, LINE_FIELD, MALFORMED_JSON)],
+        [(4, "ms", WRONG_TYPE)],
+        [(5, "extra", UNKNOWN_FIELD)],
+        [(6, "(pair)", INCONSISTENT)],
+        [(7, "ms", OUT_OF_RANGE)],
+    ]
+    assert report[5][0].detail == "ms is never 7"
