@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,7 +195,12 @@ class Scenario(ABC):
                 Field(default, ge=arg.minimum, le=arg.maximum, description=arg.help),
             )
         title = "".join(part.title() for part in cls.name.split("-"))
-        return create_model(f"{title}ScenarioConfig", **fields)
+        model = create_model(f"{title}ScenarioConfig", __module__=cls.__module__, **fields)
+        # Reachable by name in the scenario's module, so a config pickles (shards run on spawned workers).
+        module = sys.modules.get(cls.__module__)
+        if module is not None and not hasattr(module, model.__name__):
+            setattr(module, model.__name__, model)
+        return model
 
     # ---- names -------------------------------------------------------------------------------
 

@@ -13,6 +13,7 @@ from pathlib import Path
 from typing import Any
 
 import pandera.polars as pa
+import polars as pl
 
 from synth_pipelines.core.domain import (
     CheckOutcome,
@@ -22,16 +23,29 @@ from synth_pipelines.core.domain import (
     Markdown,
     RunContext,
     Tables,
+    UnitsWritten,
 )
 from synth_pipelines.core.limits import require_memory
 from synth_pipelines.domains.scenarios.base import FIELD_BYTES_MIN, Scenario
+from synth_pipelines.domains.scenarios.records import conform
 from synth_pipelines.domains.scenarios.registry import load_catalog
 from synth_pipelines.domains.scenarios.run import dataset_problems, draw_entities, generate_records, write_dataset
 from synth_pipelines.llm.contract import LLMError
 
+# Formats whose files are their rows in order, so parts concatenate: a JSON array or a YAML sequence
+# is one document (and its rows are not lines), so they are not sharded.
+SHARD_FORMATS = ("parquet", "jsonl", "csv")
+
 CLAIMS_CHECK = CheckSpec(
     "claims_hold", "Every record and entity row passes its schema, references resolve, and the scenario's claims hold."
 )
+
+
+def entity_share(rows: int, records: int, start: int, stop: int) -> tuple[int, int]:
+    """(offset, length) of the rows of an entity table of ``rows`` rows that the shard of records
+    ``start .. stop`` of ``records`` writes: the same proportion of the table, so the shares tile it."""
+    first, last = rows * start // records, rows * stop // records
+    return first, last - first
 
 
 class ScenarioDomain(Domain):
@@ -105,6 +119,68 @@ class ScenarioDomain(Domain):
     def export(self, tables: Tables, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
         records, entities = self.split(tables)
         return write_dataset(self.scenario, cfg, records, entities, out_dir)
+
+    # ---- scale-out (core/shards.py, docs/scale-out.md) -------------------------------------------
+    # Units are the primary records (tickets, transactions, encounters). Records are prefix-stable, so
+    # records ``start .. stop`` are the last rows of a run of ``stop`` records. Entity tables are drawn
+    # whole in every shard (records reference them and the claims are checked against them) and
+    # written by proportional row range: rows ``E * start // count .. E * stop // count`` of a table
+    # of ``E`` rows, so the parts tile every table and each is a function of (seed, config, range).
+
+    def shard_units(self, cfg: Any) -> int:
+        if cfg.output_format not in SHARD_FORMATS:
+            from synth_pipelines.core.shards import ShardError  # core.shards imports the domain contract
+
+            raise ShardError(
+                f"scenario {self.scenario.name}: --shards writes {', '.join(SHARD_FORMATS)} parts, "
+                f"not --output-format {cfg.output_format} (one document, not rows)"
+            )
+        return int(cfg.count)
+
+    def shard_records(self, cfg: Any, seed: int, start: int, stop: int) -> pl.DataFrame:
+        """Records ``start .. stop`` of the unsharded run (offline text), drawn as a run of ``stop`` records."""
+        schema = self.scenario.record_schema()
+        if stop <= start:
+            return pl.DataFrame(schema=schema)
+        prefix = cfg.model_copy(update={"count": stop})  # a run of ``stop`` records: its first rows are ours
+        generated = generate_records(self.scenario, prefix, seed, draw_entities(self.scenario, prefix, seed))
+        if generated.failures or generated.records.height != stop:
+            # A skipped row would shift every later one: the parts would not be the unsharded rows.
+            raise ConstraintViolation(f"scenario {self.scenario.name} records {start}..{stop}: {generated.summary()}")
+        return conform(generated.records.slice(start, stop - start), schema)
+
+    def write_units(self, cfg: Any, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext) -> UnitsWritten:
+        """Records ``start .. stop`` and their share of each entity table, every claim checked first."""
+        scenario = self.scenario
+        self._require_memory(cfg)
+        entities = draw_entities(scenario, cfg, seed)
+        records = self.shard_records(cfg, seed, start, stop)
+        problems = dataset_problems(scenario, cfg, records, entities)
+        if problems:
+            raise ConstraintViolation(f"scenario {scenario.name} records {start}..{stop}: {'; '.join(problems)}")
+        shares = {name: f.slice(*entity_share(f.height, cfg.count, start, stop)) for name, f in entities.items()}
+        files = write_dataset(scenario, cfg, records, shares, out_dir)
+        rows = {scenario.record_name: records.height} | {name: frame.height for name, frame in shares.items()}
+        return UnitsWritten(files, {CLAIMS_CHECK.name: {"passed": True, "problem_count": 0, "rows": rows}})
+
+    def compact_parts(self, cfg: Any, role: str, parts: list[Path], target: Path) -> None:
+        """As the default, but a CSV part of no rows is an empty file (no header): the header comes from
+        the first part that has one."""
+        if target.suffix != ".csv":
+            super().compact_parts(cfg, role, parts, target)
+            return
+        with target.open("wb") as out:
+            header_written = False
+            for part in parts:
+                with part.open("rb") as fh:
+                    header = fh.readline()
+                    if not header:
+                        continue
+                    if not header_written:
+                        out.write(header)
+                        header_written = True
+                    while chunk := fh.read(1 << 20):
+                        out.write(chunk)
 
     def split(self, tables: Tables) -> tuple[Any, dict[str, Any]]:
         records = tables[self.scenario.record_name]
