@@ -153,3 +153,43 @@ def test_cli_bad_shard_flags_get_one_line_and_write_nothing(
     assert code != 0
     assert len(err) == 1 and message in err[0], err
     assert not any(p.is_file() for p in tmp_path.rglob("*"))
+
+
+def test_transactions_per_account_are_capped_over_all_shards(references: dict[str, Path], tmp_path: Path) -> None:
+    """An account whose transactions straddle shards is counted whole at the commit (edge counts summed)."""
+    name, values = CASES[1]
+    domain = _domain(name)
+    cfg = domain.parse_config(values)
+    summary = publish_sharded(domain, cfg, 7, tmp_path, seed=SEED)
+    summed = summary["checks"]["claims_hold"]["set_numbers"]["edge_account_counts"]
+    whole = pl.read_parquet(references[name] / "financial_transactions.parquet").group_by("account_id").len()
+    truth = dict(whole.iter_rows())
+    assert summed and all(truth[account] == n for account, n in summed.items())
+    # The largest straddling account, under a cap one below its count: every shard holds fewer, the set fails.
+    account, n = max(summed.items(), key=lambda item: (item[1], item[0]))
+    parts = [pl.read_parquet(tmp_path / p) for p in summary["files"]["transactions"]["parts"]]
+    per_part = [part.filter(pl.col("account_id") == account).height for part in parts]
+    assert sum(1 for k in per_part if k) >= 2 and max(per_part) <= n - 1
+    shard_checks = [json.loads((tmp_path / manifest_path(7, i)).read_text())["checks"] for i in range(7)]
+    from synth_pipelines.core.shards import sum_check
+
+    checks = {"claims_hold": sum_check([c["claims_hold"] for c in shard_checks])}
+    capped = cfg.model_copy(update={"transaction_count_max": n - 1})
+    decided = domain.summarize_shard_checks(capped, checks)["claims_hold"]
+    assert not decided["passed"]
+    assert f"exceed --transaction-count-max {n - 1} over all shards" in decided["set_problems"][0]
+
+
+def test_overlapping_unique_ranges_fail_the_set(tmp_path: Path) -> None:
+    domain = _domain("tech-support")
+    cfg = domain.parse_config({"count": 40, "output_format": "jsonl"})
+    summary = publish_sharded(domain, cfg, 2, tmp_path, seed=SEED)
+    claims = summary["checks"]["claims_hold"]
+    assert claims["passed"] and claims["set_problems"] == []
+    ranges = claims["unique_ranges"]
+    assert ranges == {"000000000000": {"ticket_id": ["TCK-0000001", "TCK-0000020"]},
+                      "000000000020": {"ticket_id": ["TCK-0000021", "TCK-0000040"]}}  # fmt: skip
+    ranges["000000000020"]["ticket_id"][0] = "TCK-0000020"  # as if two shards both held ticket 20
+    decided = domain.summarize_shard_checks(cfg, {"claims_hold": claims | {"passed": True}})["claims_hold"]
+    assert not decided["passed"]
+    assert "ticket_id: the values of the shards at units 0 and 20 overlap" in decided["set_problems"][0]

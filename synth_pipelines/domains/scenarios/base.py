@@ -296,3 +296,15 @@ class Scenario(ABC):
     def check_dataset(self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any) -> list[str]:
         """Cross-table or whole-dataset claims the schema cannot express; each problem as one line."""
         return []
+
+    # ---- shards (docs/scale-out.md) ------------------------------------------------------------
+    # A shard checks its own records (``check_dataset``); a whole-dataset claim that spans shards (a
+    # count per account) is decided at the commit from numbers every shard reports, summed.
+
+    def shard_check_numbers(self, records: pl.DataFrame, cfg: Any) -> dict[str, Any]:
+        """Numbers (or dicts of numbers) of one shard's records that add up across shards; none by default."""
+        return {}
+
+    def set_problems(self, numbers: Mapping[str, Any], cfg: Any) -> list[str]:
+        """Whole-dataset claims from the summed ``shard_check_numbers`` of every shard; each problem one line."""
+        return []

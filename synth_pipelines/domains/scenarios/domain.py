@@ -9,6 +9,7 @@ the scenario's own dataset checks).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -46,6 +47,26 @@ def entity_share(rows: int, records: int, start: int, stop: int) -> tuple[int, i
     ``start .. stop`` of ``records`` writes: the same proportion of the table, so the shares tile it."""
     first, last = rows * start // records, rows * stop // records
     return first, last - first
+
+
+def _plain(value: Any) -> Any:
+    """A value as the manifest (JSON) holds it and compares it: numbers and text as they are, else text."""
+    return value if isinstance(value, int | float | str) else str(value)
+
+
+def unique_range_problems(ranges: dict[str, dict[str, list[Any]]]) -> list[str]:
+    """Columns whose per-shard [min, max] ranges overlap: uniqueness over the set is then not proven."""
+    problems = []
+    columns = sorted({c for by_column in ranges.values() for c in by_column})
+    for column in columns:
+        spans = sorted((r[column][0], r[column][1], shard) for shard, r in ranges.items() if column in r)
+        for (_, high, shard), (low, _, next_shard) in itertools.pairwise(spans):
+            if low <= high:
+                problems.append(
+                    f"{column}: the values of the shards at units {int(shard)} and {int(next_shard)} overlap "
+                    f"({low!r} <= {high!r}); unique over all shards is not proven"
+                )
+    return problems
 
 
 class ScenarioDomain(Domain):
@@ -161,7 +182,34 @@ class ScenarioDomain(Domain):
         shares = {name: f.slice(*entity_share(f.height, cfg.count, start, stop)) for name, f in entities.items()}
         files = write_dataset(scenario, cfg, records, shares, out_dir)
         rows = {scenario.record_name: records.height} | {name: frame.height for name, frame in shares.items()}
-        return UnitsWritten(files, {CLAIMS_CHECK.name: {"passed": True, "problem_count": 0, "rows": rows}})
+        # Unique record columns: unique in the shard (checked above); over the set, the commit proves the
+        # shards' [min, max] ranges disjoint (ids are numbered as drawn, so they are).
+        unique = [name for name, column in scenario.schema(cfg).columns.items() if column.unique]
+        ranges = {f"{start:012d}": {c: [_plain(records[c].min()), _plain(records[c].max())] for c in unique}}
+        ranges = ranges if records.height else {}
+        outcome = {
+            "passed": True,
+            "problem_count": 0,
+            "rows": rows,
+            "unique_ranges": ranges,
+            "set_numbers": scenario.shard_check_numbers(records, cfg),
+        }
+        return UnitsWritten(files, {CLAIMS_CHECK.name: outcome})
+
+    def summarize_shard_checks(self, cfg: Any, checks: dict[str, Any]) -> dict[str, Any]:
+        """Claims over the whole set: unique record columns disjoint across shards, and the scenario's
+        own whole-set claims from the summed numbers (financial: transactions per account)."""
+        claims = checks[CLAIMS_CHECK.name]
+        problems = unique_range_problems(claims.get("unique_ranges", {}))
+        problems += self.scenario.set_problems(claims.get("set_numbers", {}), cfg)
+        return checks | {
+            CLAIMS_CHECK.name: claims
+            | {
+                "passed": bool(claims["passed"]) and not problems,
+                "problem_count": int(claims["problem_count"]) + len(problems),
+                "set_problems": problems,
+            }
+        }
 
     def compact_parts(self, cfg: Any, role: str, parts: list[Path], target: Path) -> None:
         """As the default, but a CSV part of no rows is an empty file (no header): the header comes from
