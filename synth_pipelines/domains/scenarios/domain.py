@@ -211,25 +211,6 @@ class ScenarioDomain(Domain):
             }
         }
 
-    def compact_parts(self, cfg: Any, role: str, parts: list[Path], target: Path) -> None:
-        """As the default, but a CSV part of no rows is an empty file (no header): the header comes from
-        the first part that has one."""
-        if target.suffix != ".csv":
-            super().compact_parts(cfg, role, parts, target)
-            return
-        with target.open("wb") as out:
-            header_written = False
-            for part in parts:
-                with part.open("rb") as fh:
-                    header = fh.readline()
-                    if not header:
-                        continue
-                    if not header_written:
-                        out.write(header)
-                        header_written = True
-                    while chunk := fh.read(1 << 20):
-                        out.write(chunk)
-
     def split(self, tables: Tables) -> tuple[Any, dict[str, Any]]:
         records = tables[self.scenario.record_name]
         return records, {t: tables[t] for t in self.scenario.entity_tables}
