@@ -173,10 +173,16 @@ class Domain(ABC):
                         writer.write(frame)
             return
         with target.open("wb") as out:
-            for i, part in enumerate(parts):
+            header_written = False
+            for part in parts:
                 with part.open("rb") as fh:
-                    if target.suffix == ".csv" and i:
-                        fh.readline()  # the header, written once by the first part
+                    if target.suffix == ".csv":
+                        # The header once, from the first part that has one: a part of no rows may be an
+                        # empty file (the block writers write a CSV header with the first block).
+                        header = fh.readline()
+                        if header and not header_written:
+                            out.write(header)
+                            header_written = True
                     while chunk := fh.read(1 << 20):
                         out.write(chunk)
 

@@ -59,6 +59,7 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
     from synth_pipelines.core.domain import RunContext, run_domain
     from synth_pipelines.core.objstore import check_output, is_remote, set_info, shown, staged_output
     from synth_pipelines.core.paths import default_data_dir
+    from synth_pipelines.core.shards import run_shards_from_args
     from synth_pipelines.domains.nlp.domain import NLPDomain
     from synth_pipelines.domains.nlp.formats import load_custom_format
     from synth_pipelines.llm.contract import LLMError
@@ -71,11 +72,18 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
     cfg = _config(flags, args)
     if cfg.incremental_save and "jsonl" not in cfg.output_formats:
         raise CliError("--incremental-save writes the JSONL file as records come: add jsonl to --output-format")
-    settings = settings_from_args(args, auto_provider=True)
+    # Shards are drawn offline, so a key found in the environment does not choose a provider for them.
+    shard_flags = args.shards is not None or args.shard is not None or args.compact
+    settings = settings_from_args(args, auto_provider=not shard_flags)
     folder = split_prefix(args.output_prefix)[0]
     if cfg.incremental_save and is_remote(str(folder)):
         raise CliError("--incremental-save appends to a local file as records come; an object store has no append")
     out_dir = check_output(folder)
+    if args.shards is not None and not settings.is_offline:
+        raise CliError("--shards runs offline only (yet): leave out --provider or use --provider offline")
+    sharded = run_shards_from_args(NLPDomain(), cfg, args.seed, out_dir, args)
+    if sharded is not None:
+        return sharded
     bar = None
     if show_progress():
         from tqdm import tqdm
@@ -121,6 +129,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         Flag,
         HelpFormatter,
         add_model_flags,
+        add_shard_flags,
         package_version,
         seed_int,
     )
@@ -183,4 +192,5 @@ def register(sub: argparse._SubParsersAction) -> None:
         "(default: nlp in $SYNTH_DATA_DIR/synthetic, SYNTH_DATA_DIR defaulting to the checkout's data/)",
     )
     add_provider_args(parser)
+    add_shard_flags(parser)
     parser.set_defaults(func=lambda args: _run(flags, args), config_of=lambda args: _config(flags, args))

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import tempfile
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -22,7 +23,7 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext, Tables
+from synth_pipelines.core.domain import SCHEMA_CHECK, ConstraintViolation, Domain, RunContext, Tables, UnitsWritten
 from synth_pipelines.core.export import write_frame
 from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, LABELS, Format, resolve_format
 from synth_pipelines.domains.nlp.offline import offline_batch
@@ -203,6 +204,37 @@ class NLPDomain(Domain):
         offline = bool(clean.height) and bool((clean["source"] == "offline").all())
         name = output_name(cfg, fmt, offline)
         return {ext: write_frame(clean, Path(out_dir) / f"{name}.{ext}") for ext in cfg.output_formats}
+
+    # ---- scale-out (core/shards.py, docs/scale-out.md) -------------------------------------------
+    # Units are sample indexes. Samples are not prefix-stable: duplicates are dropped and pair-class is
+    # balanced over the whole set, and the refill rounds are sized by the target. So every shard draws
+    # the whole set offline (cheap: no model), checks it whole, and writes its rows ``start .. stop``.
+
+    def shard_units(self, cfg: Any) -> int:
+        if cfg.incremental_save:
+            from synth_pipelines.core.shards import ShardError  # core.shards imports the domain contract
+
+            raise ShardError("nlp: --incremental-save cannot be combined with --shards (each shard writes its part)")
+        return int(cfg.samples)
+
+    def write_units(self, cfg: Any, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext) -> UnitsWritten:
+        """Samples ``start .. stop`` of the whole set (fewer, or none, when the set fell short of the target)."""
+        if ctx.llm is not None and not ctx.llm.settings.is_offline:
+            raise ConstraintViolation("nlp: shards are drawn offline only")
+        # A private data folder: shards on other processes must not share (or resume) one checkpoint.
+        with tempfile.TemporaryDirectory(prefix="synth-nlp-shard-") as data_dir:
+            own = RunContext(data_dir=Path(data_dir), log=ctx.log)
+            tables = self.normalize(self.draw(cfg, seed, own), cfg)
+        for outcome in self.checks(tables, cfg, seed):
+            if not outcome.passed:
+                raise ConstraintViolation(f"nlp seed={seed} samples {start}..{stop}: {outcome.summary}")
+        clean = tables["samples"]
+        fmt = resolve_format(cfg.format, cfg.custom_format)
+        name = output_name(cfg, fmt, bool(clean.height) and bool((clean["source"] == "offline").all()))
+        part = clean.slice(start, max(0, stop - start))
+        files = {ext: write_frame(part, Path(out_dir) / f"{name}.{ext}") for ext in cfg.output_formats}
+        # The schema (unique samples included) was checked over the whole set, in this shard.
+        return UnitsWritten(files, {SCHEMA_CHECK.name: {"passed": True, "rows": part.height}})
 
 
 def output_name(cfg: Any, fmt: Format, offline: bool) -> str:

@@ -19,6 +19,7 @@ from __future__ import annotations
 
 import argparse
 import re
+import sys
 from abc import ABC, abstractmethod
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -194,7 +195,12 @@ class Scenario(ABC):
                 Field(default, ge=arg.minimum, le=arg.maximum, description=arg.help),
             )
         title = "".join(part.title() for part in cls.name.split("-"))
-        return create_model(f"{title}ScenarioConfig", **fields)
+        model = create_model(f"{title}ScenarioConfig", __module__=cls.__module__, **fields)
+        # Reachable by name in the scenario's module, so a config pickles (shards run on spawned workers).
+        module = sys.modules.get(cls.__module__)
+        if module is not None and not hasattr(module, model.__name__):
+            setattr(module, model.__name__, model)
+        return model
 
     # ---- names -------------------------------------------------------------------------------
 
@@ -289,4 +295,16 @@ class Scenario(ABC):
 
     def check_dataset(self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any) -> list[str]:
         """Cross-table or whole-dataset claims the schema cannot express; each problem as one line."""
+        return []
+
+    # ---- shards (docs/scale-out.md) ------------------------------------------------------------
+    # A shard checks its own records (``check_dataset``); a whole-dataset claim that spans shards (a
+    # count per account) is decided at the commit from numbers every shard reports, summed.
+
+    def shard_check_numbers(self, records: pl.DataFrame, cfg: Any) -> dict[str, Any]:
+        """Numbers (or dicts of numbers) of one shard's records that add up across shards; none by default."""
+        return {}
+
+    def set_problems(self, numbers: Mapping[str, Any], cfg: Any) -> list[str]:
+        """Whole-dataset claims from the summed ``shard_check_numbers`` of every shard; each problem one line."""
         return []

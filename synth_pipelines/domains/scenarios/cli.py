@@ -39,7 +39,7 @@ def _describe_arg(scenario: Scenario, arg: Any) -> str:
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import HelpFormatter, positive_int, seed_int
+    from synth_pipelines.core.cli_support import HelpFormatter, add_shard_flags, positive_int, seed_int
     from synth_pipelines.core.paths import DEFAULT_SEED
 
     catalog = load_catalog()
@@ -79,6 +79,7 @@ def register(sub: argparse._SubParsersAction) -> None:
         "--output-format", choices=FORMATS, default=hidden, help="file format (default: the scenario's first)"
     )
     add_provider_args(parser)
+    add_shard_flags(parser)
     # A flag of two scenarios is one option, typed by the chosen scenario; in --help it sits in a group of
     # its own that says what it means for each (tech-support's --days is not a financial argument).
     owners: dict[str, list[tuple[Scenario, Any]]] = {}
@@ -167,6 +168,7 @@ def _run(args: argparse.Namespace) -> int:
     from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
     from synth_pipelines.core.objstore import check_output, set_info, shown, staged_output
     from synth_pipelines.core.paths import default_data_dir, default_output_dir
+    from synth_pipelines.core.shards import run_shards_from_args
     from synth_pipelines.domains.scenarios.domain import ScenarioDomain
     from synth_pipelines.llm.contract import LLMError
     from synth_pipelines.llm.session import LLMSession
@@ -175,10 +177,18 @@ def _run(args: argparse.Namespace) -> int:
     if args.list:
         return _list(args._catalog)
     scenario, cfg = _config(args)
-    # A missing key or Azure endpoint fails here, before anything is drawn or written.
-    settings = settings_from_args(args, auto_provider=True)
+    # A missing key or Azure endpoint fails here, before anything is drawn or written. Shards are drawn
+    # offline, so a key found in the environment does not choose a provider for them.
+    shard_flags = args.shards is not None or args.shard is not None or args.compact
+    settings = settings_from_args(args, auto_provider=not shard_flags)
     data_dir = Path(default_data_dir())
     out_dir = check_output(getattr(args, "out_dir", None) or default_output_dir(scenario.name.replace("-", "_")))
+    if args.shards is not None and not settings.is_offline:
+        # A model's answer can fail and skip a record, which would shift the rows of every later shard.
+        raise CliError("--shards runs offline only (yet): leave out --provider or use --provider offline")
+    sharded = run_shards_from_args(ScenarioDomain(scenario), cfg, args.seed, out_dir, args)
+    if sharded is not None:
+        return sharded
     bar = None
     if show_progress():
         from tqdm import tqdm

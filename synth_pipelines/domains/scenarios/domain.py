@@ -9,10 +9,12 @@ the scenario's own dataset checks).
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
 import pandera.polars as pa
+import polars as pl
 
 from synth_pipelines.core.domain import (
     CheckOutcome,
@@ -22,16 +24,49 @@ from synth_pipelines.core.domain import (
     Markdown,
     RunContext,
     Tables,
+    UnitsWritten,
 )
 from synth_pipelines.core.limits import require_memory
 from synth_pipelines.domains.scenarios.base import FIELD_BYTES_MIN, Scenario
+from synth_pipelines.domains.scenarios.records import conform
 from synth_pipelines.domains.scenarios.registry import load_catalog
 from synth_pipelines.domains.scenarios.run import dataset_problems, draw_entities, generate_records, write_dataset
 from synth_pipelines.llm.contract import LLMError
 
+# Formats whose files are their rows in order, so parts concatenate: a JSON array or a YAML sequence
+# is one document (and its rows are not lines), so they are not sharded.
+SHARD_FORMATS = ("parquet", "jsonl", "csv")
+
 CLAIMS_CHECK = CheckSpec(
     "claims_hold", "Every record and entity row passes its schema, references resolve, and the scenario's claims hold."
 )
+
+
+def entity_share(rows: int, records: int, start: int, stop: int) -> tuple[int, int]:
+    """(offset, length) of the rows of an entity table of ``rows`` rows that the shard of records
+    ``start .. stop`` of ``records`` writes: the same proportion of the table, so the shares tile it."""
+    first, last = rows * start // records, rows * stop // records
+    return first, last - first
+
+
+def _plain(value: Any) -> Any:
+    """A value as the manifest (JSON) holds it and compares it: numbers and text as they are, else text."""
+    return value if isinstance(value, int | float | str) else str(value)
+
+
+def unique_range_problems(ranges: dict[str, dict[str, list[Any]]]) -> list[str]:
+    """Columns whose per-shard [min, max] ranges overlap: uniqueness over the set is then not proven."""
+    problems = []
+    columns = sorted({c for by_column in ranges.values() for c in by_column})
+    for column in columns:
+        spans = sorted((r[column][0], r[column][1], shard) for shard, r in ranges.items() if column in r)
+        for (_, high, shard), (low, _, next_shard) in itertools.pairwise(spans):
+            if low <= high:
+                problems.append(
+                    f"{column}: the values of the shards at units {int(shard)} and {int(next_shard)} overlap "
+                    f"({low!r} <= {high!r}); unique over all shards is not proven"
+                )
+    return problems
 
 
 class ScenarioDomain(Domain):
@@ -105,6 +140,76 @@ class ScenarioDomain(Domain):
     def export(self, tables: Tables, cfg: Any, seed: int, out_dir: Path, ctx: RunContext) -> dict[str, Path]:
         records, entities = self.split(tables)
         return write_dataset(self.scenario, cfg, records, entities, out_dir)
+
+    # ---- scale-out (core/shards.py, docs/scale-out.md) -------------------------------------------
+    # Units are the primary records (tickets, transactions, encounters). Records are prefix-stable, so
+    # records ``start .. stop`` are the last rows of a run of ``stop`` records. Entity tables are drawn
+    # whole in every shard (records reference them and the claims are checked against them) and
+    # written by proportional row range: rows ``E * start // count .. E * stop // count`` of a table
+    # of ``E`` rows, so the parts tile every table and each is a function of (seed, config, range).
+
+    def shard_units(self, cfg: Any) -> int:
+        if cfg.output_format not in SHARD_FORMATS:
+            from synth_pipelines.core.shards import ShardError  # core.shards imports the domain contract
+
+            raise ShardError(
+                f"scenario {self.scenario.name}: --shards writes {', '.join(SHARD_FORMATS)} parts, "
+                f"not --output-format {cfg.output_format} (one document, not rows)"
+            )
+        return int(cfg.count)
+
+    def shard_records(self, cfg: Any, seed: int, start: int, stop: int) -> pl.DataFrame:
+        """Records ``start .. stop`` of the unsharded run (offline text), drawn as a run of ``stop`` records."""
+        schema = self.scenario.record_schema()
+        if stop <= start:
+            return pl.DataFrame(schema=schema)
+        prefix = cfg.model_copy(update={"count": stop})  # a run of ``stop`` records: its first rows are ours
+        generated = generate_records(self.scenario, prefix, seed, draw_entities(self.scenario, prefix, seed))
+        if generated.failures or generated.records.height != stop:
+            # A skipped row would shift every later one: the parts would not be the unsharded rows.
+            raise ConstraintViolation(f"scenario {self.scenario.name} records {start}..{stop}: {generated.summary()}")
+        return conform(generated.records.slice(start, stop - start), schema)
+
+    def write_units(self, cfg: Any, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext) -> UnitsWritten:
+        """Records ``start .. stop`` and their share of each entity table, every claim checked first."""
+        scenario = self.scenario
+        self._require_memory(cfg)
+        entities = draw_entities(scenario, cfg, seed)
+        records = self.shard_records(cfg, seed, start, stop)
+        problems = dataset_problems(scenario, cfg, records, entities)
+        if problems:
+            raise ConstraintViolation(f"scenario {scenario.name} records {start}..{stop}: {'; '.join(problems)}")
+        shares = {name: f.slice(*entity_share(f.height, cfg.count, start, stop)) for name, f in entities.items()}
+        files = write_dataset(scenario, cfg, records, shares, out_dir)
+        rows = {scenario.record_name: records.height} | {name: frame.height for name, frame in shares.items()}
+        # Unique record columns: unique in the shard (checked above); over the set, the commit proves the
+        # shards' [min, max] ranges disjoint (ids are numbered as drawn, so they are).
+        unique = [name for name, column in scenario.schema(cfg).columns.items() if column.unique]
+        ranges = {f"{start:012d}": {c: [_plain(records[c].min()), _plain(records[c].max())] for c in unique}}
+        ranges = ranges if records.height else {}
+        outcome = {
+            "passed": True,
+            "problem_count": 0,
+            "rows": rows,
+            "unique_ranges": ranges,
+            "set_numbers": scenario.shard_check_numbers(records, cfg),
+        }
+        return UnitsWritten(files, {CLAIMS_CHECK.name: outcome})
+
+    def summarize_shard_checks(self, cfg: Any, checks: dict[str, Any]) -> dict[str, Any]:
+        """Claims over the whole set: unique record columns disjoint across shards, and the scenario's
+        own whole-set claims from the summed numbers (financial: transactions per account)."""
+        claims = checks[CLAIMS_CHECK.name]
+        problems = unique_range_problems(claims.get("unique_ranges", {}))
+        problems += self.scenario.set_problems(claims.get("set_numbers", {}), cfg)
+        return checks | {
+            CLAIMS_CHECK.name: claims
+            | {
+                "passed": bool(claims["passed"]) and not problems,
+                "problem_count": int(claims["problem_count"]) + len(problems),
+                "set_problems": problems,
+            }
+        }
 
     def split(self, tables: Tables) -> tuple[Any, dict[str, Any]]:
         records = tables[self.scenario.record_name]

@@ -526,6 +526,10 @@ class FinancialScenario(Scenario):
     def check_dataset(self, records: pl.DataFrame, entities: Mapping[str, pl.DataFrame], cfg: Any) -> list[str]:
         problems: list[str] = []
         per_account = records.group_by("account_id").len()
+        # An account's transactions have consecutive numbers: what lets shards sum only their edge accounts.
+        runs = int((records["account_id"] != records["account_id"].shift(1)).fill_null(True).sum())
+        if runs != per_account.height:
+            problems.append(f"transactions of an account are not consecutive ({runs} runs of {per_account.height})")
         over = per_account.filter(pl.col("len") > cfg.transaction_count_max)
         if over.height:
             problems.append(
@@ -550,3 +554,25 @@ class FinancialScenario(Scenario):
         if bad_ccy:
             problems.append(f"{bad_ccy} fiat transactions are not in their account's currency")
         return problems
+
+    def shard_check_numbers(self, records: pl.DataFrame, cfg: Any) -> dict[str, Any]:
+        """Transactions of the shard's first and last account: only they can continue in another shard
+        (an account's transactions are consecutive, checked per shard), so their sums over the shards
+        are the whole set's counts, capped by ``set_problems``."""
+        if not records.height:
+            return {"edge_account_counts": {}}
+        edges = {records["account_id"][0], records["account_id"][-1]}
+        counts = records.filter(pl.col("account_id").is_in(list(edges))).group_by("account_id").len()
+        return {"edge_account_counts": dict(counts.sort("account_id").iter_rows())}
+
+    def set_problems(self, numbers: Mapping[str, Any], cfg: Any) -> list[str]:
+        over = {
+            a: n for a, n in sorted(numbers.get("edge_account_counts", {}).items()) if n > cfg.transaction_count_max
+        }
+        if not over:
+            return []
+        account, n = next(iter(over.items()))
+        return [
+            f"{len(over)} accounts exceed --transaction-count-max {cfg.transaction_count_max} over all shards "
+            f"(e.g. {account} with {n})"
+        ]
