@@ -15,7 +15,14 @@ import polars as pl
 
 from synth_pipelines.domains.logs.fields import FieldSpec, Inventory, Rule, set_values
 from synth_pipelines.domains.logs.lines import to_lines
-from synth_pipelines.domains.logs.mirror import DEFECT_CLASSES, MANIFEST_SCHEMA, UNKNOWN_TERMS, make_invalid
+from synth_pipelines.domains.logs.mirror import (
+    DEFECT_CLASSES,
+    MANIFEST_SCHEMA,
+    UNKNOWN_TERMS,
+    Member,
+    _out_of_range_literal,
+    make_invalid,
+)
 
 AT = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
 AT_TEXT = "2026-01-02T03:04:05.678Z"
@@ -30,6 +37,15 @@ LEVEL_RULE = Rule(
     violate=lambda df, rng: set_values(df, level="high"),
 )
 
+RATIO_RULE = Rule(
+    "ratio_small",
+    "ratio",
+    "ratio is at most 0.5",
+    holds=pl.col("ratio") <= 0.5,
+    applies=pl.col("ratio") <= 0.5,  # null where ratio is: such a record cannot break it
+    violate=lambda df, rng: df.with_columns(ratio=pl.Series(np.round(rng.uniform(0.75, 1.0, df.height), 2))),
+)
+
 FIELDS = [
     FieldSpec("id", "string", "record id"),
     FieldSpec("name", "string", "a key whose name repeats (model.name): not spliceable, rendered again"),
@@ -40,7 +56,7 @@ FIELDS = [
     FieldSpec("model.name", "string", "nested, its key repeats: found after its opener"),
     FieldSpec("model.ok", "bool", "nested, optional", required=False),
 ]
-INVENTORY = Inventory("toy_mirror", FIELDS, [LEVEL_RULE], id_field="id")
+INVENTORY = Inventory("toy_mirror", FIELDS, [LEVEL_RULE, RATIO_RULE], id_field="id")
 
 
 def _clean(count: int) -> pl.DataFrame:
@@ -116,6 +132,7 @@ def test_every_defect_class_breaks_its_one_field_as_the_manifest_says() -> None:
     assert manifest["record_id"].to_list() == [f"r{i}" for i in range(240)]
     assert set(manifest["defect"]) == set(DEFECT_CLASSES)
     chosen: dict[str, set[str]] = {}
+    terms: set[str] = set()
     for row, line, label in zip(clean.iter_rows(named=True), lines, manifest.iter_rows(named=True), strict=True):
         record, defect, field, detail = _record(row), label["defect"], label["field"], label["detail"]
         chosen.setdefault(defect, set()).add(field)
@@ -156,14 +173,22 @@ def test_every_defect_class_breaks_its_one_field_as_the_manifest_says() -> None:
         elif defect == "unknown_vocabulary":
             assert (field, detail) == ("level", "level not in its vocabulary")
             assert got == _set(record, "level", got["level"]) and got["level"] in UNKNOWN_TERMS
+            terms.add(got["level"])
         else:
             assert defect == "inconsistent_fields"
-            assert (field, detail) == ("level", "a high level needs n of 5 or more")
-            assert row["n"] < 5 and line == _dumps(_set(record, "level", "high"))
+            if field == "level":
+                assert detail == "a high level needs n of 5 or more"
+                assert row["n"] < 5 and line == _dumps(_set(record, "level", "high"))
+            else:
+                assert (field, detail) == ("ratio", "ratio is at most 0.5")
+                assert row["ratio"] is not None and 0.75 <= got["ratio"] <= 1.0
+                assert got == _set(record, "ratio", got["ratio"])
     # the field is drawn among all eligible ones, not always the first
     assert chosen["missing_required_field"] == {"id", "name", "n", "level", "at", "model.name"}
     assert chosen["wrong_type"] == {f.path for f in FIELDS}
     assert chosen["out_of_range"] == {"n", "ratio"}
+    assert chosen["inconsistent_fields"] == {"level", "ratio"}
+    assert terms == set(UNKNOWN_TERMS)  # every unknown term is drawn, the first too
     # and both sides of a two-sided range are used
     n_values = [
         json.loads(line)["n"]
@@ -178,9 +203,10 @@ def test_a_class_with_nothing_to_break_in_a_record_cuts_its_line_instead() -> No
     with_nulls = Inventory(
         "toy_nulls",
         [
-            FieldSpec("id", "string", "record id"),
+            # null everywhere, and first: a class's first candidate with no rows is followed by one with rows
             FieldSpec("score", "int", "optional", required=False, ge=0, le=1),
             FieldSpec("tag", "string", "optional", required=False, vocabulary=("a",)),
+            FieldSpec("id", "string", "record id"),
         ],
         [],
         id_field="id",
@@ -190,6 +216,7 @@ def test_a_class_with_nothing_to_break_in_a_record_cuts_its_line_instead() -> No
         ids = pl.Series("id", [f"id{i:02d}" for i in range(60)])
         clean = inv.conform(pl.DataFrame(ids).with_columns(pl.lit(None).alias(c) for c in inv.by_column if c != "id"))
         lines, manifest = make_invalid(clean, inv, np.random.default_rng(3))
+        assert manifest["line"].to_list() == list(range(1, 61))  # numbered from 1 by default
         assert set(manifest["defect"]) == {"missing_required_field", "wrong_type", "malformed_json"}, inv.name
         assert set(manifest["field"]) == {"id", "(line)"}
         for i, (line, defect) in enumerate(zip(lines, manifest["defect"], strict=True)):
@@ -219,3 +246,70 @@ def test_the_callers_clean_lines_are_used_as_given_and_left_unchanged() -> None:
     for line, defect, whole in zip(lines, manifest["defect"], given, strict=True):
         if defect == "malformed_json":
             assert whole.startswith(line)
+
+
+def _out_of_range(spec: FieldSpec, count: int = 3000) -> list[Any]:
+    values = _out_of_range_literal(spec, count, np.random.default_rng(17)).to_list()
+    assert len(values) == count
+    return [json.loads(v) for v in values]
+
+
+def test_out_of_range_values_land_where_worked_out_by_hand() -> None:
+    # int in [100, 110]: a step of span 10 * U(0.1, 1) = (1, 10) past either bound, then one more whole number
+    # outward: above, ceil(110 + (1, 10)) + 1 = 113 .. 121; below, floor(100 - (1, 10)) - 1 = 89 .. 97
+    ints = _out_of_range(FieldSpec("i", "int", "", ge=100, le=110))
+    assert all(isinstance(v, int) for v in ints)
+    assert set(ints) == set(range(113, 122)) | set(range(89, 98))
+    # float in [-1, 0]: a span under 1 steps by 1 * U(0.1, 1): above 0 + (0.1, 1), below -1 - (0.1, 1)
+    floats = _out_of_range(FieldSpec("f", "float", "", ge=-1.0, le=0.0))
+    above, below = [v for v in floats if v > 0], [v for v in floats if v < -1]
+    assert len(above) + len(below) == len(floats) and len(above) > 1000 and len(below) > 1000
+    assert 0.1 <= min(above) < 0.11 and 0.99 < max(above) <= 1.0
+    assert -1.1 >= max(below) > -1.11 and -1.99 > min(below) >= -2.0
+    # rounded to 3 decimals, not to whole numbers
+    assert all(round(v, 3) == v for v in floats) and len({round(v, 1) for v in floats}) > 15
+    # a span under 1 other than 1: [0, 0.5] steps by 1 * U(0.1, 1) too, above to at most 1.5
+    halves = _out_of_range(FieldSpec("h", "float", "", ge=0.0, le=0.5))
+    assert 1.49 < max(halves) <= 1.5 and -1.0 <= min(halves) < -0.99
+    # one bound only: a span of 100 assumed, always on the open side: (10, 100) below 0, (10, 100) above 5
+    lower_only = _out_of_range(FieldSpec("g", "float", "", ge=0.0))
+    assert -100.0 <= min(lower_only) < -99.9 and -10.1 < max(lower_only) <= -10.0
+    upper_only = _out_of_range(FieldSpec("u", "int", "", le=5))
+    # above 5: ceil(5 + (10, 100)) + 1 = 17 .. 106
+    assert min(upper_only) == 17 and max(upper_only) == 106
+
+
+def test_a_rule_that_applies_to_one_record_only_breaks_that_record() -> None:
+    never = Rule("never", "id", "applies to no record", pl.lit(True), pl.lit(False), lambda df, rng: df)
+    only_seven = Rule(
+        "seven",
+        "id",
+        "id07 must not be renamed",
+        pl.col("id") != "renamed",
+        pl.col("id") == "id07",
+        # a scratch column the rule's frame has and the records do not
+        lambda df, rng: df.with_columns(id=pl.lit("renamed"), _why=pl.lit("scratch")),
+    )
+    inv = Inventory("toy_rules", [FieldSpec("id", "string", "record id")], [never, only_seven], id_field="id")
+    clean = inv.conform(pl.DataFrame({"id": [f"id{i:02d}" for i in range(12)]}))
+    broken_seven = 0
+    for seed in range(40):
+        lines, manifest = make_invalid(clean, inv, np.random.default_rng(seed))
+        for i, (line, label) in enumerate(zip(lines, manifest.iter_rows(named=True), strict=True)):
+            if label["defect"] == "inconsistent_fields":
+                assert i == 7 and (label["field"], label["detail"]) == ("id", "id07 must not be renamed")
+                assert line == '{"id":"renamed"}'
+                broken_seven += 1
+    assert broken_seven > 0
+    # one record alone is broken too
+    one = inv.conform(pl.DataFrame({"id": ["id00"]}))
+    lines, manifest = make_invalid(one, inv, np.random.default_rng(0))
+    assert lines.len() == 1 and manifest["line"].to_list() == [1] and manifest["record_id"].to_list() == ["id00"]
+    assert lines[0] != '{"id":"id00"}'
+
+
+def test_a_member_is_found_by_its_key_after_its_objects_opener_where_the_key_name_repeats() -> None:
+    assert Member.of(INVENTORY.by_path["model.name"], INVENTORY) == Member('"name":', '"model":{', True)
+    assert Member.of(INVENTORY.by_path["model.ok"], INVENTORY) == Member('"ok":', '"model":{', False)
+    assert Member.of(INVENTORY.by_path["name"], INVENTORY) == Member('"name":', None, True)
+    assert Member.of(INVENTORY.by_path["at"], INVENTORY) == Member('"at":', None, False)
