@@ -213,19 +213,23 @@ def test_a_class_with_nothing_to_break_in_a_record_cuts_its_line_instead() -> No
     )
     bare = Inventory("toy_bare", [FieldSpec("id", "string", "record id")], [], id_field="id")
     for inv in (with_nulls, bare):
-        ids = pl.Series("id", [f"id{i:02d}" for i in range(60)])
+        ids = pl.Series("id", [f"id{i:03d}" for i in range(240)])
         clean = inv.conform(pl.DataFrame(ids).with_columns(pl.lit(None).alias(c) for c in inv.by_column if c != "id"))
         lines, manifest = make_invalid(clean, inv, np.random.default_rng(3))
-        assert manifest["line"].to_list() == list(range(1, 61))  # numbered from 1 by default
+        assert manifest["line"].to_list() == list(range(1, 241))  # numbered from 1 by default
         assert set(manifest["defect"]) == {"missing_required_field", "wrong_type", "malformed_json"}, inv.name
         assert set(manifest["field"]) == {"id", "(line)"}
+        cut_lengths = set()
         for i, (line, defect) in enumerate(zip(lines, manifest["defect"], strict=True)):
-            whole = f'{{"id":"id{i:02d}"}}'
-            expected = {"missing_required_field": ["{}"], "wrong_type": ['{"id":4}']}.get(defect)
+            whole = f'{{"id":"id{i:03d}"}}'  # 14 characters
+            expected = {"missing_required_field": ["{}"], "wrong_type": ['{"id":5}']}.get(defect)
             if expected is None:
-                assert whole.startswith(line) and 1 <= len(line) <= len(whole) - 2
+                assert whole.startswith(line)
+                cut_lengths.add(len(line))
             else:
                 assert [line] == expected
+        # each line cut at its own uniform point: 1 + floor(U * (14 - 2)) = 1 .. 12 characters, every one drawn
+        assert cut_lengths == set(range(1, 13))
     # no records: no lines, an empty manifest of the same schema
     lines, manifest = make_invalid(
         bare.conform(pl.DataFrame(schema=bare.polars_schema)), bare, np.random.default_rng(3)
@@ -235,17 +239,19 @@ def test_a_class_with_nothing_to_break_in_a_record_cuts_its_line_instead() -> No
 
 
 def test_the_callers_clean_lines_are_used_as_given_and_left_unchanged() -> None:
-    clean = _clean(30)
-    given = to_lines(clean, INVENTORY).str.replace(
-        '"id":', '"id" :', literal=True
-    )  # spacing the mirror would not write
+    clean = _clean(60)
+    # spacing the mirror would not write: no member of "id" can be spliced, so those records are rendered again
+    given = to_lines(clean, INVENTORY).str.replace('"id":', '"id" :', literal=True)
     before = given.clone()
     lines, manifest = make_invalid(clean, INVENTORY, np.random.default_rng(5), clean_lines=given)
     assert given.equals(before)
-    # a line cut short is cut from the caller's line
-    for line, defect, whole in zip(lines, manifest["defect"], given, strict=True):
+    assert set(manifest["field"]) >= {"id", "name", "n"}  # spliced and rendered fields were both broken
+    for line, defect, whole, row in zip(lines, manifest["defect"], given, clean.iter_rows(named=True), strict=True):
         if defect == "malformed_json":
-            assert whole.startswith(line)
+            assert whole.startswith(line)  # a line cut short is cut from the caller's line
+        else:
+            # every other record is broken: as JSON it differs from its clean record
+            assert json.loads(line) != _record(row)
 
 
 def _out_of_range(spec: FieldSpec, count: int = 3000) -> list[Any]:
