@@ -21,7 +21,9 @@ from synth_pipelines.domains.logs.mirror import (
     UNKNOWN_TERMS,
     Member,
     _out_of_range_literal,
+    key_repeats,
     make_invalid,
+    spliceable,
 )
 
 AT = dt.datetime(2026, 1, 2, 3, 4, 5, 678000, tzinfo=dt.UTC)
@@ -127,7 +129,7 @@ def _get(record: dict[str, Any], path: str) -> Any:
 def test_every_defect_class_breaks_its_one_field_as_the_manifest_says() -> None:
     clean = _clean(240)
     lines, manifest = make_invalid(clean, INVENTORY, np.random.default_rng(11), first_line=101)
-    assert manifest.schema == MANIFEST_SCHEMA
+    assert manifest.schema == MANIFEST_SCHEMA and lines.name == "line"
     assert manifest["line"].to_list() == list(range(101, 341))
     assert manifest["record_id"].to_list() == [f"r{i}" for i in range(240)]
     assert set(manifest["defect"]) == set(DEFECT_CLASSES)
@@ -319,3 +321,39 @@ def test_a_member_is_found_by_its_key_after_its_objects_opener_where_the_key_nam
     assert Member.of(INVENTORY.by_path["model.ok"], INVENTORY) == Member('"ok":', '"model":{', False)
     assert Member.of(INVENTORY.by_path["name"], INVENTORY) == Member('"name":', None, True)
     assert Member.of(INVENTORY.by_path["at"], INVENTORY) == Member('"at":', None, False)
+
+
+def test_which_keys_repeat_and_which_members_can_be_spliced() -> None:
+    # "name" and "model.name" share a key name; "model" is also an object's key
+    inv = Inventory(
+        "toy_keys",
+        [
+            FieldSpec("id", "string", ""),
+            FieldSpec("name", "string", ""),
+            FieldSpec("model", "string", ""),
+            FieldSpec("model.name", "string", ""),
+            FieldSpec("model.ok", "bool", ""),
+            FieldSpec("a.b.c", "int", ""),
+        ],
+        [],
+        id_field="id",
+    )
+    repeats = {path: key_repeats(inv.by_path[path], inv) for path in inv.by_path}
+    assert repeats == {
+        "id": False,
+        "name": True,
+        "model": True,
+        "model.name": True,
+        "model.ok": False,
+        "a.b.c": False,
+    }
+    # top level: only keys that do not repeat; one level down: always (searched after the opener); deeper: never
+    splice = {path: spliceable(inv.by_path[path], inv) for path in inv.by_path}
+    assert splice == {
+        "id": True,
+        "name": False,
+        "model": False,
+        "model.name": True,
+        "model.ok": True,
+        "a.b.c": False,
+    }
