@@ -23,6 +23,7 @@ from synth_pipelines.domains.logs.mirror import (
     _out_of_range_literal,
     key_repeats,
     make_invalid,
+    splice_members,
     spliceable,
 )
 
@@ -357,3 +358,16 @@ def test_which_keys_repeat_and_which_members_can_be_spliced() -> None:
         "model.ok": True,
         "a.b.c": False,
     }
+
+
+def test_a_nested_member_whose_key_repeats_is_spliced_after_its_objects_opener() -> None:
+    head = '{"id":"a","name":"Al","n":3,"at":"2026-01-02T03:04:05.678Z"'
+    lines = pl.Series("l", [head + ',"model":{"name":"m","ok":true}}', head + ',"model":{"name":"q"}}'])
+    own, new = pl.Series(['"m"', '"q"']), pl.Series(['"X"', None], dtype=pl.String)
+    spliced = splice_members(lines, own, new, [(Member('"name":', '"model":{', True), 2)])
+    assert spliced is not None
+    # replaced in place; left out with the object it was alone in, and the comma before that object
+    assert spliced.to_list() == [head + ',"model":{"name":"X","ok":true}}', head + "}"]
+    # no members to change: no lines
+    nothing = pl.Series("l", [], dtype=pl.String)
+    assert splice_members(nothing, nothing, nothing, []).to_list() == []  # type: ignore[union-attr]
