@@ -371,3 +371,10 @@ def test_a_nested_member_whose_key_repeats_is_spliced_after_its_objects_opener()
     # no members to change: no lines
     nothing = pl.Series("l", [], dtype=pl.String)
     assert splice_members(nothing, nothing, nothing, []).to_list() == []  # type: ignore[union-attr]
+    # a member not where it is looked for (a key missing, or holding another value): None, the caller renders
+    odd = pl.Series("l", [head + "}", head + ',"model":{"name":"m"}}'])
+    assert splice_members(odd, pl.Series(['"m"', '"m"']), new, [(Member('"name":', '"model":{', True), 2)]) is None
+    assert (
+        splice_members(odd.slice(1), pl.Series(['"z"']), new.slice(0, 1), [(Member('"name":', '"model":{', True), 1)])
+        is None
+    )
