@@ -16,7 +16,14 @@ import pytest
 
 from synth_pipelines.core.shards import SET_MANIFEST, publish_sharded
 from synth_pipelines.domains.registry import domain_by_name
-from synth_pipelines.orchestration.shard_job import SCRATCH, reconstructable_sharded_job, sharded_job
+from synth_pipelines.orchestration.resources import default_resources
+from synth_pipelines.orchestration.shard_job import (
+    SCRATCH,
+    SHARDS_ENV,
+    reconstructable_sharded_job,
+    sharded_job,
+    shards_setting,
+)
 from synth_pipelines_tests.dagster_helpers import files_under
 
 SEED = 42
@@ -61,8 +68,6 @@ def test_in_process_the_job_publishes_publish_sharded_bytes(tmp_path: Path) -> N
         "cv_logs__shard_00001",
         "cv_logs__shard_commit",
     ]
-    from synth_pipelines.orchestration.resources import default_resources
-
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("seed", [str(SEED)])
         result = job.execute_in_process(
@@ -107,3 +112,36 @@ def test_shard_steps_run_in_worker_processes_and_publish_publish_sharded_bytes(
 def test_a_domain_that_cannot_be_sharded_is_refused_when_the_job_is_built() -> None:
     with pytest.raises(ValueError, match="cannot be sharded yet"):
         sharded_job("library", shards=2)
+
+
+def test_sharded_exports_to_an_object_store_are_refused_before_any_shard_runs(tmp_path: Path) -> None:
+    group = "cv_logs"
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("seed", [str(SEED)])
+        result = sharded_job(group, shards=2).execute_in_process(
+            run_config=run_config(group),
+            instance=instance,
+            partition_key=str(SEED),
+            resources=default_resources(str(tmp_path / "data"), exports_url="s3://synth-test/exports"),
+            raise_on_error=False,
+        )
+    assert not result.success
+    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
+    assert failure.step_key == f"{group}__shard_config"
+    assert "object store are not supported yet" in str(failure.event_specific_data.error)
+    assert not (tmp_path / "data" / "storage" / SCRATCH).exists()  # nothing drawn, no scratch folder
+
+
+@pytest.mark.parametrize(("value", "expected"), [("3", 3), (None, 4), ("0", "1 or more"), ("four", "whole number")])
+def test_the_shard_count_comes_from_synth_shards(
+    value: str | None, expected: int | str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    if value is None:
+        monkeypatch.delenv(SHARDS_ENV, raising=False)
+    else:
+        monkeypatch.setenv(SHARDS_ENV, value)
+    if isinstance(expected, int):
+        assert shards_setting() == expected
+    else:
+        with pytest.raises(ValueError, match=expected):
+            shards_setting()
