@@ -28,7 +28,7 @@ from synth_pipelines_tests.dagster_helpers import files_under
 
 SEED = 42
 # A few thousand records each: enough for several shards to be real work, small for two shared cores.
-CONFIGS: dict[str, dict[str, Any]] = {"api_traces": {"users": 150}, "cv_logs": {"count": 3000}}
+CONFIGS: dict[str, dict[str, Any]] = {"api_traces": {"users": 600}, "cv_logs": {"count": 3000}}
 TWO_DASK_WORKERS = {"cluster": {"local": {"n_workers": 2, "threads_per_worker": 1, "dashboard_address": ":0"}}}
 
 
@@ -88,7 +88,7 @@ def test_in_process_the_job_publishes_publish_sharded_bytes(tmp_path: Path) -> N
 def test_shard_steps_run_in_worker_processes_and_publish_publish_sharded_bytes(
     executor: str, execution: dict[str, Any], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    group, shards = "api_traces", 3
+    group, shards = "api_traces", 4
     data_dir = tmp_path / "data"
     # Step processes and dask workers rebuild the job and its resources from the environment they inherit.
     monkeypatch.setenv("SYNTH_DATA_DIR", str(data_dir))
