@@ -15,8 +15,8 @@ seed, config and K, ranges tiling the units, every part's size and sha256 as its
 every check passed) and writes ``_manifest.json``; the whole set is published at once or not at
 all. ``compact`` rewrites the parts as the single files of the unsharded run, byte for byte.
 
-``run_shard`` is a plain function of its arguments: a Dagster op (one per shard, dynamic fan-out)
-calls it the way the process pool does (docs/scale-out.md).
+``run_shard`` is a plain function of its arguments: a Dagster op (one per shard, a static graph:
+``orchestration/shard_job.py``) calls it the way the process pool does (docs/scale-out.md).
 """
 
 from __future__ import annotations

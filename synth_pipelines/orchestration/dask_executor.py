@@ -74,8 +74,15 @@ class SynthDaskExecutor(DaskExecutor):
         )
         with dask.distributed.Client(cluster) as client:
             futures: dict[str, Any] = {}
+            # dask puts a task on a worker holding its inputs (scheduler.decide_worker), so the K steps of a
+            # fan-out (shard steps all reading one config step) would queue on that one worker. The steps of a
+            # level are spread round-robin instead; loose (allow_other_workers), so a lost worker is no trap.
+            workers = sorted(client.scheduler_info().get("workers", {}))
             for level in execution_plan.get_steps_to_execute_by_level():
-                for step in level:
+                for index, step in enumerate(level):
+                    placement: dict[str, Any] = {}
+                    if len(level) > 1 and len(workers) > 1:
+                        placement = {"workers": [workers[index % len(workers)]], "allow_other_workers": True}
                     dependencies = [
                         futures[key] for step_input in step.step_inputs for key in step_input.dependency_keys
                     ]
@@ -86,6 +93,7 @@ class SynthDaskExecutor(DaskExecutor):
                         bundle,
                         key=f"{job_name}.{step.key}",
                         resources=get_dask_resource_requirements(step.tags),
+                        **placement,
                     )
             finished = dask.distributed.as_completed(list(futures.values()), with_results=True)
             for _future, events in iterate_with_context(raise_execution_interrupts, finished):
