@@ -8,6 +8,7 @@ the next run removes what a killed run (SIGKILL, power loss) left behind, and on
 
 from __future__ import annotations
 
+import hashlib
 import os
 import re
 import shutil
@@ -79,6 +80,12 @@ def settle_created_dirs(failed: bool) -> None:
         for folder in created:
             with suppress(OSError):  # not empty: it stays
                 folder.rmdir()
+
+
+def file_sha256(path: str | os.PathLike[str]) -> str:
+    """The sha256 of a file's bytes, read in chunks (the digest manifests and version records carry)."""
+    with open(path, "rb") as fh:
+        return hashlib.file_digest(fh, "sha256").hexdigest()
 
 
 def owner_tag() -> str:

@@ -33,6 +33,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from synth_pipelines.core.atomic import file_sha256
 from synth_pipelines.core.cli_support import OUTPUT_COMPLETE
 
 MANIFEST_NAME = "_manifest.json"
@@ -140,20 +141,12 @@ def set_info(domain: Any, cfg: Any, seed: int) -> SetInfo:
     return SetInfo(str(domain.name), str(domain.version), int(seed), config)
 
 
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
-
-
 def build_manifest(staging: Path, info: SetInfo) -> dict[str, Any]:
     """The manifest of the files below ``staging``: path, object key, size, sha256, in path order."""
     entries = []
     for file in sorted(p for p in staging.rglob("*") if p.is_file()):
         rel = file.relative_to(staging).as_posix()
-        entries.append({"path": rel, "size": file.stat().st_size, "sha256": _sha256(file)})
+        entries.append({"path": rel, "size": file.stat().st_size, "sha256": file_sha256(file)})
     identity = json.dumps({"files": entries, **info.as_json()}, sort_keys=True).encode()
     set_id = hashlib.sha256(identity).hexdigest()[:20]
     for entry in entries:
@@ -293,7 +286,7 @@ def download_set(url: str, target: Path, what: str = "input") -> dict[str, Any]:
             fs.get_file(f"{root}/{entry['key']}", str(local))
         except Exception as exc:
             raise _translate(f"{url}/{entry['key']}", what, exc) from None
-        if local.stat().st_size != entry["size"] or _sha256(local) != entry["sha256"]:
+        if local.stat().st_size != entry["size"] or file_sha256(local) != entry["sha256"]:
             raise ObjectStoreError(f"{what} {redact(url)}/{entry['key']}: bytes differ from the manifest")
     return manifest
 

@@ -22,7 +22,6 @@ all. ``compact`` rewrites the parts as the single files of the unsharded run, by
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import multiprocessing
 import os
@@ -36,7 +35,7 @@ from typing import Any
 
 import pyarrow.parquet as pq
 
-from synth_pipelines.core.atomic import atomic_path, output_set
+from synth_pipelines.core.atomic import atomic_path, file_sha256, output_set
 from synth_pipelines.core.cli_support import CliError
 from synth_pipelines.core.domain import Domain, RunContext
 
@@ -76,14 +75,6 @@ def part_path(file: str, shards: int, shard: int) -> str:
 
 def manifest_path(shards: int, shard: int) -> str:
     return f"{SHARD_MANIFESTS}/{part_stem(shards, shard)}.json"
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def file_rows(path: Path) -> int:
@@ -138,7 +129,7 @@ def run_shard(
                 "part": part_path(rel, shards, shard),
                 "rows": file_rows(target),
                 "bytes": target.stat().st_size,
-                "sha256": _sha256(target),
+                "sha256": file_sha256(target),
             }
     finally:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -251,7 +242,7 @@ def commit_shards(domain: Domain, cfg: Any, shards: int, out_dir: Path, *, seed:
             part_file = out_dir / part["part"]
             if not part_file.is_file():
                 raise ShardError(f"{part_file}: missing ({role} of shard {shard})")
-            if part_file.stat().st_size != part["bytes"] or _sha256(part_file) != part["sha256"]:
+            if part_file.stat().st_size != part["bytes"] or file_sha256(part_file) != part["sha256"]:
                 raise ShardError(f"{part_file}: sha256 differs from {path} (changed after it was written)")
         failed = [name for name, check in manifest["checks"].items() if name in blocking and not check["passed"]]
         if failed:

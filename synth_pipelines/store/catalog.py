@@ -21,7 +21,6 @@ from __future__ import annotations
 
 import fcntl
 import getpass
-import hashlib
 import json
 import os
 import secrets
@@ -35,6 +34,7 @@ from typing import Any
 
 import duckdb
 
+from synth_pipelines.core.atomic import file_sha256
 from synth_pipelines.core.paths import default_data_dir
 from synth_pipelines.store.migrations import MigrationState, migrate, migration_state
 
@@ -85,14 +85,6 @@ class VersionInfo:
     plan: Any
     diff: Any
     files: dict[str, str]
-
-
-def sha256_file(path: Path) -> str:
-    digest = hashlib.sha256()
-    with open(path, "rb") as fh:
-        for chunk in iter(lambda: fh.read(1 << 20), b""):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 def _fsync_dir(path: Path) -> None:
@@ -364,7 +356,7 @@ class DatasetStore:
         missing = [t for t in tables if not (staged / f"{t}.parquet").is_file()]
         if missing:
             raise StoreError(f"version folder {staged} lacks {', '.join(missing)}")
-        return {t: sha256_file(staged / f"{t}.parquet") for t in tables}
+        return {t: file_sha256(staged / f"{t}.parquet") for t in tables}
 
     def _place(self, staged: Path, target: Path) -> None:
         """Rename the staged folder into place (called under the exclusive lock)."""

@@ -110,13 +110,13 @@ def diff_versions(
     info: DatasetInfo, before: dict[str, Path], after: dict[str, Path], before_hashes: dict[str, str] | None = None
 ) -> dict[str, Any]:
     """Rows added, changed and deleted per table (by primary key; without one, as multisets), with samples."""
-    from synth_pipelines.store.catalog import sha256_file
+    from synth_pipelines.core.atomic import file_sha256
 
     tables: dict[str, Any] = {}
     changed_names = [
         n
         for n in info.table_order
-        if (before_hashes or {}).get(n, sha256_file(before[n]) if n in before else "") != sha256_file(after[n])
+        if (before_hashes or {}).get(n, file_sha256(before[n]) if n in before else "") != file_sha256(after[n])
     ]
     sources: dict[str, Path] = {}
     for n in changed_names:
