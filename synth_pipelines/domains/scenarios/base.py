@@ -91,6 +91,23 @@ class ScenarioArg:
         return list[self.type] if self.multiple else self.type  # type: ignore[name-defined]
 
 
+def entity_share(rows: int, records: int, start: int, stop: int) -> tuple[int, int]:
+    """(offset, length) of the rows of an entity table of ``rows`` rows that the shard of records
+    ``start .. stop`` of ``records`` writes: the same proportion of the table, so the shares tile it."""
+    first, last = rows * start // records, rows * stop // records
+    return first, last - first
+
+
+@dataclass(frozen=True)
+class EntityRange:
+    """The entity rows of records ``start .. stop`` (``Scenario.draw_entity_range``)."""
+
+    # Per table, every row the records of the blocks overlapping the range reference (their checks join them).
+    referenced: dict[str, pl.DataFrame]
+    # Per table, the rows the range writes: the ranges of shards tiling ``0 .. count`` tile each table in order.
+    written: dict[str, pl.DataFrame]
+
+
 class Scenario(ABC):
     """Subclass, fill in the class attributes and the four abstract methods; see docs/scenarios.md."""
 
@@ -109,6 +126,11 @@ class Scenario(ABC):
     # Names of the entity tables ``draw_entities`` returns (each its own file and Dagster asset).
     entity_tables: ClassVar[tuple[str, ...]] = ()
     default_count: ClassVar[int] = 100
+    # Records per block of a *block-drawn* scenario: record ``i``'s facts, offline text and the entity rows it
+    # references come from block ``i // block_rows`` alone (``draw_plan_range``, ``draw_offline_range``,
+    # ``draw_entity_range``), so a shard draws only the blocks its records overlap. ``None``: the plan is drawn for
+    # the whole count, and a shard of records ``start .. stop`` draws a run of ``stop`` records.
+    block_rows: ClassVar[int | None] = None
 
     # Built by __init_subclass__ from ``arguments``: count, output_format and one field per argument.
     config_model: ClassVar[type[BaseModel]]
@@ -165,6 +187,12 @@ class Scenario(ABC):
                 raise TypeError(f"{where}: reference {column} -> {table} names an unknown field or entity table")
         if not cls.examples:
             raise TypeError(f"{where}: give at least one usage example")
+        if cls.block_rows is not None:
+            if not isinstance(cls.block_rows, int) or cls.block_rows < 1:
+                raise TypeError(f"{where}: block_rows must be a positive int or None, got {cls.block_rows!r}")
+            unset = [m for m in ("draw_plan_range", "draw_offline_range") if getattr(cls, m) is getattr(Scenario, m)]
+            if unset:
+                raise TypeError(f"{where}: block_rows is set, so implement {', '.join(unset)}")
         model_schema(cls.record_model)  # raises TypeError for a field with no column type
         seen: set[str] = set()
         for arg in cls.arguments:
@@ -288,6 +316,28 @@ class Scenario(ABC):
     def entity_schemas(self, cfg: Any) -> dict[str, pa.DataFrameSchema]:
         """A pandera schema per entity table returned by ``draw_entities``."""
         return {}
+
+    # ---- ranges of records (block-drawn scenarios; shards, docs/scale-out.md) --------------------
+
+    def draw_entity_range(self, cfg: Any, seed: int, start: int, stop: int) -> EntityRange:
+        """The entity rows records ``start .. stop`` reference and write. Default: every shard draws the whole
+        tables (``draw_entities``) and writes the same proportion of each table as of the records."""
+        tables = self.draw_entities(cfg, seed)
+        written = {name: f.slice(*entity_share(f.height, cfg.count, start, stop)) for name, f in tables.items()}
+        return EntityRange(tables, written)
+
+    def draw_plan_range(
+        self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int, stop: int
+    ) -> pl.DataFrame:
+        """Block-drawn scenarios: the plan rows of records ``start .. stop`` (``start`` a multiple of
+        ``block_rows``), equal to those rows of ``draw_plan``, drawn from their blocks alone."""
+        raise NotImplementedError(f"scenario {self.name} is not block-drawn (block_rows is None)")
+
+    def draw_offline_range(
+        self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int
+    ) -> pl.DataFrame:
+        """Block-drawn scenarios: ``draw_offline`` for plan rows of records ``start ..`` (a block's first row)."""
+        raise NotImplementedError(f"scenario {self.name} is not block-drawn (block_rows is None)")
 
     def post_process(self, records: pl.DataFrame, cfg: Any) -> pl.DataFrame:
         """Adjust assembled records (offline or LLM) before validation; identity by default."""

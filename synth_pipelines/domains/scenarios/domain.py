@@ -27,7 +27,8 @@ from synth_pipelines.core.domain import (
     UnitsWritten,
 )
 from synth_pipelines.core.limits import require_memory
-from synth_pipelines.domains.scenarios.base import FIELD_BYTES_MIN, Scenario
+from synth_pipelines.core.validate import validate_frame
+from synth_pipelines.domains.scenarios.base import FIELD_BYTES_MIN, EntityRange, Scenario
 from synth_pipelines.domains.scenarios.records import conform
 from synth_pipelines.domains.scenarios.registry import load_catalog
 from synth_pipelines.domains.scenarios.run import dataset_problems, draw_entities, generate_records, write_dataset
@@ -40,13 +41,6 @@ SHARD_FORMATS = ("parquet", "jsonl", "csv")
 CLAIMS_CHECK = CheckSpec(
     "claims_hold", "Every record and entity row passes its schema, references resolve, and the scenario's claims hold."
 )
-
-
-def entity_share(rows: int, records: int, start: int, stop: int) -> tuple[int, int]:
-    """(offset, length) of the rows of an entity table of ``rows`` rows that the shard of records
-    ``start .. stop`` of ``records`` writes: the same proportion of the table, so the shares tile it."""
-    first, last = rows * start // records, rows * stop // records
-    return first, last - first
 
 
 def _plain(value: Any) -> Any:
@@ -142,11 +136,13 @@ class ScenarioDomain(Domain):
         return write_dataset(self.scenario, cfg, records, entities, out_dir)
 
     # ---- scale-out (core/shards.py, docs/scale-out.md) -------------------------------------------
-    # Units are the primary records (tickets, transactions, encounters). Records are prefix-stable, so
-    # records ``start .. stop`` are the last rows of a run of ``stop`` records. Entity tables are drawn
-    # whole in every shard (records reference them and the claims are checked against them) and
-    # written by proportional row range: rows ``E * start // count .. E * stop // count`` of a table
-    # of ``E`` rows, so the parts tile every table and each is a function of (seed, config, range).
+    # Units are the primary records (tickets, transactions, encounters). A block-drawn scenario
+    # (``Scenario.block_rows``: financial, healthcare) draws records ``start .. stop`` from the blocks they
+    # overlap, each from its first record, and the entity rows those blocks reference
+    # (``Scenario.draw_entity_range``); it writes the entity rows its records own. Any other scenario draws a
+    # run of ``stop`` records (records are prefix-stable, so its last rows are ours) and the whole entity
+    # tables, and writes rows ``E * start // count .. E * stop // count`` of a table of ``E`` rows. Either way
+    # the parts tile every table and each is a function of (seed, config, range).
 
     def shard_units(self, cfg: Any) -> int:
         if cfg.output_format not in SHARD_FORMATS:
@@ -158,35 +154,61 @@ class ScenarioDomain(Domain):
             )
         return int(cfg.count)
 
-    def shard_records(self, cfg: Any, seed: int, start: int, stop: int) -> pl.DataFrame:
-        """Records ``start .. stop`` of the unsharded run (offline text), drawn as a run of ``stop`` records."""
-        schema = self.scenario.record_schema()
+    def shard_records(self, cfg: Any, seed: int, start: int, stop: int) -> tuple[pl.DataFrame, EntityRange]:
+        """Records ``start .. stop`` of the unsharded run (offline text) and their entity rows."""
+        scenario = self.scenario
+        schema = scenario.record_schema()
+        entities = scenario.draw_entity_range(cfg, seed, start, stop)
+        if tuple(entities.referenced) != scenario.entity_tables or tuple(entities.written) != scenario.entity_tables:
+            raise ConstraintViolation(
+                f"scenario {scenario.name}: draw_entity_range returned tables {list(entities.referenced)} and "
+                f"{list(entities.written)}, but entity_tables declares {list(scenario.entity_tables)}"
+            )
         if stop <= start:
-            return pl.DataFrame(schema=schema)
-        prefix = cfg.model_copy(update={"count": stop})  # a run of ``stop`` records: its first rows are ours
-        generated = generate_records(self.scenario, prefix, seed, draw_entities(self.scenario, prefix, seed))
-        if generated.failures or generated.records.height != stop:
+            return pl.DataFrame(schema=schema), entities
+        if scenario.block_rows is None:
+            prefix = cfg.model_copy(update={"count": stop})  # a run of ``stop`` records: its last rows are ours
+            first = 0
+            generated = generate_records(scenario, prefix, seed, draw_entities(scenario, prefix, seed))
+        else:  # from the first record of the block ``start`` is in: blocks are drawn from their start
+            first = start - start % scenario.block_rows
+            generated = generate_records(scenario, cfg, seed, entities.referenced, start=first, stop=stop)
+        if generated.failures or generated.records.height != stop - first:
             # A skipped row would shift every later one: the parts would not be the unsharded rows.
-            raise ConstraintViolation(f"scenario {self.scenario.name} records {start}..{stop}: {generated.summary()}")
-        return conform(generated.records.slice(start, stop - start), schema)
+            raise ConstraintViolation(f"scenario {scenario.name} records {start}..{stop}: {generated.summary()}")
+        return conform(generated.records.slice(start - first, stop - start), schema), entities
 
     def write_units(self, cfg: Any, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext) -> UnitsWritten:
         """Records ``start .. stop`` and their share of each entity table, every claim checked first."""
         scenario = self.scenario
         self._require_memory(cfg)
-        entities = draw_entities(scenario, cfg, seed)
-        records = self.shard_records(cfg, seed, start, stop)
-        problems = dataset_problems(scenario, cfg, records, entities)
+        records, entities = self.shard_records(cfg, seed, start, stop)
+        problems = dataset_problems(scenario, cfg, records, entities.referenced)
+        schemas = scenario.entity_schemas(cfg)
+        for name, frame in entities.written.items():  # the rows written, whatever the rows referenced
+            outcome = validate_frame(schemas[name], frame) if name in schemas else None
+            if outcome is not None and not outcome.ok:
+                problems.append(f"{name} (written rows): {outcome.summary()}")
         if problems:
             raise ConstraintViolation(f"scenario {scenario.name} records {start}..{stop}: {'; '.join(problems)}")
-        shares = {name: f.slice(*entity_share(f.height, cfg.count, start, stop)) for name, f in entities.items()}
+        shares = entities.written
         files = write_dataset(scenario, cfg, records, shares, out_dir)
         rows = {scenario.record_name: records.height} | {name: frame.height for name, frame in shares.items()}
         # Unique record columns: unique in the shard (checked above); over the set, the commit proves the
-        # shards' [min, max] ranges disjoint (ids are numbered as drawn, so they are).
-        unique = [name for name, column in scenario.schema(cfg).columns.items() if column.unique]
-        ranges = {f"{start:012d}": {c: [_plain(records[c].min()), _plain(records[c].max())] for c in unique}}
-        ranges = ranges if records.height else {}
+        # shards' [min, max] ranges disjoint (ids are numbered as drawn, so they are). A block-drawn
+        # scenario's shard checks only the entity rows its blocks reference, so the unique columns of the
+        # entity rows it writes are proven the same way ("table.column").
+        columns = {c: records for c, col in scenario.schema(cfg).columns.items() if col.unique}
+        if scenario.block_rows is not None:
+            for name, frame in shares.items():
+                if name in schemas and frame.height:
+                    columns |= {f"{name}.{c}": frame for c, col in schemas[name].columns.items() if col.unique}
+        bounds = {
+            c: [_plain(frame[c.rsplit(".", 1)[-1]].min()), _plain(frame[c.rsplit(".", 1)[-1]].max())]
+            for c, frame in columns.items()
+            if frame.height
+        }
+        ranges = {f"{start:012d}": bounds} if bounds else {}
         outcome = {
             "passed": True,
             "problem_count": 0,

@@ -5,11 +5,14 @@ much (USD-equivalent ranges per transaction type, converted to the account's cur
 to its minor unit) and which transactions are fraud (an exact share of every 1,000, each with the
 pattern that makes it fraud); the LLM or the offline templates write the statement description and a note.
 
-Prefix-stable: transaction ``i`` depends only on the seed and ``i`` (``--count 100`` is the first 100
-transactions of ``--count 300``, and its accounts and merchants the first rows of theirs). So
-transactions are numbered in the order they are drawn, not sorted by time; an account's
-transactions have consecutive numbers; the merchant pool a transaction picks from grows with its
-number as the pool of a run of that many transactions would.
+Block-drawn (``Scenario.block_rows``): transactions come in fixed blocks of ``TRANSACTION_BLOCK``; a block's
+accounts, plan and offline text come from its own streams, so transaction ``i`` depends only on the seed,
+the arguments and ``i`` (``--count 100`` is the first 100 transactions of ``--count 300``, and its accounts and
+merchants the first rows of theirs) and a shard draws only the blocks it overlaps. So transactions are
+numbered in the order they are drawn, not sorted by time; an account's transactions have consecutive
+numbers inside one block (its id is the number of its first transaction, ``ACC-00000017`` starts at
+``TXN-00000017``); the merchant pool a transaction picks from grows with its number as the pool of a run of
+that many transactions would (the merchants table is at most 5,000 rows: every shard draws it whole).
 """
 
 from __future__ import annotations
@@ -24,16 +27,28 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, Field
 
-from synth_pipelines.core.rng import block_spans, record_rng
-from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArg, ScenarioArgumentError
+from synth_pipelines.core.rng import record_rng
+from synth_pipelines.domains.scenarios.base import (
+    EntityRange,
+    Scenario,
+    ScenarioArg,
+    ScenarioArgumentError,
+    entity_share,
+)
 from synth_pipelines.domains.scenarios.draws import (
     EPOCH,
+    blocks_from,
+    codes_of,
     draw_blocks,
     fill,
+    id_numbers,
     ids,
+    ids_of,
     non_blank,
     pick,
+    pick_codes,
     pick_within,
+    pick_within_codes,
     row_check,
     timestamps,
 )
@@ -53,6 +68,11 @@ AMOUNT_RANGES = {
 RATES = {"USD": 1.0, "EUR": 0.92, "GBP": 0.79, "JPY": 150.0, "CAD": 1.36, "INR": 83.0, "BRL": 5.0}
 CRYPTO_RATES = {"BTC": 1 / 60_000.0, "ETH": 1 / 3_000.0, "USDC": 1.0}
 MINOR_UNITS = {"JPY": 0, "BTC": 8, "ETH": 8} | {c: 2 for c in ("USD", "EUR", "GBP", "CAD", "INR", "BRL", "USDC")}
+# The same as arrays indexed by currency code (``draws.codes_of``).
+CURRENCIES = tuple(RATES | CRYPTO_RATES)
+CURRENCY_RATES = np.asarray([(RATES | CRYPTO_RATES)[c] for c in CURRENCIES])
+CURRENCY_MINOR_UNITS = np.asarray([MINOR_UNITS[c] for c in CURRENCIES], dtype=np.int64)
+CRYPTO_CODES = np.asarray([CURRENCIES.index(c) for c in CRYPTO_RATES], dtype=np.int64)
 COUNTRIES = {
     "US": "USD",
     "GB": "GBP",
@@ -162,6 +182,9 @@ def _lookup(values: pl.Series, mapping: Mapping[str, Any], dtype: pl.DataType) -
 
 # Rows per fraud stratum, counted from row 0: every full stratum holds exactly ceil(rate * 1000) frauds.
 FRAUD_STRATUM = 1_000
+# Transactions per block (``FinancialScenario.block_rows``): a whole number of fraud strata, so no stratum
+# straddles two blocks. Part of the version: changing it changes every dataset.
+TRANSACTION_BLOCK = 4_000
 
 
 def merchant_pool(transactions: np.ndarray) -> np.ndarray:
@@ -184,7 +207,7 @@ def fraud_rows_of(rng: np.random.Generator, n: int, rate: float) -> np.ndarray:
 
 class FinancialScenario(Scenario):
     name = "financial"
-    version = "2"
+    version = "3"
     summary = "Transactions (card, ACH, wire, crypto, P2P) with accounts, merchants and labelled fraud"
     system_description = (
         "You write bank-statement descriptions and short fraud-analyst notes for synthetic payment "
@@ -193,6 +216,7 @@ class FinancialScenario(Scenario):
     )
     record_model = Transaction
     record_name = "transactions"
+    block_rows = TRANSACTION_BLOCK
     planned_fields = tuple(f for f in Transaction.model_fields if f not in ("description", "analyst_note"))
     entity_tables = ("accounts", "merchants")
     references: ClassVar[dict[str, tuple[str, str]]] = {
@@ -240,46 +264,75 @@ class FinancialScenario(Scenario):
 
     # ---- entities ------------------------------------------------------------------------------
 
-    def account_counts(self, cfg: Any, seed: int) -> np.ndarray:
-        """Transactions per account: 1..max each, summing exactly to ``count`` (the last account cut short).
+    def account_starts(self, cfg: Any, seed: int, block: int, n: int) -> np.ndarray:
+        """Offsets in ``block`` of the first transaction of each account among its first ``n`` transactions.
 
-        Account ``k``'s draw depends only on ``k``: a larger count adds accounts after, never changes one.
+        Each account makes 1..max transactions; the block's last account is cut short at the block's end
+        (an account never straddles two blocks). The counts are drawn for the whole block, so an
+        account's count never depends on ``n``.
         """
-        counts = np.concatenate(
-            [
-                record_rng(seed, f"scenario/{self.name}", "account-counts", block).integers(
-                    1, cfg.transaction_count_max + 1, n
-                )
-                for block, _start, n in block_spans(cfg.count)
-            ]
+        counts = record_rng(seed, f"scenario/{self.name}", "account-counts", block).integers(
+            1, cfg.transaction_count_max + 1, TRANSACTION_BLOCK
         )
-        total = np.cumsum(counts)
-        n_accounts = int(np.searchsorted(total, cfg.count)) + 1
-        counts = counts[:n_accounts].copy()
-        counts[-1] -= int(total[n_accounts - 1]) - cfg.count
-        return counts
+        starts = np.cumsum(counts) - counts
+        return starts[starts < n]
 
     def n_merchants(self, cfg: Any) -> int:
         return int(merchant_pool(np.array([cfg.count]))[0])
 
     def draw_entities(self, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
-        n_accounts = len(self.account_counts(cfg, seed))
+        return self.draw_entity_range(cfg, seed, 0, cfg.count).written
 
-        def accounts(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
-            country = pl.Series(pick(rng, list(COUNTRIES), n, COUNTRY_WEIGHTS).tolist(), dtype=pl.String)
-            age_days = pl.Series(rng.integers(30, 3650 * 2, n))
-            opened_on = (pl.lit(EPOCH.date()) - pl.duration(days=age_days)).alias("opened_on")
-            return pl.DataFrame(
-                {
-                    "account_id": ids("ACC-", start + 1, n),
-                    "holder_type": pick(rng, ("personal", "business"), n, (0.85, 0.15)).tolist(),
-                    "country": country,
-                    "currency": _lookup(country, COUNTRIES, pl.String),
-                    "risk_tier": pick(rng, ("low", "medium", "high"), n, (0.7, 0.25, 0.05)).tolist(),
-                },
-                schema_overrides={"holder_type": pl.String, "risk_tier": pl.String},
-            ).with_columns(pl.select(opened_on).to_series())
+    def draw_entity_range(self, cfg: Any, seed: int, start: int, stop: int) -> EntityRange:
+        """Accounts of the blocks overlapping ``start .. stop`` (written: those whose first transaction is in
+        the range) and the whole merchants table (written: its proportional share)."""
+        first = start - start % TRANSACTION_BLOCK
+        raw = pl.concat(
+            [
+                self._accounts_block(cfg, seed, block, row, n)
+                for block, row, n in blocks_from(first, stop, TRANSACTION_BLOCK)
+            ]
+            or [self._accounts_block(cfg, seed, 0, 0, 0)]
+        )
+        # Polars expressions once over the range, not per block.
+        opened_on = pl.lit(EPOCH.date()) - pl.duration(days=pl.col("age_days"))
+        accounts = raw.select(
+            ids_of("ACC-", raw["opened_at"].to_numpy() + 1, width=8).alias("account_id"),
+            "holder_type",
+            "country",
+            pl.col("country").replace_strict(COUNTRIES, return_dtype=pl.String).alias("currency"),
+            "risk_tier",
+            opened_on.alias("opened_on"),
+        )
+        merchants = self._merchants(cfg, seed)
+        written_accounts = accounts.filter(raw["opened_at"].is_between(start, stop - 1))
+        written_merchants = merchants.slice(*entity_share(merchants.height, cfg.count, start, stop))
+        return EntityRange(
+            {"accounts": accounts, "merchants": merchants},
+            {"accounts": written_accounts, "merchants": written_merchants},
+        )
 
+    def _accounts_block(self, cfg: Any, seed: int, block: int, row: int, n: int) -> pl.DataFrame:
+        """The accounts whose first transaction is among transactions ``row .. row + n`` of ``block``: that
+        transaction's number (``opened_at``) and the account's draws."""
+        starts = self.account_starts(cfg, seed, block, n)
+        k = len(starts)
+        rng = record_rng(seed, f"scenario/{self.name}", "accounts", block)
+        country = pick(rng, list(COUNTRIES), k, COUNTRY_WEIGHTS)
+        age_days = rng.integers(30, 3650 * 2, k)
+        holder = pick(rng, ("personal", "business"), k, (0.85, 0.15))
+        risk = pick(rng, ("low", "medium", "high"), k, (0.7, 0.25, 0.05))
+        return pl.DataFrame(
+            {
+                "opened_at": row + starts,
+                "holder_type": pl.Series(holder.tolist(), dtype=pl.String),
+                "country": pl.Series(country.tolist(), dtype=pl.String),
+                "risk_tier": pl.Series(risk.tolist(), dtype=pl.String),
+                "age_days": age_days,
+            }
+        )
+
+    def _merchants(self, cfg: Any, seed: int) -> pl.DataFrame:
         def merchants(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
             names = list(CATEGORIES)
             # The first three merchants of every category are guaranteed, so each type has payees.
@@ -299,10 +352,7 @@ class FinancialScenario(Scenario):
                 schema_overrides={"name": pl.String, "country": pl.String},
             )
 
-        return {
-            "accounts": draw_blocks(seed, self.name, "accounts", n_accounts, accounts),
-            "merchants": draw_blocks(seed, self.name, "merchants", self.n_merchants(cfg), merchants),
-        }
+        return draw_blocks(seed, self.name, "merchants", self.n_merchants(cfg), merchants)
 
     def entity_schemas(self, cfg: Any) -> dict[str, pa.DataFrameSchema]:
         return {
@@ -383,48 +433,81 @@ class FinancialScenario(Scenario):
         )
 
     def draw_plan(self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        return self.draw_plan_range(cfg, seed, entities, 0, cfg.count)
+
+    def draw_plan_range(
+        self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int, stop: int
+    ) -> pl.DataFrame:
         accounts, merchants = entities["accounts"], entities["merchants"]
-        counts = self.account_counts(cfg, seed)
-        account_idx = np.repeat(np.arange(len(counts)), counts)
-        n = cfg.count
-        rng = record_rng(seed, f"scenario/{self.name}", "plan", 0)
-        types = pick(rng, list(cfg.transaction_type), n)
+        # The account of each transaction: the last account opened at or before it (its block's, as an
+        # account never straddles blocks); ``entities`` holds the accounts of the range's blocks.
+        opened_at = id_numbers(accounts["account_id"], "ACC-") - 1
+        # Columns as arrays once, not per block.
+        account_columns = {c: accounts[c].to_numpy() for c in ("account_id", "country")} | {
+            "country_code": codes_of(accounts["country"], list(COUNTRIES)),
+            "currency_code": codes_of(accounts["currency"], CURRENCIES),
+        }
+        merchant_columns = {c: merchants[c].to_numpy() for c in ("merchant_id", "country")}
+        # Merchants of each category, in order (``merchants`` covers every pool of the range).
+        merchant_columns |= {name: np.flatnonzero(merchants["category"].to_numpy() == name) for name in CATEGORIES}
+
+        def block(rng: np.random.Generator, n: int, row: int) -> pl.DataFrame:
+            account_idx = np.searchsorted(opened_at, np.arange(row, row + n), side="right") - 1
+            return self._plan_block(cfg, rng, row, n, account_columns, account_idx, merchant_columns)
+
+        raw = draw_blocks(seed, self.name, "plan", stop - start, block, start=start, block_rows=TRANSACTION_BLOCK)
+        # Polars expressions once over the range, not per block (each costs a collect).
+        return raw.with_columns(
+            ids("TXN-", start + 1, raw.height, width=8).alias("transaction_id"),
+            timestamps(raw["seconds"].to_numpy()).alias("timestamp"),
+            pl.when(pl.col("declined")).then(pl.lit("declined")).otherwise(pl.lit("approved")).alias("status"),
+        ).select(self.planned_fields)
+
+    def _plan_block(
+        self,
+        cfg: Any,
+        rng: np.random.Generator,
+        row: int,
+        n: int,
+        accounts: Mapping[str, np.ndarray],
+        account_idx: np.ndarray,
+        merchants: Mapping[str, np.ndarray],
+    ) -> pl.DataFrame:
+        """Transactions ``row .. row + n`` of a block, from the block's plan stream ``rng`` (numpy only; times as
+        ``seconds`` and ``declined``); ``accounts`` and ``merchants`` are columns as arrays
+        (``merchants[category]``: the row numbers of that category's merchants)."""
+        type_code = pick_codes(rng, len(cfg.transaction_type), n)
+        types = np.asarray(cfg.transaction_type, dtype=object)[type_code]
         # A payee category per row from its type, then a merchant of that category among the merchants
         # a run of (row number) transactions has: the pool grows with the row, so a row's merchant
         # never depends on the count (the first 3 merchants of every category are always there).
-        category = pick_within(rng, types, {t: PAYEES[t] for t in cfg.transaction_type})
-        pool = merchant_pool(np.arange(1, n + 1))
+        category = pick_within_codes(rng, type_code, {t: PAYEES[t] for t in cfg.transaction_type})
+        pool = merchant_pool(np.arange(row + 1, row + n + 1))
         u_merchant = rng.random(n)
         merchant_idx = np.zeros(n, dtype=np.int64)
-        merchant_category = merchants["category"].to_numpy()
         for name in CATEGORIES:
             rows = np.flatnonzero(category == name)
-            members = np.flatnonzero(merchant_category == name)
+            members = merchants[name]
             available = np.searchsorted(members, pool[rows])
             merchant_idx[rows] = members[np.minimum((u_merchant[rows] * available).astype(np.int64), available - 1)]
         median, sigma, lo, hi = (
-            np.asarray([AMOUNT_RANGES[t][k] for t in cfg.transaction_type])[
-                pl.Series(types, dtype=pl.String)
-                .replace_strict(list(cfg.transaction_type), range(len(cfg.transaction_type)))
-                .to_numpy()
-            ]
-            for k in range(4)
+            np.asarray([AMOUNT_RANGES[t][k] for t in cfg.transaction_type])[type_code] for k in range(4)
         )
         usd = np.clip(median * rng.lognormal(0.0, sigma, n), lo, hi)
         # Each transaction at its own time in the window (numbered as drawn, not sorted by time): an
         # account's consecutive transactions spread over the window.
         seconds = rng.random(n) * cfg.days * 86_400.0
-        home_country = accounts["country"].to_numpy()[account_idx]
-        country = np.where(rng.random(n) < 0.05, merchants["country"].to_numpy()[merchant_idx], home_country)
+        home_country = accounts["country"][account_idx]
+        country = np.where(rng.random(n) < 0.05, merchants["country"][merchant_idx], home_country)
 
-        # Fraud: an exact share of every stratum of FRAUD_STRATUM rows (the lowest-ranked uniforms of
-        # the whole stratum, so a row's label never depends on the count), each with a pattern its type
-        # allows, applied to the facts.
+        # Fraud: an exact share of every stratum of FRAUD_STRATUM rows of the block (the lowest-ranked
+        # uniforms of the whole stratum, so a row's label never depends on the count), each with a pattern
+        # its type allows, applied to the facts.
         is_fraud = fraud_rows_of(rng, n, cfg.fraud_rate)
         fraud_rows = np.flatnonzero(is_fraud)
         pattern = np.full(n, None, dtype=object)
         allowed = {t: tuple(p for p, ts in FRAUD_PATTERNS.items() if t in ts) for t in cfg.transaction_type}
-        pattern[fraud_rows] = pick_within(rng, types[fraud_rows], allowed)
+        pattern[fraud_rows] = pick_within_codes(rng, type_code[fraud_rows], allowed)
         testing = pattern == "card_testing"
         usd[testing] = rng.uniform(0.5, 3.0, testing.sum())
         high = pattern == "high_amount"
@@ -435,77 +518,75 @@ class FinancialScenario(Scenario):
         geo = pattern == "geo_mismatch"
         # Another country than home: shift the home country's index by 1..len-1.
         names = list(COUNTRIES)
-        home_code = pl.Series(home_country[geo], dtype=pl.String).replace_strict(names, range(len(names))).to_numpy()
+        home_code = accounts["country_code"][account_idx][geo]
         country[geo] = np.asarray(names, dtype=object)[
             (home_code + rng.integers(1, len(names), geo.sum())) % len(names)
         ]
 
-        account_currency = accounts["currency"].to_numpy()[account_idx]
+        currency_code = accounts["currency_code"][account_idx].copy()
         crypto = types == "crypto"
-        currency = account_currency.copy()
-        currency[crypto] = pick(rng, list(CRYPTO_RATES), crypto.sum())
-        rate = np.asarray([(RATES | CRYPTO_RATES)[c] for c in currency]) if n else np.zeros(0)
-        minor = np.asarray([MINOR_UNITS[c] for c in currency], dtype=np.int64) if n else np.zeros(0, np.int64)
+        currency_code[crypto] = CRYPTO_CODES[pick_codes(rng, len(CRYPTO_RATES), crypto.sum())]
+        currency = np.asarray(CURRENCIES, dtype=object)[currency_code]
+        rate = CURRENCY_RATES[currency_code]
+        minor = CURRENCY_MINOR_UNITS[currency_code]
         usd = np.round(usd, 2)
         amount = np.maximum(np.round(usd * rate * 10.0**minor) / 10.0**minor, 10.0 ** (-minor.astype(float)))
         declined = rng.random(n) < np.where(is_fraud, 0.35, 0.03)
-
-        plan = pl.DataFrame(
-            {
-                "account_id": accounts["account_id"].to_numpy()[account_idx].tolist(),
-                "merchant_id": merchants["merchant_id"].to_numpy()[merchant_idx].tolist(),
-                "merchant_category": category.tolist(),
-                "transaction_type": types.tolist(),
-                "timestamp": timestamps(seconds),
-                "amount": amount,
-                "currency": currency.tolist(),
-                "amount_usd": usd,
-                "country": country.tolist(),
-                "status": np.where(declined, "declined", "approved").tolist(),
-                "is_fraud": is_fraud,
-                "fraud_pattern": pl.Series(pattern.tolist(), dtype=pl.String),
-            },
-            schema_overrides={
-                k: pl.String
-                for k in (
-                    "account_id",
-                    "merchant_id",
-                    "merchant_category",
-                    "transaction_type",
-                    "currency",
-                    "country",
-                )
-            },
+        strings = {
+            "account_id": accounts["account_id"][account_idx],
+            "merchant_id": merchants["merchant_id"][merchant_idx],
+            "merchant_category": category,
+            "transaction_type": types,
+            "currency": currency,
+            "country": country,
+            "fraud_pattern": pattern,
+        }
+        return pl.DataFrame(
+            {name: pl.Series(name, values.tolist(), dtype=pl.String) for name, values in strings.items()}
+            | {"seconds": seconds, "amount": amount, "amount_usd": usd, "declined": declined, "is_fraud": is_fraud}
         )
-        return plan.with_columns(ids("TXN-", 1, n, width=8).alias("transaction_id")).select(self.planned_fields)
 
     def draw_offline(
         self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]
     ) -> pl.DataFrame:
+        return self.draw_offline_range(plan, cfg, seed, entities, 0)
+
+    def draw_offline_range(
+        self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int
+    ) -> pl.DataFrame:
         names = entities["merchants"].select("merchant_id", pl.col("name").str.to_uppercase().alias("merchant"))
         rows = plan.join(names, on="merchant_id", how="left", maintain_order="left")
+        type_codes = codes_of(rows["transaction_type"], list(DESCRIPTIONS))
+        pattern_codes = codes_of(rows["fraud_pattern"].fill_null("none"), list(NOTES))
 
-        def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
-            part = rows.slice(start, n)
-            pattern = part["fraud_pattern"].fill_null("none").to_numpy()
-            frame = part.with_columns(
-                pl.Series("desc_t", pick_within(rng, part["transaction_type"].to_numpy(), DESCRIPTIONS).tolist()),
-                pl.Series("note_t", pick_within(rng, pattern, NOTES).tolist()),
-                pl.Series("ref", rng.integers(1000, 99999, n)).cast(pl.String),
-            )
-            slots = {
-                "merchant": pl.col("merchant"),
-                "ref": pl.col("ref"),
-                "currency": pl.col("currency"),
-                "category": pl.col("merchant_category"),
-                "country": pl.col("country"),
-            }
-            return frame.select(
-                fill(pl.col("desc_t"), slots).str.slice(0, 120).alias("description"),
-                fill(pl.col("note_t"), slots).alias("analyst_note"),
+        def draw(rng: np.random.Generator, n: int, row: int) -> pl.DataFrame:
+            part = slice(row - start, row - start + n)
+            return pl.DataFrame(
+                {
+                    "desc_t": pl.Series(
+                        pick_within_codes(rng, type_codes[part], DESCRIPTIONS).tolist(), dtype=pl.String
+                    ),
+                    "note_t": pl.Series(pick_within_codes(rng, pattern_codes[part], NOTES).tolist(), dtype=pl.String),
+                    "ref": rng.integers(1000, 99999, n),
+                }
             )
 
-        return draw_blocks(seed, self.name, "offline-text", plan.height, draw)
+        # The draws per block, the templates filled once over the range (a polars expression per block
+        # would cost a collect each).
+        drawn = draw_blocks(
+            seed, self.name, "offline-text", plan.height, draw, start=start, block_rows=TRANSACTION_BLOCK
+        )
+        slots = {
+            "merchant": pl.col("merchant"),
+            "ref": pl.col("ref").cast(pl.String),
+            "currency": pl.col("currency"),
+            "category": pl.col("merchant_category"),
+            "country": pl.col("country"),
+        }
+        return pl.concat([rows, drawn], how="horizontal").select(
+            fill(pl.col("desc_t"), slots).str.slice(0, 120).alias("description"),
+            fill(pl.col("note_t"), slots).alias("analyst_note"),
+        )
 
     def build_prompt(self, plan_row: Mapping[str, Any], cfg: Any) -> str:
         fraud = (

@@ -6,10 +6,14 @@ physiological ranges for the patient's age (febrile diagnoses run warmer; telehe
 none), ICD-10 diagnoses and orders from the speciality's vocabulary. The LLM or the offline
 templates write the chief complaint and the clinical note.
 
-Prefix-stable: encounter ``i`` depends only on the seed and ``i`` (``--count 100`` is the first 100
-encounters of ``--count 300``, its patients the first rows of theirs). Encounters are numbered as
-drawn, not sorted by time. Every second encounter of a pool (pediatric or not) brings a new patient;
-an encounter sees a patient among those of its pool known by then.
+Block-drawn (``Scenario.block_rows``): encounters come in fixed blocks of ``ENCOUNTER_BLOCK``; a block's
+specialities, patients, plan and offline text come from its own streams, so encounter ``i`` depends only on
+the seed, the arguments and ``i`` (``--count 100`` is the first 100 encounters of ``--count 300``, its
+patients the first rows of theirs) and a shard draws only the blocks it overlaps. Encounters are numbered
+as drawn, not sorted by time. Within a block, every second encounter of a pool (pediatric or not) brings a
+new patient and is that patient's first encounter (the patient's id is its number: ``SYN-P0000017`` is
+first seen at ``ENC-0000017``); the other encounters see a patient among those of their pool the block
+has brought by then. A patient's encounters therefore all lie in one block.
 """
 
 from __future__ import annotations
@@ -24,16 +28,20 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, Field
 
-from synth_pipelines.core.rng import block_rng, record_rng
-from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArg, ScenarioArgumentError
+from synth_pipelines.core.rng import record_rng
+from synth_pipelines.domains.scenarios.base import EntityRange, Scenario, ScenarioArg, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.draws import (
     EPOCH,
+    blocks_from,
+    codes_of,
     draw_blocks,
+    id_numbers,
     ids,
+    ids_of,
     non_blank,
     non_empty_list,
     pick,
-    pick_within,
+    pick_within_codes,
     row_check,
     timestamps,
 )
@@ -139,6 +147,11 @@ COMPLAINTS = {
     "N39.0": ("Burning on urination",),
 }
 PEDIATRIC_MAX_AGE = 17
+# Positions of the febrile codes in the diagnoses of every speciality concatenated (``_plan_block``'s codes).
+FEBRILE_CODES = np.flatnonzero(np.isin([c for spec in SPECIALITIES for c in DIAGNOSES[spec]], FEBRILE))
+# Encounters per block (``HealthcareScenario.block_rows``): a patient's encounters lie in one block. Part of
+# the version: changing it changes every dataset.
+ENCOUNTER_BLOCK = 4_000
 
 
 class Diagnosis(BaseModel):
@@ -170,7 +183,7 @@ class Encounter(BaseModel):
 
 class HealthcareScenario(Scenario):
     name = "healthcare"
-    version = "2"
+    version = "3"
     summary = "Clinical encounters by speciality: synthetic patients, vitals, ICD-10 diagnoses, orders, notes"
     system_description = (
         "You write concise clinical documentation for synthetic patients. Stay consistent with the "
@@ -179,6 +192,7 @@ class HealthcareScenario(Scenario):
     )
     record_model = Encounter
     record_name = "encounters"
+    block_rows = ENCOUNTER_BLOCK
     planned_fields = tuple(f for f in Encounter.model_fields if f not in ("chief_complaint", "clinical_note"))
     entity_tables = ("patients",)
     references: ClassVar[dict[str, tuple[str, str]]] = {"patient_id": ("patients", "patient_id")}
@@ -228,58 +242,67 @@ class HealthcareScenario(Scenario):
 
     # ---- entities ------------------------------------------------------------------------------
 
-    def encounter_specialities(self, cfg: Any, seed: int) -> np.ndarray:
-        rng = block_rng(seed, f"scenario/{self.name}", "speciality", 0)
-        return pick(rng, list(cfg.speciality), cfg.count)
+    def block_pools(self, cfg: Any, seed: int, block: int, n: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+        """The first ``n`` encounters of ``block``: (speciality, pediatric?, rank within its pool in the block).
 
-    def patient_pools(self, cfg: Any, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-        """(per encounter: pediatric?, its rank within its pool's encounters; per patient: pediatric?).
-
-        Two encounters per patient: the encounters of rank 0, 2, 4... of a pool bring its next
-        patient, so patients are numbered by the encounter that brought them and ``count`` only adds
-        patients after (about ``ceil(encounters / 2)`` per pool, as before).
+        The encounters of rank 0, 2, 4... of a pool bring its next patient (about ``n / 2`` per pool).
         """
-        pediatric = self.encounter_specialities(cfg, seed) == "pediatrics"
+        speciality = pick(record_rng(seed, f"scenario/{self.name}", "speciality", block), list(cfg.speciality), n)
+        pediatric = speciality == "pediatrics"
         rank = np.where(pediatric, np.cumsum(pediatric), np.cumsum(~pediatric)) - 1
-        return pediatric, rank, pediatric[rank % 2 == 0]
+        return speciality, pediatric, rank
 
     def draw_entities(self, cfg: Any, seed: int) -> dict[str, pl.DataFrame]:
-        _, _, patient_pediatric = self.patient_pools(cfg, seed)
+        return self.draw_entity_range(cfg, seed, 0, cfg.count).written
 
-        def patients(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
-            idx = np.arange(start, start + n)
-            age_hi = np.where(patient_pediatric[idx], min(cfg.age_max, self.pediatric_top_age(cfg)), cfg.age_max)
-            age_years = rng.integers(cfg.age_min, age_hi + 1)
-            # Born so that the patient is age_years old at the start of the window, give or take.
-            days_old = age_years * 365.25 + rng.uniform(0, 364, n)
-            birth = pl.Series(np.floor(days_old).astype(np.int64))
-            return (
-                pl.DataFrame(
-                    {
-                        "patient_id": ids("SYN-P", start + 1, n, width=6),
-                        "sex": pick(rng, ("F", "M"), n).tolist(),
-                        "blood_type": pick(
-                            rng,
-                            ("O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-"),
-                            n,
-                            (38, 34, 9, 3, 7, 6, 2, 1),
-                        ).tolist(),
-                    },
-                    schema_overrides={"sex": pl.String, "blood_type": pl.String},
-                )
-                .with_columns(
-                    pl.select((pl.lit(EPOCH.date()) - pl.duration(days=birth)).alias("birth_date")).to_series()
-                )
-                .select("patient_id", "sex", "birth_date", "blood_type")
-            )
+    def draw_entity_range(self, cfg: Any, seed: int, start: int, stop: int) -> EntityRange:
+        """Patients of the blocks overlapping ``start .. stop`` (written: those first seen in the range)."""
+        first = start - start % ENCOUNTER_BLOCK
+        raw = pl.concat(
+            [
+                self._patients_block(cfg, seed, block, row, n)
+                for block, row, n in blocks_from(first, stop, ENCOUNTER_BLOCK)
+            ]
+            or [self._patients_block(cfg, seed, 0, 0, 0)]
+        )
+        # Polars expressions once over the range, not per block.
+        birth = pl.lit(EPOCH.date()) - pl.duration(days=pl.col("days_old"))
+        patients = raw.select(
+            ids_of("SYN-P", raw["first_seen"].to_numpy() + 1).alias("patient_id"),
+            "sex",
+            birth.alias("birth_date"),
+            "blood_type",
+        )
+        written = patients.filter(raw["first_seen"].is_between(start, stop - 1))
+        return EntityRange({"patients": patients}, {"patients": written})
 
-        return {"patients": draw_blocks(seed, self.name, "patients", patient_pediatric.size, patients)}
+    def _patients_block(self, cfg: Any, seed: int, block: int, row: int, n: int) -> pl.DataFrame:
+        """The patients brought by encounters ``row .. row + n`` of ``block``: that encounter's number
+        (``first_seen``) and the patient's draws."""
+        _, pediatric, rank = self.block_pools(cfg, seed, block, n)
+        brings = np.flatnonzero(rank % 2 == 0)
+        k = len(brings)
+        rng = record_rng(seed, f"scenario/{self.name}", "patients", block)
+        age_hi = np.where(pediatric[brings], min(cfg.age_max, self.pediatric_top_age(cfg)), cfg.age_max)
+        age_years = rng.integers(cfg.age_min, age_hi + 1)
+        # Born so that the patient is age_years old at the start of the window, give or take.
+        days_old = np.floor(age_years * 365.25 + rng.uniform(0, 364, k)).astype(np.int64)
+        sex = pick(rng, ("F", "M"), k)
+        blood = pick(rng, ("O+", "A+", "B+", "AB+", "O-", "A-", "B-", "AB-"), k, (38, 34, 9, 3, 7, 6, 2, 1))
+        return pl.DataFrame(
+            {
+                "first_seen": (row + brings).astype(np.int64),
+                "sex": pl.Series(sex.tolist(), dtype=pl.String),
+                "days_old": days_old,
+                "blood_type": pl.Series(blood.tolist(), dtype=pl.String),
+            }
+        )
 
     def entity_schemas(self, cfg: Any) -> dict[str, pa.DataFrameSchema]:
         return {
             "patients": pa.DataFrameSchema(
                 {
-                    "patient_id": pa.Column(pl.String, pa.Check.str_matches(r"^SYN-P\d{6}$"), unique=True),
+                    "patient_id": pa.Column(pl.String, pa.Check.str_matches(r"^SYN-P\d{7}$"), unique=True),
                     "sex": pa.Column(pl.String, pa.Check.isin(["F", "M"])),
                     "birth_date": pa.Column(pl.Date, pa.Check.le(EPOCH.date())),
                     "blood_type": pa.Column(
@@ -358,63 +381,110 @@ class HealthcareScenario(Scenario):
         )
 
     def draw_plan(self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
-        patients = entities["patients"]
-        n = cfg.count
-        pediatric, rank, patient_pediatric = self.patient_pools(cfg, seed)
-        speciality = self.encounter_specialities(cfg, seed)
-        rng = record_rng(seed, f"scenario/{self.name}", "plan", 0)
-        # A patient of the encounter's pool among the rank // 2 + 1 it has by then (uniformly).
+        return self.draw_plan_range(cfg, seed, entities, 0, cfg.count)
+
+    def draw_plan_range(
+        self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int, stop: int
+    ) -> pl.DataFrame:
+        patients = entities["patients"]  # those of the range's blocks
+        first_seen = id_numbers(patients["patient_id"], "SYN-P") - 1
+        born_days = (patients["birth_date"].cast(pl.Int32).to_numpy()).astype(np.int64)  # days after 1970-01-01
+
+        def block(rng: np.random.Generator, n: int, row: int) -> pl.DataFrame:
+            return self._plan_block(cfg, seed, rng, row, n, first_seen, born_days)
+
+        raw = draw_blocks(seed, self.name, "plan", stop - start, block, start=start, block_rows=ENCOUNTER_BLOCK)
+        # Polars expressions once over the range, not per block (each costs a collect).
+        vocab = [code for spec in SPECIALITIES for code in DIAGNOSES[spec]]
+        order_vocab = [order for spec in SPECIALITIES for order in ORDERS[spec]]
+
+        def names(codes: str, k: str, table: list[str]) -> pl.Expr:
+            return (
+                pl.col(codes)
+                .arr.to_list()
+                .list.head(pl.col(k))
+                .list.eval(pl.element().replace_strict(range(len(table)), table, return_dtype=pl.String))
+            )
+
+        measured = pl.col("encounter_type") != "telehealth"
+
+        def vital(name: str, lo: float, hi: float, decimals: int = 0) -> pl.Expr:
+            clipped = pl.col(name).clip(lo, hi).round(decimals)
+            return pl.when(measured).then(clipped if decimals else clipped.cast(pl.Int64)).alias(name)
+
+        dx = names("dx", "dx_k", vocab)
+        diagnoses = dx.list.eval(
+            pl.struct(
+                pl.element().alias("code"),
+                pl.element().replace_strict(ICD10, return_dtype=pl.String).alias("description"),
+            )
+        )
+        return raw.with_columns(
+            ids("ENC-", start + 1, raw.height).alias("encounter_id"),
+            patients["patient_id"].gather(raw["patient_idx"]).alias("patient_id"),
+            patients["sex"].gather(raw["patient_idx"]).alias("patient_sex"),
+            timestamps(raw["seconds"].to_numpy()).alias("started_at"),
+            vital("heart_rate", 40, 200),
+            vital("systolic_bp", 80, 220),
+            vital("diastolic_bp", 40, 130),
+            vital("respiratory_rate", 10, 40),
+            vital("temperature_c", 35.0, 41.5, decimals=1),
+            vital("spo2", 85, 100),
+            diagnoses.alias("diagnoses"),
+            names("orders_drawn", "orders_k", order_vocab).alias("orders"),
+        ).select(self.planned_fields)
+
+    def _plan_block(
+        self,
+        cfg: Any,
+        seed: int,
+        rng: np.random.Generator,
+        row: int,
+        n: int,
+        first_seen: np.ndarray,
+        born_days: np.ndarray,
+    ) -> pl.DataFrame:
+        """Encounters ``row .. row + n`` of a block from its plan stream ``rng`` (numpy only): the patient as
+        a row of the range's patients (``first_seen``: each patient's first encounter), vitals unrounded,
+        diagnoses and orders as up to 3 codes into the concatenated vocabularies, and how many."""
+        speciality, pediatric, rank = self.block_pools(cfg, seed, row // ENCOUNTER_BLOCK, n)
+        # An encounter of even rank brings its pool's next patient (rank // 2) and sees it; any other sees
+        # one of the rank // 2 + 1 patients its pool has by then (uniformly).
         known = rank // 2 + 1
-        pick_in_pool = np.minimum((rng.random(n) * known).astype(np.int64), known - 1)
-        patient_idx = np.zeros(n, dtype=np.int64)
+        pick_in_pool = np.where(
+            rank % 2 == 0, rank // 2, np.minimum((rng.random(n) * known).astype(np.int64), known - 1)
+        )
+        brought_by = np.zeros(n, dtype=np.int64)
         for flag in (True, False):
             rows = pediatric == flag
-            patient_idx[rows] = np.flatnonzero(patient_pediatric == flag)[pick_in_pool[rows]]
+            bringers = np.flatnonzero(rows & (rank % 2 == 0))
+            brought_by[rows] = bringers[pick_in_pool[rows]]
+        patient_idx = np.searchsorted(first_seen, row + brought_by)
         seconds = rng.random(n) * cfg.days * 86_400.0  # numbered as drawn, not sorted by time
-        started = timestamps(seconds)
         enc_type = pick(rng, ENCOUNTER_TYPES, n, (0.62, 0.15, 0.08, 0.15))
-        born = patients["birth_date"].to_numpy()[patient_idx]
-        age = pl.select(
-            ((started.dt.date() - pl.Series(born)).dt.total_days() // 365.25).cast(pl.Int64)  # type: ignore[operator]
-        ).to_series()
-        age_np = age.to_numpy()
+        # Age at the encounter's date (UTC day of its millisecond timestamp), as the schema computes it.
+        epoch_day = (EPOCH.date() - dt.date(1970, 1, 1)).days
+        day = epoch_day + np.floor(np.floor(seconds * 1000) / 86_400_000).astype(np.int64)
+        age_np = np.floor((day - born_days[patient_idx]) / 365.25).astype(np.int64)
         child = age_np < 18
 
-        # Diagnoses (1-3, distinct) and orders (1-3, distinct) from the speciality's vocabulary.
-        def distinct_picks(vocab: tuple[str, ...], m: int) -> pl.Series:
-            picked = pl.DataFrame(
-                {
-                    "ranks": rng.random((m, len(vocab))).argsort(axis=1),
-                    "k": rng.integers(1, min(3, len(vocab)) + 1, m),
-                }
-            )
-            return picked.select(
-                pl.col("ranks")
-                .arr.to_list()
-                .list.head(pl.col("k"))
-                .list.eval(pl.element().replace_strict(range(len(vocab)), vocab, return_dtype=pl.String))
-            ).to_series()
+        # Diagnoses (1-3, distinct) and orders (1-3, distinct) from the speciality's vocabulary, as codes
+        # into the vocabularies of every speciality concatenated.
+        def distinct_picks(vocab: Mapping[str, tuple[str, ...]], spec: str, m: int) -> tuple[np.ndarray, np.ndarray]:
+            size = len(vocab[spec])
+            ranks = rng.random((m, size)).argsort(axis=1)[:, :3]
+            k = rng.integers(1, min(3, size) + 1, m)
+            offset = sum(len(vocab[s]) for s in SPECIALITIES[: SPECIALITIES.index(spec)])
+            return np.pad(ranks, ((0, 0), (0, 3 - ranks.shape[1]))) + offset, k
 
-        parts = []
+        dx, dx_k = np.zeros((n, 3), dtype=np.int64), np.zeros(n, dtype=np.int64)
+        orders, orders_k = np.zeros((n, 3), dtype=np.int64), np.zeros(n, dtype=np.int64)
         # Every configured speciality draws, with or without rows (``record_rng`` numbers its calls).
         for spec in sorted(set(cfg.speciality)):
             rows = np.flatnonzero(speciality == spec)
-            parts.append(
-                pl.DataFrame(
-                    {
-                        "row": rows,
-                        "dx": distinct_picks(DIAGNOSES[spec], len(rows)),
-                        "orders": distinct_picks(ORDERS[spec], len(rows)),
-                    }
-                )
-            )
-        picks = (
-            pl.concat(parts).sort("row")
-            if parts
-            else pl.DataFrame(schema={"row": pl.Int64, "dx": pl.List(pl.String), "orders": pl.List(pl.String)})
-        )
-        dx, orders = picks["dx"], picks["orders"]
-        febrile = dx.list.first().is_in(FEBRILE).to_numpy()
+            dx[rows], dx_k[rows] = distinct_picks(DIAGNOSES, spec, len(rows))
+            orders[rows], orders_k[rows] = distinct_picks(ORDERS, spec, len(rows))
+        febrile = np.isin(dx[:, 0], FEBRILE_CODES)
 
         hr = np.where(child, rng.normal(100, 15, n), rng.normal(76, 12, n)) + np.where(febrile, 12, 0)
         sbp = np.where(child, rng.normal(104, 9, n), rng.normal(124, 16, n) + 0.3 * np.maximum(age_np - 40, 0))
@@ -422,98 +492,92 @@ class HealthcareScenario(Scenario):
         rr = np.where(child, rng.normal(22, 4, n), rng.normal(16, 2.5, n))
         temp = rng.normal(36.8, 0.3, n) + np.where(febrile, rng.uniform(0.8, 2.4, n), 0.0)
         spo2 = np.minimum(rng.normal(97.5, 1.5, n), 100)
-        measured = enc_type != "telehealth"
-
-        def vital(values: np.ndarray, lo: float, hi: float, decimals: int = 0) -> pl.Series:
-            clipped = np.round(np.clip(values, lo, hi), decimals)
-            series = pl.Series(clipped if decimals else clipped.astype(np.int64))
-            return series.set(pl.Series(~measured), None)  # type: ignore[arg-type]
-
-        sex = patients["sex"].to_numpy()[patient_idx]
-        plan = pl.DataFrame(
+        return pl.DataFrame(
             {
-                "encounter_id": ids("ENC-", 1, n),
-                "patient_id": patients["patient_id"].to_numpy()[patient_idx].tolist(),
-                "speciality": speciality.tolist(),
-                "encounter_type": enc_type.tolist(),
-                "started_at": started,
-                "patient_age": age,
-                "patient_sex": sex.tolist(),
-                "heart_rate": vital(hr, 40, 200),
-                "systolic_bp": vital(sbp, 80, 220),
-                "diastolic_bp": vital(dbp, 40, 130),
-                "respiratory_rate": vital(rr, 10, 40),
-                "temperature_c": vital(temp, 35.0, 41.5, decimals=1),
-                "spo2": vital(spo2, 85, 100),
-                "dx_codes": dx,
-                "orders": orders,
-            },
-            schema_overrides={"patient_id": pl.String, "speciality": pl.String, "encounter_type": pl.String},
+                "patient_idx": patient_idx,
+                "speciality": pl.Series(speciality.tolist(), dtype=pl.String),
+                "encounter_type": pl.Series(enc_type.tolist(), dtype=pl.String),
+                "seconds": seconds,
+                "patient_age": age_np,
+                "heart_rate": hr,
+                "systolic_bp": sbp,
+                "diastolic_bp": dbp,
+                "respiratory_rate": rr,
+                "temperature_c": temp,
+                "spo2": spo2,
+                "dx": dx,
+                "dx_k": dx_k,
+                "orders_drawn": orders,
+                "orders_k": orders_k,
+            }
         )
-        diagnoses = pl.col("dx_codes").list.eval(
-            pl.struct(
-                pl.element().alias("code"),
-                pl.element().replace_strict(ICD10, return_dtype=pl.String).alias("description"),
-            )
-        )
-        return plan.with_columns(diagnoses.alias("diagnoses")).select(self.planned_fields)
 
     def draw_offline(
         self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]
     ) -> pl.DataFrame:
-        def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
-            part = plan.slice(start, n)
-            first = part["diagnoses"].list.first().struct.field("code")
-            complaint = pl.Series("complaint", pick_within(rng, first.to_numpy(), COMPLAINTS).tolist(), dtype=pl.String)
-            sex_word = pl.when(pl.col("patient_sex") == "F").then(pl.lit("female")).otherwise(pl.lit("male"))
-            vitals = (
-                pl.when(pl.col("heart_rate").is_null())
-                .then(pl.lit("Vitals not measured (telehealth visit)."))
-                .otherwise(
-                    pl.format(
-                        "HR {} bpm, BP {}/{} mmHg, RR {}/min, T {} °C, SpO2 {}%.",
-                        "heart_rate",
-                        "systolic_bp",
-                        "diastolic_bp",
-                        "respiratory_rate",
-                        "temperature_c",
-                        "spo2",
-                    )
-                )
-            )
-            note = pl.concat_str(
-                [
-                    pl.format(
-                        "S: {}-year-old {} seen ({}, {}) for {}.",
-                        "patient_age",
-                        sex_word,
-                        "encounter_type",
-                        "speciality",
-                        pl.col("complaint").str.to_lowercase(),
-                    ),
-                    pl.lit("O:"),
-                    vitals,
-                    pl.lit("A:"),
-                    pl.col("diagnoses")
-                    .list.eval(
-                        pl.format(
-                            "{} ({})",
-                            pl.element().struct.field("description"),
-                            pl.element().struct.field("code"),
-                        )
-                    )
-                    .list.join("; ")
-                    + pl.lit("."),
-                    pl.lit("P:"),
-                    pl.col("orders").list.join(", ") + pl.lit("."),
-                ],
-                separator=" ",
-            )
-            return part.with_columns(complaint).select(
-                pl.col("complaint").alias("chief_complaint"), note.alias("clinical_note")
+        return self.draw_offline_range(plan, cfg, seed, entities, 0)
+
+    def draw_offline_range(
+        self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int
+    ) -> pl.DataFrame:
+        first_code = codes_of(plan["diagnoses"].list.first().struct.field("code"), list(COMPLAINTS))
+
+        def draw(rng: np.random.Generator, n: int, row: int) -> pl.DataFrame:
+            codes = first_code[row - start : row - start + n]
+            return pl.DataFrame(
+                {"complaint": pl.Series(pick_within_codes(rng, codes, COMPLAINTS).tolist(), dtype=pl.String)}
             )
 
-        return draw_blocks(seed, self.name, "offline-text", plan.height, draw)
+        # The draw per block, the note assembled once over the range (a polars expression per block would
+        # cost a collect each).
+        drawn = draw_blocks(seed, self.name, "offline-text", plan.height, draw, start=start, block_rows=ENCOUNTER_BLOCK)
+        sex_word = pl.when(pl.col("patient_sex") == "F").then(pl.lit("female")).otherwise(pl.lit("male"))
+        vitals = (
+            pl.when(pl.col("heart_rate").is_null())
+            .then(pl.lit("Vitals not measured (telehealth visit)."))
+            .otherwise(
+                pl.format(
+                    "HR {} bpm, BP {}/{} mmHg, RR {}/min, T {} °C, SpO2 {}%.",
+                    "heart_rate",
+                    "systolic_bp",
+                    "diastolic_bp",
+                    "respiratory_rate",
+                    "temperature_c",
+                    "spo2",
+                )
+            )
+        )
+        note = pl.concat_str(
+            [
+                pl.format(
+                    "S: {}-year-old {} seen ({}, {}) for {}.",
+                    "patient_age",
+                    sex_word,
+                    "encounter_type",
+                    "speciality",
+                    pl.col("complaint").str.to_lowercase(),
+                ),
+                pl.lit("O:"),
+                vitals,
+                pl.lit("A:"),
+                pl.col("diagnoses")
+                .list.eval(
+                    pl.format(
+                        "{} ({})",
+                        pl.element().struct.field("description"),
+                        pl.element().struct.field("code"),
+                    )
+                )
+                .list.join("; ")
+                + pl.lit("."),
+                pl.lit("P:"),
+                pl.col("orders").list.join(", ") + pl.lit("."),
+            ],
+            separator=" ",
+        )
+        return plan.with_columns(drawn["complaint"]).select(
+            pl.col("complaint").alias("chief_complaint"), note.alias("clinical_note")
+        )
 
     def build_prompt(self, plan_row: Mapping[str, Any], cfg: Any) -> str:
         if plan_row["heart_rate"] is None:

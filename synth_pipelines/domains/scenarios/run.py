@@ -160,24 +160,37 @@ def generate_records(
     generator: StructuredGenerator | None = None,
     progress: ProgressFn | None = None,
     log: logging.Logger | None = None,
+    *,
+    start: int = 0,
+    stop: int | None = None,
 ) -> GeneratedRecords:
     """Plan every record, write its text (LLM or offline), post-process, and drop records that fail.
 
     A failed record (no valid answer, or a row the schema rejects) is skipped and counted with its
-    reason; it never reaches the output.
+    reason; it never reaches the output. With ``stop``, only records ``start .. stop`` of a block-drawn
+    scenario (``start`` a block's first row), offline, from their blocks alone (``draw_plan_range``).
     """
     started = time.perf_counter()
     log = log or logging.getLogger("synth_pipelines.scenarios")
-    plan = scenario.draw_plan(cfg, seed, entities)
-    if sorted(plan.columns) != sorted(scenario.planned_fields) or plan.height != cfg.count:
+    ranged = stop is not None
+    if ranged and generator is not None and generator.provider != "offline":
+        raise ValueError(f"scenario {scenario.name}: a range of records is drawn offline only")
+    if stop is None:
+        plan, expected = scenario.draw_plan(cfg, seed, entities), cfg.count
+    else:
+        plan, expected = scenario.draw_plan_range(cfg, seed, entities, start, stop), stop - start
+    if sorted(plan.columns) != sorted(scenario.planned_fields) or plan.height != expected:
         raise ConstraintViolation(
             f"scenario {scenario.name}: draw_plan returned {plan.height} rows of {plan.columns}; "
-            f"expected {cfg.count} rows of {list(scenario.planned_fields)}"
+            f"expected {expected} rows of {list(scenario.planned_fields)}"
         )
     failures: list[RecordFailure] = []
     if generator is None or generator.provider == "offline":
         source = "offline"
-        text = scenario.draw_offline(plan, cfg, seed, entities)
+        if ranged:
+            text = scenario.draw_offline_range(plan, cfg, seed, entities, start)
+        else:
+            text = scenario.draw_offline(plan, cfg, seed, entities)
         if progress is not None:
             progress(plan.height)
         kept = list(range(plan.height))
