@@ -20,7 +20,8 @@ def _run(name: str, count: int) -> tuple[pl.DataFrame, dict[str, pl.DataFrame]]:
 
 
 @pytest.mark.parametrize("name", BUILTINS)
-@pytest.mark.parametrize(("small", "large"), [(100, 300), (1_020, 1_090)])  # 1,000: a fraud stratum
+# 1,000: a fraud stratum; 4,000: a block of financial and healthcare (its accounts, patients, plan, text)
+@pytest.mark.parametrize(("small", "large"), [(100, 300), (1_020, 1_090), (4_100, 8_300)])
 def test_a_smaller_count_is_a_prefix_of_a_larger_one(name: str, small: int, large: int) -> None:
     few, few_entities = _run(name, small)
     many, many_entities = _run(name, large)

@@ -617,6 +617,8 @@ class FinancialScenario(Scenario):
                 f"{over.height} accounts exceed --transaction-count-max {cfg.transaction_count_max} "
                 f"(e.g. {over['account_id'][0]} with {over['len'][0]})"
             )
+        problems += self._block_problems(records)
+        problems += self.fraud_share_problems(self.strata(records, whole_only=True), cfg)
         merchants = entities["merchants"].select("merchant_id", pl.col("category").alias("merchant_category_of"))
         joined = records.join(merchants, on="merchant_id", how="left")
         wrong = joined.filter(pl.col("merchant_category") != pl.col("merchant_category_of")).height
@@ -636,24 +638,74 @@ class FinancialScenario(Scenario):
             problems.append(f"{bad_ccy} fiat transactions are not in their account's currency")
         return problems
 
+    def _block_problems(self, records: pl.DataFrame) -> list[str]:
+        """An account's transactions lie in its block, at or after its first one (the transaction its id
+        numbers; that one may be missing from a run whose model skipped it)."""
+        if not records.height:
+            return []
+        number = id_numbers(records["transaction_id"], "TXN-") - 1
+        opened_at = id_numbers(records["account_id"], "ACC-") - 1
+        outside = int(((opened_at > number) | (opened_at // TRANSACTION_BLOCK != number // TRANSACTION_BLOCK)).sum())
+        if outside:
+            return [f"{outside} transactions precede their account's first one or lie outside its block"]
+        return []
+
+    @staticmethod
+    def strata(records: pl.DataFrame, *, whole_only: bool) -> dict[str, dict[str, int]]:
+        """Rows and frauds per fraud stratum of ``records`` (by transaction number), keyed by the stratum's
+        zero-padded number: only the strata of all ``FRAUD_STRATUM`` rows, or (``whole_only=False``) only the
+        others, the strata a shard holds part of (their rows and frauds add up across shards)."""
+        if not records.height:
+            return {}
+        stratum = pl.Series("stratum", (id_numbers(records["transaction_id"], "TXN-") - 1) // FRAUD_STRATUM)
+        counts = (
+            records.select(pl.col("is_fraud").cast(pl.Int64))
+            .with_columns(stratum)
+            .group_by("stratum")
+            .agg(pl.len().alias("rows"), pl.col("is_fraud").sum().alias("frauds"))
+            .filter((pl.col("rows") == FRAUD_STRATUM) == whole_only)
+            .sort("stratum")
+        )
+        return {f"{k:09d}": {"rows": int(r), "frauds": int(f)} for k, r, f in counts.iter_rows()}
+
+    @staticmethod
+    def fraud_share_problems(strata: Mapping[str, Mapping[str, int]], cfg: Any) -> list[str]:
+        """Every stratum of ``FRAUD_STRATUM`` rows holds exactly ``ceil(rate * FRAUD_STRATUM)`` frauds (a last,
+        partial stratum holds its share on average only, and is not counted)."""
+        per_stratum = math.ceil(cfg.fraud_rate * FRAUD_STRATUM) if cfg.fraud_rate > 0 else 0
+        off = {k: v["frauds"] for k, v in strata.items() if v["rows"] == FRAUD_STRATUM and v["frauds"] != per_stratum}
+        if not off:
+            return []
+        stratum, frauds = next(iter(off.items()))
+        return [
+            f"{len(off)} strata of {FRAUD_STRATUM} transactions do not hold exactly {per_stratum} frauds "
+            f"(--fraud-rate {cfg.fraud_rate}; e.g. stratum {int(stratum)} with {frauds})"
+        ]
+
     def shard_check_numbers(self, records: pl.DataFrame, cfg: Any) -> dict[str, Any]:
         """Transactions of the shard's first and last account: only they can continue in another shard
         (an account's transactions are consecutive, checked per shard), so their sums over the shards
-        are the whole set's counts, capped by ``set_problems``."""
+        are the whole set's counts, capped by ``set_problems``. Likewise the rows and frauds of the fraud
+        strata the shard holds part of: summed, each whole stratum's share is counted at the commit."""
         if not records.height:
-            return {"edge_account_counts": {}}
+            return {"edge_account_counts": {}, "edge_strata": {}}
         edges = {records["account_id"][0], records["account_id"][-1]}
         counts = records.filter(pl.col("account_id").is_in(list(edges))).group_by("account_id").len()
-        return {"edge_account_counts": dict(counts.sort("account_id").iter_rows())}
+        return {
+            "edge_account_counts": dict(counts.sort("account_id").iter_rows()),
+            "edge_strata": self.strata(records, whole_only=False),
+        }
 
     def set_problems(self, numbers: Mapping[str, Any], cfg: Any) -> list[str]:
+        problems = self.fraud_share_problems(numbers.get("edge_strata", {}), cfg)
         over = {
             a: n for a, n in sorted(numbers.get("edge_account_counts", {}).items()) if n > cfg.transaction_count_max
         }
         if not over:
-            return []
+            return problems
         account, n = next(iter(over.items()))
-        return [
+        capped = (
             f"{len(over)} accounts exceed --transaction-count-max {cfg.transaction_count_max} over all shards "
             f"(e.g. {account} with {n})"
-        ]
+        )
+        return [capped, *problems]

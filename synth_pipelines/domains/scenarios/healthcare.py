@@ -607,4 +607,10 @@ class HealthcareScenario(Scenario):
         age = (pl.col("started_at").dt.date() - pl.col("birth_date")).dt.total_days() // 365.25
         if joined.filter(age.cast(pl.Int64) != pl.col("patient_age")).height:
             problems.append("patient_age is not the patient's age at the encounter")
+        # A patient's encounters lie in its block, at or after its first one (the encounter its id numbers).
+        number = id_numbers(records["encounter_id"], "ENC-") - 1
+        first_seen = id_numbers(records["patient_id"], "SYN-P") - 1
+        outside = int(((first_seen > number) | (first_seen // ENCOUNTER_BLOCK != number // ENCOUNTER_BLOCK)).sum())
+        if outside:
+            problems.append(f"{outside} encounters precede their patient's first one or lie outside its block")
         return problems
