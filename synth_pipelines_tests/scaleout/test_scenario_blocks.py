@@ -13,6 +13,7 @@ import polars as pl
 import pytest
 
 from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
+from synth_pipelines.core.rng import BLOCK_ROWS
 from synth_pipelines.core.shards import manifest_path, publish_sharded, run_shard, shard_range, sum_check
 from synth_pipelines.domains.scenarios import draws
 from synth_pipelines.domains.scenarios.domain import ScenarioDomain
@@ -175,3 +176,15 @@ def test_a_patient_outside_its_block_fails_the_claims() -> None:
     assert "1 encounters precede their patient's first one or lie outside its block" in problems
     with pytest.raises(ConstraintViolation, match="outside its block"):
         check_dataset(scenario, cfg, moved, entities)
+
+
+def test_tech_support_tickets_of_block_1_are_drawn_from_block_1_alone() -> None:
+    """Tech-support is block-drawn with blocks of core.rng.BLOCK_ROWS (its bytes unchanged: see the golden test)."""
+    domain = _domain("tech-support")
+    cfg = domain.parse_config({"count": BLOCK_ROWS + 60, "output_format": "csv"})
+    whole = generate_records(domain.scenario, cfg, SEED, {}).records
+    draws.ROWS_DRAWN.clear()
+    records, entity_range = domain.shard_records(cfg, SEED, BLOCK_ROWS + 5, BLOCK_ROWS + 50)
+    assert _drawn("tech-support") == {"plan": 50, "offline-text": 50}  # block 1 from its start, not 65,586 rows
+    assert records.equals(whole.slice(BLOCK_ROWS + 5, 45))
+    assert entity_range.referenced == entity_range.written == {}

@@ -70,6 +70,13 @@ def test_an_intermediate_base_class_may_be_abstract() -> None:
         ({"arguments": (ScenarioArg("--failure-budget", int, 1, "clash"),)}, "reserved"),
         ({"arguments": (ScenarioArg("--when", dict, {}, "bad type"),)}, "type"),
         ({"references": {"note_id": ("authors", "id")}}, "reference"),
+        # Block-drawn: a shard would call the range methods, so they must exist.
+        ({"block_rows": 0}, "block_rows must be a positive int"),
+        ({"block_rows": 100}, "implement draw_plan_range, draw_offline_range"),
+        (
+            {"block_rows": 100, "draw_plan_range": lambda self, cfg, seed, entities, start, stop: pl.DataFrame()},
+            "implement draw_offline_range",
+        ),
     ],
 )
 def test_bad_declarations_are_refused_with_the_reason(override: dict[str, Any], message: str) -> None:

@@ -15,6 +15,7 @@ import pandera.polars as pa
 import polars as pl
 from pydantic import BaseModel, Field
 
+from synth_pipelines.core.rng import BLOCK_ROWS
 from synth_pipelines.domains.scenarios.base import Scenario, ScenarioArg, ScenarioArgumentError
 from synth_pipelines.domains.scenarios.draws import (
     EPOCH,
@@ -224,6 +225,8 @@ class TechSupportScenario(Scenario):
     )
     record_model = SupportTicket
     record_name = "tickets"
+    # Tickets are drawn per block of core.rng.BLOCK_ROWS (65,536) records, so a shard draws only its blocks.
+    block_rows = BLOCK_ROWS
     planned_fields = (
         "ticket_id",
         "created_at",
@@ -302,10 +305,15 @@ class TechSupportScenario(Scenario):
         )
 
     def draw_plan(self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]) -> pl.DataFrame:
+        return self.draw_plan_range(cfg, seed, entities, 0, cfg.count)
+
+    def draw_plan_range(
+        self, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int, stop: int
+    ) -> pl.DataFrame:
         channels = list(cfg.channel)
         window = cfg.days * 86_400.0
 
-        def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
+        def draw(rng: np.random.Generator, n: int, row: int) -> pl.DataFrame:
             category = pick(rng, CATEGORIES, n, (0.22, 0.18, 0.18, 0.12, 0.12, 0.08, 0.10))
             # Inverse-CDF draw of the priority from each row's category weights.
             codes = pl.Series(category, dtype=pl.String).replace_strict(CATEGORIES, range(len(CATEGORIES))).to_numpy()
@@ -323,7 +331,7 @@ class TechSupportScenario(Scenario):
             is_resolved = status == "resolved"
             return pl.DataFrame(
                 {
-                    "ticket_id": ids("TCK-", start + 1, n),
+                    "ticket_id": ids("TCK-", row + 1, n),
                     "created_at": timestamps(created),
                     "product": pick(rng, PRODUCTS, n).tolist(),
                     "channel": pick(rng, channels, n).tolist(),
@@ -337,13 +345,18 @@ class TechSupportScenario(Scenario):
                 schema_overrides={"product": pl.String, "channel": pl.String, "category": pl.String},
             )
 
-        return draw_blocks(seed, self.name, "plan", cfg.count, draw)
+        return draw_blocks(seed, self.name, "plan", stop - start, draw, start=start)
 
     def draw_offline(
         self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame]
     ) -> pl.DataFrame:
-        def draw(rng: np.random.Generator, n: int, start: int) -> pl.DataFrame:
-            rows = plan.slice(start, n)
+        return self.draw_offline_range(plan, cfg, seed, entities, 0)
+
+    def draw_offline_range(
+        self, plan: pl.DataFrame, cfg: Any, seed: int, entities: Mapping[str, pl.DataFrame], start: int
+    ) -> pl.DataFrame:
+        def draw(rng: np.random.Generator, n: int, row: int) -> pl.DataFrame:
+            rows = plan.slice(row - start, n)
             category = rows["category"].to_numpy()
             n_replies = rng.integers(1, 4, n)
             frame = pl.DataFrame(
@@ -379,7 +392,7 @@ class TechSupportScenario(Scenario):
                 fill(pl.col("resolution_t"), slots).alias("resolution"),
             )
 
-        return draw_blocks(seed, self.name, "offline-text", plan.height, draw)
+        return draw_blocks(seed, self.name, "offline-text", plan.height, draw, start=start)
 
     def build_prompt(self, plan_row: Mapping[str, Any], cfg: Any) -> str:
         replies = {"resolved": "2-3", "escalated": "2", "pending": "1-2"}[plan_row["status"]]
