@@ -195,18 +195,16 @@ class ScenarioDomain(Domain):
         files = write_dataset(scenario, cfg, records, shares, out_dir)
         rows = {scenario.record_name: records.height} | {name: frame.height for name, frame in shares.items()}
         # Unique record columns: unique in the shard (checked above); over the set, the commit proves the
-        # shards' [min, max] ranges disjoint (ids are numbered as drawn, so they are). A block-drawn
-        # scenario's shard checks only the entity rows its blocks reference, so the unique columns of the
-        # entity rows it writes are proven the same way ("table.column").
-        columns = {c: records for c, col in scenario.schema(cfg).columns.items() if col.unique}
-        if scenario.block_rows is not None:
+        # shards' [min, max] ranges disjoint (ids are numbered as drawn, so they are). A scenario that draws
+        # entity rows by range checks in a shard only the rows its blocks reference, so the unique columns of
+        # the entity rows it writes are proven the same way (keyed "table.column").
+        unique = {c: (records, c) for c, col in scenario.schema(cfg).columns.items() if col.unique}
+        if type(scenario).draw_entity_range is not Scenario.draw_entity_range:
             for name, frame in shares.items():
-                if name in schemas and frame.height:
-                    columns |= {f"{name}.{c}": frame for c, col in schemas[name].columns.items() if col.unique}
+                columns = schemas[name].columns.items() if name in schemas else ()
+                unique |= {f"{name}.{c}": (frame, c) for c, col in columns if col.unique}
         bounds = {
-            c: [_plain(frame[c.rsplit(".", 1)[-1]].min()), _plain(frame[c.rsplit(".", 1)[-1]].max())]
-            for c, frame in columns.items()
-            if frame.height
+            key: [_plain(frame[c].min()), _plain(frame[c].max())] for key, (frame, c) in unique.items() if frame.height
         }
         ranges = {f"{start:012d}": bounds} if bounds else {}
         outcome = {
