@@ -106,6 +106,11 @@ def _translate(url: str, what: str, exc: BaseException) -> ObjectStoreError:
     return ObjectStoreError(f"{what} {redact(url)}: {reason}")
 
 
+def translated(url: str, what: str, exc: BaseException) -> ObjectStoreError:
+    """A backend's error (botocore, aiohttp, fsspec) on ``url`` as one line naming it."""
+    return _translate(url, what, exc)
+
+
 def check_writable_url(url: str, what: str = "output") -> None:
     """Prove before any work that ``url`` can be written (bucket exists, credentials allow a PUT and a DELETE)."""
     fs, path = _filesystem(url, what)

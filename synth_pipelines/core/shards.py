@@ -25,6 +25,7 @@ import argparse
 import contextlib
 import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -40,12 +41,23 @@ import pyarrow.parquet as pq
 from synth_pipelines.core.atomic import atomic_path, file_sha256, output_set
 from synth_pipelines.core.cli_support import CliError
 from synth_pipelines.core.domain import Domain, RunContext
+from synth_pipelines.core.objstore import (
+    SetInfo,
+    filesystem,
+    redact,
+    remote_output_set,
+    shown,
+    translated,
+    upload_files,
+)
 
 MANIFEST_FORMAT = "synth-pipelines/shard-manifest/1"
 SET_FORMAT = "synth-pipelines/shard-set/1"
 SHARD_MANIFESTS = "_shards"
 SET_MANIFEST = "_manifest.json"
 MAX_SHARDS = 99_999  # five digits in a part name
+
+log = logging.getLogger(__name__)
 
 
 class ShardError(ValueError):
@@ -381,10 +393,8 @@ def incoming_key(domain: Domain, cfg: Any, shards: int, *, seed: int) -> str:
     return f"{INCOMING}/{domain.name}.seed-{seed}.k-{shards}.{digest}"
 
 
-def sharded_set_info(domain: Domain, cfg: Any, seed: int, shards: int, *, compacted: bool = False) -> Any:
+def sharded_set_info(domain: Domain, cfg: Any, seed: int, shards: int, *, compacted: bool = False) -> SetInfo:
     """The object-store manifest facts of a sharded set (a compacted set is the unsharded run's files)."""
-    from synth_pipelines.core.objstore import SetInfo
-
     return SetInfo(domain.name, str(domain.version), seed, config_json(domain, cfg), None if compacted else shards)
 
 
@@ -397,8 +407,6 @@ def publish_one_shard(domain: Domain, cfg: Any, shards: int, shard: int, out: Pa
 def upload_one_shard(domain: Domain, cfg: Any, shards: int, shard: int, area_url: str, *, seed: int) -> dict[str, Any]:
     """Shard ``shard`` alone, made locally, then uploaded under ``area_url``: its parts first, its manifest last
     (a manifest present there means its parts are complete, as in a folder)."""
-    from synth_pipelines.core.objstore import upload_files
-
     with tempfile.TemporaryDirectory(prefix="synth-shard.") as scratch:
         manifest = run_shard(domain, cfg, shards, shard, scratch, seed=seed)
         parts = [f["part"] for _, f in sorted(manifest["files"].items())]
@@ -480,26 +488,27 @@ def commit_incoming(
             (out / INCOMING).rmdir()
         return summary
 
-    from synth_pipelines.core.objstore import filesystem, redact, remote_output_set
-
     fs, root = filesystem(out)
     area, shown_area = f"{root}/{key}", f"{redact(out)}/{key}"
-    _explain_missing(fs, area, shown_area, domain, cfg, shards, seed=seed)
     with remote_output_set(out, sharded_set_info(domain, cfg, seed, shards, compacted=compacted)) as staging:
-        fs.invalidate_cache(area)
-        for obj in fs.find(area):
-            target = staging / PurePosixPath(obj).relative_to(area)
-            target.parent.mkdir(parents=True, exist_ok=True)
-            fs.get_file(obj, str(target))
+        try:
+            _explain_missing(fs, area, shown_area, domain, cfg, shards, seed=seed)
+            fs.invalidate_cache(area)
+            for obj in fs.find(area):
+                target = staging / PurePosixPath(obj).relative_to(area)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(obj, str(target))
+        except (ShardError, ValueError):
+            raise
+        except Exception as exc:  # the network, credentials: one line naming the area
+            raise translated(shown_area, "input", exc) from None
         summary = commit_shards(domain, cfg, shards, staging, seed=seed, shown_as=shown_area)
         if compacted:
             compact_in_place(domain, cfg, summary, staging)
     try:
         fs.rm(area, recursive=True)
     except Exception as exc:  # the set is published; the shards left there are never read
-        import logging
-
-        logging.getLogger(__name__).warning(f"{shown_area}: committed; the incoming shards not removed ({exc})")
+        log.warning(f"{shown_area}: committed; the incoming shards not removed ({exc})")
     return summary
 
 
@@ -519,48 +528,32 @@ def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path | str, a
         raise CliError("--compact needs every shard: leave out --shard")
     if shard is not None and commit:
         raise CliError("--commit publishes the shards --shard runs wrote: leave out --shard")
-    remote = not isinstance(out, Path)
-
-    def shown(rel: str | PurePosixPath) -> str:
-        from synth_pipelines.core.objstore import shown as shown_at
-
-        return shown_at(out, rel)
-
     try:
         if shard is not None:
             check_shard_args(shards, shard)
             key = incoming_key(domain, cfg, shards, seed=seed)
-            if remote:
-                manifest = upload_one_shard(domain, cfg, shards, shard, f"{out}/{key}", seed=seed)
+            if isinstance(out, Path):
+                manifest = publish_one_shard(domain, cfg, shards, shard, out / key, seed=seed)
             else:
-                manifest = publish_one_shard(domain, cfg, shards, shard, out / key, seed=seed)  # type: ignore[operator]
+                manifest = upload_one_shard(domain, cfg, shards, shard, f"{out}/{key}", seed=seed)
             for role, part in manifest["files"].items():
-                print(f"{role:17} {shown(key + '/' + part['part'])} ({part['rows']} rows)")
-            print(f"{'shard manifest':17} {shown(f'{key}/{manifest_path(shards, shard)}')} (commit: --commit)")
+                print(f"{role:17} {shown(out, key + '/' + part['part'])} ({part['rows']} rows)")
+            print(f"{'shard manifest':17} {shown(out, key + '/' + manifest_path(shards, shard))} (commit: --commit)")
             return 0
         if commit:
             summary = commit_incoming(domain, cfg, shards, out, seed=seed, compacted=compacted)
-        elif remote:
-            from synth_pipelines.core.objstore import remote_output_set
-
+        elif isinstance(out, Path):
+            summary = publish_sharded(domain, cfg, shards, out, seed=seed, workers=args.workers, compacted=compacted)
+        else:
+            # Made and committed exactly as into a folder, then published as one object-store set.
             info = sharded_set_info(domain, cfg, seed, shards, compacted=compacted)
-            with remote_output_set(str(out), info) as staging:
+            with remote_output_set(out, info) as staging:
                 summary = publish_sharded(
                     domain, cfg, shards, staging, seed=seed, workers=args.workers, compacted=compacted
                 )
-        else:
-            summary = publish_sharded(
-                domain,
-                cfg,
-                shards,
-                out,
-                seed=seed,
-                workers=args.workers,
-                compacted=compacted,  # type: ignore[arg-type]
-            )
     except ShardError as exc:
         raise CliError(str(exc)) from exc
     for role, entry in summary["files"].items():
-        where = shown(entry["file"]) if compacted else shown(PurePosixPath(entry["parts"][0]).parent)
+        where = shown(out, entry["file"] if compacted else PurePosixPath(entry["parts"][0]).parent)
         print(f"{role:17} {where} ({entry['rows']} rows{'' if compacted else f' in {shards} parts'})")
     return 0
