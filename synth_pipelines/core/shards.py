@@ -15,6 +15,12 @@ seed, config and K, ranges tiling the units, every part's size and sha256 as its
 every check passed) and writes ``_manifest.json``; the whole set is published at once or not at
 all. ``compact`` rewrites the parts as the single files of the unsharded run, byte for byte.
 
+An object-store URL as the output (``s3://bucket/prefix``): the set is made and committed in a local
+staging folder the same way, then published by ``core/objstore.publish_set`` (files, then the store's
+``_manifest.json`` last; the set's own ``_manifest.json`` is one of its files). Shards made apart
+(``--shard i`` on several machines) wait in ``<out>/_incoming/<key>/`` until ``commit_incoming``
+(``--commit``) proves and publishes them (see "shards made apart" below).
+
 ``run_shard`` is a plain function of its arguments: a Dagster op (one per shard, a static graph:
 ``orchestration/shard_job.py``) calls it the way the process pool does (docs/scale-out.md).
 """
