@@ -266,3 +266,36 @@ def test_the_dagster_shard_job_publishes_to_synth_exports_url(
     assert not (tmp_path / "data" / "exports").exists()
     assert not any((tmp_path / "data" / "storage" / SCRATCH / "cv_logs" / f"seed={seed}").iterdir())
     assert result.output_for_node("cv_logs__shard_commit")["shards"] == 2
+
+
+def test_a_shard_upload_cut_short_leaves_no_shard_manifest_and_the_commit_compacts_the_rest(
+    s3: Any, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    url, base = f"s3://{BUCKET}/apart", ["cv-logs", "--count", "150", "--seed", "7", "--shards", "2"]
+    key = incoming_key(CvLogsDomain(), CvLogsDomain().parse_config({"count": 150}), 2, seed=7)
+    uploads: list[str] = []
+    real_put = s3.put_file
+
+    def put_then_fail(lpath: str, rpath: str, *args: Any, **kwargs: Any) -> Any:
+        uploads.append(rpath)
+        if len(uploads) == 2:
+            raise ConnectionResetError("connection reset by peer")
+        return real_put(lpath, rpath, *args, **kwargs)
+
+    monkeypatch.setattr(s3, "put_file", put_then_fail)
+    assert synth_main([*base, "--shard", "1", "--out", url]) == 1
+    monkeypatch.undo()
+    # a part arrived, the shard's manifest (uploaded last) did not: the shard does not count
+    assert [k for k in objects(s3, "apart") if k.startswith(f"{key}/_shards/")] == []
+    assert synth_main([*base, "--commit", "--out", url]) == 1
+    assert "part-00000-of-00002.json: missing: shard 0 of 2" in capsys.readouterr().err
+    assert objstore.read_manifest(url) is None  # nothing published
+
+    for shard in (0, 1):  # run again, whole this time
+        assert synth_main([*base, "--shard", str(shard), "--out", url]) == 0
+    assert synth_main([*base, "--commit", "--compact", "--out", url]) == 0
+    plain = f"s3://{BUCKET}/plain"
+    assert synth_main(["cv-logs", "--count", "150", "--seed", "7", "--out", plain]) == 0
+    assert objstore.read_manifest(url) == objstore.read_manifest(plain)  # the unsharded run's set
+    assert objects(s3, "apart") == listed(objstore.read_manifest(url) or {"files": []})
+    capsys.readouterr()
