@@ -4,10 +4,12 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
 from synth_pipelines_tests.llm_stub import LLMStub
+from synth_pipelines_tests.s3_server import BUCKET, MotoServer
 
 # A provider's own settings in the developer's environment would make `synth scenario`/`synth nlp` use that
 # provider (tests/test_habits.py proves it): no test may depend on what the machine running it has set.
@@ -37,6 +39,29 @@ def llm_stub(_llm_stub_server: LLMStub) -> Iterator[LLMStub]:
     _llm_stub_server.reset()
     yield _llm_stub_server
     _llm_stub_server.reset()
+
+
+@pytest.fixture(scope="session")
+def moto_server() -> Iterator[MotoServer]:
+    """A real S3 endpoint (moto_server on a free loopback port), started once for the tests that use it."""
+    server = MotoServer()
+    yield server
+    server.close()
+
+
+@pytest.fixture
+def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[Any]:
+    """An empty bucket on the server (an ``s3fs.S3FileSystem``); the standard AWS variables point at it."""
+    import s3fs  # here: tests that never touch S3 do not import it
+
+    moto_server.reset()
+    for name, value in moto_server.environment.items():
+        monkeypatch.setenv(name, value)
+    fs = s3fs.S3FileSystem()
+    fs.invalidate_cache()
+    fs.mkdir(BUCKET)
+    yield fs
+    fs.invalidate_cache()
 
 
 @pytest.fixture

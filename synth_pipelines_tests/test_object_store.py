@@ -7,7 +7,6 @@ The object-store contract (core/objstore.py, docs/scale-out.md "Object storage")
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -21,7 +20,7 @@ from synth_pipelines.core.paths import PROJECT_ROOT, SCHEMAS_DIR
 from synth_pipelines.orchestration.resources import default_resources
 from synth_pipelines_tests.dagster_helpers import files_under, materialize_group
 from synth_pipelines_tests.golden.cases import UNHASHED
-from synth_pipelines_tests.s3_server import BUCKET, MotoServer
+from synth_pipelines_tests.s3_server import BUCKET
 
 SAMPLE_DOCS = PROJECT_ROOT / "synth_pipelines" / "domains" / "nlp" / "sample_docs"
 # Small runs: each case is a real CLI run; the point is where the bytes go, not how many there are.
@@ -34,26 +33,6 @@ COMMANDS = {
 }
 # Each command's output flag (the folder, or for nlp a prefix; a trailing slash means "inside this folder").
 OUT_FLAGS = {"nlp": "--output-prefix", "scenario": "--out-dir"}
-
-
-@pytest.fixture(scope="module")
-def moto_server() -> Iterator[MotoServer]:
-    server = MotoServer()
-    yield server
-    server.close()
-
-
-@pytest.fixture
-def s3(moto_server: MotoServer, monkeypatch: pytest.MonkeyPatch) -> Iterator[s3fs.S3FileSystem]:
-    """An empty bucket on the server; the standard AWS variables point at it, as a user would set them."""
-    moto_server.reset()
-    for name, value in moto_server.environment.items():
-        monkeypatch.setenv(name, value)
-    fs = s3fs.S3FileSystem()
-    fs.invalidate_cache()
-    fs.mkdir(BUCKET)
-    yield fs
-    fs.invalidate_cache()
 
 
 def objects(fs: s3fs.S3FileSystem, prefix: str) -> set[str]:
@@ -225,14 +204,3 @@ def test_a_manifest_naming_keys_outside_the_sets_never_makes_a_rerun_delete_them
         assert objstore.read_set_file(url, manifest, "a.txt") == b"new"
     finally:
         fs.rm(root, recursive=True)
-
-
-@pytest.mark.parametrize("command", ["cv-logs", "api-traces"])
-def test_shards_to_an_object_store_url_are_refused_in_one_line_and_write_nothing(
-    command: str, s3: s3fs.S3FileSystem, capsys: pytest.CaptureFixture[str]
-) -> None:
-    url = f"s3://{BUCKET}/sharded/{command}"
-    assert synth(command, "--shards", "2", out=url) != 0
-    err = capsys.readouterr().err.strip().splitlines()
-    assert len(err) == 1 and "--shards writes to a local directory only" in err[0], err
-    assert objects(s3, f"sharded/{command}") == set()

@@ -390,7 +390,7 @@ def report_interrupt(exc: KeyboardInterrupt) -> int:
 
 
 def add_shard_flags(cmd: argparse.ArgumentParser) -> None:
-    """``--shards K [--shard i] [--workers N] [--compact]`` on a command whose domain can shard."""
+    """``--shards K [--shard i | --commit] [--workers N] [--compact]`` on a command whose domain can shard."""
     group = cmd.add_argument_group("scale-out (docs/scale-out.md)")
     group.add_argument(
         "--shards",
@@ -398,10 +398,22 @@ def add_shard_flags(cmd: argparse.ArgumentParser) -> None:
         default=None,
         metavar="K",
         help="make the dataset as K shards: part files <name>/part-0000i-of-0000K.<ext> plus a manifest per "
-        "shard and _manifest.json for the set (published together); without --shard, all K shards run",
+        "shard and _manifest.json for the set (published together; to a folder or an s3://... URL); without "
+        "--shard or --commit, all K shards run here",
     )
     group.add_argument(
-        "--shard", type=non_negative_int, default=None, metavar="I", help="write shard I (0 .. K-1) of --shards alone"
+        "--shard",
+        type=non_negative_int,
+        default=None,
+        metavar="I",
+        help="make shard I (0 .. K-1) of --shards alone (a machine of a cluster): its parts and manifest go to "
+        "the output's _incoming/<set key>/ area, which readers never read; --commit publishes the K shards",
+    )
+    group.add_argument(
+        "--commit",
+        action="store_true",
+        help="publish the K shards that --shard runs (same flags and seed) put in the output's _incoming/ area: "
+        "every shard present, same seed/config/K, every part's sha256 checked, then the set appears at once",
     )
     group.add_argument(
         "--workers", type=positive_int, default=1, metavar="N", help="processes running the shards at once"

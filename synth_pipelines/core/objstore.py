@@ -106,6 +106,11 @@ def _translate(url: str, what: str, exc: BaseException) -> ObjectStoreError:
     return ObjectStoreError(f"{what} {redact(url)}: {reason}")
 
 
+def translated(url: str, what: str, exc: BaseException) -> ObjectStoreError:
+    """A backend's error (botocore, aiohttp, fsspec) on ``url`` as one line naming it."""
+    return _translate(url, what, exc)
+
+
 def check_writable_url(url: str, what: str = "output") -> None:
     """Prove before any work that ``url`` can be written (bucket exists, credentials allow a PUT and a DELETE)."""
     fs, path = _filesystem(url, what)
@@ -125,14 +130,18 @@ class SetInfo:
     generator_version: str
     seed: int
     config: Mapping[str, Any]
+    # A set of K shards (core/shards.py): its parts, shard manifests and the set's own summary, a file of
+    # the set at the path ``_manifest.json`` (key ``_sets/<id>/_manifest.json``); None for single files.
+    shards: int | None = None
 
     def as_json(self) -> dict[str, Any]:
-        return {
+        facts = {
             "domain": self.domain,
             "generator_version": self.generator_version,
             "seed": self.seed,
             "config": dict(self.config),
         }
+        return facts if self.shards is None else {**facts, "shards": self.shards}
 
 
 def set_info(domain: Any, cfg: Any, seed: int) -> SetInfo:
@@ -223,6 +232,29 @@ def publish_set(staging: Path, url: str, info: SetInfo, what: str = "output") ->
                     f"({_one_line(exc)}); nothing reads them"
                 )
     return manifest
+
+
+def filesystem(url: str, what: str = "output") -> tuple[Any, str]:
+    """(fsspec filesystem, path inside it) for ``url``; a bad URL or missing backend is one ``ObjectStoreError``."""
+    return _filesystem(url, what)
+
+
+def upload_files(staging: Path, url: str, paths: list[str], what: str = "output") -> None:
+    """Upload ``staging/<path>`` to ``<url>/<path>`` in the order given (the last one last), sizes checked.
+
+    No manifest and no set id: for areas readers never read (the shards of a cluster awaiting their commit).
+    """
+    fs, root = _filesystem(url, what)
+    try:
+        for rel in paths:
+            key = f"{root}/{rel}"
+            fs.put_file(str(staging / rel), key)
+            fs.invalidate_cache(key)
+            stored, written = fs.info(key)["size"], (staging / rel).stat().st_size
+            if stored != written:
+                raise OSError(f"{rel}: {stored} bytes stored, {written} written")
+    except Exception as exc:
+        raise _translate(url, what, exc) from None
 
 
 @contextmanager

@@ -15,6 +15,12 @@ seed, config and K, ranges tiling the units, every part's size and sha256 as its
 every check passed) and writes ``_manifest.json``; the whole set is published at once or not at
 all. ``compact`` rewrites the parts as the single files of the unsharded run, byte for byte.
 
+An object-store URL as the output (``s3://bucket/prefix``): the set is made and committed in a local
+staging folder the same way, then published by ``core/objstore.publish_set`` (files, then the store's
+``_manifest.json`` last; the set's own ``_manifest.json`` is one of its files). Shards made apart
+(``--shard i`` on several machines) wait in ``<out>/_incoming/<key>/`` until ``commit_incoming``
+(``--commit``) proves and publishes them (see "shards made apart" below).
+
 ``run_shard`` is a plain function of its arguments: a Dagster op (one per shard, a static graph:
 ``orchestration/shard_job.py``) calls it the way the process pool does (docs/scale-out.md).
 """
@@ -22,7 +28,10 @@ all. ``compact`` rewrites the parts as the single files of the unsharded run, by
 from __future__ import annotations
 
 import argparse
+import contextlib
+import hashlib
 import json
+import logging
 import multiprocessing
 import os
 import re
@@ -38,12 +47,23 @@ import pyarrow.parquet as pq
 from synth_pipelines.core.atomic import atomic_path, file_sha256, output_set
 from synth_pipelines.core.cli_support import CliError
 from synth_pipelines.core.domain import Domain, RunContext
+from synth_pipelines.core.objstore import (
+    SetInfo,
+    filesystem,
+    redact,
+    remote_output_set,
+    shown,
+    translated,
+    upload_files,
+)
 
 MANIFEST_FORMAT = "synth-pipelines/shard-manifest/1"
 SET_FORMAT = "synth-pipelines/shard-set/1"
 SHARD_MANIFESTS = "_shards"
 SET_MANIFEST = "_manifest.json"
 MAX_SHARDS = 99_999  # five digits in a part name
+
+log = logging.getLogger(__name__)
 
 
 class ShardError(ValueError):
@@ -208,45 +228,60 @@ def sum_check(outcomes: list[dict[str, Any]]) -> dict[str, Any]:
     return {"passed": all(o["passed"] for o in outcomes), **summed}
 
 
-def commit_shards(domain: Domain, cfg: Any, shards: int, out_dir: Path, *, seed: int) -> dict[str, Any]:
+def check_shard_identity(
+    manifest: Mapping[str, Any], where: str, domain: Domain, config: Any, *, seed: int, shards: int, shard: int
+) -> None:
+    """Raise ``ShardError`` naming the first field of a shard manifest that is not the set's."""
+    fields = ("format", "domain", "version", "seed", "config", "shards", "shard")
+    expected = (MANIFEST_FORMAT, domain.name, domain.version, seed, config, shards, shard)
+    for name, want in zip(fields, expected, strict=True):
+        if manifest.get(name) != want:
+            raise ShardError(f"{where}: {name} is {manifest.get(name)!r}, the set needs {want!r}")
+
+
+def commit_shards(
+    domain: Domain, cfg: Any, shards: int, out_dir: Path, *, seed: int, shown_as: str | None = None
+) -> dict[str, Any]:
     """Prove the K shards in ``out_dir`` form the whole dataset; write and return ``_manifest.json``.
 
-    Raises ``ShardError`` naming the first shard or part that is missing, foreign or altered.
+    Raises ``ShardError`` naming the first shard or part that is missing, foreign or altered;
+    ``shown_as`` is where messages say ``out_dir`` is (the URL shards were downloaded from).
     """
     total = require_shardable(domain, cfg)
     expected_config = config_json(domain, cfg)
     blocking = {spec.name for spec in domain.check_specs if spec.blocking}
+
+    def named(rel: str) -> str:
+        return f"{shown_as}/{rel}" if shown_as else str(out_dir / rel)
+
     manifests = []
     next_unit = 0
     roles: dict[str, str] | None = None
     for shard in range(shards):
         path = out_dir / manifest_path(shards, shard)
+        where = named(manifest_path(shards, shard))
         if not path.is_file():
-            raise ShardError(f"{path}: missing: shard {shard} of {shards} was not written")
+            raise ShardError(f"{where}: missing: shard {shard} of {shards} was not written")
         manifest = json.loads(path.read_text())
-        fields = ("format", "domain", "version", "seed", "config", "shards", "shard")
-        expected = (MANIFEST_FORMAT, domain.name, domain.version, seed, expected_config, shards, shard)
-        for name, want in zip(fields, expected, strict=True):
-            if manifest.get(name) != want:
-                raise ShardError(f"{path}: {name} is {manifest.get(name)!r}, the set needs {want!r}")
+        check_shard_identity(manifest, where, domain, expected_config, seed=seed, shards=shards, shard=shard)
         start, stop = manifest["units"]
         if start != next_unit:
-            raise ShardError(f"{path}: units start at {start}, the previous shard ended at {next_unit}")
+            raise ShardError(f"{where}: units start at {start}, the previous shard ended at {next_unit}")
         next_unit = stop
         these = {role: f["file"] for role, f in manifest["files"].items()}
         if roles is None:
             roles = these
         elif these != roles:
-            raise ShardError(f"{path}: files {sorted(these.values())}, shard 0 has {sorted(roles.values())}")
+            raise ShardError(f"{where}: files {sorted(these.values())}, shard 0 has {sorted(roles.values())}")
         for role, part in manifest["files"].items():
             part_file = out_dir / part["part"]
             if not part_file.is_file():
-                raise ShardError(f"{part_file}: missing ({role} of shard {shard})")
+                raise ShardError(f"{named(part['part'])}: missing ({role} of shard {shard})")
             if part_file.stat().st_size != part["bytes"] or file_sha256(part_file) != part["sha256"]:
-                raise ShardError(f"{part_file}: sha256 differs from {path} (changed after it was written)")
+                raise ShardError(f"{named(part['part'])}: sha256 differs from {where} (changed after it was written)")
         failed = [name for name, check in manifest["checks"].items() if name in blocking and not check["passed"]]
         if failed:
-            raise ShardError(f"{path}: blocking checks failed: {', '.join(failed)}")
+            raise ShardError(f"{where}: blocking checks failed: {', '.join(failed)}")
         manifests.append(manifest)
     if next_unit != total:
         raise ShardError(f"shards cover units 0 .. {next_unit}, the dataset has {total}")
@@ -310,16 +345,21 @@ def publish_sharded(
         run_shards(domain, cfg, shards, staging, seed=seed, workers=workers, on_shard=on_shard)
         summary = commit_shards(domain, cfg, shards, staging, seed=seed)
         if compacted:
-            with tempfile.TemporaryDirectory(prefix=".compact-", dir=staging) as scratch:
-                compact(domain, cfg, summary, staging, Path(scratch))
-                for child in list(staging.iterdir()):
-                    if child.name != Path(scratch).name:
-                        shutil.rmtree(child) if child.is_dir() else child.unlink()
-                for child in list(Path(scratch).iterdir()):
-                    os.replace(child, staging / child.name)
+            compact_in_place(domain, cfg, summary, staging)
     if not compacted:
         remove_stale_parts(out, summary)
     return summary
+
+
+def compact_in_place(domain: Domain, cfg: Any, summary: Mapping[str, Any], staging: Path) -> None:
+    """Replace the committed parts and manifests in ``staging`` by the single files of the unsharded run."""
+    with tempfile.TemporaryDirectory(prefix=".compact-", dir=staging) as scratch:
+        compact(domain, cfg, summary, staging, Path(scratch))
+        for child in list(staging.iterdir()):
+            if child.name != Path(scratch).name:
+                shutil.rmtree(child) if child.is_dir() else child.unlink()
+        for child in list(Path(scratch).iterdir()):
+            os.replace(child, staging / child.name)
 
 
 _PART_NAME = re.compile(r"^part-\d{5}-of-\d{5}\.")
@@ -340,34 +380,186 @@ def remove_stale_parts(out: Path, summary: Mapping[str, Any]) -> list[Path]:
     return removed
 
 
+# ---- shards made apart (machines of a cluster), committed later: `--shard i`, then `--commit` ----------------
+#
+# A `--shard i` run never writes where readers look: its parts and manifest go to the *incoming area*
+# ``<out>/_incoming/<key>/`` (a local folder or an object-store prefix), in the layout ``run_shard``
+# writes. The key names the set the shard belongs to (domain, seed, K, a digest of the version and the
+# config), so shards of two different runs never overwrite each other there. `--commit` proves the K
+# shards of its key whole (``commit_shards``) and publishes them the way a pooled run does, then removes
+# the area; any failure publishes nothing and leaves the previous set and the area as they were.
+
+INCOMING = "_incoming"
+
+
+def incoming_key(domain: Domain, cfg: Any, shards: int, *, seed: int) -> str:
+    """``_incoming/<domain>.seed-<seed>.k-<K>.<digest>``: where `--shard i` runs of one set put their shards."""
+    identity = {"domain": domain.name, "version": domain.version, "config": config_json(domain, cfg)}
+    digest = hashlib.sha256(json.dumps(identity, sort_keys=True).encode()).hexdigest()[:16]
+    return f"{INCOMING}/{domain.name}.seed-{seed}.k-{shards}.{digest}"
+
+
+def sharded_set_info(domain: Domain, cfg: Any, seed: int, shards: int, *, compacted: bool = False) -> SetInfo:
+    """The object-store manifest facts of a sharded set (a compacted set is the unsharded run's files)."""
+    return SetInfo(domain.name, str(domain.version), seed, config_json(domain, cfg), None if compacted else shards)
+
+
 def publish_one_shard(domain: Domain, cfg: Any, shards: int, shard: int, out: Path, *, seed: int) -> dict[str, Any]:
-    """Shard ``shard`` alone into ``out`` (its part files and manifest appear together)."""
+    """Shard ``shard`` alone into the folder ``out`` (its part files and manifest appear together)."""
     with output_set(out) as staging:
         return run_shard(domain, cfg, shards, shard, staging, seed=seed)
 
 
+def upload_one_shard(domain: Domain, cfg: Any, shards: int, shard: int, area_url: str, *, seed: int) -> dict[str, Any]:
+    """Shard ``shard`` alone, made locally, then uploaded under ``area_url``: its parts first, its manifest last
+    (a manifest present there means its parts are complete, as in a folder)."""
+    with tempfile.TemporaryDirectory(prefix="synth-shard.") as scratch:
+        manifest = run_shard(domain, cfg, shards, shard, scratch, seed=seed)
+        parts = [f["part"] for _, f in sorted(manifest["files"].items())]
+        upload_files(Path(scratch), area_url, [*parts, manifest_path(shards, shard)])
+    return manifest
+
+
+def _explain_missing(fs: Any, area: str, shown_area: str, domain: Domain, cfg: Any, shards: int, *, seed: int) -> None:
+    """Before a commit: a missing shard manifest is one line naming the shard, and naming why when another
+    incoming area holds shards of this domain made with another seed, config, version or K."""
+    present = {PurePosixPath(p).name for p in _listing(fs, f"{area}/{SHARD_MANIFESTS}")}
+    missing = [s for s in range(shards) if f"{part_stem(shards, s)}.json" not in present]
+    if not missing:
+        return
+    first = f"{shown_area}/{manifest_path(shards, missing[0])}: missing: shard {missing[0]} of {shards} was not written"
+    if len(missing) > 1:
+        first += f" (nor {len(missing) - 1} more)"
+    base = area.rsplit("/", 2)[0]
+    own = PurePosixPath(area).name
+    for other in sorted(_listing(fs, f"{base}/{INCOMING}")):
+        name = PurePosixPath(other).name
+        if name == own or not name.startswith(f"{domain.name}."):
+            continue
+        manifests = sorted(_listing(fs, f"{other}/{SHARD_MANIFESTS}"))
+        if not manifests:
+            continue
+        found = json.loads(fs.cat_file(manifests[0]))
+        where = f"{shown_area.rsplit('/', 1)[0]}/{name}/{SHARD_MANIFESTS}/{PurePosixPath(manifests[0]).name}"
+        try:
+            check_shard_identity(
+                found, where, domain, config_json(domain, cfg), seed=seed, shards=shards, shard=found.get("shard")
+            )
+        except ShardError as exc:
+            raise ShardError(f"{first}; the shards there are of another set: {exc}") from None
+    raise ShardError(first)
+
+
+def _listing(fs: Any, path: str) -> list[str]:
+    try:
+        fs.invalidate_cache(path)
+        return [str(p) for p in fs.ls(path, detail=False)]
+    except FileNotFoundError:
+        return []
+
+
+def commit_incoming(
+    domain: Domain, cfg: Any, shards: int, out: Path | str, *, seed: int, compacted: bool = False
+) -> dict[str, Any]:
+    """Commit the K shards that `--shard i` runs put in ``out``'s incoming area and publish them as one set.
+
+    A folder: the parts are hard-linked into ``core/atomic.output_set``'s staging, committed there and
+    published at once (parts of an earlier K removed afterwards, as ``publish_sharded`` does). A URL: the
+    shards are downloaded into a local staging folder, committed there and published as an object-store
+    set (``core/objstore.publish_set``: files, then ``_manifest.json`` last). Either way the area is
+    removed only after the set is published; a ``ShardError`` (missing shard, another seed/config/K,
+    a part whose sha256 differs) publishes nothing.
+    """
+    key = incoming_key(domain, cfg, shards, seed=seed)
+    if isinstance(out, Path):
+        import fsspec
+
+        fs, area, shown_area = fsspec.filesystem("file"), str((out / key).absolute()), str(out / key)
+        _explain_missing(fs, area, shown_area, domain, cfg, shards, seed=seed)
+        with output_set(out) as staging:
+            for file in sorted(p for p in (out / key).rglob("*") if p.is_file()):
+                target = staging / file.relative_to(out / key)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                try:
+                    os.link(file, target)  # the area keeps its files until the set is published
+                except OSError:
+                    shutil.copy2(file, target)
+            summary = commit_shards(domain, cfg, shards, staging, seed=seed, shown_as=shown_area)
+            if compacted:
+                compact_in_place(domain, cfg, summary, staging)
+        if not compacted:
+            remove_stale_parts(out, summary)
+        shutil.rmtree(out / key, ignore_errors=True)
+        with contextlib.suppress(OSError):  # other sets' shards may still wait there
+            (out / INCOMING).rmdir()
+        return summary
+
+    fs, root = filesystem(out)
+    area, shown_area = f"{root}/{key}", f"{redact(out)}/{key}"
+    with remote_output_set(out, sharded_set_info(domain, cfg, seed, shards, compacted=compacted)) as staging:
+        try:
+            _explain_missing(fs, area, shown_area, domain, cfg, shards, seed=seed)
+            fs.invalidate_cache(area)
+            for obj in fs.find(area):
+                target = staging / PurePosixPath(obj).relative_to(area)
+                target.parent.mkdir(parents=True, exist_ok=True)
+                fs.get_file(obj, str(target))
+        except (ShardError, ValueError):
+            raise
+        except Exception as exc:  # the network, credentials: one line naming the area
+            raise translated(shown_area, "input", exc) from None
+        summary = commit_shards(domain, cfg, shards, staging, seed=seed, shown_as=shown_area)
+        if compacted:
+            compact_in_place(domain, cfg, summary, staging)
+    try:
+        fs.rm(area, recursive=True)
+    except Exception as exc:  # the set is published; the shards left there are never read
+        log.warning(f"{shown_area}: committed; the incoming shards not removed ({exc})")
+    return summary
+
+
 def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path | str, args: argparse.Namespace) -> int | None:
-    """Run the sharded form the flags ask for and print what was written; ``None`` when no shard flag is set."""
+    """Run the sharded form the flags ask for and print what was written; ``None`` when no shard flag is set.
+
+    ``out`` is a folder (``Path``) or an object-store URL (``str``, already proven writable).
+    """
     shards, shard = getattr(args, "shards", None), getattr(args, "shard", None)
+    compacted, commit = getattr(args, "compact", False), getattr(args, "commit", False)
     if shards is None:
-        for flag, value in (("--shard", shard), ("--compact", getattr(args, "compact", False))):
+        for flag, value in (("--shard", shard), ("--compact", compacted), ("--commit", commit)):
             if value not in (None, False):
                 raise CliError(f"{flag} needs --shards K")
         return None
-    if not isinstance(out, Path):  # an object-store URL: parts and the commit are local-only so far
-        raise CliError("--shards writes to a local directory only (yet): give --out a local path, not a URL")
+    if shard is not None and compacted:
+        raise CliError("--compact needs every shard: leave out --shard")
+    if shard is not None and commit:
+        raise CliError("--commit publishes the shards --shard runs wrote: leave out --shard")
     try:
         if shard is not None:
-            if args.compact:
-                raise CliError("--compact needs every shard: leave out --shard")
-            manifest = publish_one_shard(domain, cfg, shards, shard, out, seed=seed)
+            check_shard_args(shards, shard)
+            key = incoming_key(domain, cfg, shards, seed=seed)
+            if isinstance(out, Path):
+                manifest = publish_one_shard(domain, cfg, shards, shard, out / key, seed=seed)
+            else:
+                manifest = upload_one_shard(domain, cfg, shards, shard, f"{out}/{key}", seed=seed)
             for role, part in manifest["files"].items():
-                print(f"{role:17} {out / part['part']} ({part['rows']} rows)")
+                print(f"{role:17} {shown(out, key + '/' + part['part'])} ({part['rows']} rows)")
+            print(f"{'shard manifest':17} {shown(out, key + '/' + manifest_path(shards, shard))} (commit: --commit)")
             return 0
-        summary = publish_sharded(domain, cfg, shards, out, seed=seed, workers=args.workers, compacted=args.compact)
+        if commit:
+            summary = commit_incoming(domain, cfg, shards, out, seed=seed, compacted=compacted)
+        elif isinstance(out, Path):
+            summary = publish_sharded(domain, cfg, shards, out, seed=seed, workers=args.workers, compacted=compacted)
+        else:
+            # Made and committed exactly as into a folder, then published as one object-store set.
+            info = sharded_set_info(domain, cfg, seed, shards, compacted=compacted)
+            with remote_output_set(out, info) as staging:
+                summary = publish_sharded(
+                    domain, cfg, shards, staging, seed=seed, workers=args.workers, compacted=compacted
+                )
     except ShardError as exc:
         raise CliError(str(exc)) from exc
     for role, entry in summary["files"].items():
-        where = out / entry["file"] if args.compact else out / Path(entry["parts"][0]).parent
-        print(f"{role:17} {where} ({entry['rows']} rows{'' if args.compact else f' in {shards} parts'})")
+        where = shown(out, entry["file"] if compacted else PurePosixPath(entry["parts"][0]).parent)
+        print(f"{role:17} {where} ({entry['rows']} rows{'' if compacted else f' in {shards} parts'})")
     return 0

@@ -14,8 +14,9 @@ export, replacing ``exports/<group>/seed=<k>/`` as a unit like the unsharded ``e
 bytes are ``publish_sharded``'s for the same (seed, config, K): a part depends on nothing else.
 
 Every step must reach the scratch folder: one machine (multiprocess executor, a dask
-``LocalCluster``) or a shared filesystem. Exports to an object store are refused for now (the set's
-own ``_manifest.json`` would meet the object-store set's manifest; docs/scale-out.md "Not done yet").
+``LocalCluster``) or a shared filesystem. With ``SYNTH_EXPORTS_URL`` the commit publishes the set to
+the object store (``core/objstore.publish_set``: every file, then the store's ``_manifest.json`` last;
+the set's own ``_manifest.json`` is one of its files, docs/scale-out.md "Sharded sets on an object store").
 
 A code location of its own: ``dagster dev -m synth_pipelines.orchestration.shard_job`` builds one
 job per shardable domain, ``<group>__sharded``, with K from ``SYNTH_SHARDS`` (default 4) read when the
@@ -32,7 +33,8 @@ import dagster as dg
 
 from synth_pipelines.core.atomic import output_set
 from synth_pipelines.core.domain import ConstraintViolation, Domain
-from synth_pipelines.core.shards import ShardError, commit_shards, config_json, run_shard
+from synth_pipelines.core.objstore import ObjectStoreError, publish_set, redact
+from synth_pipelines.core.shards import ShardError, commit_shards, config_json, run_shard, sharded_set_info
 from synth_pipelines.domains.registry import all_domains, domain_by_name
 from synth_pipelines.orchestration import locks
 from synth_pipelines.orchestration.factory import config_class, to_metadata
@@ -97,9 +99,6 @@ def sharded_job(domain: Domain | str, shards: int = DEFAULT_SHARDS, executor: st
         synth_data: SynthDataDir,
     ) -> dict:
         seed = parse_seed(context.partition_key)
-        if isinstance(synth_data.export_location(group, seed), str):
-            # A URL: the set's own _manifest.json and the object-store set's manifest would collide.
-            raise dg.Failure(description=f"{group}: sharded exports to an object store are not supported yet")
         try:
             locks.claim(context.instance, synth_data.storage, group, seed, context.run.run_id)
         except locks.PartitionBusy as exc:
@@ -152,9 +151,15 @@ def sharded_job(domain: Domain | str, shards: int = DEFAULT_SHARDS, executor: st
         except ShardError as exc:
             raise dg.Failure(description=f"{group} seed={seed}: {exc}") from None
         target = synth_data.export_location(group, seed)
-        with output_set(Path(target), exclusive=True) as staging:  # a URL was refused in shard_config
-            for child in sorted(scratch.iterdir()):
-                shutil.move(child, staging / child.name)  # a rename on one filesystem
+        if isinstance(target, str):  # an object store: the files, then the store's manifest last
+            try:
+                publish_set(scratch, target, sharded_set_info(domain, cfg, seed, shards))
+            except ObjectStoreError as exc:
+                raise dg.Failure(description=f"{group} seed={seed}: {exc}") from None
+        else:
+            with output_set(Path(target), exclusive=True) as staging:
+                for child in sorted(scratch.iterdir()):
+                    shutil.move(child, staging / child.name)  # a rename on one filesystem
         shutil.rmtree(scratch, ignore_errors=True)
         locks.release(synth_data.storage, group, seed, context.run.run_id)
         context.add_output_metadata(
@@ -162,7 +167,7 @@ def sharded_job(domain: Domain | str, shards: int = DEFAULT_SHARDS, executor: st
                 {
                     "seed": seed,
                     "shards": shards,
-                    "export_dir": str(target),
+                    "export_dir": redact(target) if isinstance(target, str) else str(target),
                     "rows": {role: entry["rows"] for role, entry in summary["files"].items()},
                     "checks": {name: check["passed"] for name, check in summary["checks"].items()},
                 }

@@ -119,24 +119,6 @@ def test_a_domain_that_cannot_be_sharded_is_refused_when_the_job_is_built() -> N
         sharded_job("library", shards=2)
 
 
-def test_sharded_exports_to_an_object_store_are_refused_before_any_shard_runs(tmp_path: Path) -> None:
-    group = "cv_logs"
-    with dg.instance_for_test() as instance:
-        instance.add_dynamic_partitions("seed", [str(SEED)])
-        result = sharded_job(group, shards=2).execute_in_process(
-            run_config=run_config(group),
-            instance=instance,
-            partition_key=str(SEED),
-            resources=default_resources(str(tmp_path / "data"), exports_url="s3://synth-test/exports"),
-            raise_on_error=False,
-        )
-    assert not result.success
-    (failure,) = [e for e in result.all_events if e.event_type_value == "STEP_FAILURE"]
-    assert failure.step_key == f"{group}__shard_config"
-    assert "object store are not supported yet" in str(failure.event_specific_data.error)
-    assert not (tmp_path / "data" / "storage" / SCRATCH).exists()  # nothing drawn, no scratch folder
-
-
 @pytest.mark.parametrize(("value", "expected"), [("3", 3), (None, 4), ("0", "1 or more"), ("four", "whole number")])
 def test_the_shard_count_comes_from_synth_shards(
     value: str | None, expected: int | str, monkeypatch: pytest.MonkeyPatch

@@ -13,9 +13,11 @@ import pytest
 from synth_pipelines.cli import main
 from synth_pipelines.core.domain import ConstraintViolation, Domain, RunContext, run_domain
 from synth_pipelines.core.shards import (
+    INCOMING,
     SET_MANIFEST,
     ShardError,
     commit_shards,
+    incoming_key,
     manifest_path,
     publish_sharded,
     run_shard,
@@ -150,7 +152,11 @@ def test_commit_refuses_a_missing_foreign_or_altered_shard(tmp_path: Path) -> No
 def test_cli_writes_one_shard_alone_or_the_whole_set(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["cv-logs", "--count", "200", "--seed", str(SEED)]
     assert main([*args, "--shards", "4", "--shard", "1", "--out", str(tmp_path / "one")]) == 0
-    written = sorted(p.relative_to(tmp_path / "one").as_posix() for p in (tmp_path / "one").rglob("*") if p.is_file())
+    # A shard made alone waits in the incoming area of its set (readers never look there) for --commit.
+    key = incoming_key(CvLogsDomain(), CvLogsDomain().parse_config({"count": 200}), 4, seed=SEED)
+    assert [p.name for p in (tmp_path / "one").iterdir()] == [INCOMING]
+    alone = tmp_path / "one" / key
+    written = sorted(p.relative_to(alone).as_posix() for p in alone.rglob("*") if p.is_file())
     assert written == [
         "_shards/part-00001-of-00004.json",
         "cv_logs_valid/part-00001-of-00004.jsonl",
@@ -160,7 +166,7 @@ def test_cli_writes_one_shard_alone_or_the_whole_set(tmp_path: Path, capsys: pyt
     ]
     assert main([*args, "--shards", "4", "--workers", "2", "--out", str(tmp_path / "all")]) == 0
     assert (tmp_path / "all" / SET_MANIFEST).is_file()
-    one, whole = _files(tmp_path / "one"), _files(tmp_path / "all")
+    one, whole = _files(alone), _files(tmp_path / "all")
     assert all(whole[name] == data for name, data in one.items())
     # A rerun with another K replaces the set: no part of the 4-shard run is left beside the 3 new ones.
     assert main([*args, "--shards", "3", "--out", str(tmp_path / "all")]) == 0
@@ -180,6 +186,9 @@ def test_cli_writes_one_shard_alone_or_the_whole_set(tmp_path: Path, capsys: pyt
         (["--compact"], "--compact needs --shards K"),
         (["--shards", "2", "--shard", "2"], "--shard must be 0 .. 1 (of --shards 2), got 2"),
         (["--shards", "2", "--shard", "0", "--compact"], "--compact needs every shard: leave out --shard"),
+        (["--commit"], "--commit needs --shards K"),
+        (["--shards", "2", "--shard", "0", "--commit"], "--commit publishes the shards --shard runs wrote"),
+        (["--shards", "2", "--commit"], "missing: shard 0 of 2 was not written (nor 1 more)"),
         (["--shards", "2", "--no-mirror"], "--no-mirror and --check-round-trip cannot be combined with --shards"),
     ],
 )

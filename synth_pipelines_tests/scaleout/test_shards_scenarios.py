@@ -12,7 +12,7 @@ import pytest
 
 from synth_pipelines.cli import main
 from synth_pipelines.core.domain import RunContext, run_domain
-from synth_pipelines.core.shards import ShardError, manifest_path, publish_sharded, run_shard
+from synth_pipelines.core.shards import INCOMING, ShardError, manifest_path, publish_sharded, run_shard
 from synth_pipelines.domains.scenarios.domain import ScenarioDomain
 from synth_pipelines.domains.scenarios.formats import read_table
 from synth_pipelines.domains.scenarios.registry import load_catalog
@@ -126,9 +126,10 @@ def test_a_document_format_is_refused_in_one_line(tmp_path: Path) -> None:
 def test_cli_shards_compact_equals_the_plain_run(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     args = ["scenario", "--scenario", "financial", "--count", "60", "--seed", str(SEED), "--output-format", "jsonl"]
     assert main([*args, "--shards", "3", "--shard", "2", "--out-dir", str(tmp_path / "one")]) == 0
-    assert (tmp_path / "one" / manifest_path(3, 2)).is_file()
+    (area,) = (tmp_path / "one" / INCOMING).iterdir()  # the shard waits there for --commit, unpublished
+    assert (area / manifest_path(3, 2)).is_file()
     assert main([*args, "--shards", "3", "--out-dir", str(tmp_path / "all")]) == 0
-    one, whole = _files(tmp_path / "one"), _files(tmp_path / "all")
+    one, whole = _files(area), _files(tmp_path / "all")
     assert one and all(whole[name] == data for name, data in one.items())
     assert main([*args, "--shards", "3", "--compact", "--out-dir", str(tmp_path / "compact")]) == 0
     assert main([*args, "--out-dir", str(tmp_path / "plain")]) == 0

@@ -73,7 +73,7 @@ def _run(flags: Any, args: argparse.Namespace) -> int:
     if cfg.incremental_save and "jsonl" not in cfg.output_formats:
         raise CliError("--incremental-save writes the JSONL file as records come: add jsonl to --output-format")
     # Shards are drawn offline, so a key found in the environment does not choose a provider for them.
-    shard_flags = args.shards is not None or args.shard is not None or args.compact
+    shard_flags = args.shards is not None or args.shard is not None or args.compact or args.commit
     settings = settings_from_args(args, auto_provider=not shard_flags)
     folder = split_prefix(args.output_prefix)[0]
     if cfg.incremental_save and is_remote(str(folder)):

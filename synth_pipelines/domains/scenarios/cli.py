@@ -179,7 +179,7 @@ def _run(args: argparse.Namespace) -> int:
     scenario, cfg = _config(args)
     # A missing key or Azure endpoint fails here, before anything is drawn or written. Shards are drawn
     # offline, so a key found in the environment does not choose a provider for them.
-    shard_flags = args.shards is not None or args.shard is not None or args.compact
+    shard_flags = args.shards is not None or args.shard is not None or args.compact or args.commit
     settings = settings_from_args(args, auto_provider=not shard_flags)
     data_dir = Path(default_data_dir())
     out_dir = check_output(getattr(args, "out_dir", None) or default_output_dir(scenario.name.replace("-", "_")))
