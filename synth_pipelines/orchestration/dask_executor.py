@@ -1,12 +1,19 @@
-"""dagster-dask's executor with one fix: a run that uses a concurrency pool can be submitted to dask.
+"""dagster-dask's executor, run the way Dagster's own executors run a plan; same run config.
 
-``dagster_dask.DaskExecutor.execute`` passes the ``DagsterRun`` to ``Client.submit`` as a task
-argument. dask (2026.8) walks every tuple among the arguments looking for futures, and a run with
-op concurrency (our LLM steps use the ``llm`` pool) holds a ``RunOpConcurrency`` record, which
-refuses iteration: the run failed before its first step ("Iteration is not allowed on `@record`
-RunOpConcurrency"). Here the Dagster objects travel inside ``_Opaque``, which dask does not walk;
-everything else (config schema, cluster types, one dask task per step, dependencies as futures)
-is dagster-dask's own.
+dagster-dask 0.29 submits the whole static plan to dask at once, each step a task depending on its
+upstream tasks, and never looks at what a step produced. So a dynamic fan-out (``DynamicOut``) ran only
+its first mapped step and reported success, a step whose optional input was never yielded failed on a
+missing file instead of being skipped, a fan-in saw none of its upstream values (the worker's known state
+was the plan's at the start) and a step below a failed one ran anyway. Here an ``ActiveExecution`` (as in
+the multiprocess executor) decides what runs: a step is submitted when its inputs are ready, with the
+known state so far (produced outputs, dynamic mapping keys), its events are fed back, and skipped and
+abandoned steps are settled between completions. Pools (``concurrency_key``) are claimed as the
+multiprocess executor claims them.
+
+Also: dask (2026.8) walks every tuple among a task's arguments looking for futures, and a run with op
+concurrency (our LLM steps use the ``llm`` pool) holds a ``RunOpConcurrency`` record, which refuses
+iteration ("Iteration is not allowed on `@record` RunOpConcurrency"); the Dagster objects travel inside
+``_Opaque``, which dask does not walk. The cluster types and their config are dagster-dask's own.
 """
 
 from __future__ import annotations
