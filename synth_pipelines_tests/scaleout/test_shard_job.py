@@ -19,6 +19,7 @@ import dask.distributed
 import pytest
 
 from synth_pipelines.core.shards import SET_MANIFEST, publish_sharded
+from synth_pipelines.definitions import defs
 from synth_pipelines.domains.registry import domain_by_name
 from synth_pipelines.orchestration.resources import default_resources
 from synth_pipelines.orchestration.shard_job import (
@@ -245,7 +246,10 @@ def test_offline_nlp_shard_steps_publish_publish_sharded_bytes(tmp_path: Path) -
     assert_published(tmp_path / "data", group, shards, reference(group, shards, tmp_path))
 
 
-def test_the_code_location_has_a_sharded_job_for_each_domain_whose_default_config_shards() -> None:
+def test_the_main_definitions_have_a_sharded_job_for_each_domain_whose_default_config_shards() -> None:
     # The scenarios write one JSON document by default, which cannot be split into parts, and relational
     # cannot be sharded yet (refused when built, above): neither gets a job.
-    assert [d.name for d in shardable_domains()] == ["cv_logs", "api_logs", "agent_traces", "api_traces", "nlp"]
+    shardable = ["cv_logs", "api_logs", "agent_traces", "api_traces", "nlp"]
+    assert [d.name for d in shardable_domains()] == shardable
+    sharded = sorted(job.name for job in defs.resolve_all_job_defs() if job.name.endswith("__sharded"))
+    assert sharded == sorted(f"{group}__sharded" for group in shardable)
