@@ -107,13 +107,17 @@ def sharded_job(domain: Domain | str, executor: str = "multiprocess") -> dg.JobD
         synth_data: SynthDataDir,
     ) -> Any:
         seed = parse_seed(context.partition_key)
-        values = config.model_dump()  # type: ignore[attr-defined]
-        shards = values.pop(SHARDS_FIELD)
-        if not 1 <= shards <= MAX_SHARDS:
-            raise dg.Failure(description=f"{group} seed={seed}: run config shards={shards}: must be 1 .. {MAX_SHARDS}")
         if isinstance(synth_data.export_location(group, seed), str):
             # A URL: the set's own _manifest.json and the object-store set's manifest would collide.
             raise dg.Failure(description=f"{group}: sharded exports to an object store are not supported yet")
+        try:
+            locks.claim(context.instance, synth_data.storage, group, seed, context.run.run_id)
+        except locks.PartitionBusy as exc:
+            raise dg.Failure(description=str(exc)) from None
+        values = config.model_dump()  # type: ignore[attr-defined]
+        shards = values.pop(SHARDS_FIELD)
+        if not 1 <= shards <= MAX_SHARDS:  # (a failed run's lock is stale: the next claim takes it over)
+            raise dg.Failure(description=f"{group} seed={seed}: run config shards={shards}: must be 1 .. {MAX_SHARDS}")
         try:
             cfg = domain.parse_config(values)
             units = domain.shard_units(cfg)
@@ -121,10 +125,6 @@ def sharded_job(domain: Domain | str, executor: str = "multiprocess") -> dg.JobD
             raise dg.Failure(description=f"{group} seed={seed}: {exc}") from None
         if units is None:
             raise dg.Failure(description=f"{group} seed={seed}: this config cannot be sharded")
-        try:
-            locks.claim(context.instance, synth_data.storage, group, seed, context.run.run_id)
-        except locks.PartitionBusy as exc:
-            raise dg.Failure(description=str(exc)) from None
         root = _scratch_root(synth_data, group, seed)
         # This run holds the partition: scratch folders of earlier runs (failed before their commit) are stale.
         if root.is_dir():
