@@ -155,6 +155,6 @@ class SynthDaskExecutor(DaskExecutor):
     config_schema=dask_executor.config_schema,
 )
 def synth_dask_executor(init_context: dg.InitExecutorContext) -> SynthDaskExecutor:
-    """``dagster_dask.dask_executor`` (same run config) that also runs steps in a concurrency pool."""
+    """``dagster_dask.dask_executor`` (same run config), following the plan as it runs; pool steps allowed."""
     ((cluster_type, cluster_configuration),) = init_context.executor_config["cluster"].items()
     return SynthDaskExecutor(cluster_type, cluster_configuration)
