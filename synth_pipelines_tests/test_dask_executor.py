@@ -10,10 +10,12 @@ from __future__ import annotations
 
 import os
 from pathlib import Path
+from typing import Any
 
 import dagster as dg
 import pytest
 
+from synth_pipelines.orchestration.dask_executor import synth_dask_executor
 from synth_pipelines.orchestration.dask_job import all_domains_dask_job
 from synth_pipelines_tests.dagster_helpers import files_under, materialize_group
 from synth_pipelines_tests.golden.cases import UNHASHED
@@ -72,3 +74,76 @@ def test_several_groups_run_on_two_dask_workers_and_export_the_in_process_bytes(
     dask_files = exports(dask_data)
     assert {name.split("/")[0] for name in dask_files} == set(GROUPS)
     assert dask_files == exports(local_data)
+
+
+# A probe of how the executor follows the plan: a dynamic fan-out, an optional output left unset, a failure.
+@dg.op(out={"kept": dg.Out(int), "unset": dg.Out(int, is_required=False)})
+def probe_source() -> Any:
+    yield dg.Output(1, "kept")  # "unset" is never yielded: its consumer must be skipped
+
+
+@dg.op
+def probe_skipped(value: int) -> int:
+    return value
+
+
+@dg.op(out=dg.DynamicOut(int))
+def probe_fan_out() -> Any:
+    for index in range(3):
+        yield dg.DynamicOutput(index, mapping_key=str(index))
+
+
+@dg.op
+def probe_mapped(index: int) -> int:
+    return index * 10
+
+
+@dg.op
+def probe_collected(values: list) -> list:
+    return sorted(values)
+
+
+@dg.op
+def probe_fails(value: int) -> int:
+    raise dg.Failure(description="probe failure")
+
+
+@dg.op
+def probe_below_failure(value: int) -> int:
+    return value
+
+
+def probe_job() -> dg.JobDefinition:
+    @dg.job(name="dask_plan_probe", executor_def=synth_dask_executor)
+    def job() -> None:
+        kept, unset = probe_source()
+        probe_skipped(unset)
+        probe_collected(probe_fan_out().map(probe_mapped).collect())
+        probe_below_failure(probe_fails(kept))
+
+    return job
+
+
+def test_the_dask_executor_follows_the_plan_skips_abandons_and_maps_dynamic_outputs() -> None:
+    # dagster-dask's own executor submits the static plan at once: a dynamic fan-out ran only its first step,
+    # a consumer of an unset optional output failed instead of being skipped, and a step below a failure ran.
+    with (
+        dg.instance_for_test() as instance,
+        dg.execute_job(
+            dg.build_reconstructable_job(__name__, "probe_job"),
+            instance=instance,
+            run_config={"execution": {"config": TWO_WORKERS}},
+            raise_on_error=False,
+        ) as result,
+    ):
+        by_type: dict[str, set[str]] = {}
+        for event in result.all_events:
+            if event.step_key is not None:
+                by_type.setdefault(event.event_type_value, set()).add(event.step_key)
+        assert not result.success  # probe_fails failed
+        assert result.output_for_node("probe_collected") == [0, 10, 20]
+    mapped = {f"probe_mapped[{i}]" for i in range(3)}
+    assert by_type["STEP_SUCCESS"] == {"probe_source", "probe_fan_out", "probe_collected"} | mapped
+    assert by_type["STEP_SKIPPED"] == {"probe_skipped"}
+    assert by_type["STEP_FAILURE"] == {"probe_fails"}
+    assert "probe_below_failure" not in by_type.get("STEP_START", set())  # abandoned, never started

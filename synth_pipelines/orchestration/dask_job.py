@@ -2,9 +2,8 @@
 
 A code location of its own (``-m synth_pipelines.orchestration.dask_job``), so the main ``defs`` do not
 import dask (about a second more on every load). The graph is the static asset graph of the groups
-selected, one Dagster step per asset, each step a dask task on whichever worker is free; no
-``DynamicOut`` anywhere (under dagster-dask 0.29 a dynamic fan-out runs only its first step and the
-run still reports success). Steps exchange values through the Parquet IO manager, so every worker
+selected, one Dagster step per asset, each step a dask task on whichever worker is free, submitted by
+``dask_executor.py`` when its inputs are ready. Steps exchange values through the Parquet IO manager, so every worker
 must reach the same storage: one machine's disk for a ``LocalCluster``, an object store
 (``SYNTH_STORAGE_URL=s3://...``) for a real cluster. docs/scale-out.md "Executors" shows how to run it.
 """

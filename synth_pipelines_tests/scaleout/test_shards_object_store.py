@@ -244,8 +244,8 @@ def test_the_dagster_shard_job_publishes_to_synth_exports_url(
     monkeypatch.setenv("SYNTH_EXPORTS_URL", exports)
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("seed", [str(seed)])
-        result = sharded_job("cv_logs", shards=2).execute_in_process(
-            run_config={"ops": {"cv_logs__shard_config": {"config": {"count": 150}}}},
+        result = sharded_job("cv_logs").execute_in_process(
+            run_config={"ops": {"cv_logs__shard_config": {"config": {"count": 150, "shards": 2}}}},
             instance=instance,
             partition_key=str(seed),
             resources=default_resources(str(tmp_path / "data")),  # exports from SYNTH_EXPORTS_URL
