@@ -214,8 +214,6 @@ def test_a_domain_that_cannot_be_sharded_is_refused_when_the_job_is_built() -> N
         sharded_job("library")
 
 
-
-
 def test_offline_nlp_shard_steps_publish_publish_sharded_bytes(tmp_path: Path) -> None:
     group, shards = "nlp", 2
     with dg.instance_for_test() as instance:
