@@ -180,19 +180,21 @@ def test_pair_class_labels_are_exact_per_triple_and_per_block() -> None:
     assert not (pair_class_labels(SEED + 1, 0, 300) == labels[:300]).all()  # the order is drawn, per seed
 
 
-def test_the_commit_counts_duplicates_across_parts(tmp_path: Path) -> None:
+@pytest.mark.parametrize("ext", ["parquet", "jsonl", "csv"])
+def test_the_commit_counts_duplicates_across_parts(ext: str, tmp_path: Path) -> None:
     """The whole-set uniqueness check reads the parts back: two parts holding one sample fail it."""
     domain = NLPDomain()
-    cfg = domain.parse_config({"format": "qa", "samples": 6, "output_formats": ["parquet"]})
+    cfg = domain.parse_config({"format": "qa", "samples": 6, "output_formats": [ext]})
     rows, _ = _unsharded({"format": "qa", "samples": 6}, tmp_path / "ref")
-    first, second = tmp_path / "a.parquet", tmp_path / "b.parquet"
-    rows.head(4).write_parquet(first)
-    rows.slice(3, 3).with_columns(pl.col("answer").str.to_uppercase()).write_parquet(second)  # row 3 again
+    first, second = tmp_path / f"a.{ext}", tmp_path / f"b.{ext}"
+    write = {"parquet": pl.DataFrame.write_parquet, "jsonl": pl.DataFrame.write_ndjson, "csv": pl.DataFrame.write_csv}
+    write[ext](rows.head(4), first)
+    write[ext](rows.slice(3, 3).with_columns(pl.col("answer").str.to_uppercase()), second)  # row 3 again
     checks = {"no_invalid_rows": {"passed": True, "rows": 7}}
-    out = domain.check_set_parts(cfg, {"parquet": [first, second]}, checks)["no_invalid_rows"]
+    out = domain.check_set_parts(cfg, {ext: [first, second]}, checks)["no_invalid_rows"]
     assert out["passed"] is False and out["unique_over_parts"] == {"rows": 7, "distinct": 6}
     assert "1 duplicate samples across parts" in out["reason"]
-    clean = domain.check_set_parts(cfg, {"parquet": [first]}, {"no_invalid_rows": {"passed": True, "rows": 4}})
+    clean = domain.check_set_parts(cfg, {ext: [first]}, {"no_invalid_rows": {"passed": True, "rows": 4}})
     assert clean["no_invalid_rows"]["passed"] is True
 
 
