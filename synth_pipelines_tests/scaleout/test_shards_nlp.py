@@ -250,3 +250,22 @@ def test_cli_shards_compact_equals_the_plain_run(
     err = capsys.readouterr().err.strip().splitlines()
     assert code != 0 and "--shards runs offline only" in err[-1]
     assert not (tmp_path / "llm").exists()
+
+
+def test_the_slot_spaces_of_the_sample_documents_are_the_documented_ones() -> None:
+    """docs/nlp.md states these capacities; a target one past them is refused, one at them is made."""
+    from synth_pipelines.domains.nlp.domain import sample_builder
+    from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS
+    from synth_pipelines.domains.nlp.sources import load_passages
+
+    passages = load_passages(SAMPLE_DOCS)[1]
+    domain = NLPDomain()
+    documented = {"qa": 94, "pair": 100, "pair-class": 50, "pair-score": 1144}
+    for name, capacity in documented.items():
+        cfg = domain.parse_config({"format": name})
+        builder = sample_builder(cfg, BUILTIN_FORMATS[name], SEED, passages)
+        assert builder.capacity() == capacity, name
+        target = capacity * 3 if name == "pair-class" else capacity
+        builder.check_target(target, "sample_docs")
+        with pytest.raises(SampleSpaceError):
+            builder.check_target(target + 1, "sample_docs")

@@ -208,11 +208,7 @@ class NLPDomain(Domain):
             else {"query_refinement": "skipped (offline provider)" if cfg.refine else "off"}
         )
         ctx.metadata.update(_metadata(report, stats, settings, fmt, refinement, documents, files, passages, seconds))
-        ctx.metadata["sample_space"] = (
-            builder.space()
-            if fmt.name != "pair-class" or not fmt.builtin
-            else min(builder.space(label) for label in LABELS)
-        )
+        ctx.metadata["sample_space"] = builder.capacity()
         ctx.metadata["samples_built"] = builder.built
         if fmt.builtin and fmt.name == "pair-class":
             balance = Balance(cfg.samples, cfg.class_balance_tolerance)
@@ -270,9 +266,9 @@ class NLPDomain(Domain):
     # can decide alone (unique samples, pair-class shares) are decided over all parts at the commit.
 
     def shard_units(self, cfg: Any) -> int:
-        from synth_pipelines.core.shards import ShardError  # core.shards imports the domain contract
-
         if cfg.incremental_save:
+            from synth_pipelines.core.shards import ShardError  # core.shards imports the domain contract
+
             raise ShardError("nlp: --incremental-save cannot be combined with --shards (each shard writes its part)")
         return int(cfg.samples)
 

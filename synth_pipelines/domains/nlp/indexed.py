@@ -238,14 +238,18 @@ class SampleBuilder:
     def space(self, label: int | None = None) -> int:
         return TEMPLATE_SPACE if self.corpus is None else int(self.radix(label).sum())
 
+    def capacity(self) -> int:
+        """Unique samples the space holds (pair-class: of its scarcest label)."""
+        return min(self.space(label) for label in (0, 1, 2)) if self.kind == "pair-class" else self.space()
+
     def check_target(self, samples: int, where: str) -> None:
         """Refuse (one line) a target the slot space cannot hold."""
         if self.kind == "pair-class":
-            need, spaces = -(-samples // 3), [self.space(label) for label in (0, 1, 2)]
-            if need > min(spaces):
+            need = -(-samples // 3)
+            if need > self.capacity():
                 raise SampleSpaceError(
                     f"nlp: --samples {samples} needs {need} unique pair-class samples of each label; the offline "
-                    f"generator can make {min(spaces)} of the scarcest from {where} "
+                    f"generator can make {self.capacity()} of the scarcest from {where} "
                     "(use fewer samples or more documents)"
                 )
             return
