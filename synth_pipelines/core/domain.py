@@ -155,6 +155,11 @@ class Domain(ABC):
         replaces its entry, e.g. api-traces' transition estimate from summed edge counts)."""
         return checks
 
+    def check_set_parts(self, cfg: Any, parts: dict[str, list[Path]], checks: dict[str, Any]) -> dict[str, Any]:
+        """Claims decided by reading all parts back at the commit (``parts``: each role's part files in
+        order), e.g. NLP's unique samples across shards; returns ``checks`` updated. Default: none."""
+        return checks
+
     def compact_parts(self, cfg: Any, role: str, parts: list[Path], target: Path) -> None:
         """Write ``target`` (the unsharded file of ``role``) from its parts in order, byte for byte.
 

@@ -295,6 +295,8 @@ def commit_shards(
     }
     checks = {name: sum_check([m["checks"][name] for m in manifests]) for name in manifests[0]["checks"]}
     checks = domain.summarize_shard_checks(cfg, checks)
+    parts = {role: [out_dir / p for p in entry["parts"]] for role, entry in files.items()}
+    checks = domain.check_set_parts(cfg, parts, checks)
     failed = [name for name, check in checks.items() if name in blocking and not check["passed"]]
     if failed:
         raise ShardError(f"blocking checks failed over all shards: {', '.join(failed)}")

@@ -61,7 +61,7 @@ def test_bad_inputs_fail_with_one_clear_line(extra, message, monkeypatch, capsys
 def test_version(monkeypatch, capsys):
     with pytest.raises(SystemExit) as info:
         run_cli(["nlp", "--version"], monkeypatch)
-    assert info.value.code == 0 and "synth nlp 1" in capsys.readouterr().out
+    assert info.value.code == 0 and "synth nlp 2" in capsys.readouterr().out
 
 
 def test_offline_cli_writes_named_outputs(monkeypatch, capsys, data_dir, doc_folder, tmp_path):

@@ -7,9 +7,10 @@ from pathlib import Path
 import polars as pl
 import pytest
 
-from synth_pipelines.core.domain import ConstraintViolation, RunContext, run_domain
+from synth_pipelines.core.domain import RunContext, run_domain
 from synth_pipelines.domains.nlp.domain import NLPConfig, NLPDomain
 from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, check_sample
+from synth_pipelines.domains.nlp.indexed import SampleSpaceError
 from synth_pipelines.domains.nlp.sources import SourceError, load_passages
 from synth_pipelines.llm.session import LLMSession
 from synth_pipelines.llm.settings import LLMSettings
@@ -75,16 +76,18 @@ def test_default_config_uses_the_bundled_sample_documents(data_dir: Path, tmp_pa
     assert clean.height == 50 and meta["document_files"] == 3
 
 
-def test_unreachable_target_says_how_many_were_made(doc_folder: Path, data_dir: Path, tmp_path: Path):
-    cfg = NLPConfig(documents=str(doc_folder / "b_bread.txt"), format="pair", samples=50, max_rounds=2)
-    clean, _, meta = run(cfg, data_dir, tmp_path / "out")
-    assert 0 < clean.height < 50
-    assert meta["shortfall"] == 50 - clean.height and meta["stop_reason"] == "2 refill rounds spent"
+def test_more_samples_than_the_documents_can_make_unique_are_refused(doc_folder: Path, data_dir: Path, tmp_path: Path):
+    """Samples are unique by construction: a target beyond the slot space is refused up front, naming the file."""
+    bread = doc_folder / "b_bread.txt"
+    cfg = NLPConfig(documents=str(bread), format="pair", samples=50)
+    with pytest.raises(SampleSpaceError, match=rf"--samples 50 is more than the \d+ unique pair samples .*{bread}"):
+        run(cfg, data_dir, tmp_path / "out")
+    assert not (tmp_path / "out").exists()
 
 
 def test_no_valid_sample_at_all_is_an_error_not_an_empty_file(doc_folder: Path, data_dir: Path, tmp_path: Path):
-    cfg = NLPConfig(documents=str(doc_folder / "d_moon.pdf"), format="pair", samples=5, max_rounds=2)
-    with pytest.raises(ConstraintViolation, match="no valid pair samples were made"):
+    cfg = NLPConfig(documents=str(doc_folder / "d_moon.pdf"), format="pair", samples=5)
+    with pytest.raises(SampleSpaceError, match="more than the 0 unique pair samples"):
         run(cfg, data_dir, tmp_path / "out")
     assert not (tmp_path / "out").exists()
 

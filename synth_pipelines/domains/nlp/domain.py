@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-import tempfile
+import os
 import time
 from pathlib import Path
 from typing import Any, ClassVar
@@ -26,16 +26,17 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator, model_valida
 from synth_pipelines.core.domain import SCHEMA_CHECK, ConstraintViolation, Domain, RunContext, Tables, UnitsWritten
 from synth_pipelines.core.export import write_frame
 from synth_pipelines.domains.nlp.formats import BUILTIN_FORMATS, LABELS, Format, resolve_format
-from synth_pipelines.domains.nlp.offline import offline_batch
+from synth_pipelines.domains.nlp.indexed import Corpus, SampleBuilder
 from synth_pipelines.domains.nlp.plan import Job, request_seed
 from synth_pipelines.domains.nlp.prompts import refine_messages
 from synth_pipelines.domains.nlp.run import Balance, Checkpoint, RunReport, make_samples
 from synth_pipelines.domains.nlp.sources import SAMPLE_DOCS, load_passages
-from synth_pipelines.llm.contract import LLMRequest
+from synth_pipelines.llm.contract import GenerationStats, LLMRequest
 from synth_pipelines.llm.session import LLMSession
 from synth_pipelines.llm.settings import LLMSettings
 
 OUTPUT_FORMATS = ("jsonl", "csv", "parquet")
+LIVE_CHUNK = 4096  # offline samples built (and, with --incremental-save, appended to the JSONL) at a time
 META_COLUMNS = {"source": pl.String(), "method": pl.String()}
 
 
@@ -92,7 +93,7 @@ class Refined(BaseModel):
 class NLPDomain(Domain):
     name: ClassVar[str] = "nlp"
     cli_name: ClassVar[str] = "nlp"
-    version: ClassVar[str] = "1"
+    version: ClassVar[str] = "2"  # 2: offline samples by index (indexed.py)
     description: ClassVar[str] = "NLP training sets (qa, pair, triplet, pair-class, pair-score, custom) from an LLM"
     config_model: ClassVar[type[BaseModel]] = NLPConfig
     uses_llm: ClassVar[bool] = True
@@ -117,16 +118,12 @@ class NLPDomain(Domain):
         passages, files = [], []
         if documents:
             files, passages = load_passages(documents, cfg.passage_chars)
+        if settings.is_offline:
+            return self._draw_offline(cfg, seed, ctx, settings, fmt, documents, files, passages, started)
         registry: dict[str, Job] = {}
-
-        def offline(request: LLMRequest, schema: type[BaseModel]) -> BaseModel:
-            return offline_batch(fmt, registry[request.tag], seed, schema)
-
-        generator = session.generator(offline=offline)  # the session closes it
+        generator = session.generator()  # an LLM provider (offline runs returned above); the session closes it
         topics, refinement = self._topics(cfg, seed, settings, generator, ctx)
-        method = "llm" if not settings.is_offline else ("extractive" if passages else "template")
-        if method == "template":
-            ctx.log.warning("offline provider with a bare query: samples are labelled templates (method=template)")
+        method = "llm"
         fingerprint = _fingerprint(cfg, fmt, seed, self.version, settings, passages)
         live = None
         if cfg.incremental_save and ctx.live_dir is not None:
@@ -163,6 +160,64 @@ class NLPDomain(Domain):
                 f"({report.stop_reason})"
             )
         return records_frame(fmt, report.records)
+
+    def _draw_offline(
+        self,
+        cfg: Any,
+        seed: int,
+        ctx: RunContext,
+        settings: LLMSettings,
+        fmt: Format,
+        documents: str | None,
+        files: list[Path],
+        passages: list,
+        started: float,
+    ) -> pl.DataFrame:
+        """Offline samples by index (``indexed.py``): no rounds, no dedup, no checkpoint; a rerun recomputes."""
+        builder = sample_builder(cfg, fmt, seed, passages)
+        where = documents if documents else "a bare query"
+        builder.check_target(cfg.samples, str(where))
+        if builder.corpus is None:
+            ctx.log.warning("offline provider with a bare query: samples are labelled templates (method=template)")
+        method = "extractive" if passages else "template"
+        live = None
+        if cfg.incremental_save and ctx.live_dir is not None:
+            live = Path(ctx.live_dir) / f"{output_name(cfg, fmt, True)}.jsonl"
+            live.parent.mkdir(parents=True, exist_ok=True)
+            live.write_text("", encoding="utf-8")
+        records: list[dict[str, Any]] = []
+        for start in range(0, cfg.samples, LIVE_CHUNK):
+            chunk = [
+                s | {"source": "offline", "method": method}
+                for s in builder.build(start, min(cfg.samples, start + LIVE_CHUNK))
+            ]
+            records.extend(chunk)
+            if live is not None:  # --incremental-save: readable while the run goes on
+                with open(live, "a", encoding="utf-8") as fh:
+                    fh.writelines(json.dumps(record, ensure_ascii=False) + "\n" for record in chunk)
+                    fh.flush()
+                    os.fsync(fh.fileno())
+            if ctx.progress:
+                ctx.progress(len(chunk))
+        seconds = time.perf_counter() - started
+        report = RunReport(records=records, target=cfg.samples)
+        stats = GenerationStats(offline_results=len(records)).as_metadata()
+        refinement = (
+            {"query_refinement": "not applicable (documents)"}
+            if not cfg.query
+            else {"query_refinement": "skipped (offline provider)" if cfg.refine else "off"}
+        )
+        ctx.metadata.update(_metadata(report, stats, settings, fmt, refinement, documents, files, passages, seconds))
+        ctx.metadata["sample_space"] = builder.capacity()
+        ctx.metadata["samples_built"] = builder.built
+        if fmt.builtin and fmt.name == "pair-class":
+            balance = Balance(cfg.samples, cfg.class_balance_tolerance)
+            for record in records:
+                balance.add(record["label"])
+            ctx.metadata["class_counts"] = {LABELS[k]: v for k, v in balance.counts.items()}
+            ctx.metadata["class_balance_ok"] = balance.ok()
+            ctx.metadata["class_balance_bounds"] = f"{balance.lower}..{balance.upper} per class"
+        return records_frame(fmt, records)
 
     def _topics(
         self, cfg: Any, seed: int, settings: LLMSettings, generator: Any, ctx: RunContext
@@ -206,9 +261,9 @@ class NLPDomain(Domain):
         return {ext: write_frame(clean, Path(out_dir) / f"{name}.{ext}") for ext in cfg.output_formats}
 
     # ---- scale-out (core/shards.py, docs/scale-out.md) -------------------------------------------
-    # Units are sample indexes. Samples are not prefix-stable: duplicates are dropped and pair-class is
-    # balanced over the whole set, and the refill rounds are sized by the target. So every shard draws
-    # the whole set offline (cheap: no model), checks it whole, and writes its rows ``start .. stop``.
+    # Units are sample indexes. Offline, sample i is a function of (seed, config, i) (``indexed.py``): a shard
+    # builds only its own samples, checks them, and reports numbers the commit adds up; the claims no shard
+    # can decide alone (unique samples, pair-class shares) are decided over all parts at the commit.
 
     def shard_units(self, cfg: Any) -> int:
         if cfg.incremental_save:
@@ -218,23 +273,81 @@ class NLPDomain(Domain):
         return int(cfg.samples)
 
     def write_units(self, cfg: Any, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext) -> UnitsWritten:
-        """Samples ``start .. stop`` of the whole set (fewer, or none, when the set fell short of the target)."""
+        """Samples ``start .. stop``, built alone (never the samples before them)."""
         if ctx.llm is not None and not ctx.llm.settings.is_offline:
             raise ConstraintViolation("nlp: shards are drawn offline only")
-        # A private data folder: shards on other processes must not share (or resume) one checkpoint.
-        with tempfile.TemporaryDirectory(prefix="synth-nlp-shard-") as data_dir:
-            own = RunContext(data_dir=Path(data_dir), log=ctx.log)
-            tables = self.normalize(self.draw(cfg, seed, own), cfg)
+        fmt = resolve_format(cfg.format, cfg.custom_format)
+        documents = cfg.documents or (None if cfg.query else str(SAMPLE_DOCS))
+        passages = load_passages(documents, cfg.passage_chars)[1] if documents else []
+        builder = sample_builder(cfg, fmt, seed, passages)
+        builder.check_target(cfg.samples, documents or "a bare query")  # the whole set's target, in every shard
+        method = "extractive" if passages else "template"
+        records = [s | {"source": "offline", "method": method} for s in builder.build(start, stop)]
+        tables = self.normalize({"samples": records_frame(fmt, records)}, cfg)
         for outcome in self.checks(tables, cfg, seed):
             if not outcome.passed:
                 raise ConstraintViolation(f"nlp seed={seed} samples {start}..{stop}: {outcome.summary}")
-        clean = tables["samples"]
-        fmt = resolve_format(cfg.format, cfg.custom_format)
-        name = output_name(cfg, fmt, bool(clean.height) and bool((clean["source"] == "offline").all()))
-        part = clean.slice(start, max(0, stop - start))
+        part = tables["samples"]
+        name = output_name(cfg, fmt, True)
         files = {ext: write_frame(part, Path(out_dir) / f"{name}.{ext}") for ext in cfg.output_formats}
-        # The schema (unique samples included) was checked over the whole set, in this shard.
-        return UnitsWritten(files, {SCHEMA_CHECK.name: {"passed": True, "rows": part.height}})
+        checks: dict[str, dict[str, Any]] = {
+            # The schema on this part; uniqueness across parts is decided at the commit (check_set_parts).
+            SCHEMA_CHECK.name: {"passed": True, "rows": part.height},
+            "offline_draw": {"passed": True, "samples_built": builder.built},
+        }
+        if fmt.builtin and fmt.name == "pair-class":
+            counts = part["label"].value_counts()
+            checks["class_counts"] = {"passed": True} | {
+                str(label): int(counts.filter(pl.col("label") == label)["count"].sum()) for label in LABELS
+            }
+        return UnitsWritten(files, checks)
+
+    def summarize_shard_checks(self, cfg: Any, checks: dict[str, Any]) -> dict[str, Any]:
+        """pair-class: each class within its bounds over the whole set, from the summed per-shard counts."""
+        if "class_counts" not in checks:
+            return checks
+        balance = Balance(cfg.samples, cfg.class_balance_tolerance)
+        counts = {int(label): checks["class_counts"][str(label)] for label in LABELS}
+        balance.counts = counts
+        ok = balance.ok()
+        checks["class_counts"] = checks["class_counts"] | {"passed": ok, "bounds": [balance.lower, balance.upper]}
+        if not ok:
+            checks[SCHEMA_CHECK.name] = checks[SCHEMA_CHECK.name] | {
+                "passed": False,
+                "reason": f"pair-class counts {counts} outside {balance.lower}..{balance.upper}",
+            }
+        return checks
+
+    def check_set_parts(self, cfg: Any, parts: dict[str, list[Path]], checks: dict[str, Any]) -> dict[str, Any]:
+        """Unique samples over ALL parts (case-folded, whitespace-collapsed texts), counted by reading them back."""
+        fmt = resolve_format(cfg.format, cfg.custom_format)
+        columns = self.columns(cfg)
+        role = next(ext for ext in ("parquet", "jsonl", "csv") if ext in parts)
+        files = [str(p) for p in parts[role] if p.stat().st_size]
+        if not files:
+            return checks
+        if role == "parquet":
+            scan = pl.scan_parquet(files)
+        elif role == "jsonl":
+            scan = pl.scan_ndjson(files, schema=columns)
+        else:
+            scan = pl.scan_csv(files, schema=columns)
+        keys = [
+            pl.col(f.name).cast(pl.String).str.to_lowercase().str.replace_all(r"\s+", " ").str.strip_chars()
+            for f in fmt.fields
+        ]
+        counted = scan.select(pl.len().alias("rows"), pl.struct(keys).n_unique().alias("distinct")).collect().row(0)
+        rows, distinct = int(counted[0]), int(counted[1])
+        schema = checks[SCHEMA_CHECK.name] | {"unique_over_parts": {"rows": rows, "distinct": distinct}}
+        if distinct != rows:
+            schema |= {"passed": False, "reason": f"{rows - distinct} duplicate samples across parts ({role})"}
+        checks[SCHEMA_CHECK.name] = schema
+        return checks
+
+
+def sample_builder(cfg: Any, fmt: Format, seed: int, passages: list) -> SampleBuilder:
+    """The offline builder of a config: over the documents' sentences, or templates for a bare query."""
+    return SampleBuilder(fmt, seed, Corpus.of(passages) if passages else None, cfg.query)
 
 
 def output_name(cfg: Any, fmt: Format, offline: bool) -> str:

@@ -1,4 +1,4 @@
-"""Samples made without a network, for the ``offline`` provider.
+"""Text rules of the ``offline`` provider's samples (built by index in ``indexed.py``).
 
 From documents they are *extractive*: contexts are real passages and answers are spans of them,
 positives are neighbouring passages, negatives and neutral hypotheses come from other documents,
@@ -10,14 +10,6 @@ of the two sentences. From a bare query there is nothing to extract from, so sam
 from __future__ import annotations
 
 import re
-from typing import Any
-
-import numpy as np
-from pydantic import BaseModel
-
-from synth_pipelines.core.rng import block_rng
-from synth_pipelines.domains.nlp.formats import Format
-from synth_pipelines.domains.nlp.plan import DOMAIN, Job
 
 ASPECTS = (
     "its definition", "its history", "a common misconception", "a practical example", "how it is measured",
@@ -60,122 +52,5 @@ def first_clause(sentence: str) -> str:
     return ""
 
 
-def qa_from_sentence(context: str, sentence: str, rng: np.random.Generator) -> dict[str, str] | None:
-    match = COPULA.match(sentence)
-    if match:
-        subject = match["subject"]
-        subject = subject if subject.split()[0].isupper() else subject[0].lower() + subject[1:]
-        return {"context": context, "question": f"What {match['verb']} {subject}?", "answer": match["rest"]}
-    spans = [m.group(0).strip() for m in NUMBER.finditer(sentence)]
-    if not spans:
-        spans = [w for w in re.findall(r"[A-Za-z][A-Za-z-]{6,}", sentence)]
-    if not spans:
-        return None
-    answer = spans[int(rng.integers(0, len(spans)))]
-    question = "Fill in the blank from the passage: " + sentence.replace(answer, "_____", 1)
-    return {"context": context, "question": question, "answer": answer}
-
-
-def extractive_samples(fmt: Format, job: Job, seed: int) -> list[dict[str, Any]]:
-    rng = block_rng(seed, DOMAIN, f"offline/{job.tag}")
-    source, near, far = job.passages
-    sentences = source.sentences or [source.text]
-    start = job.variant % len(sentences)
-    picks = [sentences[(start + k) % len(sentences)] for k in range(job.count)]
-    far_sentences = far.sentences or [far.text]
-    near_sentences = near.sentences or [near.text]
-    out: list[dict[str, Any]] = []
-    for k, sentence in enumerate(picks):
-        other = far_sentences[(job.variant + k) % len(far_sentences)]
-        if fmt.builtin and fmt.name == "qa":
-            sample = qa_from_sentence(source.text, sentence, rng)
-        elif fmt.builtin and fmt.name == "pair":
-            sample = {
-                "anchor": sentence,
-                "positive": near.text if near is not source else _rest(source, sentence),
-            }
-        elif fmt.builtin and fmt.name == "triplet":
-            positive = near.text if near is not source else _rest(source, sentence)
-            sample = {"anchor": sentence, "positive": positive, "negative": far.text}
-        elif fmt.builtin and fmt.name == "pair-class":
-            label = job.label if job.label is not None else k % 3
-            hypothesis = {0: first_clause(sentence) or _as_reported(sentence), 1: other, 2: negate(sentence)}[label]
-            sample = {"premise": sentence, "hypothesis": hypothesis, "label": label}
-        elif fmt.builtin and fmt.name == "pair-score":
-            partner = (
-                sentences[(start + k + 1) % len(sentences)],
-                near_sentences[k % len(near_sentences)],
-                other,
-            )[k % 3]
-            sample = {"sentence1": sentence, "sentence2": partner, "score": jaccard(sentence, partner)}
-        else:
-            texts = [sentence, *near_sentences, *far_sentences]
-            sample = _custom(fmt, texts, k, rng)
-        if sample is not None:
-            out.append(sample)
-    return out
-
-
-def template_samples(fmt: Format, job: Job, seed: int) -> list[dict[str, Any]]:
-    rng = block_rng(seed, DOMAIN, f"offline/{job.tag}")
-    topic = job.topic or "the topic"
-    out: list[dict[str, Any]] = []
-    for k in range(job.count):
-        n = job.variant + k * 7
-        size = len(ASPECTS)
-        aspect, other = ASPECTS[n % size], ASPECTS[(n + 1 + (n // size) % (size - 1)) % size]
-        question = QUESTION_TEMPLATES[(n // size) % len(QUESTION_TEMPLATES)].format(aspect=aspect, topic=topic)
-        statement = f"This template note about {topic} covers {aspect}."
-        if fmt.builtin and fmt.name == "qa":
-            sample = {"context": statement, "question": question, "answer": aspect}
-        elif fmt.builtin and fmt.name in ("pair", "triplet"):
-            sample = {"anchor": question, "positive": statement}
-            if fmt.name == "triplet":
-                sample["negative"] = f"This template note about {topic} covers {other}."
-        elif fmt.builtin and fmt.name == "pair-class":
-            label = job.label if job.label is not None else k % 3
-            hypothesis = (
-                f"The note is about {topic}.",
-                f"The note about {topic} covers {other} in detail.",
-                f"This template note about {topic} does not cover {aspect}.",
-            )[label]
-            sample = {"premise": statement, "hypothesis": hypothesis, "label": label}
-        elif fmt.builtin and fmt.name == "pair-score":
-            partner = f"This template note about {topic} covers {other}." if k % 2 else f"{topic}: {aspect}."
-            sample = {"sentence1": statement, "sentence2": partner, "score": jaccard(statement, partner)}
-        else:
-            # Each field its own text: a field's template names that field, never another's.
-            # The template number keeps samples distinct past the number of aspects (samples are deduplicated).
-            own = [f"Template text {n} about {topic}: {aspect} ({f.name})." for f in fmt.fields]
-            sample = _custom(fmt, own, k, rng, by_field=True)
-        out.append(sample)
-    return out
-
-
-def _rest(source: Any, sentence: str) -> str:
-    rest = source.text.replace(sentence, "").strip()
-    return rest or source.text
-
-
-def _as_reported(sentence: str) -> str:
+def as_reported(sentence: str) -> str:
     return f"The text states that {sentence[0].lower()}{sentence[1:]}"
-
-
-def _custom(fmt: Format, texts: list[str], k: int, rng: np.random.Generator, by_field: bool = False) -> dict[str, Any]:
-    """A custom-format sample: string field i gets ``texts[i]`` (``by_field``) or rotates through ``texts``."""
-    sample: dict[str, Any] = {}
-    for i, spec in enumerate(fmt.fields):
-        if spec.type == "string":
-            sample[spec.name] = texts[i] if by_field else texts[(k + i) % len(texts)]
-        elif spec.type == "integer":
-            sample[spec.name] = int(rng.integers(0, 100))
-        elif spec.type == "float":
-            sample[spec.name] = round(float(rng.random()), 3)
-        else:
-            sample[spec.name] = bool(rng.integers(0, 2))
-    return sample
-
-
-def offline_batch(fmt: Format, job: Job, seed: int, batch: type[BaseModel]) -> BaseModel:
-    samples = extractive_samples(fmt, job, seed) if job.passages else template_samples(fmt, job, seed)
-    return batch.model_validate({"samples": samples})

@@ -27,7 +27,6 @@ class Job:
     passages: tuple[Passage, ...]  # (source, neighbour, unrelated); empty for a bare query
     topic: str | None
     label: int | None  # pair-class: the label this request asks for
-    variant: int  # offline: which sentences / templates to use
 
 
 def request_seed(seed: int, round_no: int, index: int) -> int:
@@ -54,7 +53,6 @@ def jobs_for_round(
     # A fresh permutation per round spreads the jobs over all passages before any repeats.
     primary = rng.permutation(len(passages))[np.arange(count) % len(passages)] if passages else None
     others = rng.integers(0, 1 << 30, size=count)
-    variants = rng.integers(0, 1 << 30, size=count)
     jobs = []
     for i in range(count):
         label = labels_needed[i % len(labels_needed)] if labels_needed else None
@@ -71,7 +69,6 @@ def jobs_for_round(
                 chosen,
                 topic,
                 label,
-                int(variants[i]),
             )
         )
     return jobs
