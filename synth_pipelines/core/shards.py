@@ -259,10 +259,23 @@ def commit_shards(domain: Domain, cfg: Any, shards: int, out_dir: Path, *, seed:
         for role, file in (roles or {}).items()
     }
     checks = {name: sum_check([m["checks"][name] for m in manifests]) for name in manifests[0]["checks"]}
-    checks = domain.summarize_shard_checks(cfg, checks)
+    parts = {role: [out_dir / p for p in entry["parts"]] for role, entry in files.items()}
+    # The domain decides the checks over the whole set (from the summed numbers, or reading the parts:
+    # relational proves keys and foreign keys over all parts) and may write files once for the set.
+    checks, written = domain.commit_shard_set(cfg, seed, checks, parts, out_dir)
     failed = [name for name, check in checks.items() if name in blocking and not check["passed"]]
     if failed:
+        for path in written.values():
+            Path(path).unlink(missing_ok=True)
         raise ShardError(f"blocking checks failed over all shards: {', '.join(failed)}")
+    set_files = {
+        role: {
+            "file": Path(path).relative_to(out_dir).as_posix(),
+            "bytes": Path(path).stat().st_size,
+            "sha256": file_sha256(Path(path)),
+        }
+        for role, path in sorted(written.items())
+    }
     summary = {
         "format": SET_FORMAT,
         "domain": domain.name,
@@ -275,6 +288,8 @@ def commit_shards(domain: Domain, cfg: Any, shards: int, out_dir: Path, *, seed:
         "checks": checks,
         "shard_manifests": [manifest_path(shards, s) for s in range(shards)],
     }
+    if set_files:  # only for a domain that writes files for the set: the others' manifests keep their bytes
+        summary["set_files"] = set_files
     with atomic_path(out_dir / SET_MANIFEST) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     return summary
@@ -288,7 +303,12 @@ def compact(domain: Domain, cfg: Any, summary: Mapping[str, Any], parts_dir: Pat
         target.parent.mkdir(parents=True, exist_ok=True)
         domain.compact_parts(cfg, role, [parts_dir / p for p in entry["parts"]], target)
         written[role] = target
-    return written
+    for role, entry in summary.get("set_files", {}).items():  # written once by the commit: already whole
+        target = out_dir / entry["file"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(parts_dir / entry["file"], target)
+        written[role] = target
+    return written | domain.compact_set(cfg, summary["seed"], written, out_dir)
 
 
 def publish_sharded(
