@@ -390,4 +390,7 @@ def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path | str, a
     for role, entry in summary["files"].items():
         where = out / entry["file"] if args.compact else out / Path(entry["parts"][0]).parent
         print(f"{role:17} {where} ({entry['rows']} rows{'' if args.compact else f' in {shards} parts'})")
+    if not args.compact:
+        for role, entry in summary.get("set_files", {}).items():  # written once for the whole set
+            print(f"{role:17} {out / entry['file']} (over all parts)")
     return 0
