@@ -33,6 +33,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "api_traces": {"users": 600},
     "cv_logs": {"count": 3000},
     "nlp": {"samples": 12},
+    "library": {"rows": 40},
 }
 TWO_DASK_WORKERS = {"cluster": {"local": {"n_workers": 2, "threads_per_worker": 1, "dashboard_address": ":0"}}}
 
@@ -64,14 +65,16 @@ def assert_published(data_dir: Path, group: str, shards: int, expected: dict[str
     assert not (data_dir / "storage" / ".locks" / group / f"seed={SEED}.lock").exists()
 
 
-def test_in_process_the_job_publishes_publish_sharded_bytes(tmp_path: Path) -> None:
-    group, shards = "cv_logs", 2
+@pytest.mark.parametrize("group", ["cv_logs", "library"])
+def test_in_process_the_job_publishes_publish_sharded_bytes(group: str, tmp_path: Path) -> None:
+    """``library``: relational parts, and the constraint report the commit writes once for the set."""
+    shards = 2
     job = sharded_job(group, shards=shards)
     assert job.graph.node_names() == [
-        "cv_logs__shard_config",
-        "cv_logs__shard_00000",
-        "cv_logs__shard_00001",
-        "cv_logs__shard_commit",
+        f"{group}__shard_config",
+        f"{group}__shard_00000",
+        f"{group}__shard_00001",
+        f"{group}__shard_commit",
     ]
     with dg.instance_for_test() as instance:
         instance.add_dynamic_partitions("seed", [str(SEED)])
@@ -114,9 +117,10 @@ def test_shard_steps_run_in_worker_processes_and_publish_publish_sharded_bytes(
     assert_published(data_dir, group, shards, reference(group, shards, tmp_path))
 
 
-def test_a_domain_that_cannot_be_sharded_is_refused_when_the_job_is_built() -> None:
-    with pytest.raises(ValueError, match="cannot be sharded yet"):
-        sharded_job("library", shards=2)
+def test_a_domain_whose_default_config_cannot_be_sharded_is_refused_when_the_job_is_built() -> None:
+    # financial writes one JSON document by default: no parts of rows.
+    with pytest.raises(ValueError, match="not --output-format json"):
+        sharded_job("scenario_financial", shards=2)
 
 
 def test_sharded_exports_to_an_object_store_are_refused_before_any_shard_runs(tmp_path: Path) -> None:
@@ -167,6 +171,15 @@ def test_offline_nlp_shard_steps_publish_publish_sharded_bytes(tmp_path: Path) -
 
 
 def test_the_code_location_has_a_sharded_job_for_each_domain_whose_default_config_shards() -> None:
-    # The scenarios write one JSON document by default, which cannot be split into parts, and relational
-    # cannot be sharded yet (refused when built, above): neither gets a job.
-    assert [d.name for d in shardable_domains()] == ["cv_logs", "api_logs", "agent_traces", "api_traces", "nlp"]
+    # The scenarios write one JSON document by default, which cannot be split into parts (refused when built,
+    # above): they get no job. Every relational schema (data/schemas) does.
+    assert [d.name for d in shardable_domains()] == [
+        "cv_logs",
+        "api_logs",
+        "agent_traces",
+        "api_traces",
+        "company",
+        "library",
+        "restaurants",
+        "nlp",
+    ]
