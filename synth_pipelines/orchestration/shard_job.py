@@ -149,7 +149,7 @@ def sharded_job(domain: Domain | str, shards: int = DEFAULT_SHARDS, executor: st
         cfg = domain.parse_config(plan["config"])
         try:
             summary = commit_shards(domain, cfg, shards, scratch, seed=seed)
-        except ShardError as exc:
+        except (ConstraintViolation, ShardError) as exc:  # relational: a key or foreign key over all parts
             raise dg.Failure(description=f"{group} seed={seed}: {exc}") from None
         target = synth_data.export_location(group, seed)
         with output_set(Path(target), exclusive=True) as staging:  # a URL was refused in shard_config
