@@ -26,7 +26,7 @@ from synth_pipelines.core.shards import (
 )
 from synth_pipelines.domains.relational.domain import RelationalDomain
 from synth_pipelines.domains.relational.pipeline import export_dataset, prepare
-from synth_pipelines.domains.relational.shards import report_row_claims
+from synth_pipelines.domains.relational.shards import locked_connection, report_row_claims
 
 SEED = 31
 TEST_SCHEMAS = Path(__file__).parents[1] / "relational" / "schemas"
@@ -238,3 +238,20 @@ def test_every_schema_compacts_to_the_unsharded_files(ddl: Path, tmp_path: Path)
     export_dataset(prepare(ddl, cfg, SEED), SEED, tmp_path / "plain")
     publish_sharded(domain, cfg, shards, tmp_path / "compact", seed=SEED, compacted=True)
     _same_output(tmp_path / "compact", tmp_path / "plain")
+
+
+def test_the_proof_connection_reads_the_listed_parts_and_nothing_else(tmp_path: Path) -> None:
+    """CHECK expressions from the DDL run on the commit's DuckDB: it reads the parts it lists, no other file,
+    and its lock cannot be undone."""
+    part, other = tmp_path / "part.parquet", tmp_path / "other.parquet"
+    pl.DataFrame({"x": [1, 2]}).write_parquet(part)
+    pl.DataFrame({"secret": [3]}).write_parquet(other)
+    con = locked_connection([part])
+    try:
+        assert con.execute(f"SELECT sum(x) FROM read_parquet('{part}')").fetchone() == (3,)
+        with pytest.raises(duckdb.PermissionException):
+            con.execute(f"SELECT * FROM read_parquet('{other}')")
+        with pytest.raises(duckdb.InvalidInputException):
+            con.execute("SET enable_external_access = true")
+    finally:
+        con.close()
