@@ -17,6 +17,7 @@ EPILOG = """Examples:
   synth relational --ddl data/schemas/library.sql --rows 1000 --seed 42 --out out/library
   synth relational --ddl shop.sql --dialect mysql --rows 500 --table-rows orders=20000,order_items=80000 \\
       --format parquet,duckdb --seed 7 --out out/shop
+  synth relational --ddl data/schemas/library.sql --rows 1000000 --out out/library --shards 8 --workers 2
 
 Writes <table>.parquet, <table>.csv, dataset.zip, dataset.duckdb and validation_report.json into --out.
 Every PRIMARY KEY, FOREIGN KEY, UNIQUE, NOT NULL and CHECK is verified on the written data first; on any
