@@ -10,8 +10,10 @@ What is timed, each a full publish into a fresh folder (draw, checks, Parquet + 
 - api-traces unsharded (``run_domain``, the CLI's path), one process: the single-process reference;
 - ``publish_sharded`` with K shards on ``workers=1`` (this process, shard after shard) and ``workers=2``
   (two spawned processes; their start-up, about a second each, is in the figure);
-- relational ``library`` at ``--relational-scale`` (10 = 17.1M rows) unsharded, one process: relational is
-  not sharded yet, so it is the single-process baseline only (bench/bench_relational.py's ``ours``).
+- relational ``library`` at ``--relational-scale`` (10 = 17.1M rows; bench_relational's counts) unsharded in
+  one process, then K shards on ``workers=1`` and ``2``; each writes the tables as Parquet + CSV and proves
+  every constraint (the commit: DuckDB over all parts). ``drawn/rows``: rows the generator drew over all
+  shards per row written (whole parents for anchors, line tables for sums; 1.00 = nothing drawn twice).
 
 Scaling efficiency = (wall of workers=1 / wall of workers=2) / 2 for the same K: 1.0 is perfect, 0.5 is no
 gain. The per-shard cost (seconds per call of one shard, timed in the workers=1 run) gives the estimate for
@@ -90,12 +92,43 @@ def api_traces_runs(users: int, shard_counts: list[int], scratch: Path) -> tuple
     return calls, rows
 
 
-def relational_baseline(scale: float, scratch: Path) -> tuple[int, float, float]:
-    from bench_relational import ours  # the relational bench's own timed run of the library schema
+def relational_runs(scale: float, shard_counts: list[int], scratch: Path) -> tuple[int, list[dict[str, Any]]]:
+    """The ``library`` schema at ``scale`` (bench_relational's counts): unsharded in one process, then K shards
+    on 1 and 2 workers. Every run writes the same tables (Parquet + CSV) and proves the same constraints
+    (the unsharded export's report; the shards' per-row counts plus the commit's DuckDB proof over all parts)."""
+    from bench_relational import COUNTS
 
-    (total_rows, _timings, _), wall, cpu = timed(lambda: ours(scale, scratch / "relational", ("parquet",)))
-    shutil.rmtree(scratch / "relational", ignore_errors=True)
-    return total_rows, wall, cpu
+    from synth_pipelines.domains.relational.domain import RelationalDomain
+    from synth_pipelines.domains.relational.pipeline import RelationalConfig, export_dataset, prepare
+
+    ddl = Path(__file__).resolve().parents[1] / "data" / "schemas" / "library.sql"
+    cfg = RelationalConfig(rows=0, table_rows={t: int(n * scale) for t, n in COUNTS.items()})
+    domain = RelationalDomain(ddl)
+    out = scratch / "relational"
+    (report, _), wall, cpu = timed(lambda: export_dataset(prepare(ddl, cfg, SEED), SEED, out, ("parquet", "csv")))
+    shutil.rmtree(out)
+    total = sum(report["rows"].values())
+    rows: list[dict[str, Any]] = [{"shards": 0, "workers": 1, "wall": wall, "cpu": cpu, "drawn": total}]
+    for shards in shard_counts:
+        for workers in (1, 2):
+            summary, wall_k, cpu_k = timed(
+                lambda s=shards, w=workers: publish_sharded(domain, cfg, s, out, seed=SEED, workers=w)
+            )
+            shutil.rmtree(out)
+            drawn = sum(summary["checks"]["all_constraints_hold"]["rows_drawn"].values())
+            rows.append({"shards": shards, "workers": workers, "wall": wall_k, "cpu": cpu_k, "drawn": drawn})
+    return total, rows
+
+
+def print_runs(rows: list[dict[str, Any]], count: int, unit: str, extra: str = "") -> None:
+    """One line per run: wall, this process's CPU, throughput, and efficiency of 2 workers against 1."""
+    print(f"{'run':28} {'wall s':>8} {'cpu s':>8} {unit + '/s':>11} {'efficiency':>11}{extra}")
+    by_key = {(r["shards"], r["workers"]): r for r in rows}
+    for r in rows:
+        name = "unsharded, 1 process" if r["shards"] == 0 else f"K={r['shards']}, workers={r['workers']}"
+        eff = f"{by_key[(r['shards'], 1)]['wall'] / r['wall'] / 2:.2f}" if r["workers"] == 2 else ""
+        drawn = f" {r['drawn'] / count:12.2f}" if "drawn" in r else ""
+        print(f"{name:28} {r['wall']:8.1f} {r['cpu']:8.1f} {count / r['wall']:11,.0f} {eff:>11}{drawn}")
 
 
 def main() -> int:
@@ -111,14 +144,7 @@ def main() -> int:
     try:
         calls, rows = api_traces_runs(args.users, shard_counts, scratch)
         print(f"\napi-traces, {args.users:,} users = {calls:,} calls (Parquet + JSONL + sessions), seed {SEED}")
-        print(f"{'run':28} {'wall s':>8} {'cpu s':>8} {'calls/s':>11} {'efficiency':>11}")
-        by_key = {(r["shards"], r["workers"]): r for r in rows}
-        for r in rows:
-            name = "unsharded, 1 process" if r["shards"] == 0 else f"K={r['shards']}, workers={r['workers']}"
-            eff = ""
-            if r["workers"] == 2:
-                eff = f"{by_key[(r['shards'], 1)]['wall'] / r['wall'] / 2:.2f}"
-            print(f"{name:28} {r['wall']:8.1f} {r['cpu']:8.1f} {calls / r['wall']:11,.0f} {eff:>11}")
+        print_runs(rows, calls, "calls")
         per_call = [
             s / (calls / r["shards"]) for r in rows if r["shard_seconds"] for s in r["shard_seconds"] if r["shards"]
         ]
@@ -127,11 +153,9 @@ def main() -> int:
             f"per-shard cost (workers=1 runs): {mean_per_call * 1e6:.2f} us per call ({1 / mean_per_call:,.0f} calls/s)"
         )
         if args.relational_scale > 0:
-            rel_rows, rel_wall, rel_cpu = relational_baseline(args.relational_scale, scratch)
-            print(
-                f"\nrelational library x{args.relational_scale:g} unsharded, 1 process: {rel_rows:,} rows, "
-                f"wall {rel_wall:.1f} s, cpu {rel_cpu:.1f} s, {rel_rows / rel_wall:,.0f} rows/s"
-            )
+            rel_rows, rel = relational_runs(args.relational_scale, shard_counts, scratch)
+            print(f"\nrelational library x{args.relational_scale:g}: {rel_rows:,} rows (Parquet + CSV), seed {SEED}")
+            print_runs(rel, rel_rows, "rows", f" {'drawn/rows':>12}")
         total = 10**9
         one_worker_hours = total * mean_per_call / 3600
         print(

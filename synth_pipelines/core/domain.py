@@ -160,6 +160,23 @@ class Domain(ABC):
         order), e.g. NLP's unique samples across shards; returns ``checks`` updated. Default: none."""
         return checks
 
+    def commit_shard_set(
+        self, cfg: Any, seed: int, checks: dict[str, Any], parts: Mapping[str, list[Path]], out_dir: Path
+    ) -> tuple[dict[str, Any], dict[str, Path]]:
+        """At the commit, after every part is proven as written: the checks of the whole set, and the files
+        the commit writes once for the set into ``out_dir`` (by role; e.g. a report over all parts).
+
+        ``parts``: each role's part files in shard order. By default the checks from the summed numbers
+        (``summarize_shard_checks``), then those read from the parts (``check_set_parts``), and no file. A failure over the set raises ``ConstraintViolation``
+        naming what failed (nothing is published).
+        """
+        return self.check_set_parts(cfg, dict(parts), self.summarize_shard_checks(cfg, checks)), {}
+
+    def compact_set(self, cfg: Any, seed: int, files: Mapping[str, Path], out_dir: Path) -> dict[str, Path]:
+        """With ``--compact``, after the single files are written into ``out_dir`` (``files`` by role): files
+        the unsharded run builds from them (an archive, a database), by role. By default none."""
+        return {}
+
     def compact_parts(self, cfg: Any, role: str, parts: list[Path], target: Path) -> None:
         """Write ``target`` (the unsharded file of ``role``) from its parts in order, byte for byte.
 

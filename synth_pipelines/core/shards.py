@@ -294,12 +294,23 @@ def commit_shards(
         for role, file in (roles or {}).items()
     }
     checks = {name: sum_check([m["checks"][name] for m in manifests]) for name in manifests[0]["checks"]}
-    checks = domain.summarize_shard_checks(cfg, checks)
     parts = {role: [out_dir / p for p in entry["parts"]] for role, entry in files.items()}
-    checks = domain.check_set_parts(cfg, parts, checks)
+    # The domain decides the checks over the whole set (from the summed numbers, or reading the parts:
+    # relational proves keys and foreign keys over all parts) and may write files once for the set.
+    checks, written = domain.commit_shard_set(cfg, seed, checks, parts, out_dir)
     failed = [name for name, check in checks.items() if name in blocking and not check["passed"]]
     if failed:
+        for path in written.values():
+            Path(path).unlink(missing_ok=True)
         raise ShardError(f"blocking checks failed over all shards: {', '.join(failed)}")
+    set_files = {
+        role: {
+            "file": Path(path).relative_to(out_dir).as_posix(),
+            "bytes": Path(path).stat().st_size,
+            "sha256": file_sha256(Path(path)),
+        }
+        for role, path in sorted(written.items())
+    }
     summary = {
         "format": SET_FORMAT,
         "domain": domain.name,
@@ -312,6 +323,8 @@ def commit_shards(
         "checks": checks,
         "shard_manifests": [manifest_path(shards, s) for s in range(shards)],
     }
+    if set_files:  # only for a domain that writes files for the set: the others' manifests keep their bytes
+        summary["set_files"] = set_files
     with atomic_path(out_dir / SET_MANIFEST) as tmp:
         tmp.write_text(json.dumps(summary, indent=1, sort_keys=True) + "\n")
     return summary
@@ -325,7 +338,12 @@ def compact(domain: Domain, cfg: Any, summary: Mapping[str, Any], parts_dir: Pat
         target.parent.mkdir(parents=True, exist_ok=True)
         domain.compact_parts(cfg, role, [parts_dir / p for p in entry["parts"]], target)
         written[role] = target
-    return written
+    for role, entry in summary.get("set_files", {}).items():  # written once by the commit: already whole
+        target = out_dir / entry["file"]
+        target.parent.mkdir(parents=True, exist_ok=True)
+        shutil.copyfile(parts_dir / entry["file"], target)
+        written[role] = target
+    return written | domain.compact_set(cfg, summary["seed"], written, out_dir)
 
 
 def publish_sharded(
@@ -564,4 +582,7 @@ def run_shards_from_args(domain: Domain, cfg: Any, seed: int, out: Path | str, a
     for role, entry in summary["files"].items():
         where = shown(out, entry["file"] if compacted else PurePosixPath(entry["parts"][0]).parent)
         print(f"{role:17} {where} ({entry['rows']} rows{'' if compacted else f' in {shards} parts'})")
+    if not compacted:
+        for role, entry in summary.get("set_files", {}).items():  # written once for the whole set
+            print(f"{role:17} {shown(out, entry['file'])} (over all parts)")
     return 0

@@ -173,7 +173,7 @@ def sharded_job(domain: Domain | str, executor: str = "multiprocess") -> dg.JobD
         cfg = domain.parse_config(plan["config"])
         try:
             summary = commit_shards(domain, cfg, shards, scratch, seed=seed)
-        except ShardError as exc:
+        except (ConstraintViolation, ShardError) as exc:  # relational: a key or foreign key over all parts
             raise dg.Failure(description=f"{group} seed={seed}: {exc}") from None
         target = synth_data.export_location(group, seed)
         # Sizes read before publishing: an object store's files are not on this disk afterwards.

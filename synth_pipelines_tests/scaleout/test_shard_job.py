@@ -37,6 +37,7 @@ CONFIGS: dict[str, dict[str, Any]] = {
     "api_traces": {"users": 600},
     "cv_logs": {"count": 3000},
     "nlp": {"samples": 12},
+    "library": {"rows": 40},
 }
 
 
@@ -209,9 +210,28 @@ def test_k_from_run_config_on_a_two_worker_dask_cluster(tmp_path: Path, monkeypa
             assert_catalogued(instance, group, shards, data_dir)
 
 
-def test_a_domain_that_cannot_be_sharded_is_refused_when_the_job_is_built() -> None:
-    with pytest.raises(ValueError, match="cannot be sharded yet"):
-        sharded_job("library")
+def test_a_domain_whose_default_config_cannot_be_sharded_is_refused_when_the_job_is_built() -> None:
+    # financial writes one JSON document by default: no parts of rows.
+    with pytest.raises(ValueError, match="not --output-format json"):
+        sharded_job("scenario_financial")
+
+
+def test_relational_shard_steps_publish_publish_sharded_bytes_and_the_report_once(tmp_path: Path) -> None:
+    """``library``: relational parts, and the constraint report the commit writes once for the set."""
+    group, shards = "library", 2
+    with dg.instance_for_test() as instance:
+        instance.add_dynamic_partitions("seed", [str(SEED)])
+        result = sharded_job(group).execute_in_process(
+            run_config=run_config(group, shards),
+            instance=instance,
+            partition_key=str(SEED),
+            resources=default_resources(str(tmp_path / "data")),
+        )
+        assert result.success
+        assert_steps(result, group, shards)
+    expected = reference(group, shards, tmp_path)
+    assert "validation_report.json" in expected
+    assert_published(tmp_path / "data", group, shards, expected)
 
 
 def test_offline_nlp_shard_steps_publish_publish_sharded_bytes(tmp_path: Path) -> None:
@@ -229,9 +249,9 @@ def test_offline_nlp_shard_steps_publish_publish_sharded_bytes(tmp_path: Path) -
 
 
 def test_the_main_definitions_have_a_sharded_job_for_each_domain_whose_default_config_shards() -> None:
-    # The scenarios write one JSON document by default, which cannot be split into parts, and relational
-    # cannot be sharded yet (refused when built, above): neither gets a job.
-    shardable = ["cv_logs", "api_logs", "agent_traces", "api_traces", "nlp"]
+    # The scenarios write one JSON document by default, which cannot be split into parts (refused when built,
+    # above): they get no job. Every relational schema (data/schemas) does.
+    shardable = ["cv_logs", "api_logs", "agent_traces", "api_traces", "company", "library", "restaurants", "nlp"]
     assert [d.name for d in shardable_domains()] == shardable
     sharded = sorted(job.name for job in defs.resolve_all_job_defs() if job.name.endswith("__sharded"))
     assert sharded == sorted(f"{group}__sharded" for group in shardable)

@@ -37,6 +37,8 @@ COMMANDS = {
         *("scenario", "--scenario", "financial", "--count", "5", "--provider", "offline"),
         *("--output-format", "jsonl"),
     ],
+    # relational: the parts and the constraint report the commit writes once for the set
+    "relational": ["relational", "--ddl", str(PROJECT_ROOT / "data" / "schemas" / "library.sql"), "--rows", "20"],
 }
 OUT_FLAGS = {"nlp": "--output-prefix", "scenario": "--out-dir"}
 

@@ -17,6 +17,7 @@ EPILOG = """Examples:
   synth relational --ddl data/schemas/library.sql --rows 1000 --seed 42 --out out/library
   synth relational --ddl shop.sql --dialect mysql --rows 500 --table-rows orders=20000,order_items=80000 \\
       --format parquet,duckdb --seed 7 --out out/shop
+  synth relational --ddl data/schemas/library.sql --rows 1000000 --out out/library --shards 8 --workers 2
 
 Writes <table>.parquet, <table>.csv, dataset.zip, dataset.duckdb and validation_report.json into --out.
 Every PRIMARY KEY, FOREIGN KEY, UNIQUE, NOT NULL and CHECK is verified on the written data first; on any
@@ -24,7 +25,7 @@ violation nothing is written and the exit code is 1."""
 
 
 def register(sub: argparse._SubParsersAction) -> None:
-    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, seed_int
+    from synth_pipelines.core.cli_support import Flag, HelpFormatter, add_model_flags, add_shard_flags, seed_int
 
     parser = sub.add_parser(
         "relational",
@@ -77,6 +78,7 @@ def register(sub: argparse._SubParsersAction) -> None:
 
     # With a provider (not offline) and USE_AI not false: the AI hybrid, one spec-patch request per table.
     add_provider_args(parser)
+    add_shard_flags(parser)
     parser.set_defaults(func=lambda args: run(flags, args), config_of=lambda args: config(flags, args))
 
 
@@ -119,6 +121,9 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
     formats = parse_formats(args.format)
     cfg = config(flags, args)
     settings = settings_from_args(args)
+    sharded = args.shards is not None or args.shard is not None or args.compact or getattr(args, "commit", False)
+    if sharded:
+        _refuse_for_shards(args, cfg, settings.provider)
     if ai_enabled(settings.provider):
         from synth_pipelines.llm.contract import LLMError
         from synth_pipelines.llm.session import LLMSession
@@ -157,6 +162,8 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         return 0
     if args.name is not None and not args.save:
         raise CliError("--name is given without --save", code=2)
+    if sharded:
+        return _run_sharded(prepared, cfg, args)
     if args.save:
         return _run_and_save(prepared, cfg, args, formats)
     if args.out is None:
@@ -183,6 +190,57 @@ def run(flags: ModelFlags, args: argparse.Namespace) -> int:
         f"-> {args.out} ({len(files)} files; report: {files['report']})"
     )
     return 0
+
+
+def _refuse_for_shards(args: argparse.Namespace, cfg: RelationalConfig, provider: str) -> None:
+    """What a sharded run cannot do, refused in one line before anything is drawn."""
+    from synth_pipelines.core.cli_support import CliError
+    from synth_pipelines.domains.relational.ai import ai_enabled
+    from synth_pipelines.domains.relational.domain import spec_beside
+
+    if ai_enabled(provider):
+        # Every shard would need the model's spec patch; shards are drawn from the deterministic spec only.
+        raise CliError("--shards runs offline only (yet): leave out --provider or use --provider offline", code=2)
+    if args.save:
+        raise CliError("--save keeps one drawn dataset in the store; it cannot be combined with --shards", code=2)
+    if args.format != ",".join(FORMATS):
+        raise CliError(
+            "--format with --shards: a sharded set has Parquet and CSV parts (keys are proven over the Parquet "
+            "parts); --compact adds dataset.zip and dataset.duckdb; leave out --format",
+            code=2,
+        )
+    if cfg.spec is None and spec_beside(args.ddl).is_file():
+        # The shards use a spec kept beside the DDL (as Dagster does); the unsharded command does not.
+        raise CliError(
+            f"--shards: {spec_beside(args.ddl)} sits beside the DDL; name it (or another) with --spec", code=2
+        )
+
+
+def _run_sharded(prepared: Any, cfg: RelationalConfig, args: argparse.Namespace) -> int:
+    """``--shards K [--shard i] [--workers N] [--compact]``: the domain's shards (core/shards.py).
+
+    Bad combinations are one line and exit 2, before any folder is made."""
+    from synth_pipelines.core.cli_support import CliError
+    from synth_pipelines.core.objstore import check_output
+    from synth_pipelines.core.paths import default_output_dir
+    from synth_pipelines.core.shards import ShardError, check_shard_args, run_shards_from_args
+    from synth_pipelines.domains.relational.domain import RelationalDomain
+
+    prepared.generator.close()  # the DDL, spec and plan are known to be good; each shard draws its own
+    if args.shards is None:
+        flag = "--shard" if args.shard is not None else "--compact" if args.compact else "--commit"
+        raise CliError(f"{flag} needs --shards K", code=2)
+    if args.shard is not None and args.compact:
+        raise CliError("--compact needs every shard: leave out --shard", code=2)
+    if args.shard is not None and getattr(args, "commit", False):
+        raise CliError("--commit publishes the shards --shard runs wrote: leave out --shard", code=2)
+    try:
+        check_shard_args(args.shards, args.shard)
+    except ShardError as exc:
+        raise CliError(str(exc), code=2) from None
+    # A folder or an object-store URL: run_shards_from_args publishes either as one set (docs/scale-out.md).
+    out = check_output(args.out if args.out is not None else default_output_dir(Path(args.ddl).stem))
+    return int(run_shards_from_args(RelationalDomain(args.ddl), cfg, args.seed, out, args) or 0)
 
 
 def _run_and_save(prepared: Any, cfg: RelationalConfig, args: argparse.Namespace, formats: tuple[str, ...]) -> int:

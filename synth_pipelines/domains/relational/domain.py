@@ -11,12 +11,17 @@ from __future__ import annotations
 import functools
 import hashlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any, ClassVar
 
-from synth_pipelines.core.domain import CheckOutcome, CheckSpec, Domain, Markdown, RunContext, Tables
+import polars as pl
+
+from synth_pipelines.core.domain import CheckOutcome, CheckSpec, Domain, Markdown, RunContext, Tables, UnitsWritten
+from synth_pipelines.core.export import ParquetBlockWriter
 from synth_pipelines.core.paths import SCHEMAS_DIR, default_data_dir
 from synth_pipelines.domains.relational.ddl import DDL_SUFFIXES, Schema, load_ddl
+from synth_pipelines.domains.relational.export import dictionary_columns, write_duckdb, write_zip
 from synth_pipelines.domains.relational.generate import RelationalGenerator
 from synth_pipelines.domains.relational.pipeline import (
     GENERATOR_VERSION,
@@ -29,6 +34,13 @@ from synth_pipelines.domains.relational.pipeline import (
 from synth_pipelines.domains.relational.plan import Plan
 from synth_pipelines.domains.relational.realism import Resolved
 from synth_pipelines.domains.relational.report import build_report, violation_summary
+from synth_pipelines.domains.relational.shards import (
+    CSV_ROLE,
+    PARQUET_ROLE,
+    largest_table_rows,
+    prove_set,
+    write_shard,
+)
 from synth_pipelines.domains.relational.spec import dump_spec
 
 CONSTRAINTS_CHECK = CheckSpec(
@@ -217,6 +229,63 @@ class RelationalDomain(Domain):
         llm = ctx.llm if key not in self._drawn_with else None
         _report, files = export_dataset(self.prepare(cfg, seed, llm), seed, out_dir, tables=tables)
         return files
+
+    # ---- scale-out (core/shards.py, docs/scale-out.md "Relational") -----------------------------------
+    # Units are the rows of the largest table; every table is written by proportional row range
+    # (relational/shards.py). Shards are drawn offline: the AI hybrid's spec comes from a model.
+
+    def shard_units(self, cfg: RelationalConfig) -> int:
+        prepared = plan_for(self.ddl, cfg, 0)  # the plan does not depend on the seed
+        prepared.generator.close()
+        return largest_table_rows(prepared)
+
+    def write_units(
+        self, cfg: RelationalConfig, seed: int, start: int, stop: int, out_dir: Path, ctx: RunContext
+    ) -> UnitsWritten:
+        """Each table's rows of units ``start .. stop`` (Parquet and CSV), their per-row claims counted."""
+        files, outcome = write_shard(plan_for(self.ddl, cfg, seed), start, stop, out_dir)
+        return UnitsWritten(files, {CONSTRAINTS_CHECK.name: outcome})
+
+    def commit_shard_set(
+        self,
+        cfg: RelationalConfig,
+        seed: int,
+        checks: dict[str, Any],
+        parts: Mapping[str, list[Path]],
+        out_dir: Path,
+    ) -> tuple[dict[str, Any], dict[str, Path]]:
+        """Keys, foreign keys, sums and rules proven over all parts; the report written once for the set."""
+        outcome, report = prove_set(plan_for(self.ddl, cfg, seed), seed, checks[CONSTRAINTS_CHECK.name], parts, out_dir)
+        return checks | {CONSTRAINTS_CHECK.name: outcome}, {"report": report}
+
+    def compact_parts(self, cfg: RelationalConfig, role: str, parts: list[Path], target: Path) -> None:
+        if not role.startswith(PARQUET_ROLE):
+            super().compact_parts(cfg, role, parts, target)
+            return
+        # The unsharded writer's schema and dictionary columns: the same bytes whatever the parts' slicing.
+        prepared = plan_for(self.ddl, cfg, 0)
+        prepared.generator.close()
+        table = role.removeprefix(PARQUET_ROLE)
+        gen = prepared.generator
+        with ParquetBlockWriter(
+            target, gen.empty_frame(table).schema, dictionary=dictionary_columns(gen.models[table])
+        ) as writer:
+            for part in parts:
+                frame = pl.read_parquet(part)
+                if frame.height:
+                    writer.write(frame)
+
+    def compact_set(
+        self, cfg: RelationalConfig, seed: int, files: Mapping[str, Path], out_dir: Path
+    ) -> dict[str, Path]:
+        """The archive and the database of the unsharded run, built from the compacted tables as it builds them."""
+        prepared = plan_for(self.ddl, cfg, seed)
+        prepared.generator.close()
+        order = prepared.plan.insert_order
+        zipped = write_zip([files[f"{CSV_ROLE}{n}"] for n in order], out_dir / "dataset.zip")
+        parquet = {n: files[f"{PARQUET_ROLE}{n}"] for n in order}
+        database = write_duckdb(prepared.schema, prepared.plan, parquet, out_dir / "dataset.duckdb")
+        return {"zip": zipped, "duckdb": database}
 
 
 def schema_dirs() -> list[Path]:

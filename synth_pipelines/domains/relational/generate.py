@@ -298,6 +298,9 @@ class RelationalGenerator:
         # Foreign keys of line tables summed into a parent: the first rows cover every parent once, so every
         # invoice has at least one line (when there are as many lines as invoices).
         self.cover = {(s.child, s.fk.columns) for sums in self.resolved.sums.values() for s in sums.values()}
+        # Rows drawn per table (``block`` calls), including the whole parents a child's anchors, copies or
+        # sums make it draw: the cost of a shard (docs/scale-out.md "Relational"). Never reaches a byte.
+        self.rows_drawn: dict[str, int] = dict.fromkeys(schema.tables, 0)
 
     # planning -----------------------------------------------------------------------------------
     def _plan_keys(self, m: TableModel) -> None:
@@ -801,6 +804,7 @@ class RelationalGenerator:
         self, table: str, block: int, start: int, n: int, evaluator: CheckEvaluator | None = None
     ) -> pl.DataFrame:
         m = self.models[table]
+        self.rows_drawn[table] += n
         idx = np.arange(start, start + n, dtype=np.int64)
         parents: dict[tuple[str, ...], np.ndarray] = {}
         cols = self.key_frame(table, idx, parent_rows=parents)
@@ -873,6 +877,36 @@ class RelationalGenerator:
                 for c, parts in kept.items()
             }
 
+    def iter_range(self, table: str, start: int, stop: int) -> Iterator[pl.DataFrame]:
+        """Rows ``start .. stop`` of ``table``, equal to those rows of ``iter_blocks`` (a shard's range).
+
+        A table whose columns children read (anchors, copies) is drawn whole through ``iter_blocks``, which
+        keeps those columns for them, and only the range is yielded; any other table draws only the blocks
+        its range overlaps (a range starting inside a block draws that block and drops the rows before it).
+        """
+        if table in self.resolved.anchor_columns or table in self.copy_sources:
+            blocks: Iterator[tuple[int, pl.DataFrame]] = (
+                (block_start, frame)
+                for (_, block_start, _), frame in zip(
+                    block_spans(self.plan.rows[table], BLOCK_ROWS), self.iter_blocks(table), strict=True
+                )
+            )
+            for block_start, frame in blocks:
+                part = _clip(frame, block_start, start, stop)
+                if part is not None:
+                    yield part
+            return
+        evaluator = CheckEvaluator(self.schema, self.schema.tables[table], self.check_connection())
+        try:
+            for block, block_start, n in block_spans(self.plan.rows[table], BLOCK_ROWS):
+                if block_start + n <= start or block_start >= stop:
+                    continue
+                part = _clip(self.block(table, block, block_start, n, evaluator), block_start, start, stop)
+                if part is not None:
+                    yield part
+        finally:
+            evaluator.close()
+
     def table_frame(self, table: str) -> pl.DataFrame:
         blocks = list(self.iter_blocks(table))
         if not blocks:
@@ -882,6 +916,12 @@ class RelationalGenerator:
     def empty_frame(self, table: str) -> pl.DataFrame:
         t = self.schema.tables[table]
         return pl.DataFrame(schema={c.name: polars_dtype(c.type) for c in t.columns.values()})
+
+
+def _clip(frame: pl.DataFrame, frame_start: int, start: int, stop: int) -> pl.DataFrame | None:
+    """The rows of ``frame`` (rows ``frame_start ..`` of its table) inside ``start .. stop``; None if none."""
+    lo, hi = max(start, frame_start) - frame_start, min(stop, frame_start + frame.height) - frame_start
+    return frame.slice(lo, hi - lo) if hi > lo else None
 
 
 def _above(

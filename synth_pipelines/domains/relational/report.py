@@ -35,22 +35,39 @@ def _cols(cols: tuple[str, ...] | list[str]) -> str:
     return ", ".join(q(c) for c in cols)
 
 
-def connect_sources(sources: dict[str, pl.DataFrame | Path], memory_limit: str = "512MB") -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB where each table is a view over its frame or Parquet file.
+Source = pl.DataFrame | Path | list[Path]
+
+
+def parquet_sql(src: Path | list[Path], filename: bool = False) -> str:
+    """``read_parquet`` of one file, or of a shard set's parts in order (rows read in part order);
+    ``filename``: with each row's file as column ``filename``."""
+    options = "hive_partitioning = false" + (", filename = true" if filename else "")
+    if isinstance(src, list):
+        files = ", ".join("'" + str(p).replace("'", "''") + "'" for p in src)
+        return f"read_parquet([{files}], {options})"
+    return "read_parquet('" + str(src).replace("'", "''") + f"', {options})"
+
+
+def connect_sources(sources: dict[str, Source], memory_limit: str = "512MB") -> duckdb.DuckDBPyConnection:
+    """An in-memory DuckDB where each table is a view over its frame, Parquet file or Parquet parts.
 
     The connection evaluates CHECK expressions, so it is locked down: it may read its own Parquet
     files and nothing else on the file system, and its configuration cannot be changed.
     """
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": 2})
-    lock_down(con, [str(src) for src in sources.values() if not isinstance(src, pl.DataFrame)])
+    files = [p for src in sources.values() if not isinstance(src, pl.DataFrame) for p in _as_list(src)]
+    lock_down(con, [str(p) for p in files])
     for name, src in sources.items():
         if isinstance(src, pl.DataFrame):
             con.register(f"__frame_{name}", src.to_arrow())
             con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM {q('__frame_' + name)}")
         else:
-            path = str(src).replace("'", "''")
-            con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM read_parquet('{path}', hive_partitioning = false)")
+            con.execute(f"CREATE VIEW {q(name)} AS SELECT * FROM {parquet_sql(src)}")
     return con
+
+
+def _as_list(src: Path | list[Path]) -> list[Path]:
+    return list(src) if isinstance(src, list) else [src]
 
 
 def _scalar(con: duckdb.DuckDBPyConnection, sql: str) -> Any:
@@ -275,7 +292,7 @@ def build_report(
     schema: Schema,
     plan: Plan,
     gen: RelationalGenerator,
-    sources: dict[str, pl.DataFrame | Path],
+    sources: dict[str, Source],
     seed: int,
     version: str,
 ) -> dict[str, Any]:
