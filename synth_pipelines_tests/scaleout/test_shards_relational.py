@@ -17,6 +17,7 @@ from synth_pipelines.core.atomic import file_sha256
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.core.paths import SCHEMAS_DIR
 from synth_pipelines.core.shards import (
+    INCOMING,
     commit_shards,
     manifest_path,
     publish_sharded,
@@ -27,6 +28,7 @@ from synth_pipelines.core.shards import (
 from synth_pipelines.domains.relational.domain import RelationalDomain
 from synth_pipelines.domains.relational.pipeline import export_dataset, prepare
 from synth_pipelines.domains.relational.shards import locked_connection, report_row_claims
+from synth_pipelines_tests.dagster_helpers import files_under
 
 SEED = 31
 TEST_SCHEMAS = Path(__file__).parents[1] / "relational" / "schemas"
@@ -201,8 +203,16 @@ def test_cli_shards_compact_equals_the_plain_run_and_bad_combinations_are_one_li
     assert main([*args, "--shards", "3", "--compact", "--out", str(tmp_path / "compact")]) == 0
     _same_output(tmp_path / "compact", tmp_path / "plain")
     assert main([*args, "--shards", "3", "--shard", "1", "--out", str(tmp_path / "one")]) == 0
-    assert (tmp_path / "one" / manifest_path(3, 1)).is_file()
+    incoming = tmp_path / "one" / INCOMING / next((tmp_path / "one" / INCOMING).iterdir()).name
+    assert (incoming / manifest_path(3, 1)).is_file()  # in the incoming area, which readers never read
     assert not (tmp_path / "one" / "_manifest.json").exists()  # a shard alone is not a committed set
+    # the other machines' shards, then the commit step: the set the pooled run publishes, report included
+    for shard in ("2", "0"):
+        assert main([*args, "--shards", "3", "--shard", shard, "--out", str(tmp_path / "one")]) == 0
+    assert main([*args, "--shards", "3", "--commit", "--out", str(tmp_path / "one")]) == 0
+    assert main([*args, "--shards", "3", "--out", str(tmp_path / "pooled")]) == 0
+    assert files_under(tmp_path / "one") == files_under(tmp_path / "pooled")
+    assert "validation_report.json" in files_under(tmp_path / "one")
     capsys.readouterr()
     refused = {
         ("--shard", "1"): "--shard needs --shards K",
