@@ -153,10 +153,7 @@ def main() -> int:
 
     # A single process already runs polars' thread pool over every core, so on a small machine a second worker
     # has little idle CPU to win; POLARS_MAX_THREADS=1 (inherited by the workers) measures process scaling alone.
-    print(
-        f"cpus: {os.cpu_count()}  polars threads per process: {pl.thread_pool_size()}  "
-        f"load average before: {load()}"
-    )
+    print(f"cpus: {os.cpu_count()}  polars threads per process: {pl.thread_pool_size()}  load average before: {load()}")
     scratch = Path(tempfile.mkdtemp(prefix="bench-scale-"))
     try:
         calls, rows = api_traces_runs(args.users, shard_counts, scratch)
