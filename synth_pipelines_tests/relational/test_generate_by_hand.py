@@ -7,7 +7,11 @@ runs in seconds, so mutation testing (README "Mutation testing") can run it once
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
+import hashlib
+import io
+import json
 import re
 from itertools import permutations
 from pathlib import Path
@@ -17,6 +21,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from synth_pipelines.cli import main
 from synth_pipelines.core.domain import ConstraintViolation
 from synth_pipelines.domains.relational.constraints import CheckEvaluator, OrderRule
 from synth_pipelines.domains.relational.generate import (
@@ -89,19 +94,25 @@ def draw_all(prepared: Prepared) -> dict[str, pl.DataFrame]:
     return {t: prepared.generator.table_frame(t) for t in prepared.plan.insert_order}
 
 
-@pytest.fixture(scope="module")
-def drawn(tmp_path_factory: pytest.TempPathFactory) -> dict[str, pl.DataFrame]:
-    return draw_all(shop(tmp_path_factory.mktemp("shop")))
+@pytest.fixture
+def drawn(tmp_path: Path) -> dict[str, pl.DataFrame]:
+    # Drawn per test, not per module: mutation testing links a test to the functions it calls, and a shared
+    # fixture would link only the first test that builds it.
+    return draw_all(shop(tmp_path))
+
+
+_CONNECTIONS: dict[int, tuple[dict[str, pl.DataFrame], duckdb.DuckDBPyConnection]] = {}
 
 
 def count(frames: dict[str, pl.DataFrame], sql: str) -> int:
-    """One number counted by DuckDB over the drawn frames (registered under their table names)."""
-    con = duckdb.connect()
-    for name, frame in frames.items():
-        con.register(name, frame.to_arrow())
-    value = con.execute(sql).fetchone()[0]
-    con.close()
-    return int(value)
+    """One number counted by DuckDB over the drawn frames (registered under their table names; one connection
+    per set of frames, which it keeps alive so its id is not reused)."""
+    if id(frames) not in _CONNECTIONS:
+        con = duckdb.connect()
+        for name, frame in frames.items():
+            con.register(name, frame.to_arrow())
+        _CONNECTIONS[id(frames)] = (frames, con)
+    return int(_CONNECTIONS[id(frames)][1].execute(sql).fetchone()[0])
 
 
 def test_row_counts_and_serial_keys_are_one_to_n(drawn):
@@ -111,47 +122,47 @@ def test_row_counts_and_serial_keys_are_one_to_n(drawn):
     assert drawn["orders"]["order_id"].to_list() == list(range(1, 11))
 
 
-@pytest.mark.parametrize(
-    ("table", "key"),
-    [
-        ("customers", "customer_id"),
-        ("customers", "email"),
-        ("courses", "code"),
-        ("node", "code"),
-        ("invoice_lines", "invoice_id, line_no"),
-        ("prerequisites", "course_id, prereq_id"),
-        ("order_items", "order_id, line_no"),
-        ("order_items", "order_id, sku"),
-    ],
-)
-def test_keys_are_distinct(drawn, table: str, key: str):
-    duplicates = count(drawn, f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1)")
-    nulls = count(drawn, f"SELECT count(*) FROM {table} WHERE ({key}) IS NULL")
-    assert (duplicates, nulls) == (0, 0)
-    assert count(drawn, f"SELECT count(DISTINCT ({key})) FROM {table}") == SHOP_ROWS[table]
+KEYS = [
+    ("customers", "customer_id"),
+    ("customers", "email"),
+    ("courses", "code"),
+    ("node", "code"),
+    ("invoice_lines", "invoice_id, line_no"),
+    ("prerequisites", "course_id, prereq_id"),
+    ("order_items", "order_id, line_no"),
+    ("order_items", "order_id, sku"),
+]
+REFERENCES = [
+    ("invoices", "customer_id", "customers", "customer_id"),
+    ("invoice_lines", "invoice_id", "invoices", "invoice_id"),
+    ("prerequisites", "course_id", "courses", "course_id"),
+    ("prerequisites", "prereq_id", "courses", "course_id"),
+    ("order_items", "order_id", "orders", "order_id"),
+    ("customers", "referrer_id", "customers", "customer_id"),
+    ("node", "parent_code", "node", "code"),
+]
 
 
-@pytest.mark.parametrize(
-    ("child", "column", "parent", "key"),
-    [
-        ("invoices", "customer_id", "customers", "customer_id"),
-        ("invoice_lines", "invoice_id", "invoices", "invoice_id"),
-        ("prerequisites", "course_id", "courses", "course_id"),
-        ("prerequisites", "prereq_id", "courses", "course_id"),
-        ("order_items", "order_id", "orders", "order_id"),
-        ("customers", "referrer_id", "customers", "customer_id"),
-        ("node", "parent_code", "node", "code"),
-    ],
-)
-def test_foreign_keys_exist_in_the_parent(drawn, child: str, column: str, parent: str, key: str):
-    orphans = count(
-        drawn,
-        f"SELECT count(*) FROM {child} c WHERE c.{column} IS NOT NULL "
-        f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = c.{column})",
-    )
-    assert orphans == 0
-    # Many parents are used: a key drawn as one constant value would pass the orphan count alone.
-    assert count(drawn, f"SELECT count(DISTINCT {column}) FROM {child}") >= 3
+def test_keys_are_distinct(drawn):
+    for table, key in KEYS:
+        duplicates = count(
+            drawn, f"SELECT count(*) FROM (SELECT {key} FROM {table} GROUP BY {key} HAVING count(*) > 1)"
+        )
+        nulls = count(drawn, f"SELECT count(*) FROM {table} WHERE ({key}) IS NULL")
+        assert (duplicates, nulls) == (0, 0), (table, key)
+        assert count(drawn, f"SELECT count(DISTINCT ({key})) FROM {table}") == SHOP_ROWS[table], (table, key)
+
+
+def test_foreign_keys_exist_in_the_parent(drawn):
+    for child, column, parent, key in REFERENCES:
+        orphans = count(
+            drawn,
+            f"SELECT count(*) FROM {child} c WHERE c.{column} IS NOT NULL "
+            f"AND NOT EXISTS (SELECT 1 FROM {parent} p WHERE p.{key} = c.{column})",
+        )
+        assert orphans == 0, (child, column)
+        # Many parents are used: a key drawn as one constant value would pass the orphan count alone.
+        assert count(drawn, f"SELECT count(DISTINCT {column}) FROM {child}") >= 3, (child, column)
 
 
 def test_junction_holds_every_ordered_pair_once_and_no_pair_with_itself(drawn):
@@ -205,6 +216,12 @@ def test_self_reference_points_at_an_earlier_row_within_the_span(drawn):
 def test_a_large_nullable_hierarchy_has_one_root_per_500_rows(tmp_path: Path):
     frame = shop(tmp_path, customers=1500).generator.table_frame("customers")
     referrer = frame["referrer_id"].to_list()
+    node = shop(tmp_path, node=1500).generator.table_frame("node")
+    row_of = {code: row for row, code in enumerate(node["code"].to_list())}
+    parent = [row_of[code] for code in node["parent_code"].to_list()]
+    # NOT NULL: one root, its own parent, whatever the row count; row i >= 1 reports to (i - 1) // span.
+    assert parent[0] == 0
+    assert all((row - 1) // 7 <= parent[row] <= (row - 1) // 2 for row in range(1, 1500))
     assert referrer[:3] == [None, None, None]  # 1500 // 500 roots
     assert all(v is not None for v in referrer[3:])
     # Row i >= 3 reports to row (i - 3) // span, span 2..7: ids are row + 1.
@@ -423,3 +440,120 @@ def prepare_redraw(tmp_path: Path) -> Prepared:
     ddl = tmp_path / "pairs.sql"
     ddl.write_text(REDRAW)
     return prepare(ddl, RelationalConfig(rows=50), 2)
+
+
+BILLING = """\
+CREATE TABLE teams (team_id SERIAL PRIMARY KEY, name VARCHAR(40) NOT NULL);
+CREATE TABLE matches (
+  match_id SERIAL PRIMARY KEY,
+  home_id INT NOT NULL REFERENCES teams(team_id),
+  away_id INT NOT NULL REFERENCES teams(team_id),
+  CHECK (home_id <> away_id)
+);
+CREATE TABLE invoices (invoice_id SERIAL PRIMARY KEY, total NUMERIC(10,2) NOT NULL);
+CREATE TABLE invoice_lines (
+  line_id SERIAL PRIMARY KEY,
+  invoice_id INT NOT NULL REFERENCES invoices(invoice_id),
+  unit_price NUMERIC(8,2) NOT NULL CHECK (unit_price > 0),
+  quantity INT NOT NULL CHECK (quantity BETWEEN 1 AND 9)
+);
+CREATE TABLE visits (visit_id SERIAL PRIMARY KEY, team_id INT REFERENCES teams(team_id));
+CREATE TABLE fans (fan_id SERIAL PRIMARY KEY, team_id INT NOT NULL REFERENCES teams(team_id));
+CREATE TABLE games (
+  game_id SERIAL PRIMARY KEY,
+  host_id INT NOT NULL REFERENCES teams(team_id),
+  guest_id INT NOT NULL REFERENCES teams(team_id)
+);
+"""
+
+
+def billing(tmp_path: Path, **rows: int) -> Prepared:
+    ddl = tmp_path / "billing.sql"
+    ddl.write_text(BILLING)
+    table_rows = {
+        "teams": 100,
+        "matches": 40,
+        "invoices": 30,
+        "invoice_lines": 45,
+        "visits": 20_000,
+        "fans": 50,
+        "games": 50,
+        **rows,
+    }
+    return prepare(ddl, RelationalConfig(rows=10, table_rows=table_rows), 6)
+
+
+def test_two_references_a_check_keeps_apart_never_meet_even_before_the_check_runs(tmp_path: Path):
+    generator = billing(tmp_path, teams=2).generator
+    raw = generator.block("matches", 0, 0, 40)  # no CHECK evaluation: the draw itself avoids the other team
+    assert set(raw.select("home_id", "away_id").iter_rows()) == {(1, 2), (2, 1)}
+    many = billing(tmp_path).generator.block("matches", 0, 0, 40)
+    assert (many["home_id"] != many["away_id"]).all() and many["away_id"].n_unique() > 10
+
+
+def test_the_first_lines_cover_every_invoice_and_totals_are_their_sums(tmp_path: Path):
+    frames = draw_all(billing(tmp_path))
+    # 45 lines, 30 invoices: the first 30 lines take the 30 invoices once each, so every invoice has a line.
+    assert sorted(frames["invoice_lines"]["invoice_id"].head(30)) == list(range(1, 31))
+    wrong = count(
+        frames,
+        "SELECT count(*) FROM invoices i JOIN (SELECT invoice_id, sum(unit_price * quantity) AS s "
+        "FROM invoice_lines GROUP BY invoice_id) l USING (invoice_id) WHERE i.total <> l.s",
+    )
+    assert wrong == 0 and count(frames, "SELECT count(*) FROM invoices WHERE total > 0") == 30
+
+
+def test_a_nullable_reference_is_null_a_tenth_of_the_time_with_a_mild_popularity_skew(tmp_path: Path):
+    visits = billing(tmp_path).generator.table_frame("visits")
+    assert 1700 < visits["team_id"].null_count() < 2300  # 10% of 20,000
+    counts = visits.drop_nulls("team_id").group_by("team_id").len()
+    linked = visits.height - visits["team_id"].null_count()
+    by_count = sorted(counts["len"].to_list(), reverse=True)
+    # Parent floor(100 * u ** 1.4): the most popular takes P(u < 0.01 ** (1 / 1.4)) = 3.7% of the children,
+    # the least popular 1 - 0.99 ** (1 / 1.4) = 0.72%; every one of the 100 teams is used.
+    assert counts.height == 100
+    assert 0.030 < by_count[0] / linked < 0.045
+    assert 0.004 < by_count[-1] / linked < 0.010
+    # The popular parents are spread over the table, not the first rows (row order and popularity unrelated).
+    order = counts.sort("team_id")["len"].to_numpy().astype(float)
+    assert abs(np.corrcoef(np.arange(100), order)[0, 1]) < 0.5
+
+
+def test_every_span_from_two_to_seven_is_used_and_no_other(tmp_path: Path):
+    referrer = shop(tmp_path, customers=1500).generator.table_frame("customers")["referrer_id"].to_list()
+    # Row i >= 3 reports to row (i - 3) // span (ids are rows + 1); spans that alone explain a parent:
+    only = set()
+    for row in range(3, 1500):
+        spans = [s for s in range(1, 12) if (row - 3) // s + 1 == referrer[row]]
+        assert spans and set(spans) & set(range(2, 8)), (row, referrer[row])
+        if len(spans) == 1:
+            only.add(spans[0])
+    assert {2, 7} <= only and only <= set(range(2, 8))
+
+
+def test_each_reference_draws_from_its_own_stream(tmp_path: Path):
+    frames = draw_all(billing(tmp_path))
+    games, fans, visits = frames["games"], frames["fans"], frames["visits"].head(50)
+    # Two references in one table, and one column name in two tables, are drawn independently: 100 teams,
+    # so two independent draws agree on about 1 row in 100.
+    assert (games["host_id"] == games["guest_id"]).sum() < 5
+    both = visits["team_id"].is_not_null()
+    assert (fans["team_id"].filter(both) == visits["team_id"].filter(both)).sum() < 5
+
+
+GOLDEN = json.loads((Path(__file__).parents[1] / "golden" / "hashes.json").read_text())["cli"]["42"]
+
+
+@pytest.mark.parametrize("schema", ["company", "restaurants"])
+def test_sample_schemas_write_the_recorded_golden_bytes(tmp_path: Path, schema: str):
+    """The golden record (golden/test_golden.py) for two sample schemas, fast enough to run per mutant:
+    a change to how any stream is named or drawn changes these bytes."""
+    ddl = Path(__file__).parents[2] / "data" / "schemas" / f"{schema}.sql"
+    out = tmp_path / schema
+    with contextlib.redirect_stdout(io.StringIO()):
+        code = main(["relational", "--ddl", str(ddl), "--rows", "150", "--seed", "42", "--out", str(out)])
+    assert code == 0
+    written = {f"{schema}/{p.name}": hashlib.sha256(p.read_bytes()).hexdigest() for p in sorted(out.iterdir())}
+    recorded = {k: v for k, v in GOLDEN.items() if k.startswith(f"{schema}/")}
+    assert len(recorded) >= 5
+    assert {k: written.get(k) for k in recorded} == recorded
