@@ -214,7 +214,7 @@ def test_self_reference_points_at_an_earlier_row_within_the_span(drawn):
 
 
 def test_a_large_nullable_hierarchy_has_one_root_per_500_rows(tmp_path: Path):
-    frame = shop(tmp_path, customers=1500).generator.table_frame("customers")
+    frame = shop(tmp_path, customers=1250).generator.table_frame("customers")
     referrer = frame["referrer_id"].to_list()
     node = shop(tmp_path, node=1500).generator.table_frame("node")
     row_of = {code: row for row, code in enumerate(node["code"].to_list())}
@@ -222,11 +222,11 @@ def test_a_large_nullable_hierarchy_has_one_root_per_500_rows(tmp_path: Path):
     # NOT NULL: one root, its own parent, whatever the row count; row i >= 1 reports to (i - 1) // span.
     assert parent[0] == 0
     assert all((row - 1) // 7 <= parent[row] <= (row - 1) // 2 for row in range(1, 1500))
-    assert referrer[:3] == [None, None, None]  # 1500 // 500 roots
-    assert all(v is not None for v in referrer[3:])
-    # Row i >= 3 reports to row (i - 3) // span, span 2..7: ids are row + 1.
-    for row in range(3, 1500):
-        assert (row - 3) // 7 + 1 <= referrer[row] <= (row - 3) // 2 + 1
+    assert referrer[:2] == [None, None]  # 1250 // 500 roots (whole roots: not 2.5)
+    assert all(v is not None for v in referrer[2:])
+    # Row i >= 2 reports to row (i - 2) // span, span 2..7: ids are row + 1.
+    for row in range(2, 1250):
+        assert (row - 2) // 7 + 1 <= referrer[row] <= (row - 2) // 2 + 1
 
 
 def test_line_sums_equal_the_parents_totals(drawn):
@@ -378,6 +378,13 @@ def test_a_not_null_reference_to_an_empty_table_is_refused(tmp_path: Path):
     )
     frame = prepare(ddl, RelationalConfig(rows=5, table_rows={"p": 0}), 1).generator.table_frame("c")
     assert frame["q_id"].to_list() == [None] * 5
+    ddl.write_text(
+        "CREATE TABLE p (a INT, b INT, PRIMARY KEY (a, b));\n"
+        "CREATE TABLE c (id SERIAL PRIMARY KEY, a INT NOT NULL, b INT NOT NULL,\n"
+        "  FOREIGN KEY (a, b) REFERENCES p(a, b));\n"
+    )
+    with pytest.raises(ConstraintViolation, match=re.escape(f"{ddl}:3: c(a, b) is NOT NULL and references p, which")):
+        prepare(ddl, RelationalConfig(rows=5, table_rows={"p": 0}), 1).generator.table_frame("c")
 
 
 # helpers, by hand -------------------------------------------------------------------------------
@@ -557,3 +564,46 @@ def test_sample_schemas_write_the_recorded_golden_bytes(tmp_path: Path, schema: 
     recorded = {k: v for k, v in GOLDEN.items() if k.startswith(f"{schema}/")}
     assert len(recorded) >= 5
     assert {k: written.get(k) for k in recorded} == recorded
+
+
+def test_a_key_beyond_2_to_the_62_combinations_stays_distinct(tmp_path: Path):
+    ddl = tmp_path / "wide.sql"
+    ddl.write_text(
+        "CREATE TABLE wide (\n  a VARCHAR(40) NOT NULL,\n  b VARCHAR(40) NOT NULL,\n  PRIMARY KEY (a, b)\n);\n"
+    )
+    frame = prepare(ddl, RelationalConfig(rows=300), 3).generator.table_frame("wide")
+    # 2^62 x 2^62 combinations: the first of the largest components is a permutation of the row number
+    # (distinct by itself), the other is mixed from the row number.
+    assert frame["a"].n_unique() == 300 and frame["b"].n_unique() > 290
+    assert frame.select("a", "b").is_unique().all()
+
+
+def test_a_composite_reference_is_null_only_when_all_its_columns_may_be(tmp_path: Path):
+    ddl = tmp_path / "s.sql"
+    ddl.write_text(
+        "CREATE TABLE p (a INT, b INT, PRIMARY KEY (a, b));\n"
+        "CREATE TABLE half (id SERIAL PRIMARY KEY, a INT NOT NULL, b INT, FOREIGN KEY (a, b) REFERENCES p(a, b));\n"
+        "CREATE TABLE open (id SERIAL PRIMARY KEY, a INT, b INT, FOREIGN KEY (a, b) REFERENCES p(a, b));\n"
+    )
+    generator = prepare(ddl, RelationalConfig(rows=300, table_rows={"p": 20}), 1).generator
+    half, both = generator.table_frame("half"), generator.table_frame("open")
+    assert half.null_count().row(0) == (0, 0, 0)
+    # Both columns nullable: the pair is NULL together, a tenth of the rows.
+    assert 15 < both["a"].null_count() < 45
+    assert both["a"].is_null().equals(both["b"].is_null())
+    parents = set(generator.table_frame("p").iter_rows())
+    assert set(half.select("a", "b").iter_rows()) <= parents
+    assert set(both.drop_nulls().select("a", "b").iter_rows()) <= parents
+
+
+def test_only_the_first_lines_are_pinned_to_cover_the_parents(tmp_path: Path):
+    ddl = tmp_path / "billing.sql"
+    ddl.write_text(BILLING)
+    after_cover = set()
+    for seed in range(6):
+        config = RelationalConfig(rows=10, table_rows={"invoices": 30, "invoice_lines": 45})
+        lines = prepare(ddl, config, seed).generator.table_frame("invoice_lines")
+        assert sorted(lines["invoice_id"].head(30)) == list(range(1, 31))
+        after_cover.add(lines["invoice_id"][30])
+    # Line 31 onward draws its invoice like any reference: over six seeds, not one fixed invoice.
+    assert len(after_cover) > 1
