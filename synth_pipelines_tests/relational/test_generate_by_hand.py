@@ -607,3 +607,33 @@ def test_only_the_first_lines_are_pinned_to_cover_the_parents(tmp_path: Path):
         after_cover.add(lines["invoice_id"][30])
     # Line 31 onward draws its invoice like any reference: over six seeds, not one fixed invoice.
     assert len(after_cover) > 1
+
+
+def test_two_references_kept_apart_with_one_parent_or_a_null_one(tmp_path: Path):
+    ddl = tmp_path / "s.sql"
+    ddl.write_text(
+        "CREATE TABLE teams (team_id SERIAL PRIMARY KEY);\n"
+        "CREATE TABLE venues (venue_id SERIAL PRIMARY KEY);\n"
+        "CREATE TABLE friendlies (\n  id SERIAL PRIMARY KEY,\n  venue_id INT NOT NULL REFERENCES venues(venue_id),\n"
+        "  home_id INT REFERENCES teams(team_id),\n  away_id INT NOT NULL REFERENCES teams(team_id),\n"
+        "  sponsor_id INT NOT NULL REFERENCES venues(venue_id),\n"
+        "  CHECK (home_id <> away_id),\n  CHECK (home_id <> sponsor_id)\n);\n"
+    )
+    generator = prepare(ddl, RelationalConfig(rows=200, table_rows={"teams": 5, "venues": 2}), 2).generator
+    raw = generator.block("friendlies", 0, 0, 200)  # the draw itself, before any CHECK evaluation
+    assert set(raw["away_id"]) == {1, 2, 3, 4, 5}
+    assert 5 < raw["home_id"].null_count() < 40
+    assert (raw.drop_nulls()["home_id"] != raw.drop_nulls()["away_id"]).all()
+    # A CHECK between references to two different tables keeps values apart, not row numbers: the sponsor is
+    # drawn freely (rows that break the CHECK are redrawn later), so a home team of 1 meets both venues.
+    assert set(raw.filter(pl.col("home_id") == 1)["sponsor_id"]) == {1, 2}
+    assert set(raw.filter(pl.col("home_id") == 3)["sponsor_id"]) == {1, 2}
+    # Two references to one table without a CHECK may meet.
+    games = billing(tmp_path, teams=2).generator.block("games", 0, 0, 50)
+    assert (games["host_id"] == games["guest_id"]).any()
+    # One team: the two never differ only where home is NULL (the CHECK is then unknown, which passes);
+    # no team outside the parent table is invented to keep them apart.
+    alone = prepare(ddl, RelationalConfig(rows=20, table_rows={"teams": 1, "venues": 2}), 2).generator.table_frame(
+        "friendlies"
+    )
+    assert alone["home_id"].null_count() == 20 and alone["away_id"].to_list() == [1] * 20
