@@ -576,6 +576,12 @@ def test_a_key_beyond_2_to_the_62_combinations_stays_distinct(tmp_path: Path):
     # (distinct by itself), the other is mixed from the row number.
     assert frame["a"].n_unique() == 300 and frame["b"].n_unique() > 290
     assert frame.select("a", "b").is_unique().all()
+    ddl.write_text(
+        "CREATE TABLE flagged (\n  a VARCHAR(40) NOT NULL,\n  f BOOLEAN NOT NULL,\n  PRIMARY KEY (a, f)\n);\n"
+    )
+    flagged = prepare(ddl, RelationalConfig(rows=300), 3).generator.table_frame("flagged")
+    # 2^62 x 2: the string is the permuted component, the flag is mixed from the row number (about half each).
+    assert flagged["a"].n_unique() == 300 and 100 < flagged["f"].sum() < 200
 
 
 def test_a_composite_reference_is_null_only_when_all_its_columns_may_be(tmp_path: Path):
