@@ -643,3 +643,22 @@ def test_two_references_kept_apart_with_one_parent_or_a_null_one(tmp_path: Path)
         "friendlies"
     )
     assert alone["home_id"].null_count() == 20 and alone["away_id"].to_list() == [1] * 20
+
+
+def test_a_time_anchored_through_a_reference_inside_the_key(tmp_path: Path):
+    ddl = tmp_path / "s.sql"
+    ddl.write_text(
+        "CREATE TABLE students (student_id SERIAL PRIMARY KEY, joined_at TIMESTAMP NOT NULL);\n"
+        "CREATE TABLE courses (course_id SERIAL PRIMARY KEY, title VARCHAR(40) NOT NULL);\n"
+        "CREATE TABLE enrollments (\n  student_id INT NOT NULL REFERENCES students(student_id),\n"
+        "  course_id INT NOT NULL REFERENCES courses(course_id),\n  enrolled_at TIMESTAMP NOT NULL,\n"
+        "  PRIMARY KEY (student_id, course_id)\n);\n"
+    )
+    prepared = prepare(ddl, RelationalConfig(rows=40, table_rows={"enrollments": 120}), 5)
+    frames = draw_all(prepared)
+    # The parent row behind a key's reference reaches the derived column: each enrolment after its student joined.
+    early = count(
+        frames,
+        "SELECT count(*) FROM enrollments e JOIN students s USING (student_id) WHERE e.enrolled_at <= s.joined_at",
+    )
+    assert early == 0 and frames["enrollments"].height == 120
