@@ -662,3 +662,21 @@ def test_a_time_anchored_through_a_reference_inside_the_key(tmp_path: Path):
         "SELECT count(*) FROM enrollments e JOIN students s USING (student_id) WHERE e.enrolled_at <= s.joined_at",
     )
     assert early == 0 and frames["enrollments"].height == 120
+
+
+def test_only_a_check_takes_the_diagonal_out_of_a_junction(tmp_path: Path):
+    # Two courses: the pairs without (x, x) are (1, 2) and (2, 1), both drawn.
+    two = shop(tmp_path, courses=2, prerequisites=2).generator.table_frame("prerequisites")
+    assert set(two.iter_rows()) == {(1, 2), (2, 1)}
+    # One course: its only pair is (1, 1), which the CHECK refuses and a key column cannot redraw.
+    with pytest.raises(ConstraintViolation, match=r"table prerequisites: CHECK \(course_id <> prereq_id\) still fails"):
+        shop(tmp_path, courses=1, prerequisites=1).generator.table_frame("prerequisites")
+    # Without the CHECK, a junction of one table with itself holds every pair, (x, x) too.
+    ddl = tmp_path / "pairs.sql"
+    ddl.write_text(
+        "CREATE TABLE teams (team_id SERIAL PRIMARY KEY);\nCREATE TABLE rivals (\n"
+        "  a_id INT NOT NULL REFERENCES teams(team_id),\n  b_id INT NOT NULL REFERENCES teams(team_id),\n"
+        "  PRIMARY KEY (a_id, b_id)\n);\n"
+    )
+    rivals = prepare(ddl, RelationalConfig(rows=3, table_rows={"rivals": 9}), 1).generator.table_frame("rivals")
+    assert set(rivals.iter_rows()) == {(a, b) for a in (1, 2, 3) for b in (1, 2, 3)}
