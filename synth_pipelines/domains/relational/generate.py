@@ -768,9 +768,8 @@ class RelationalGenerator:
             # handful of reports and the depth grows like log(rows) (8 levels for 100k rows).
             roots = 1 if not nullable else max(1, m.rows // ORG_ROOT_EVERY)
             span = rng.integers(ORG_SPAN[0], ORG_SPAN[1] + 1, n)
-            j = np.where(idx < roots, idx if not nullable else 0, (idx - roots) // span).astype(np.int64)
-            if not nullable:
-                j = np.where(idx < roots, 0, j)
+            # Roots take row 0: without NULLs the one root is row 0 itself; with NULLs the roots are masked below.
+            j = np.where(idx < roots, 0, (idx - roots) // span).astype(np.int64)
             null = (idx < roots) if nullable else np.zeros(n, dtype=bool)
         else:
             if parent_rows == 0:
