@@ -46,7 +46,7 @@ def constraint(report: dict, table: str, kind: str, columns: list[str] | None = 
     )
 
 
-def test_report_counts_injected_violations_exactly(write_ddl):
+def test_report_counts_and_names_injected_violations_exactly(write_ddl):
     ddl = write_ddl(DDL)
     prepared = prepare(ddl, RelationalConfig(rows=6), seed=1)
     parents = pl.DataFrame(
@@ -97,6 +97,16 @@ def test_report_counts_injected_violations_exactly(write_ddl):
     children_total = 1 + 1 + 1 + 1 + 2 + 2  # PK, FK orphan, UNIQUE, NOT NULL, two CHECKs
     assert report["tables"]["parents"]["violations"] == parents_total
     assert report["violations"] == parents_total + children_total
+    # The first 8 of 11 parts, in table and constraint order; the CHECK on dates is also counted as a rule.
+    assert violation_summary(report) == (
+        "parents: PRIMARY KEY (a, b) x2; parents: UNIQUE (label) x1; parents: NOT NULL (b) x1; "
+        "parents: TYPE (label) x1; children: PRIMARY KEY (id) x1; children: UNIQUE (pa, code) x1; "
+        "children: FOREIGN KEY (pa, pb) x1; children: NOT NULL (score) x1 (+3 more)"
+    )
+    assert violation_summary(report, limit=11).endswith(
+        "; children: CHECK (score BETWEEN 1 AND 5) x2; children: CHECK (ends IS NULL OR ends >= starts) x2; "
+        "children: RULE (ends >= starts) x2"
+    )
 
     columns = report["tables"]["children"]["columns"]
     assert columns["pa"]["distinct"] == 3 and columns["pa"]["null_pct"] == round(100 / 6, 2)

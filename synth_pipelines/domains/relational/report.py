@@ -474,9 +474,9 @@ def violation_summary(report: dict[str, Any], limit: int = 8) -> str:
     for name, t in report["tables"].items():
         for c in t["constraints"]:
             if c["violations"]:
-                what = c.get("expression") or ", ".join(c.get("columns", []))
+                what = c.get("expression") or ", ".join(c["columns"])  # a CHECK has no columns, but text
                 parts.append(f"{name}: {c['type']} ({what}) x{c['violations']}")
-    for r in report.get("rules", []):
+    for r in report["rules"]:
         if r["violations"]:
             parts.append(f"{r['table']}: RULE ({r['rule']}) x{r['violations']}")
     more = f" (+{len(parts) - limit} more)" if len(parts) > limit else ""
