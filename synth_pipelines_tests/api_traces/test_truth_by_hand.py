@@ -282,11 +282,15 @@ def test_session_path_violations_sorts_its_input_and_checks_the_first_and_last_r
     shuffled = calls(
         [
             (2, 1, "/b", False), (1, 0, "/b", False), (0, 1, "/exit", False),
-            (2, 0, "/a", False), (0, 0, "/b", True), (1, 1, "/exit", False),
+            (2, 0, "/a", False), (0, 0, "/b", True), (1, 1, "/b", False),
+            (1, 3, "/exit", False), (1, 2, "/a", True),  # 1: /b, /b (undeclared), /a (a retry of /b), /exit
         ]
     )  # fmt: skip
+    # Within a session, problems come in seq order (here the reverse of their text order).
     assert session_path_violations(shuffled, TRUTH).rows() == [
         (0, 0, "starts at /b, which is not an entry point"),
+        (1, 1, "takes undeclared edge /b -> /b"),
+        (1, 2, "retry of /a follows /b"),
         (2, 1, "ends at /b, which is not an exit point"),
     ]
     assert (
