@@ -567,3 +567,59 @@ def test_a_foreign_key_to_a_later_table_counts_its_parent_rows(write_ddl):
         {"table": "departments", "columns": ["head_id"], "references": "employees(emp_id)"}
     ]
     assert constraint(report, "employees", "FOREIGN KEY")["coverage_pct"] == 100.0
+
+
+FLAT_DDL = """
+CREATE TABLE teams (team_id INTEGER PRIMARY KEY);
+CREATE TABLE people (
+    person_id INTEGER PRIMARY KEY,
+    team_id INTEGER REFERENCES teams (team_id),
+    boss_id INTEGER REFERENCES people (person_id)
+);
+CREATE TABLE orders (
+    region INTEGER NOT NULL,
+    order_no INTEGER NOT NULL,
+    total NUMERIC(10, 2),
+    PRIMARY KEY (region, order_no)
+);
+CREATE TABLE order_items (
+    item_id INTEGER PRIMARY KEY,
+    region INTEGER NOT NULL,
+    order_no INTEGER NOT NULL,
+    price NUMERIC(8, 2) NOT NULL,
+    FOREIGN KEY (region, order_no) REFERENCES orders (region, order_no)
+);
+"""
+
+
+def test_a_flat_hierarchy_after_another_key_and_a_sum_of_prices_through_a_composite_key(write_ddl):
+    prepared = prepare(write_ddl(FLAT_DDL), RelationalConfig(rows=3), seed=1)
+    d = Decimal
+    frames = {
+        "teams": pl.DataFrame({"team_id": [1]}, schema={"team_id": pl.Int32}),
+        # Nobody has a boss: three roots, one level, nothing to check.
+        "people": pl.DataFrame(
+            {"person_id": [1, 2, 3], "team_id": [1, 1, None], "boss_id": [None, None, None]},
+            schema={"person_id": pl.Int32, "team_id": pl.Int32, "boss_id": pl.Int32},
+        ),
+        # (1, 1): 1.00 + 2.00 is its 3.00; (1, 2): 4.00 is not its 5.00; (2, 1) has no lines: 0.00.
+        "orders": pl.DataFrame(
+            {"region": [1, 1, 2], "order_no": [1, 2, 1], "total": [d("3.00"), d("5.00"), d("0.00")]},
+            schema={"region": pl.Int32, "order_no": pl.Int32, "total": pl.Decimal(10, 2)},
+        ),
+        "order_items": pl.DataFrame(
+            {
+                "item_id": [1, 2, 3],
+                "region": [1, 1, 1],
+                "order_no": [1, 1, 2],
+                "price": [d("1.00"), d("2.00"), d("4.00")],
+            },
+            schema={"item_id": pl.Int32, "region": pl.Int32, "order_no": pl.Int32, "price": pl.Decimal(8, 2)},
+        ),
+    }
+    report = build_report(prepared.schema, prepared.plan, prepared.generator, frames, 1, GENERATOR_VERSION)
+    hierarchy = next(r for r in report["rules"] if r.get("kind") == "hierarchy")
+    assert (hierarchy["table"], hierarchy["rows_checked"], hierarchy["violations"]) == ("people", 0, 0)
+    assert (hierarchy["roots"], hierarchy["depth"]) == (3, 1)
+    total = next(r for r in report["rules"] if r.get("kind") == "sum")
+    assert (total["table"], total["rows_checked"], total["violations"]) == ("orders", 3, 1)
