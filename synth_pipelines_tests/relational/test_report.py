@@ -623,3 +623,59 @@ def test_a_flat_hierarchy_after_another_key_and_a_sum_of_prices_through_a_compos
     assert (hierarchy["roots"], hierarchy["depth"]) == (3, 1)
     total = next(r for r in report["rules"] if r.get("kind") == "sum")
     assert (total["table"], total["rows_checked"], total["violations"]) == ("orders", 3, 1)
+
+
+TWO_PARENTS_DDL = """
+CREATE TABLE shops (
+    region INTEGER NOT NULL,
+    shop_no INTEGER NOT NULL,
+    opened DATE NOT NULL,
+    audited DATE,
+    PRIMARY KEY (region, shop_no)
+);
+CREATE TABLE clerks (clerk_id INTEGER PRIMARY KEY, hired DATE NOT NULL);
+CREATE TABLE sales (
+    sale_id INTEGER PRIMARY KEY,
+    region INTEGER,
+    shop_no INTEGER,
+    clerk_id INTEGER REFERENCES clerks (clerk_id),
+    sold DATE,
+    FOREIGN KEY (region, shop_no) REFERENCES shops (region, shop_no)
+);
+"""
+
+
+def test_rules_through_two_parents_one_by_a_composite_key_with_two_columns(tmp_path: Path, write_ddl):
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "tables:\n  sales:\n    rules:\n"
+        "    - {check: 'sold >= shops.opened'}\n    - {check: 'sold >= shops.audited'}\n"
+        "    - {check: 'sold >= clerks.hired'}\n"
+    )
+    prepared = prepare(write_ddl(TWO_PARENTS_DDL), RelationalConfig(rows=3, spec=str(spec)), seed=1)
+    day = dt.date
+    frames = {
+        "shops": pl.DataFrame(
+            {"region": [1], "shop_no": [1], "opened": [day(2020, 1, 1)], "audited": [day(2020, 6, 1)]},
+            schema={"region": pl.Int32, "shop_no": pl.Int32, "opened": pl.Date, "audited": pl.Date},
+        ),
+        "clerks": pl.DataFrame({"clerk_id": [1], "hired": [day(2020, 3, 1)]}, schema_overrides={"clerk_id": pl.Int32}),
+        # 1: after opening, before the audit and the hire; 2: after all; 3: no shop, before the hire.
+        "sales": pl.DataFrame(
+            {
+                "sale_id": [1, 2, 3],
+                "region": [1, 1, None],
+                "shop_no": [1, 1, None],
+                "clerk_id": [1, 1, 1],
+                "sold": [day(2020, 2, 1), day(2020, 7, 1), day(2019, 1, 1)],
+            },
+            schema_overrides={"sale_id": pl.Int32, "region": pl.Int32, "shop_no": pl.Int32, "clerk_id": pl.Int32},
+        ),
+    }
+    report = build_report(prepared.schema, prepared.plan, prepared.generator, frames, 1, GENERATOR_VERSION)
+    counted = {r["rule"]: (r["rows_checked"], r["violations"]) for r in report["rules"] if r["rule"].startswith("sold")}
+    assert counted == {
+        "sold >= shops.opened": (2, 0),
+        "sold >= shops.audited": (2, 1),
+        "sold >= clerks.hired": (3, 2),
+    }
