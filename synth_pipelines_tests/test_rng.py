@@ -4,7 +4,7 @@ import numpy as np
 import pytest
 
 from synth_pipelines.core.ids import mix64, unique_ids, unique_ints
-from synth_pipelines.core.rng import block_rng, block_spans, stream_key
+from synth_pipelines.core.rng import block_rng, block_spans, record_rng, stream_key
 
 
 def test_same_key_same_numbers_and_blocks_are_independent() -> None:
@@ -80,3 +80,22 @@ def test_ids_are_pinned_and_keyed_by_seed_domain_and_kind() -> None:
     others = (unique_ints(8, "cv_logs", "run", 5, 3), unique_ints(7, "api_logs", "run", 5, 3),
               unique_ints(7, "cv_logs", "step", 5, 3))  # fmt: skip
     assert all(not np.array_equal(other, expected) for other in others)
+
+
+def test_record_rng_gives_each_call_its_own_counter_range() -> None:
+    """Call c of block b draws from Philox(key, counter = [0, 0, c, b]) (the module doc's layout)."""
+    key = stream_key(42, "cv_logs", "records")
+
+    def philox(call: int, block: int) -> np.random.Generator:
+        return np.random.Generator(np.random.Philox(key=key, counter=np.array([0, 0, call, block], dtype=np.uint64)))
+
+    rng = record_rng(42, "cv_logs", "records", 3)
+    assert np.array_equal(rng.random(5), philox(0, 3).random(5))
+    assert np.array_equal(rng.integers(0, 1000, 4), philox(1, 3).integers(0, 1000, 4))
+    assert np.array_equal(rng.normal(0.0, 1.0, 3), philox(2, 3).normal(0.0, 1.0, 3))
+    # Call 0 of a block starts where block_rng's block starts: the values pinned above.
+    assert record_rng(42, "cv_logs", "records").random(2).tolist() == [0.2957650652061117, 0.22558405659449376]
+    # Each generator numbers its own calls from 0.
+    assert np.array_equal(record_rng(42, "cv_logs", "records", 3).random(5), philox(0, 3).random(5))
+    with pytest.raises(ValueError, match="block must be >= 0, got -1"):
+        record_rng(42, "cv_logs", "records", -1)

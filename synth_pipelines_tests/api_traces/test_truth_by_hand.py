@@ -274,3 +274,29 @@ def test_an_error_equal_to_its_tolerance_is_within_it_and_worst_edges_shows_ten(
     assert comparison.within_sampling_error()
     many = {"/a": {f"/n{i:02}": 1 / 12 for i in range(12)}, "/b": tiny().transitions["/b"]}
     assert compare_transitions(many, tiny()).worst_edges().height == 10
+
+
+def test_session_path_violations_sorts_its_input_and_checks_the_first_and_last_rows() -> None:
+    """Rows arrive shuffled; the first session (sorted) starts with a retry and the last ends off an exit:
+    the very first and very last rows have no neighbour, and are still checked."""
+    shuffled = calls(
+        [
+            (2, 1, "/b", False), (1, 0, "/b", False), (0, 1, "/exit", False),
+            (2, 0, "/a", False), (0, 0, "/b", True), (1, 1, "/b", False),
+            (1, 3, "/exit", False), (1, 2, "/a", True),  # 1: /b, /b (undeclared), /a (a retry of /b), /exit
+        ]
+    )  # fmt: skip
+    # Within a session, problems come in seq order (here the reverse of their text order).
+    assert session_path_violations(shuffled, TRUTH).rows() == [
+        (0, 0, "starts at /b, which is not an entry point"),
+        (1, 1, "takes undeclared edge /b -> /b"),
+        (1, 2, "retry of /a follows /b"),
+        (2, 1, "ends at /b, which is not an exit point"),
+    ]
+    assert (
+        session_path_violations(
+            calls([]).cast({"session_id": pl.Int64, "seq": pl.Int64, "endpoint": pl.String, "is_retry": pl.Boolean}),
+            TRUTH,
+        ).height
+        == 0
+    )

@@ -914,8 +914,15 @@ class _Parser:
             lo, hi = INT_RANGES[kind]
             return SqlType("int", text, min_value=lo, max_value=hi)
         if kind in DECIMAL_TYPES:
-            precision = params[0] if params else (19 if kind == T.MONEY else 18)
-            scale = params[1] if len(params) > 1 else (2 if not params else 0)
+            if params:
+                precision, scale = params[0], params[1] if len(params) > 1 else 0
+            elif kind == T.MONEY:
+                precision, scale = 19, 2
+            elif self.dialect == "mysql":
+                precision, scale = 10, 0  # MySQL reads a bare DECIMAL as DECIMAL(10, 0)
+            else:
+                # PostgreSQL's bare NUMERIC has no limit; it is drawn, and checked, as NUMERIC(18, 2).
+                precision, scale = 18, 2
             if precision > 38 or scale > precision:
                 raise self.fail(f"column {where}: {text} is out of range (precision <= 38, scale <= precision)", node)
             return SqlType("decimal", text, precision=precision, scale=scale)

@@ -55,6 +55,9 @@ def connect_sources(sources: dict[str, Source], memory_limit: str = "512MB") -> 
     files and nothing else on the file system, and its configuration cannot be changed.
     """
     con = duckdb.connect(":memory:", config={"memory_limit": memory_limit, "threads": 2})
+    # DuckDB takes the session time zone from the host (TZ); a TIMESTAMPTZ min/max would then be written in
+    # it, and the same data would give different report bytes on two machines.
+    con.execute("SET TimeZone = 'UTC'")
     files = [p for src in sources.values() if not isinstance(src, pl.DataFrame) for p in _as_list(src)]
     lock_down(con, [str(p) for p in files])
     for name, src in sources.items():
@@ -95,11 +98,10 @@ def _type_violation(table: Table, col: str) -> str | None:
         values = ", ".join("'" + v.replace("'", "''") + "'" for v in t.enum_values)
         cond = f"{c} NOT IN ({values})"
     elif t.kind == "decimal":
-        precision, scale = t.precision or 18, t.scale or 0
+        # The parser gives every DECIMAL a precision (at most 38) and a scale, its dialect's defaults included.
         # A cast, not a comparison with 10^(p-s): that literal overflows a DECIMAL(38, s) column's own type
         # (NUMERIC(38,10) failed the report step). A cast rounds extra decimals, so those are compared apart.
-        fits = f"TRY_CAST({c} AS DECIMAL({precision}, {scale})) IS NULL OR " if precision <= 38 else ""
-        cond = f"{fits}{c} <> round({c}, {scale})"
+        cond = f"TRY_CAST({c} AS DECIMAL({t.precision}, {t.scale})) IS NULL OR {c} <> round({c}, {t.scale})"
     elif t.kind == "uuid":
         cond = f"TRY_CAST({c} AS UUID) IS NULL"
     else:
@@ -107,10 +109,10 @@ def _type_violation(table: Table, col: str) -> str | None:
     return f"{c} IS NOT NULL AND ({cond})"
 
 
-def _distinct(cols: tuple[str, ...] | list[str], where: str | None = None) -> str:
-    """count(DISTINCT ...) of one column, or of a row of several (NULLs: see the callers' filters)."""
-    inner = f"c.{q(cols[0])}" if len(cols) == 1 else "(" + ", ".join(f"c.{q(c)}" for c in cols) + ")"
-    return f"count(DISTINCT {inner})" + (f" FILTER (WHERE {where})" if where else "")
+def _distinct(cols: tuple[str, ...] | list[str], where: str) -> str:
+    """count(DISTINCT ...) of the rows ``where`` holds: of one column, or of a row of several (``(c.a)``
+    is the column itself)."""
+    return "count(DISTINCT (" + ", ".join(f"c.{q(c)}" for c in cols) + f")) FILTER (WHERE {where})"
 
 
 def _all_set(cols: tuple[str, ...] | list[str]) -> str:
@@ -493,9 +495,9 @@ def violation_summary(report: dict[str, Any], limit: int = 8) -> str:
     for name, t in report["tables"].items():
         for c in t["constraints"]:
             if c["violations"]:
-                what = c.get("expression") or ", ".join(c.get("columns", []))
+                what = c.get("expression") or ", ".join(c["columns"])  # a CHECK has no columns, but text
                 parts.append(f"{name}: {c['type']} ({what}) x{c['violations']}")
-    for r in report.get("rules", []):
+    for r in report["rules"]:
         if r["violations"]:
             parts.append(f"{r['table']}: RULE ({r['rule']}) x{r['violations']}")
     more = f" (+{len(parts) - limit} more)" if len(parts) > limit else ""
