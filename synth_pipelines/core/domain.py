@@ -167,8 +167,8 @@ class Domain(ABC):
         the commit writes once for the set into ``out_dir`` (by role; e.g. a report over all parts).
 
         ``parts``: each role's part files in shard order. By default the checks from the summed numbers
-        (``summarize_shard_checks``), then those read from the parts (``check_set_parts``), and no file. A failure over the set raises ``ConstraintViolation``
-        naming what failed (nothing is published).
+        (``summarize_shard_checks``), then those read from the parts (``check_set_parts``), and no file.
+        A failure over the set raises ``ConstraintViolation`` naming what failed (nothing is published).
         """
         return self.check_set_parts(cfg, dict(parts), self.summarize_shard_checks(cfg, checks)), {}
 
