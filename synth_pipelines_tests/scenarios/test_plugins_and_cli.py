@@ -116,3 +116,17 @@ def test_invalid_cli_arguments_fail_with_one_clear_line(
     err = capsys.readouterr().err
     assert err.startswith("synth: error: ") and message in err
     assert not (tmp_path / "never").exists() or not any((tmp_path / "never").iterdir())
+
+
+@pytest.mark.parametrize(("scenario", "largest", "width"), [("financial", 99_999_999, 8), ("healthcare", 9_999_999, 7)])
+def test_a_count_past_what_the_ids_can_number_is_refused_before_anything_is_drawn(
+    scenario: str, largest: int, width: int, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # TXN-%08d, ENC-%07d / SYN-P%07d are numbered from 1: the largest count is the largest id of that width.
+    assert largest == 10**width - 1
+    out = tmp_path / "out"
+    code = cli.main(["scenario", "--scenario", scenario, "--count", str(largest + 1), "--out-dir", str(out)])
+    err = capsys.readouterr().err.strip().splitlines()
+    assert code == 1 and len(err) == 1
+    assert f"--count: Input should be less than or equal to {largest}" in err[0]
+    assert not out.exists()

@@ -126,6 +126,9 @@ class Scenario(ABC):
     # Names of the entity tables ``draw_entities`` returns (each its own file and Dagster asset).
     entity_tables: ClassVar[tuple[str, ...]] = ()
     default_count: ClassVar[int] = 100
+    # The most primary records the scenario can number (its ids' fixed width): a larger --count is refused
+    # up front in one line instead of failing the id checks after the drawing.
+    max_count: ClassVar[int] = MAX_RECORDS
     # Records per block of a *block-drawn* scenario: record ``i``'s facts, offline text and the entity rows it
     # references come from block ``i // block_rows`` alone (``draw_plan_range``, ``draw_offline_range``,
     # ``draw_entity_range``), so a shard draws only the blocks its records overlap. ``None``: the plan is drawn for
@@ -209,7 +212,9 @@ class Scenario(ABC):
         fields: dict[str, Any] = {
             "count": (
                 int,
-                Field(cls.default_count, ge=1, le=MAX_RECORDS, description="number of primary records"),
+                Field(
+                    cls.default_count, ge=1, le=min(cls.max_count, MAX_RECORDS), description="number of primary records"
+                ),
             ),
             "output_format": (
                 str,

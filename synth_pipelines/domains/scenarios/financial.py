@@ -217,6 +217,7 @@ class FinancialScenario(Scenario):
     record_model = Transaction
     record_name = "transactions"
     block_rows = TRANSACTION_BLOCK
+    max_count = 99_999_999  # TXN-%08d, numbered from 1
     planned_fields = tuple(f for f in Transaction.model_fields if f not in ("description", "analyst_note"))
     entity_tables = ("accounts", "merchants")
     references: ClassVar[dict[str, tuple[str, str]]] = {

@@ -193,6 +193,7 @@ class HealthcareScenario(Scenario):
     record_model = Encounter
     record_name = "encounters"
     block_rows = ENCOUNTER_BLOCK
+    max_count = 9_999_999  # ENC-%07d and SYN-P%07d, numbered from 1
     planned_fields = tuple(f for f in Encounter.model_fields if f not in ("chief_complaint", "clinical_note"))
     entity_tables = ("patients",)
     references: ClassVar[dict[str, tuple[str, str]]] = {"patient_id": ("patients", "patient_id")}
