@@ -107,6 +107,14 @@ def test_studio_walkthrough(studio: tuple[str, Path], llm_stub: LLMStub, tmp_pat
         def idle() -> None:
             expect(page.get_by_test_id("stStatusWidget")).to_be_hidden(timeout=TIMEOUT_MS)
 
+        def commit_text(box: Any, text: str) -> None:
+            # A text area's value reaches the app on blur or Ctrl+Enter; a button clicked right after typing
+            # can rerun with the old value (seen once in a fresh-clone CI run: the broken spec never arrived).
+            box.fill(text)
+            box.press("Control+Enter")
+            idle()
+            expect(box).to_have_value(text)
+
         def shot(name: str) -> None:
             idle()  # a settled page, not one mid-rerun
             page.screenshot(path=str(SCREENSHOTS / f"{name}.png"), full_page=True)
@@ -164,7 +172,7 @@ def test_studio_walkthrough(studio: tuple[str, Path], llm_stub: LLMStub, tmp_pat
         spec_box = open_spec_editor(page)
         spec = yaml.safe_load(spec_box.input_value())
         spec["tables"]["authors"]["rows"] = 7
-        spec_box.fill(yaml.safe_dump(spec, sort_keys=False))
+        commit_text(spec_box, yaml.safe_dump(spec, sort_keys=False))
         page.get_by_role("button", name="Regenerate from this spec").click()
         expect(page.get_by_text(re.compile(r"Validation passed: \d+ constraints"))).to_be_visible()
         page.get_by_role("tab", name="authors", exact=True).click()
@@ -172,7 +180,7 @@ def test_studio_walkthrough(studio: tuple[str, Path], llm_stub: LLMStub, tmp_pat
         shot("05-spec-regenerated")
         idle()
         spec_box = open_spec_editor(page)
-        spec_box.fill("tables: [unclosed")
+        commit_text(spec_box, "tables: [unclosed")
         page.get_by_role("button", name="Regenerate from this spec").click()
         expect(page.get_by_text(re.compile(r"the spec is not valid YAML"))).to_be_visible()
         expect(page.get_by_text("authors: 7 rows, page 1 of 1", exact=True)).to_be_visible()  # nothing replaced
