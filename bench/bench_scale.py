@@ -33,6 +33,7 @@ import shutil
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -62,6 +63,20 @@ def timed(fn: Any) -> tuple[Any, float, float]:
     return value, time.perf_counter() - start, cpu_seconds() - cpu
 
 
+def shard_timer() -> tuple[list[float], Callable[[dict[str, Any]], None]]:
+    """A ``publish_sharded`` ``on_shard`` callback and the seconds between its calls (with workers=1, each
+    shard's own time: the callbacks come right after each shard)."""
+    seconds: list[float] = []
+    mark = [time.perf_counter()]
+
+    def on_shard(manifest: dict[str, Any]) -> None:
+        now = time.perf_counter()
+        seconds.append(now - mark[0])
+        mark[0] = now
+
+    return seconds, on_shard
+
+
 def api_traces_runs(users: int, shard_counts: list[int], scratch: Path) -> tuple[int, list[dict[str, Any]]]:
     domain = domain_by_name("api_traces")
     cfg = domain.parse_config({"users": users})
@@ -72,13 +87,7 @@ def api_traces_runs(users: int, shard_counts: list[int], scratch: Path) -> tuple
     calls = 0
     for shards in shard_counts:
         for workers in (1, 2):
-            shard_seconds: list[float] = []
-            last = [time.perf_counter()]
-
-            def on_shard(manifest: dict[str, Any], seconds: list[float] = shard_seconds, mark: list = last) -> None:
-                now = time.perf_counter()
-                seconds.append(now - mark[0])
-                mark[0] = now
+            shard_seconds, on_shard = shard_timer()
 
             out = scratch / f"k{shards}-w{workers}"
             summary, wall_k, cpu_k = timed(
@@ -121,13 +130,7 @@ def relational_runs(scale: float, shard_counts: list[int], scratch: Path) -> tup
     rows: list[dict[str, Any]] = [{"shards": 0, "workers": 1, "wall": wall, "cpu": cpu, "drawn": total}]
     for shards in shard_counts:
         for workers in (1, 2):
-            shard_seconds: list[float] = []
-            last = [time.perf_counter()]
-
-            def on_shard(manifest: dict[str, Any], seconds: list[float] = shard_seconds, mark: list = last) -> None:
-                now = time.perf_counter()
-                seconds.append(now - mark[0])
-                mark[0] = now
+            shard_seconds, on_shard = shard_timer()
 
             summary, wall_k, cpu_k = timed(
                 lambda s=shards, w=workers, cb=on_shard: publish_sharded(
