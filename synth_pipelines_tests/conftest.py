@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+import synth_pipelines
 from synth_pipelines_tests.llm_stub import LLMStub
 from synth_pipelines_tests.s3_server import BUCKET, MotoServer
 
@@ -17,6 +21,32 @@ PROVIDER_VARIABLES = (
     "SYNTH_LLM_PROVIDER", "OPENAI_API_KEY", "AZURE_OPENAI_API_KEY", "AZURE_OPENAI_ENDPOINT",
     "AZURE_OPENAI_DEPLOYMENT", "OPENAI_API_VERSION", "AZURE_OPENAI_API_VERSION", "GOOGLE_API_KEY", "GEMINI_API_KEY",
 )  # fmt: skip
+
+
+def pytest_sessionstart(session: pytest.Session) -> None:
+    """Refuse to run when a `synth` subprocess would import another checkout than the tests do.
+
+    The CLI tests start `synth`/`python -m` in subprocesses, which import `synth_pipelines` through the venv's
+    editable install; a `pip install -e` from another worktree re-points it, and those tests then pass or fail
+    on code that is not under test. mutmut runs the tests on its mutated copy, which subprocesses never see.
+    """
+    here = Path(synth_pipelines.__file__).resolve()
+    if "MUTANT_UNDER_TEST" in os.environ or "mutants" in here.parts:
+        return
+    probe = subprocess.run(
+        [sys.executable, "-c", "import synth_pipelines; print(synth_pipelines.__file__)"],
+        cwd="/",
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    there = Path(probe.stdout.strip()).resolve() if probe.returncode == 0 else None
+    if there != here:
+        pytest.exit(
+            f"synth_pipelines imports from {here} in the tests but from {there} in subprocesses: "
+            f"`pip install --no-deps -e .` in {here.parent.parent} (or set PYTHONPATH) first",
+            returncode=4,
+        )
 
 
 @pytest.fixture(autouse=True)
