@@ -703,13 +703,19 @@ class RelationalGenerator:
         has_anchor = base != sentinel
         free = draw_column(spec, rng, n)  # the date-range draw, for rows with no anchor (and a NULL mask)
         free_us, free_set = _to_us(free)
-        lo_day, hi_day = _date_bounds(spec)
-        if d.direction > 0:
-            room = (hi_day - EPOCH).days * US_PER_DAY + US_PER_DAY - 1_000_000 - base
-        else:
-            room = base - (lo_day - EPOCH).days * US_PER_DAY
-        hi = np.full(n, d.hi_us, dtype=np.int64) if d.hi_us is not None else np.where(has_anchor, room, 0)
+        # The offset is drawn in whole units (days for a DATE, seconds otherwise) from the anchor aligned away
+        # from itself (a DATE after a timestamp starts at the next midnight): rounding after adding an offset
+        # in microseconds lost its lower end (14d..28d after a DATE gave 15..28) and passed the range's last
+        # day (1d..end gave the day after it).
         unit = US_PER_DAY if spec.type.kind == "date" else 1_000_000
+        safe_base = np.where(has_anchor, base, 0)
+        aligned = -(-safe_base // unit) * unit if d.direction > 0 else (safe_base // unit) * unit
+        lo_day, hi_day = _date_bounds(spec)
+        if d.direction > 0:  # the last value of the range: its last day's midnight (DATE) or 23:59:59
+            room = (hi_day - EPOCH).days * US_PER_DAY + US_PER_DAY - unit - aligned
+        else:
+            room = aligned - (lo_day - EPOCH).days * US_PER_DAY
+        hi = np.full(n, d.hi_us, dtype=np.int64) if d.hi_us is not None else np.where(has_anchor, room, 0)
         top = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         for ref in d.uppers:  # a window: also at or before the earliest upper anchor (minus its gap)
             values, is_set = self._anchor_values(m, ref, out, known, parents)
@@ -717,13 +723,11 @@ class RelationalGenerator:
         capped = top != np.iinfo(np.int64).max
         top_unit = np.where(capped, (top // unit) * unit, top)  # rounded down: a DATE by that midnight
         if capped.any():
-            hi = np.where(capped & has_anchor, np.minimum(hi, top_unit - base), hi)
-        hi = np.maximum(hi, d.lo_us)
-        offset = d.lo_us + np.floor(rng.random(n) * (hi - d.lo_us + 1)).astype(np.int64)
-        safe_base = np.where(has_anchor, base, 0)
-        value = safe_base + offset if d.direction > 0 else safe_base - offset
-        # Round away from the anchor: a DATE after a timestamp is the next midnight at least.
-        value = -(-value // unit) * unit if d.direction > 0 else (value // unit) * unit
+            hi = np.where(capped & has_anchor, np.minimum(hi, top_unit - aligned), hi)
+        lo_units = -(-d.lo_us // unit)
+        hi_units = np.maximum(hi // unit, lo_units)
+        units = lo_units + np.floor(rng.random(n) * (hi_units - lo_units + 1)).astype(np.int64)
+        value = aligned + units * unit if d.direction > 0 else aligned - units * unit
         result = np.where(has_anchor, value, free_us)
         # Never past the upper anchor (only an empty window, which resolve's inference never makes, stays late).
         result = np.where(capped & (result > top_unit) & (~has_anchor | (top_unit >= safe_base)), top_unit, result)

@@ -35,7 +35,7 @@ from synth_pipelines.domains.relational.report import build_report, report_json,
 from synth_pipelines.domains.relational.spec import GenerationSpec, load_spec
 
 # Bump when the same DDL, seed and config would give different bytes.
-GENERATOR_VERSION = "relational-5"
+GENERATOR_VERSION = "relational-6"
 
 
 class RelationalConfig(BaseModel):

@@ -1,0 +1,85 @@
+"""A column drawn ``after``/``before`` an anchor: both ends of its offset are reached and the column's date range
+holds, for DATE and TIMESTAMP columns, counted over every drawn row (values worked out by hand from the spec)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+from pathlib import Path
+
+import polars as pl
+
+from synth_pipelines.domains.relational.pipeline import RelationalConfig, prepare
+
+STAYS = """\
+CREATE TABLE stays (
+  stay_id INT PRIMARY KEY,
+  check_in DATE NOT NULL,
+  check_out DATE NOT NULL,
+  booked DATE NOT NULL,
+  arrived_at TIMESTAMP NOT NULL,
+  left_at TIMESTAMP NOT NULL,
+  billed DATE NOT NULL
+);
+"""
+ROWS = 2000
+JAN = {"generator": "date_range", "start": "2020-01-01", "end": "2020-01-10"}
+
+
+def stays(tmp_path: Path, columns: dict[str, dict]) -> pl.DataFrame:
+    ddl = tmp_path / "stays.sql"
+    ddl.write_text(STAYS)
+    spec = tmp_path / "spec.json"
+    spec.write_text(json.dumps({"tables": {"stays": {"rows": ROWS, "columns": columns}}}))
+    prepared = prepare(ddl, RelationalConfig(rows=ROWS, spec=str(spec)), 5)
+    return prepared.generator.table_frame("stays")
+
+
+def test_a_date_after_a_date_takes_every_day_of_its_offset_both_ends_included(tmp_path: Path):
+    frame = stays(tmp_path, {"check_out": {"generator": "after", "of": ["check_in"], "offset": "14d..28d"}})
+    days = (frame["check_out"] - frame["check_in"]).dt.total_days()
+    assert sorted(days.unique().to_list()) == list(range(14, 29))  # 15 values, 2,000 rows: each drawn
+
+
+def test_a_date_after_a_date_up_to_the_end_never_passes_the_last_day(tmp_path: Path):
+    frame = stays(
+        tmp_path,
+        {
+            "check_in": JAN,
+            "check_out": {**JAN, "generator": "after", "of": ["check_in"], "offset": "1d..end"},
+        },
+    )
+    last = dt.date(2020, 1, 10)
+    stayed = frame.filter(pl.col("check_in") < last)  # a stay can start on the last day only past the range
+    assert stayed["check_out"].max() == last
+    assert (stayed["check_out"] > stayed["check_in"]).all()
+    assert stayed.filter(pl.col("check_out") > last).height == 0
+
+
+def test_a_date_before_a_date_takes_both_ends_of_its_offset(tmp_path: Path):
+    frame = stays(tmp_path, {"booked": {"generator": "before", "of": ["check_in"], "offset": "3d..5d"}})
+    days = (frame["check_in"] - frame["booked"]).dt.total_days()
+    assert sorted(days.unique().to_list()) == [3, 4, 5]
+
+
+def test_a_timestamp_after_a_timestamp_up_to_the_end_stays_within_the_last_second(tmp_path: Path):
+    frame = stays(
+        tmp_path,
+        {
+            "arrived_at": JAN,
+            "left_at": {**JAN, "generator": "after", "of": ["arrived_at"], "offset": "1s..end"},
+        },
+    )
+    end = dt.datetime(2020, 1, 10, 23, 59, 59)
+    assert frame["left_at"].max() <= end
+    assert (frame["left_at"] > frame["arrived_at"]).all()
+    # whole seconds after a whole-second anchor
+    assert (frame["left_at"].dt.microsecond() == 0).all()
+
+
+def test_a_date_after_a_timestamp_is_the_next_midnight_plus_whole_days(tmp_path: Path):
+    frame = stays(tmp_path, {"billed": {"generator": "after", "of": ["arrived_at"], "offset": "2d..3d"}})
+    arrived = frame["arrived_at"]
+    next_midnight = arrived.dt.date() + pl.duration(days=(arrived.dt.time() != dt.time(0)).cast(pl.Int64))
+    days = (frame["billed"] - frame.select(next_midnight).to_series()).dt.total_days()
+    assert sorted(days.unique().to_list()) == [2, 3]
