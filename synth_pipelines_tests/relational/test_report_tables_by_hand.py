@@ -9,10 +9,11 @@ import hashlib
 from pathlib import Path
 
 import duckdb
+import polars as pl
 import pytest
 
 from synth_pipelines.domains.relational.pipeline import RelationalConfig, prepare
-from synth_pipelines.domains.relational.report import build_report, report_json
+from synth_pipelines.domains.relational.report import build_report, connect_sources, parquet_sql, report_json
 
 
 def write_parquet(folder: Path, tables: dict[str, str]) -> dict[str, Path]:
@@ -475,3 +476,25 @@ def test_a_composite_foreign_key_deferred_to_break_a_cycle_is_named_with_all_its
         "deferred_in_load": True,
     }
     assert report["ok"] is True
+
+
+def test_a_shard_set_s_parts_are_read_in_order_with_their_file_names(tmp_path: Path):
+    """A table may be several Parquet parts (a shard set): read as one, rows in part order; with ``filename``
+    each row names its part. A folder called like a hive partition (day=1) adds no column."""
+    folder = tmp_path / "it's" / "day=1"
+    folder.mkdir(parents=True)
+    parts = [folder / "part-0.parquet", folder / "part-1.parquet"]
+    pl.DataFrame({"x": [3, 1]}, schema={"x": pl.Int32}).write_parquet(parts[0])
+    pl.DataFrame({"x": [2]}, schema={"x": pl.Int32}).write_parquet(parts[1])
+    con = duckdb.connect()
+    assert con.execute(f"SELECT x, filename FROM {parquet_sql(parts, filename=True)}").fetchall() == [
+        (3, str(parts[0])),
+        (1, str(parts[0])),
+        (2, str(parts[1])),
+    ]
+    assert con.execute(f"SELECT * FROM {parquet_sql(parts[1], filename=True)}").fetchall() == [(2, str(parts[1]))]
+    con.close()
+    report_con = connect_sources({"whole": parts, "last": parts[1]})
+    assert report_con.execute("SELECT * FROM whole").fetchall() == [(3,), (1,), (2,)]
+    assert [d[0] for d in report_con.description] == ["x"]
+    assert report_con.execute("SELECT * FROM last").fetchall() == [(2,)]
