@@ -31,10 +31,6 @@ def q(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
-def _cols(cols: tuple[str, ...] | list[str]) -> str:
-    return ", ".join(q(c) for c in cols)
-
-
 Source = pl.DataFrame | Path | list[Path]
 
 
