@@ -412,7 +412,11 @@ class RelationalGenerator:
         self._key_cache_depth += 1
         try:
             if self._key_cache_depth > 32:
-                raise ConstraintViolation(f"{self.schema.source}: keys of {table} reference each other in a loop")
+                # A key read through a key through a key...: a loop, or a chain deeper than any schema needs.
+                raise ConstraintViolation(
+                    f"{self.schema.source}: keys of {table} reference each other in a loop or through more than 32 "
+                    "tables"
+                )
             m = self.models[table]
             out: dict[str, pl.Series] = {}
             parts: dict[int, list[np.ndarray]] = {}
