@@ -215,11 +215,14 @@ def test_a_key_linked_per_parent_fills_a_space_shrunk_to_its_smaller_column(tmp_
     assert set(tables["returns"].select("order_id", "sku").iter_rows()) <= pairs
 
 
-def test_one_row_beyond_a_linked_keys_space_is_refused(tmp_path: Path):
-    with pytest.raises(
-        ConstraintViolation, match=re.escape("table items: 51 rows requested but UNIQUE (order_id, sku)")
-    ):
+def test_one_row_beyond_a_linked_keys_space_is_refused_with_that_space(tmp_path: Path):
+    with pytest.raises(ConstraintViolation) as info:
         schema(tmp_path, LINKED, orders=10, items=51, returns=30)
+    # 10 orders x 5 skus = 50 (order_id, sku) pairs: the 51st row cannot have one of its own.
+    assert str(info.value) == (
+        f"{tmp_path / 's.sql'}:2: table items: 51 rows requested but UNIQUE (order_id, sku) allows only 50 distinct "
+        "values (order_id -> orders: 10 rows x sku: 5 values); lower the row count for items"
+    )
 
 
 def test_a_linked_key_whose_column_has_more_values_than_the_slot_keeps_the_slot(tmp_path: Path):
