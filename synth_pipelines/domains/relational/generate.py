@@ -337,7 +337,7 @@ class RelationalGenerator:
             self._shrink(m, components)
             _exclude_diagonal(m, components)
             overlap = {c for c in cols if c in assigned}
-            link = self._link(m, overlap, components) if overlap else None
+            link = self._link(m, label, overlap, components) if overlap else None
             if link is not None:
                 m.groups.append(KeyGroup(label, tuple(taken), components, components[0].size, link))
                 assigned |= taken
@@ -365,7 +365,9 @@ class RelationalGenerator:
         fk_cols = {c for f in m.fk_draws for c in f.columns}
         m.plain = _order_plain([c for c in t.columns if c not in assigned and c not in fk_cols], m.orders)
 
-    def _link(self, m: TableModel, overlap: set[str], components: list[Component]) -> tuple[int, int] | None:
+    def _link(
+        self, m: TableModel, label: str, overlap: set[str], components: list[Component]
+    ) -> tuple[int, int] | None:
         """Find the earlier key whose non-overlapping part is one plain "slot" column (line_no)."""
         if len(components) != 1:
             return None
@@ -379,7 +381,14 @@ class RelationalGenerator:
                 slot.size = components[0].size
                 group.space = math.prod(c.size for c in group.components)
                 if m.rows > group.space:
-                    return None
+                    # No way round it: the key's space is the overlap's parents x the new column's values.
+                    t = m.table
+                    parents = [c for i, c in enumerate(group.components) if i != rest[0]]
+                    raise ConstraintViolation(
+                        f"{self.schema.source}:{t.line}: table {t.name}: {m.rows:,} rows requested but {label} "
+                        f"allows only {group.space:,} distinct values ({_explain([*parents, *components])}); "
+                        f"lower the row count for {t.name}"
+                    )
             return g_no, rest[0]
         return None
 
@@ -412,7 +421,11 @@ class RelationalGenerator:
         self._key_cache_depth += 1
         try:
             if self._key_cache_depth > 32:
-                raise ConstraintViolation(f"{self.schema.source}: keys of {table} reference each other in a loop")
+                # A key read through a key through a key...: a loop, or a chain deeper than any schema needs.
+                raise ConstraintViolation(
+                    f"{self.schema.source}: keys of {table} reference each other in a loop or through more than 32 "
+                    "tables"
+                )
             m = self.models[table]
             out: dict[str, pl.Series] = {}
             parts: dict[int, list[np.ndarray]] = {}
