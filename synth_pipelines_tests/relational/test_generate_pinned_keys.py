@@ -43,6 +43,10 @@ CREATE TABLE picks (
     "flagged": "CREATE TABLE flagged (a VARCHAR(40) NOT NULL, f BOOLEAN NOT NULL, PRIMARY KEY (a, f));\n",
     # The largest component second: its permutation's stream is told apart by its position.
     "largest_second": "CREATE TABLE tagged (f BOOLEAN NOT NULL, a VARCHAR(40) NOT NULL, PRIMARY KEY (f, a));\n",
+    # Exactly 2^62 combinations (one value x 2^62): the last size the whole-key permutation takes.
+    "exactly_2_to_the_62": (
+        "CREATE TABLE fixed (f CHAR(1) NOT NULL CHECK (f = 'x'), a VARCHAR(40) NOT NULL, PRIMARY KEY (f, a));\n"
+    ),
 }
 
 # sha256 of each table's CSV, recorded with relational-6, seed 11, 40 rows a table. The mutants of `_group_values`
@@ -65,6 +69,9 @@ RECORDED = {
     },
     "largest_second": {
         "tagged": "7a010471616e361e37ea333c88f0ec7b46c49a9345e2b09737122672623e5577",
+    },
+    "exactly_2_to_the_62": {
+        "fixed": "3915a5e84b7560c498a16b616f3cf339149321ccfb9ca7cd649e97c0f612acf4",
     },
 }
 
