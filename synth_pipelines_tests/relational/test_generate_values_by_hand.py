@@ -1,0 +1,403 @@
+"""relational/generate.py's column values on tiny schemas: derived columns, column specs from types, CHECKs
+and the generation spec, NULL shares, temporal helpers. Expectations are worked out by hand or counted with
+plain Python / DuckDB over the drawn frames, never recomputed with the generator's own helpers. Runs in
+seconds, so mutation testing can run it once per mutant (README "Mutation testing")."""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import unicodedata
+from pathlib import Path
+
+import polars as pl
+
+from synth_pipelines.domains.relational.pipeline import Prepared, RelationalConfig, prepare
+
+
+def prepared(tmp_path: Path, ddl: str, rows: dict[str, int], spec: dict | None = None, seed: int = 7) -> Prepared:
+    path = tmp_path / "schema.sql"
+    path.write_text(ddl)
+    spec_path = None
+    if spec is not None:
+        spec_path = tmp_path / "spec.json"
+        spec_path.write_text(json.dumps(spec))
+    cfg = RelationalConfig(rows=10, table_rows=rows, spec=str(spec_path) if spec_path else None)
+    return prepare(path, cfg, seed)
+
+
+def frame(tmp_path: Path, ddl: str, table: str, rows: int, spec: dict | None = None, seed: int = 7) -> pl.DataFrame:
+    return prepared(tmp_path, ddl, {table: rows}, spec, seed).generator.table_frame(table)
+
+
+def ascii_lower(text: str) -> str:
+    return unicodedata.normalize("NFKD", text).encode("ascii", "ignore").decode().lower()
+
+
+def test_an_email_and_a_username_are_built_from_that_rows_first_and_last_name(tmp_path: Path):
+    ddl = """CREATE TABLE customers (
+      customer_id INT PRIMARY KEY, first_name VARCHAR(40) NOT NULL, last_name VARCHAR(40) NOT NULL,
+      email VARCHAR(120) NOT NULL, username VARCHAR(80) NOT NULL);"""
+    rows = frame(tmp_path, ddl, "customers", 12).to_dicts()
+    assert len(rows) == 12
+    for r in rows:
+        first, last = ascii_lower(r["first_name"]), ascii_lower(r["last_name"])
+        assert r["email"].startswith(f"{first}.{last}@"), r
+        assert r["username"] == f"{first}_{last}", r
+
+
+# Derived columns (`after` / `before`): the anchor plus or minus the offset, rounded away from the anchor -------
+
+EVENTS = """CREATE TABLE ev (
+  ev_id INT PRIMARY KEY,
+  a TIMESTAMP NOT NULL,
+  b TIMESTAMP,
+  later TIMESTAMP NOT NULL,
+  next_day DATE NOT NULL,
+  earlier TIMESTAMP NOT NULL,
+  day_before DATE NOT NULL,
+  free TIMESTAMP NOT NULL,
+  maybe TIMESTAMP,
+  never_null TIMESTAMP
+);"""
+EVENTS_SPEC = {
+    "tables": {
+        "ev": {
+            "columns": {
+                "a": {"generator": "date_range", "start": "2020-01-01", "end": "2020-01-31"},
+                "b": {"generator": "date_range", "start": "2020-01-01", "end": "2020-01-31", "null_share": 0.5},
+                "later": {"generator": "after", "of": ["a", "b"], "offset": "2h..2h"},
+                "next_day": {"generator": "after", "of": ["a"], "offset": "1h..1h"},
+                "earlier": {"generator": "before", "of": ["a", "b"], "offset": "1d..1d"},
+                "day_before": {"generator": "before", "of": ["a"], "offset": "1h..1h"},
+                "free": {
+                    "generator": "after",
+                    "of": ["b"],
+                    "offset": "3h..3h",
+                    "start": "2030-06-01",
+                    "end": "2030-06-30",
+                },
+                "maybe": {"generator": "after", "of": ["a"], "offset": "1s..1s", "null_share": 0.5},
+                "never_null": {"generator": "after", "of": ["a"], "offset": "1s..1s", "null_share": 0.0},
+            }
+        }
+    }
+}
+HOUR, DAY = dt.timedelta(hours=1), dt.timedelta(days=1)
+
+
+def events(tmp_path: Path, rows: int = 60) -> list[dict]:
+    return frame(tmp_path, EVENTS, "ev", rows, EVENTS_SPEC).to_dicts()
+
+
+def next_midnight(t: dt.datetime) -> dt.date:
+    """The first midnight at or after ``t``, as a date."""
+    return t.date() if t.time() == dt.time(0) else t.date() + DAY
+
+
+def test_after_two_anchors_is_the_latest_set_one_plus_the_offset(tmp_path: Path):
+    rows = events(tmp_path)
+    assert any(r["b"] is None for r in rows) and any(r["b"] is not None and r["b"] > r["a"] for r in rows)
+    for r in rows:
+        latest = max(t for t in (r["a"], r["b"]) if t is not None)
+        assert r["later"] == latest + 2 * HOUR, r
+
+
+def test_before_two_anchors_is_the_earliest_set_one_minus_the_offset(tmp_path: Path):
+    rows = events(tmp_path)
+    assert any(r["b"] is not None and r["b"] < r["a"] for r in rows)
+    for r in rows:
+        earliest = min(t for t in (r["a"], r["b"]) if t is not None)
+        assert r["earlier"] == earliest - DAY, r
+
+
+def test_a_date_after_a_timestamp_is_the_next_midnight_and_before_it_the_same_day(tmp_path: Path):
+    rows = events(tmp_path, 120)
+    # Anchors in the last hour of a day move the date after to the day after next; in the first hour, the date
+    # before to the day before: both occur in 120 rows.
+    assert any((r["a"] + HOUR).date() != r["a"].date() for r in rows)
+    assert any((r["a"] - HOUR).date() != r["a"].date() for r in rows)
+    for r in rows:
+        assert r["next_day"] == next_midnight(r["a"] + HOUR), r
+        assert r["day_before"] == (r["a"] - HOUR).date(), r
+
+
+def test_rows_without_a_set_anchor_draw_from_the_columns_own_date_range(tmp_path: Path):
+    rows = events(tmp_path)
+    unanchored = [r["free"] for r in rows if r["b"] is None]
+    assert unanchored, "some rows have no anchor"
+    assert all(dt.datetime(2030, 6, 1) <= t <= dt.datetime(2030, 6, 30, 23, 59, 59) for t in unanchored)
+    assert len(set(unanchored)) > 1
+    for r in rows:
+        if r["b"] is not None:
+            assert r["free"] == r["b"] + 3 * HOUR, r
+
+
+def test_a_derived_column_holds_nulls_only_at_its_share(tmp_path: Path):
+    rows = events(tmp_path)
+    assert all(r["never_null"] == r["a"] + dt.timedelta(seconds=1) for r in rows)
+    nulls = sum(r["maybe"] is None for r in rows)
+    assert 10 <= nulls <= 50  # about half of 60
+    assert all(r["maybe"] == r["a"] + dt.timedelta(seconds=1) for r in rows if r["maybe"] is not None)
+
+
+# Every stay checks in on 2020-01-01 and out on 2020-01-03; the derived columns' offsets are chosen so each
+# value is one instant worked out by hand (or a range with a bound at the date range's edge).
+STAYS = """CREATE TABLE stay (
+  stay_id INT PRIMARY KEY,
+  check_in DATE NOT NULL,
+  check_out DATE NOT NULL,
+  last_second TIMESTAMP NOT NULL,
+  first_second TIMESTAMP NOT NULL,
+  back TIMESTAMP NOT NULL,
+  charged TIMESTAMP NOT NULL,
+  clamped TIMESTAMP NOT NULL,
+  anytime TIMESTAMP NOT NULL,
+  charged_on DATE NOT NULL,
+  leaves DATE,
+  open_at TIMESTAMP NOT NULL,
+  opened DATE,
+  visit TIMESTAMP NOT NULL
+);"""
+JANUARY = {"start": "2020-01-01", "end": "2020-01-31"}
+STAYS_SPEC = {
+    "tables": {
+        "stay": {
+            "columns": {
+                "check_in": {"generator": "date_range", "start": "2020-01-01", "end": "2020-01-01"},
+                "check_out": {"generator": "after", "of": ["check_in"], "offset": "2d..2d"},
+                # up to the end of its one-day range: 86,399 s is all the room there is
+                "last_second": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "offset": "86399s..end",
+                    "start": "2020-01-01",
+                    "end": "2020-01-01",
+                },
+                "first_second": {
+                    "generator": "before",
+                    "of": ["check_in"],
+                    "offset": "1d..end",
+                    "start": "2019-12-31",
+                    "end": "2019-12-31",
+                },
+                "back": {
+                    "generator": "before",
+                    "of": ["check_in"],
+                    "offset": "0s..end",
+                    "start": "2019-12-31",
+                    "end": "2019-12-31",
+                },
+                # a window: after check-in, at or before check-out minus an hour (2020-01-02 23:00)
+                "charged": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "until": ["check_out"],
+                    "until_gap": "1h",
+                    "offset": "47h..end",
+                    **JANUARY,
+                },
+                "clamped": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "until": ["check_out"],
+                    "until_gap": "1h",
+                    "offset": "48h..end",
+                    **JANUARY,
+                },
+                "anytime": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "until": ["check_out"],
+                    "until_gap": "1h",
+                    "offset": "1s..end",
+                    **JANUARY,
+                },
+                "charged_on": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "until": ["check_out"],
+                    "until_gap": "1h",
+                    "offset": "1d..end",
+                    **JANUARY,
+                },
+                "leaves": {"generator": "after", "of": ["check_in"], "offset": "2d..2d", "null_share": 0.5},
+                "open_at": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "until": ["leaves"],
+                    "offset": "1s..end",
+                    **JANUARY,
+                },
+                "opened": {"generator": "date_range", "start": "2020-01-01", "end": "2020-01-01", "null_share": 0.5},
+                "visit": {
+                    "generator": "after",
+                    "of": ["opened"],
+                    "until": ["check_out"],
+                    "offset": "1s..end",
+                    **JANUARY,
+                },
+            }
+        }
+    }
+}
+
+
+def stays(tmp_path: Path, rows: int = 40) -> list[dict]:
+    return frame(tmp_path, STAYS, "stay", rows, STAYS_SPEC).to_dicts()
+
+
+def test_offsets_to_the_end_stop_at_the_date_ranges_last_second_or_first_midnight(tmp_path: Path):
+    rows = stays(tmp_path)
+    assert {(r["check_in"], r["check_out"]) for r in rows} == {(dt.date(2020, 1, 1), dt.date(2020, 1, 3))}
+    assert {r["last_second"] for r in rows} == {dt.datetime(2020, 1, 1, 23, 59, 59)}
+    assert {r["first_second"] for r in rows} == {dt.datetime(2019, 12, 31)}
+    back = [r["back"] for r in rows]
+    assert all(dt.datetime(2019, 12, 31) <= t <= dt.datetime(2020, 1, 1) for t in back)
+    assert min(back) < dt.datetime(2019, 12, 31, 6) and max(back) > dt.datetime(2019, 12, 31, 18)
+
+
+def test_a_window_stays_between_its_anchor_and_the_upper_anchor_minus_the_gap(tmp_path: Path):
+    rows = stays(tmp_path)
+    top = dt.datetime(2020, 1, 2, 23)
+    assert {r["charged"] for r in rows} == {top}  # 47 h after check-in is exactly the top
+    assert {r["clamped"] for r in rows} == {top}  # 48 h would pass it: held at the top
+    anytime = [r["anytime"] for r in rows]
+    assert all(dt.datetime(2020, 1, 1, 0, 0, 1) <= t <= top for t in anytime)
+    assert min(anytime) < dt.datetime(2020, 1, 1, 12) and max(anytime) > dt.datetime(2020, 1, 2, 12)
+    # a DATE stays on or before the day of 2020-01-02 23:00
+    assert {r["charged_on"] for r in rows} == {dt.date(2020, 1, 2)}
+
+
+def test_a_window_whose_upper_anchor_is_null_is_open_to_the_range_end(tmp_path: Path):
+    rows = stays(tmp_path)
+    closed = [r["open_at"] for r in rows if r["leaves"] is not None]
+    opened = [r["open_at"] for r in rows if r["leaves"] is None]
+    assert closed and opened
+    assert all(dt.datetime(2020, 1, 1, 0, 0, 1) <= t <= dt.datetime(2020, 1, 3) for t in closed)
+    assert all(dt.datetime(2020, 1, 1, 0, 0, 1) <= t <= dt.datetime(2020, 1, 31, 23, 59, 59) for t in opened)
+    assert max(opened) > dt.datetime(2020, 1, 10)
+
+
+def test_a_row_without_its_anchor_still_stays_at_or_before_the_upper_anchor(tmp_path: Path):
+    rows = stays(tmp_path)
+    free = [r["visit"] for r in rows if r["opened"] is None]
+    anchored = [r["visit"] for r in rows if r["opened"] is not None]
+    assert free and anchored
+    # drawn over January, then held at check-out's midnight: most land exactly on it
+    assert all(dt.datetime(2020, 1, 1) <= t <= dt.datetime(2020, 1, 3) for t in free)
+    assert sum(t == dt.datetime(2020, 1, 3) for t in free) > len(free) / 2
+    assert all(dt.datetime(2020, 1, 1, 0, 0, 1) <= t <= dt.datetime(2020, 1, 3) for t in anchored)
+
+
+# The column spec from the type, the CHECKs and the generation spec, seen in the values drawn before any CHECK is
+# evaluated (``block`` draws rows without the redraw loop, so only the spec keeps them in bounds) -----------------
+
+COLUMNS = """CREATE TYPE mood AS ENUM ('happy', 'sad', 'ok');
+CREATE TABLE t (
+  id INT PRIMARY KEY,
+  n_default INT NOT NULL DEFAULT '5',
+  d_default NUMERIC(6,2) NOT NULL DEFAULT '9.99',
+  f_default REAL NOT NULL DEFAULT '0.5',
+  flag BOOLEAN NOT NULL DEFAULT 1,
+  off BOOLEAN NOT NULL DEFAULT 0,
+  code CHAR(4) NOT NULL,
+  tag VARCHAR(10) NOT NULL CHECK (length(tag) <= 3),
+  word VARCHAR(10) NOT NULL CHECK (length(word) >= 6),
+  note TEXT NOT NULL CHECK (length(note) <= 5),
+  n_incl INT NOT NULL CHECK (n_incl >= 3 AND n_incl <= 5),
+  d_top NUMERIC(2,1) NOT NULL CHECK (d_top >= 9.8),
+  r REAL NOT NULL CHECK (r > 0 AND r < 1),
+  n_ranged INT NOT NULL CHECK (n_ranged <= 22),
+  day DATE NOT NULL CHECK (day >= '2020-01-01' AND day <= '2020-01-02'),
+  ts TIMESTAMP NOT NULL CHECK (ts > '2020-01-01 00:00:00' AND ts < '2020-01-01 00:00:03'),
+  status VARCHAR(10) NOT NULL CHECK (status IN ('a', 'b', 'c')),
+  m1 mood NOT NULL CHECK (m1 IN ('happy', 'sad', 'nope')),
+  m2 mood NOT NULL CHECK (m2 <> 'sad'),
+  share_col VARCHAR(10),
+  plain_null VARCHAR(10)
+);"""
+COLUMNS_SPEC = {
+    "tables": {
+        "t": {
+            "columns": {
+                "n_ranged": {"generator": "number", "min": 20, "max": 25},
+                "status": {"generator": "vocabulary", "values": ["a", "b"]},
+                "share_col": {"null_share": 0.3},
+                "plain_null": {"null_share": 0.0},
+            }
+        }
+    }
+}
+
+
+def columns_block(tmp_path: Path, rows: int = 200) -> pl.DataFrame:
+    return prepared(tmp_path, COLUMNS, {"t": rows}, COLUMNS_SPEC).generator.block("t", 0, 0, rows)
+
+
+def test_a_literal_default_is_the_most_common_value_whatever_its_quoting(tmp_path: Path):
+    f = columns_block(tmp_path)
+    # '5' is a string literal on a number column: still the number 5, drawn for about 70% of rows
+    assert f["n_default"].value_counts(sort=True).row(0) == (5, f["n_default"].eq(5).sum())
+    assert f["n_default"].eq(5).sum() > 110
+    assert f["d_default"].cast(pl.String).eq("9.99").sum() > 110
+    assert f["f_default"].eq(0.5).sum() > 110
+    # BOOLEAN DEFAULT 1 / 0: true for about 80% / 20% of rows
+    assert f["flag"].sum() > 140
+    assert f["off"].sum() < 60
+
+
+def test_lengths_follow_char_varchar_and_length_checks(tmp_path: Path):
+    f = columns_block(tmp_path)
+    assert set(f["code"].str.len_chars()) == {4}
+    tag, word, note = (f[c].str.len_chars() for c in ("tag", "word", "note"))
+    assert tag.max() == 3 and tag.min() >= 1
+    assert word.min() == 6 and word.max() <= 10
+    assert note.max() <= 5
+
+
+def test_number_bounds_from_the_type_the_check_and_the_spec(tmp_path: Path):
+    f = columns_block(tmp_path)
+    assert set(f["n_incl"]) == {3, 4, 5}
+    assert {str(v) for v in f["d_top"]} == {"9.8", "9.9"}  # NUMERIC(2,1) tops out at 9.9
+    assert f["r"].min() > 0 and f["r"].max() < 1
+    assert set(f["n_ranged"]) == {20, 21, 22}  # the spec's 20..25 cut by the CHECK's <= 22
+
+
+def test_temporal_bounds_from_the_check(tmp_path: Path):
+    f = columns_block(tmp_path)
+    assert set(f["day"]) == {dt.date(2020, 1, 1), dt.date(2020, 1, 2)}
+    assert set(f["ts"]) == {dt.datetime(2020, 1, 1, 0, 0, 1), dt.datetime(2020, 1, 1, 0, 0, 2)}
+
+
+def test_choices_from_the_spec_the_in_list_and_the_enum(tmp_path: Path):
+    f = columns_block(tmp_path)
+    assert set(f["status"]) == {"a", "b"}  # the spec's vocabulary, inside the IN list
+    assert set(f["m1"]) == {"happy", "sad"}  # the IN list's labels the ENUM has
+    assert set(f["m2"]) == {"happy", "ok"}  # the ENUM without the excluded label
+
+
+def test_a_null_share_only_where_the_spec_sets_one(tmp_path: Path):
+    f = columns_block(tmp_path)
+    assert 30 <= f["share_col"].null_count() <= 90  # 0.3 of 200
+    assert f["plain_null"].null_count() == 0
+    assert all(f[c].null_count() == 0 for c in f.columns if c not in ("share_col", "plain_null"))
+
+
+def test_a_strict_bound_between_two_values_of_the_type_keeps_the_values_next_to_it(tmp_path: Path):
+    # n > 2.5 allows 3 and n < 5.5 allows 5 (an integer steps past a bound only when the bound is a whole
+    # number); x > 0.05 AND x < 0.15 at one decimal is 0.1. Both were refused as leaving no value.
+    ddl = """CREATE TABLE t (
+      id INT PRIMARY KEY,
+      n INT NOT NULL CHECK (n > 2.5 AND n < 5.5),
+      one INT NOT NULL CHECK (one > 2.5 AND one < 3.5),
+      whole INT NOT NULL CHECK (whole > 2 AND whole < 6),
+      x NUMERIC(3,1) NOT NULL CHECK (x > 0.05 AND x < 0.15),
+      y NUMERIC(3,1) NOT NULL CHECK (y > 0.5 AND y < 0.8)
+    );"""
+    f = prepared(tmp_path, ddl, {"t": 100}).generator.block("t", 0, 0, 100)
+    assert set(f["n"]) == {3, 4, 5}
+    assert set(f["one"]) == {3}
+    assert set(f["whole"]) == {3, 4, 5}
+    assert {str(v) for v in f["x"]} == {"0.1"}
+    assert {str(v) for v in f["y"]} == {"0.6", "0.7"}
