@@ -10,8 +10,10 @@ import json
 import unicodedata
 from pathlib import Path
 
+import numpy as np
 import polars as pl
 
+from synth_pipelines.domains.relational.generate import _from_us, _to_us, _with_nulls
 from synth_pipelines.domains.relational.pipeline import Prepared, RelationalConfig, prepare
 
 
@@ -401,3 +403,111 @@ def test_a_strict_bound_between_two_values_of_the_type_keeps_the_values_next_to_
     assert set(f["whole"]) == {3, 4, 5}
     assert {str(v) for v in f["x"]} == {"0.1"}
     assert {str(v) for v in f["y"]} == {"0.6", "0.7"}
+
+
+# Microseconds since the epoch, both ways, and NULLs at a share -------------------------------------------------
+
+US = 1_000_000
+DAY_US = 86_400 * US
+
+
+def test_to_us_reads_dates_and_timestamps_as_utc_microseconds_with_a_set_mask():
+    dates = pl.Series([dt.date(1970, 1, 2), None, dt.date(1969, 12, 31)], dtype=pl.Date)
+    values, is_set = _to_us(dates)
+    assert values.tolist() == [DAY_US, 0, -DAY_US] and values.dtype == np.int64
+    assert is_set.tolist() == [True, False, True]
+    millis = pl.Series([dt.datetime(1970, 1, 1, 0, 0, 1, 500_000), None], dtype=pl.Datetime("ms"))
+    values, is_set = _to_us(millis)
+    assert values.tolist() == [1_500_000, 0] and is_set.tolist() == [True, False]
+    # 2020-01-01 00:00 in Paris is 2019-12-31 23:00 UTC: 1,577,833,200 s since the epoch
+    paris = pl.Series([dt.datetime(2020, 1, 1)]).dt.replace_time_zone("Europe/Paris")
+    assert _to_us(paris)[0].tolist() == [1_577_833_200 * US]
+    assert _to_us(paris.dt.cast_time_unit("ns"))[0].tolist() == [1_577_833_200 * US]
+
+
+def spec_of(tmp_path: Path, sql_type: str):
+    ddl = f"CREATE TABLE t (id INT PRIMARY KEY, v {sql_type});"
+    return prepared(tmp_path, ddl, {"t": 1}).generator.models["t"].specs["v"]
+
+
+def test_from_us_writes_each_temporal_type_and_nulls_where_masked(tmp_path: Path):
+    values = np.array([DAY_US + 5 * US, -1, 0], dtype=np.int64)
+    keep = np.zeros(3, dtype=bool)
+    masked = np.array([False, True, False])
+    # a DATE is the day the instant falls in: -1 us is the last microsecond of 1969-12-31
+    date = _from_us(values, keep, spec_of(tmp_path, "DATE"))
+    assert date.dtype == pl.Date
+    assert date.to_list() == [dt.date(1970, 1, 2), dt.date(1969, 12, 31), dt.date(1970, 1, 1)]
+    stamp = _from_us(values, masked, spec_of(tmp_path, "TIMESTAMP"))
+    assert stamp.dtype == pl.Datetime("us")
+    assert stamp.to_list() == [dt.datetime(1970, 1, 2, 0, 0, 5), None, dt.datetime(1970, 1, 1)]
+    zoned = _from_us(values, keep, spec_of(tmp_path, "TIMESTAMPTZ"))
+    assert zoned.dtype == pl.Datetime("us", "UTC")
+    assert zoned[0] == dt.datetime(1970, 1, 2, 0, 0, 5, tzinfo=dt.UTC)
+
+
+def test_with_nulls_keeps_name_and_type_and_draws_nothing_without_a_share():
+    values = pl.Series("v", [1, 2, 3, 4], dtype=pl.Int16)
+    rng = np.random.default_rng(5)
+    assert _with_nulls(values, 0.0, rng) is values
+    assert _with_nulls(values.clear(), 0.5, rng).len() == 0
+    # neither call used the generator: its next draw is a fresh one's first
+    assert rng.random() == np.random.default_rng(5).random()
+    every = _with_nulls(values, 1.0, np.random.default_rng(5))
+    assert every.name == "v" and every.dtype == pl.Int16 and every.null_count() == 4
+    # a share no draw falls under leaves the very same series
+    assert _with_nulls(values, 1e-12, np.random.default_rng(5)) is values
+
+
+# The generation spec's generators, as ``_apply_gen`` hands them to the drawing --------------------------------
+
+GENERATORS = """CREATE TABLE g (
+  g_id INT PRIMARY KEY,
+  label VARCHAR(20) NOT NULL,
+  pick VARCHAR(10) NOT NULL,
+  heavy VARCHAR(10) NOT NULL,
+  weekday VARCHAR(20) NOT NULL,
+  ref VARCHAR(10) NOT NULL,
+  amount INT NOT NULL,
+  from_mid DATE NOT NULL,
+  to_mid DATE NOT NULL,
+  upto DATE NOT NULL,
+  seen TIMESTAMP NOT NULL
+);"""
+GENERATORS_SPEC = {
+    "tables": {
+        "g": {
+            "columns": {
+                "label": {"generator": "vocabulary", "by_row": True, "values": ["Rock", "Jazz", "Pop"]},
+                "pick": {"generator": "vocabulary", "values": ["x", "y", "z"]},
+                "heavy": {"generator": "vocabulary", "values": ["x", "y"], "weights": [0, 1]},
+                "weekday": {"generator": "faker", "provider": "day_of_week"},
+                "ref": {"generator": "pattern", "pattern": "AB-##?"},
+                "amount": {"generator": "number", "min": 100, "max": 104},
+                # a date range with one end set: the other is the usual 2015-01-01 .. 2025-12-31's
+                "from_mid": {"generator": "date_range", "start": "2025-12-01"},
+                "to_mid": {"generator": "date_range", "end": "2015-01-31"},
+                "upto": {"generator": "after", "of": ["from_mid"], "offset": "1d..end", "end": "2026-06-30"},
+                "seen": {"generator": "before", "of": ["to_mid"], "offset": "1d..end", "start": "2014-12-01"},
+            }
+        }
+    }
+}
+
+
+def test_each_spec_generator_draws_what_it_names(tmp_path: Path):
+    f = prepared(tmp_path, GENERATORS, {"g": 60}, GENERATORS_SPEC).generator.block("g", 0, 0, 60)
+    # by_row: row i takes value i, past the end numbered: Rock, Jazz, Pop, Rock 2, ...
+    assert f["label"].head(7).to_list() == ["Rock", "Jazz", "Pop", "Rock 2", "Jazz 2", "Pop 2", "Rock 3"]
+    assert set(f["pick"]) == {"x", "y", "z"}
+    assert set(f["heavy"]) == {"y"}  # weight 0 for x
+    assert set(f["weekday"]) == {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
+    assert f["ref"].str.contains(r"^AB-[0-9]{2}[A-Z]$").all()
+    assert set(f["amount"]) == {100, 101, 102, 103, 104}
+    assert f["from_mid"].min() >= dt.date(2025, 12, 1) and f["from_mid"].max() <= dt.date(2025, 12, 31)
+    assert f["to_mid"].min() >= dt.date(2015, 1, 1) and f["to_mid"].max() <= dt.date(2015, 1, 31)
+    # derived columns with a range: after up to its end (past the usual 2025-12-31), before down to its start
+    assert (f["upto"] > f["from_mid"]).all() and f["upto"].max() <= dt.date(2026, 6, 30)
+    assert f["upto"].max() > dt.date(2026, 3, 1)
+    assert (f["seen"].dt.date() < f["to_mid"]).all() and f["seen"].min() >= dt.datetime(2014, 12, 1)
+    assert f["seen"].min() < dt.datetime(2014, 12, 15)
