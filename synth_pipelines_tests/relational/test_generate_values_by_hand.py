@@ -7,13 +7,16 @@ from __future__ import annotations
 
 import datetime as dt
 import json
+import time
 import unicodedata
 from pathlib import Path
 
 import numpy as np
 import polars as pl
+import pytest
 
-from synth_pipelines.domains.relational.generate import _from_us, _to_us, _with_nulls
+from synth_pipelines.core.domain import ConstraintViolation
+from synth_pipelines.domains.relational.generate import _from_us, _gt_temporal, _to_us, _with_nulls
 from synth_pipelines.domains.relational.pipeline import Prepared, RelationalConfig, prepare
 
 
@@ -455,6 +458,7 @@ def test_with_nulls_keeps_name_and_type_and_draws_nothing_without_a_share():
     assert rng.random() == np.random.default_rng(5).random()
     every = _with_nulls(values, 1.0, np.random.default_rng(5))
     assert every.name == "v" and every.dtype == pl.Int16 and every.null_count() == 4
+    assert _with_nulls(values.head(1), 1.0, np.random.default_rng(5)).to_list() == [None]  # one row too
     # a share no draw falls under leaves the very same series
     assert _with_nulls(values, 1e-12, np.random.default_rng(5)) is values
 
@@ -511,3 +515,79 @@ def test_each_spec_generator_draws_what_it_names(tmp_path: Path):
     assert f["upto"].max() > dt.date(2026, 3, 1)
     assert (f["seen"].dt.date() < f["to_mid"]).all() and f["seen"].min() >= dt.datetime(2014, 12, 1)
     assert f["seen"].min() < dt.datetime(2014, 12, 15)
+
+
+@pytest.mark.parametrize(
+    ("column", "message"),
+    [
+        (
+            "n INT CHECK (n > 10 AND n < 5)",
+            "column t.n INT: its CHECKs and type leave no possible value (needs >= 11 and <= 4)",
+        ),
+        (
+            "d DATE CHECK (d > '2020-01-02' AND d < '2020-01-01')",
+            "column t.d DATE: its CHECKs leave no possible value (needs >= 2020-01-03 and <= 2019-12-31)",
+        ),
+        (
+            "t TIMESTAMP CHECK (t >= '2020-01-02 00:00:00' AND t < '2020-01-01 00:00:00')",
+            "column t.t TIMESTAMP: its CHECKs leave no possible value "
+            "(needs >= 2020-01-02 00:00:00 and <= 2019-12-31 23:59:59)",
+        ),
+        (
+            "s VARCHAR(2) CHECK (s IN ('abc', 'defg'))",
+            "column t.s: no value of its IN list fits its type VARCHAR(2) and CHECKs",
+        ),
+    ],
+)
+def test_a_column_no_value_fits_is_refused_with_file_line_and_bounds(tmp_path: Path, column: str, message: str):
+    ddl = f"CREATE TABLE t (\n  id INT PRIMARY KEY,\n  {column}\n);"
+    with pytest.raises(ConstraintViolation) as info:
+        prepared(tmp_path, ddl, {"t": 3})
+    assert str(info.value) == f"{tmp_path / 'schema.sql'}:3: {message}"
+
+
+def test_timestamptz_bounds_from_the_check(tmp_path: Path):
+    ddl = """CREATE TABLE t (
+      id INT PRIMARY KEY,
+      at TIMESTAMPTZ NOT NULL CHECK (at > '2020-01-01 00:00:00+00' AND at <= '2020-01-01 00:00:02+00')
+    );"""
+    f = prepared(tmp_path, ddl, {"t": 60}).generator.block("t", 0, 0, 60)
+    assert set(f["at"]) == {dt.datetime(2020, 1, 1, 0, 0, s, tzinfo=dt.UTC) for s in (1, 2)}
+
+
+def test_a_derived_column_can_anchor_on_a_key_column(tmp_path: Path):
+    ddl = "CREATE TABLE days (day DATE PRIMARY KEY, review_at TIMESTAMP NOT NULL);"
+    spec = {"tables": {"days": {"columns": {"review_at": {"generator": "after", "of": ["day"], "offset": "2h..2h"}}}}}
+    rows = frame(tmp_path, ddl, "days", 20, spec).to_dicts()
+    assert len({r["day"] for r in rows}) == 20
+    assert all(r["review_at"] == dt.datetime.combine(r["day"], dt.time(2)) for r in rows)
+
+
+def test_gt_temporal_compares_in_utc_whatever_the_hosts_time_zone(monkeypatch: pytest.MonkeyPatch):
+    # Naive values are UTC already; only aware ones convert. On a host in New York (UTC-5) a naive 22:00 read
+    # as local time would be 03:00 UTC the next day.
+    monkeypatch.setenv("TZ", "America/New_York")
+    time.tzset()
+    try:
+        assert _gt_temporal(dt.date(2020, 3, 1), dt.datetime(2020, 2, 29, 22, 0))
+        assert not _gt_temporal(dt.datetime(2020, 2, 29, 22, 0), dt.date(2020, 3, 1))
+        utc_plus_2 = dt.timezone(dt.timedelta(hours=2))
+        assert _gt_temporal(dt.datetime(2020, 3, 1, 2, 0, tzinfo=utc_plus_2), dt.datetime(2020, 2, 29, 23, 30))
+        assert not _gt_temporal(dt.datetime(2020, 3, 1, 1, 0, tzinfo=utc_plus_2), dt.datetime(2020, 2, 29, 23, 30))
+    finally:
+        monkeypatch.undo()
+        time.tzset()
+
+
+def test_a_composite_reference_in_a_key_too_small_is_named_with_its_columns(tmp_path: Path):
+    ddl = """CREATE TABLE p (a INT, b INT, PRIMARY KEY (a, b));
+CREATE TABLE j (
+  a INT NOT NULL, b INT NOT NULL, flag BOOLEAN NOT NULL,
+  PRIMARY KEY (a, b, flag), FOREIGN KEY (a, b) REFERENCES p (a, b)
+);"""
+    with pytest.raises(ConstraintViolation) as info:
+        prepared(tmp_path, ddl, {"p": 1000, "j": 2001})
+    message = str(info.value)
+    assert (
+        "PRIMARY KEY (a, b, flag) allows only 2,000 distinct values (a, b -> p: 1,000 rows x flag: 2 values)" in message
+    )
