@@ -591,3 +591,140 @@ CREATE TABLE j (
     assert (
         "PRIMARY KEY (a, b, flag) allows only 2,000 distinct values (a, b -> p: 1,000 rows x flag: 2 values)" in message
     )
+
+
+WINDOWS = """CREATE TABLE hotel (hotel_id INT PRIMARY KEY, opens DATE NOT NULL, shuts DATE NOT NULL);
+CREATE TABLE visit (
+  visit_id INT PRIMARY KEY,
+  hotel_id INT NOT NULL REFERENCES hotel (hotel_id),
+  seen_at TIMESTAMP NOT NULL
+);
+CREATE TABLE shift (day DATE PRIMARY KEY, opened DATE NOT NULL, note_at TIMESTAMP NOT NULL);
+CREATE TABLE old (
+  old_id INT PRIMARY KEY,
+  check_in DATE NOT NULL,
+  leaves DATE,
+  open_at TIMESTAMP NOT NULL,
+  far DATE NOT NULL,
+  far_at TIMESTAMP NOT NULL
+);
+CREATE TABLE win (win_id INT PRIMARY KEY, check_in DATE NOT NULL, check_out DATE NOT NULL, on_day DATE NOT NULL);
+"""
+
+
+def fixed_day(day: str) -> dict:
+    return {"generator": "date_range", "start": day, "end": day}
+
+
+WINDOWS_SPEC = {
+    "tables": {
+        "hotel": {
+            "columns": {
+                "opens": fixed_day("2020-01-01"),
+                "shuts": {"generator": "after", "of": ["opens"], "offset": "4d..4d"},
+            }
+        },
+        # between the parent's opening and closing: both anchors read through the foreign key
+        "visit": {
+            "columns": {
+                "seen_at": {
+                    "generator": "after",
+                    "of": ["hotel.opens"],
+                    "until": ["hotel.shuts"],
+                    "offset": "1s..end",
+                    **JANUARY,
+                }
+            }
+        },
+        # at or before the row's key (a DATE primary key, drawn before every other column)
+        "shift": {
+            "columns": {
+                "opened": fixed_day("2010-01-01"),
+                "note_at": {
+                    "generator": "after",
+                    "of": ["opened"],
+                    "until": ["day"],
+                    "offset": "1s..end",
+                    "start": "2010-01-01",
+                    "end": "2030-12-31",
+                },
+            }
+        },
+        # before 1970 (negative microseconds), and in the year 9000 (beyond 2^53 microseconds)
+        "old": {
+            "columns": {
+                "check_in": fixed_day("1960-01-01"),
+                "leaves": {"generator": "after", "of": ["check_in"], "offset": "2d..2d", "null_share": 0.5},
+                "open_at": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "until": ["leaves"],
+                    "offset": "1s..end",
+                    "start": "1960-01-01",
+                    "end": "1960-01-31",
+                },
+                "far": {"generator": "date_range", "start": "9000-01-01", "end": "9000-12-31"},
+                "far_at": {
+                    "generator": "after",
+                    "of": ["far"],
+                    "offset": "1s..1s",
+                    "start": "9000-01-01",
+                    "end": "9001-12-31",
+                },
+            }
+        },
+        # a DATE window of 2020-01-02 .. 2020-01-10 (check-out 2020-01-11 minus an hour, rounded down to its day)
+        "win": {
+            "columns": {
+                "check_in": fixed_day("2020-01-01"),
+                "check_out": {"generator": "after", "of": ["check_in"], "offset": "10d..10d"},
+                "on_day": {
+                    "generator": "after",
+                    "of": ["check_in"],
+                    "until": ["check_out"],
+                    "until_gap": "1h",
+                    "offset": "1d..end",
+                    **JANUARY,
+                },
+            }
+        },
+    }
+}
+
+
+def windows(tmp_path: Path, table: str, rows: int) -> pl.DataFrame:
+    counts = {"hotel": 3, "visit": 40, "shift": 40, "old": 40, "win": 400}
+    return prepared(tmp_path, WINDOWS, counts, WINDOWS_SPEC).generator.table_frame(table)
+
+
+def test_a_window_between_two_columns_of_the_parent_row(tmp_path: Path):
+    seen = windows(tmp_path, "visit", 40)["seen_at"]
+    assert seen.min() >= dt.datetime(2020, 1, 1, 0, 0, 1) and seen.max() <= dt.datetime(2020, 1, 5)
+    assert seen.max() - seen.min() > dt.timedelta(days=2)
+
+
+def test_a_window_up_to_the_rows_key(tmp_path: Path):
+    rows = windows(tmp_path, "shift", 40).to_dicts()
+    assert all(
+        dt.datetime(2010, 1, 1, 0, 0, 1) <= r["note_at"] <= dt.datetime.combine(r["day"], dt.time()) for r in rows
+    )
+    assert min(r["note_at"] for r in rows) < dt.datetime(2012, 1, 1)
+
+
+def test_derived_times_before_1970_and_in_the_year_9000(tmp_path: Path):
+    rows = windows(tmp_path, "old", 40).to_dicts()
+    open_ended = [r["open_at"] for r in rows if r["leaves"] is None]
+    assert open_ended and all(
+        dt.datetime(1960, 1, 1, 0, 0, 1) <= t <= dt.datetime(1960, 1, 31, 23, 59, 59) for t in open_ended
+    )
+    assert max(open_ended) > dt.datetime(1960, 1, 10)  # an open window spreads over the range
+    closed = [r["open_at"] for r in rows if r["leaves"] is not None]
+    assert closed and all(t <= dt.datetime(1960, 1, 3) for t in closed)
+    assert all(r["far_at"] == dt.datetime.combine(r["far"], dt.time(0, 0, 1)) for r in rows)
+
+
+def test_a_date_window_does_not_pile_rows_on_its_last_day(tmp_path: Path):
+    days = windows(tmp_path, "win", 400)["on_day"]
+    assert days.min() >= dt.date(2020, 1, 2) and days.max() == dt.date(2020, 1, 10)
+    # 8 or 9 days share 400 rows: about 50 each; none near twice that
+    assert days.value_counts()["count"].max() <= 70
