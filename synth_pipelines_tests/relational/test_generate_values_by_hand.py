@@ -260,6 +260,8 @@ def test_offsets_to_the_end_stop_at_the_date_ranges_last_second_or_first_midnigh
     back = [r["back"] for r in rows]
     assert all(dt.datetime(2019, 12, 31) <= t <= dt.datetime(2020, 1, 1) for t in back)
     assert min(back) < dt.datetime(2019, 12, 31, 6) and max(back) > dt.datetime(2019, 12, 31, 18)
+    # offsets are drawn in microseconds, values rounded to whole seconds away from the anchor
+    assert all(r[c].microsecond == 0 for r in rows for c in ("back", "anytime", "open_at", "visit"))
 
 
 def test_a_window_stays_between_its_anchor_and_the_upper_anchor_minus_the_gap(tmp_path: Path):
@@ -728,3 +730,30 @@ def test_a_date_window_does_not_pile_rows_on_its_last_day(tmp_path: Path):
     assert days.min() >= dt.date(2020, 1, 2) and days.max() == dt.date(2020, 1, 10)
     # 8 or 9 days share 400 rows: about 50 each; none near twice that
     assert days.value_counts()["count"].max() <= 70
+
+
+def test_an_empty_window_stays_after_its_anchor_and_a_closed_one_at_it(tmp_path: Path):
+    # The upper anchor two days before the anchor (a window no value fits): the value stays after the anchor,
+    # where the rule it carries holds, and the report counts the other side. The upper anchor equal to the
+    # anchor: the value is held at that instant, which both sides allow.
+    ddl = """CREATE TABLE e (
+      e_id INT PRIMARY KEY, starts DATE NOT NULL, z_upper DATE NOT NULL, same_day DATE NOT NULL,
+      late TIMESTAMP NOT NULL, edge TIMESTAMP NOT NULL
+    );"""
+    window = {"generator": "after", "of": ["starts"], "offset": "1h..1h", **JANUARY}
+    spec = {
+        "tables": {
+            "e": {
+                "columns": {
+                    "starts": fixed_day("2020-01-05"),
+                    "z_upper": fixed_day("2020-01-03"),
+                    "same_day": fixed_day("2020-01-05"),
+                    "late": {**window, "until": ["z_upper"]},
+                    "edge": {**window, "until": ["same_day"]},
+                }
+            }
+        }
+    }
+    f = prepared(tmp_path, ddl, {"e": 5}, spec).generator.block("e", 0, 0, 5)
+    assert set(f["late"]) == {dt.datetime(2020, 1, 5, 1)}
+    assert set(f["edge"]) == {dt.datetime(2020, 1, 5)}
