@@ -400,7 +400,9 @@ def test_a_strict_bound_between_two_values_of_the_type_keeps_the_values_next_to_
       one INT NOT NULL CHECK (one > 2.5 AND one < 3.5),
       whole INT NOT NULL CHECK (whole > 2 AND whole < 6),
       x NUMERIC(3,1) NOT NULL CHECK (x > 0.05 AND x < 0.15),
-      y NUMERIC(3,1) NOT NULL CHECK (y > 0.5 AND y < 0.8)
+      y NUMERIC(3,1) NOT NULL CHECK (y > 0.5 AND y < 0.8),
+      big NUMERIC(12,2) NOT NULL CHECK (big > 1234567.89 AND big < 1234567.92),
+      tiny INT NOT NULL CHECK (tiny > 0.0000000015 AND tiny < 3)
     );"""
     f = prepared(tmp_path, ddl, {"t": 100}).generator.block("t", 0, 0, 100)
     assert set(f["n"]) == {3, 4, 5}
@@ -408,6 +410,9 @@ def test_a_strict_bound_between_two_values_of_the_type_keeps_the_values_next_to_
     assert set(f["whole"]) == {3, 4, 5}
     assert {str(v) for v in f["x"]} == {"0.1"}
     assert {str(v) for v in f["y"]} == {"0.6", "0.7"}
+    # 1234567.89 / 0.01 is 123456788.99999999 in floating point: still on the grid, so still a step
+    assert min(str(v) for v in f["big"]) == "1234567.90"
+    assert set(f["tiny"]) == {1, 2}  # a bound just above 0 is off the grid: 1 is above it
 
 
 # Microseconds since the epoch, both ways, and NULLs at a share -------------------------------------------------
@@ -475,6 +480,8 @@ GENERATORS = """CREATE TABLE g (
   weekday VARCHAR(20) NOT NULL,
   ref VARCHAR(10) NOT NULL,
   amount INT NOT NULL,
+  spread INT NOT NULL,
+  flat INT NOT NULL,
   from_mid DATE NOT NULL,
   to_mid DATE NOT NULL,
   upto DATE NOT NULL,
@@ -490,6 +497,9 @@ GENERATORS_SPEC = {
                 "weekday": {"generator": "faker", "provider": "day_of_week"},
                 "ref": {"generator": "pattern", "pattern": "AB-##?"},
                 "amount": {"generator": "number", "min": 100, "max": 104},
+                # 1 .. 10,000: log-normal has its median near the geometric mean (100), uniform near 5,000
+                "spread": {"generator": "number", "min": 1, "max": 10000, "distribution": "lognormal"},
+                "flat": {"generator": "number", "min": 1, "max": 10000},
                 # a date range with one end set: the other is the usual 2015-01-01 .. 2025-12-31's
                 "from_mid": {"generator": "date_range", "start": "2025-12-01"},
                 "to_mid": {"generator": "date_range", "end": "2015-01-31"},
@@ -510,6 +520,8 @@ def test_each_spec_generator_draws_what_it_names(tmp_path: Path):
     assert set(f["weekday"]) == {"Monday", "Tuesday", "Wednesday", "Thursday", "Friday", "Saturday", "Sunday"}
     assert f["ref"].str.contains(r"^AB-[0-9]{2}[A-Z]$").all()
     assert set(f["amount"]) == {100, 101, 102, 103, 104}
+    assert f["spread"].median() < 1000 and f["flat"].median() > 2500
+    assert f["spread"].min() >= 1 and f["flat"].max() <= 10000
     assert f["from_mid"].min() >= dt.date(2025, 12, 1) and f["from_mid"].max() <= dt.date(2025, 12, 31)
     assert f["to_mid"].min() >= dt.date(2015, 1, 1) and f["to_mid"].max() <= dt.date(2015, 1, 31)
     # derived columns with a range: after up to its end (past the usual 2025-12-31), before down to its start
