@@ -312,6 +312,7 @@ CREATE TABLE t (
   tag VARCHAR(10) NOT NULL CHECK (length(tag) <= 3),
   word VARCHAR(10) NOT NULL CHECK (length(word) >= 6),
   note TEXT NOT NULL CHECK (length(note) <= 5),
+  short VARCHAR(3) NOT NULL CHECK (length(short) <= 10),
   n_incl INT NOT NULL CHECK (n_incl >= 3 AND n_incl <= 5),
   d_top NUMERIC(2,1) NOT NULL CHECK (d_top >= 9.8),
   r REAL NOT NULL CHECK (r > 0 AND r < 1),
@@ -361,6 +362,7 @@ def test_lengths_follow_char_varchar_and_length_checks(tmp_path: Path):
     assert tag.max() == 3 and tag.min() >= 1
     assert word.min() == 6 and word.max() <= 10
     assert note.max() <= 5
+    assert f["short"].str.len_chars().max() <= 3  # the type is the tighter bound here
 
 
 def test_number_bounds_from_the_type_the_check_and_the_spec(tmp_path: Path):
