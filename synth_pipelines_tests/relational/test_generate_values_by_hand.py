@@ -771,3 +771,20 @@ def test_an_empty_window_stays_after_its_anchor_and_a_closed_one_at_it(tmp_path:
     f = prepared(tmp_path, ddl, {"e": 5}, spec).generator.block("e", 0, 0, 5)
     assert set(f["late"]) == {dt.datetime(2020, 1, 5, 1)}
     assert set(f["edge"]) == {dt.datetime(2020, 1, 5)}
+
+
+def test_a_number_generators_range_is_cut_by_the_check_before_multiples_are_chosen(tmp_path: Path):
+    ddl = "CREATE TABLE t (id INT PRIMARY KEY, m INT NOT NULL CHECK (m % 5 = 0));"
+    spec = {"tables": {"t": {"columns": {"m": {"generator": "number", "min": 20, "max": 40}}}}}
+    f = prepared(tmp_path, ddl, {"t": 100}, spec).generator.block("t", 0, 0, 100)
+    assert set(f["m"]) == {20, 25, 30, 35, 40}
+
+
+def test_a_number_generators_range_outside_the_check_is_refused(tmp_path: Path):
+    ddl = "CREATE TABLE t (\n  id INT PRIMARY KEY,\n  o INT NOT NULL CHECK (o <= 22)\n);"
+    spec = {"tables": {"t": {"columns": {"o": {"generator": "number", "min": 50, "max": 60}}}}}
+    with pytest.raises(ConstraintViolation) as info:
+        prepared(tmp_path, ddl, {"t": 5}, spec)
+    assert str(info.value).endswith(
+        ":3: column t.o INT: its CHECKs and type leave no possible value (needs >= 50.0 and <= 22)"
+    )
