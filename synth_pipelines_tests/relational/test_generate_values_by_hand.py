@@ -322,6 +322,9 @@ CREATE TABLE t (
   status VARCHAR(10) NOT NULL CHECK (status IN ('a', 'b', 'c')),
   m1 mood NOT NULL CHECK (m1 IN ('happy', 'sad', 'nope')),
   m2 mood NOT NULL CHECK (m2 <> 'sad'),
+  kind TEXT NOT NULL CHECK (kind IN ('a', 'bb')),
+  code2 VARCHAR(2) NOT NULL CHECK (code2 IN ('ab', 'c', 'toolong')),
+  not_x VARCHAR(8) NOT NULL CHECK (not_x <> 'x'),
   share_col VARCHAR(10),
   plain_null VARCHAR(10)
 );"""
@@ -384,6 +387,9 @@ def test_choices_from_the_spec_the_in_list_and_the_enum(tmp_path: Path):
     assert set(f["status"]) == {"a", "b"}  # the spec's vocabulary, inside the IN list
     assert set(f["m1"]) == {"happy", "sad"}  # the IN list's labels the ENUM has
     assert set(f["m2"]) == {"happy", "ok"}  # the ENUM without the excluded label
+    assert set(f["kind"]) == {"a", "bb"}  # TEXT: no length to cut the list by
+    assert set(f["code2"]) == {"ab", "c"}  # a label exactly the column's length fits
+    assert f["not_x"].n_unique() > 20 and "x" not in set(f["not_x"])  # an exclusion alone: ordinary values
 
 
 def test_a_null_share_only_where_the_spec_sets_one(tmp_path: Path):
