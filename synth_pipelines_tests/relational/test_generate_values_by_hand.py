@@ -794,3 +794,19 @@ def test_a_number_generators_range_outside_the_check_is_refused(tmp_path: Path):
     assert str(info.value).endswith(
         ":3: column t.o INT: its CHECKs and type leave no possible value (needs >= 50.0 and <= 22)"
     )
+
+
+def test_a_quoted_number_in_a_check_bounds_the_draws(tmp_path: Path):
+    # PostgreSQL and MySQL read '5' as the number 5 here; generation used to stop after 40 redraws.
+    ddl = """CREATE TABLE t (
+      id INT PRIMARY KEY,
+      n INT NOT NULL CHECK (n > '5' AND n < '8'),
+      x NUMERIC(3,1) NOT NULL CHECK (x >= '0.5' AND x <= '0.6'),
+      word VARCHAR(5) NOT NULL CHECK (word > 'abc')
+    );"""
+    generator = prepared(tmp_path, ddl, {"t": 40}).generator
+    assert set(generator.block("t", 0, 0, 40)["n"]) == {6, 7}
+    frame = generator.table_frame("t")
+    assert set(frame["n"]) == {6, 7}
+    assert "0.5" in {str(v) for v in frame["x"]} <= {"0.5", "0.6"}
+    assert (frame["word"] > "abc").all()
