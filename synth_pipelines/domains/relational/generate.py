@@ -170,10 +170,11 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
     if t.kind in ("int", "decimal", "float"):
         lo, hi = type_bounds(t)
         step = number_step(t) or 1e-6
-        if rule.lo is not None and isinstance(rule.lo, int | float):
-            lo = max(lo, float(rule.lo) + (step if rule.lo_strict else 0))
-        if rule.hi is not None and isinstance(rule.hi, int | float):
-            hi = min(hi, float(rule.hi) - (step if rule.hi_strict else 0))
+        lo_bound, hi_bound = _number(rule.lo), _number(rule.hi)
+        if lo_bound is not None:
+            lo = max(lo, lo_bound + (_strict_step(lo_bound, step, t.kind) if rule.lo_strict else 0))
+        if hi_bound is not None:
+            hi = min(hi, hi_bound - (_strict_step(hi_bound, step, t.kind) if rule.hi_strict else 0))
         if t.kind == "int":
             lo, hi = math.ceil(lo), math.floor(hi)
         if "range" in spec.extra:
@@ -211,6 +212,30 @@ def _spec(schema: Schema, table: Table, column: Column, rule: ColumnRule | None,
     # The spec's NULL share (inferred: realism.null_share_for; validated against NOT NULL).
     spec.null_share = gen.null_share or 0.0 if column.nullable else 0.0
     return spec
+
+
+def _number(bound: object) -> float | None:
+    """A CHECK's bound on a number column as a number, a quoted one too (``n > '5'``: PostgreSQL and MySQL cast
+    it to the column's type; left unread, the draws ignored it and the redraws could not find ``6 .. 7``)."""
+    if isinstance(bound, int | float):
+        return float(bound)
+    if isinstance(bound, str):
+        try:
+            return float(bound)
+        except ValueError:
+            return None
+    return None
+
+
+def _strict_step(bound: float, step: float, kind: str) -> float:
+    """How far a strict CHECK bound moves inward: one step of the type's grid when the bound is on it
+    (``n > 3`` is ``n >= 4``), none between two values of the grid, which are all on the right side already
+    (``n > 2.5`` is ``n >= 3``; stepping there refused ``n > 2.5 AND n < 3.5`` as leaving no value)."""
+    if kind in ("int", "decimal"):
+        units = bound / step
+        if abs(units - round(units)) > 1e-9 * max(1.0, abs(units)):
+            return 0.0
+    return step
 
 
 def _apply_gen(spec: ColumnSpec, gen: ColumnGen) -> None:
