@@ -741,18 +741,13 @@ class RelationalGenerator:
         has_anchor = base != sentinel
         free = draw_column(spec, rng, n)  # the date-range draw, for rows with no anchor (and a NULL mask)
         free_us, free_set = _to_us(free)
-        # The offset is drawn in whole units (days for a DATE, seconds otherwise) from the anchor aligned away
-        # from itself (a DATE after a timestamp starts at the next midnight): rounding after adding an offset
-        # in microseconds lost its lower end (14d..28d after a DATE gave 15..28) and passed the range's last
-        # day (1d..end gave the day after it).
         unit = US_PER_DAY if spec.type.kind == "date" else 1_000_000
         safe_base = np.where(has_anchor, base, 0)
-        aligned = -(-safe_base // unit) * unit if d.direction > 0 else (safe_base // unit) * unit
         lo_day, hi_day = _date_bounds(spec)
-        if d.direction > 0:  # the last value of the range: its last day's midnight (DATE) or 23:59:59
-            room = (hi_day - EPOCH).days * US_PER_DAY + US_PER_DAY - unit - aligned
+        if d.direction > 0:  # up to the range's last value: its last day (DATE) or that day's 23:59:59
+            room = (hi_day - EPOCH).days * US_PER_DAY + US_PER_DAY - unit - safe_base
         else:
-            room = aligned - (lo_day - EPOCH).days * US_PER_DAY
+            room = safe_base - (lo_day - EPOCH).days * US_PER_DAY
         hi = np.full(n, d.hi_us, dtype=np.int64) if d.hi_us is not None else np.where(has_anchor, room, 0)
         top = np.full(n, np.iinfo(np.int64).max, dtype=np.int64)
         for ref in d.uppers:  # a window: also at or before the earliest upper anchor (minus its gap)
@@ -761,11 +756,19 @@ class RelationalGenerator:
         capped = top != np.iinfo(np.int64).max
         top_unit = np.where(capped, (top // unit) * unit, top)  # rounded down: a DATE by that midnight
         if capped.any():
-            hi = np.where(capped & has_anchor, np.minimum(hi, top_unit - aligned), hi)
-        lo_units = -(-d.lo_us // unit)
-        hi_units = np.maximum(hi // unit, lo_units)
-        units = lo_units + np.floor(rng.random(n) * (hi_units - lo_units + 1)).astype(np.int64)
-        value = aligned + units * unit if d.direction > 0 else aligned - units * unit
+            hi = np.where(capped & has_anchor, np.minimum(hi, top_unit - safe_base), hi)
+        hi = np.maximum(hi, d.lo_us)
+        # Drawn among the whole units (days for a DATE, seconds otherwise) between the anchor plus the smallest
+        # and plus the largest offset, the nearest first: rounding a value drawn in microseconds instead lost
+        # the offset's lower end (14d..28d after a DATE gave 15..28 days) and passed the range's last day.
+        if d.direction > 0:
+            near = -(-(safe_base + d.lo_us) // unit) * unit
+            far = np.maximum((safe_base + hi) // unit * unit, near)
+        else:
+            near = (safe_base - d.lo_us) // unit * unit
+            far = np.minimum(-(-(safe_base - hi) // unit) * unit, near)
+        steps = np.floor(rng.random(n) * (np.abs(far - near) // unit + 1)).astype(np.int64)
+        value = near + steps * unit if d.direction > 0 else near - steps * unit
         result = np.where(has_anchor, value, free_us)
         # Never past the upper anchor (only an empty window, which resolve's inference never makes, stays late).
         result = np.where(capped & (result > top_unit) & (~has_anchor | (top_unit >= safe_base)), top_unit, result)
