@@ -343,10 +343,10 @@ def test_children_of_an_empty_parent_draw_their_times_from_the_range(tmp_path: P
 
 READINGS = """\
 CREATE TABLE readings (
-  low_mark INT NOT NULL CHECK (low_mark BETWEEN 0 AND 50),
+  low_mark INT NOT NULL CHECK (low_mark BETWEEN 9000 AND 9990),
   reading_id INT PRIMARY KEY,
   high_mark INT NOT NULL,
-  low_level NUMERIC(6,2),
+  low_level NUMERIC(6,2) CHECK (low_level >= 9000),
   high_level NUMERIC(6,2),
   ceiling INT,
   label VARCHAR(10),
@@ -368,9 +368,15 @@ def readings(tmp_path: Path, rows: int = 400) -> Prepared:
 def test_a_column_an_ordering_check_keeps_above_another_is_drawn_above_it(tmp_path: Path):
     generator = readings(tmp_path).generator
     raw = generator.block("readings", 0, 0, 400)  # no CHECK evaluation: the draw itself
+    # The upper columns alone are drawn mostly below 9000 (numbers of 1..10,000, log-normal); every row is
+    # above its lower column only because it is moved there.
     assert (raw["high_mark"] > raw["low_mark"]).all()
     both = raw.drop_nulls(["low_level", "high_level"])
     assert both.height > 250 and (both["high_level"] >= both["low_level"]).all()
+    assert float(both["high_level"].max()) == 9999.99  # cut at NUMERIC(6,2)'s largest value
+    # A NULL lower side leaves the upper value as drawn: some fall below 9000.
+    alone = raw.filter(pl.col("low_level").is_null()).drop_nulls("high_level")
+    assert alone.height > 10 and (alone["high_level"].cast(pl.Float64) < 9000).any()
     # A key column is the lower side too: the value it is kept above comes from the row's key.
     ceiling = raw.drop_nulls("ceiling")
     assert ceiling.height > 300 and (ceiling["ceiling"] > ceiling["reading_id"]).all()
@@ -379,6 +385,73 @@ def test_a_column_an_ordering_check_keeps_above_another_is_drawn_above_it(tmp_pa
     assert texts.height > 250 and (texts["tag"] < texts["label"]).any()
     checked = generator.table_frame("readings")
     assert checked.drop_nulls(["label", "tag"]).filter(pl.col("tag") < pl.col("label")).height == 0
+    assert (checked["high_mark"] > checked["low_mark"]).all()
+
+
+MEDIA = """\
+CREATE TABLE tracks (track_id SERIAL PRIMARY KEY, milliseconds INT, bytes INT);
+CREATE TABLE episodes (episode_id SERIAL PRIMARY KEY, duration_seconds INT NOT NULL, bytes BIGINT NOT NULL);
+CREATE TABLE members (member_id SERIAL PRIMARY KEY, birth_year INT, age INT);
+CREATE TABLE patients (patient_id SERIAL PRIMARY KEY, birth_date DATE NOT NULL, age SMALLINT NOT NULL);
+CREATE TABLE shelves (
+  shelf_id SERIAL PRIMARY KEY,
+  label VARCHAR(20),
+  tone VARCHAR(20) NOT NULL,
+  note VARCHAR(30) NOT NULL
+);
+"""
+MEDIA_SPEC = """\
+tables:
+  shelves:
+    columns:
+      label: {generator: vocabulary, by_row: true, values: [Red, Green, Blue], null_share: 0.3}
+      tone: {generator: vocabulary, by_row: true, values: [Dark, Light]}
+"""
+
+
+def media(tmp_path: Path, rows: int = 300) -> dict[str, pl.DataFrame]:
+    (tmp_path / "media.sql").write_text(MEDIA)
+    (tmp_path / "media.yaml").write_text(MEDIA_SPEC)
+    config = RelationalConfig(rows=rows, spec=str(tmp_path / "media.yaml"))
+    return draw_all(prepare(tmp_path / "media.sql", config, 4))
+
+
+def test_a_size_in_bytes_is_its_rows_duration_at_16_to_40_bytes_a_millisecond(tmp_path: Path):
+    frames = media(tmp_path)
+    tracks, episodes = frames["tracks"], frames["episodes"]
+    both = tracks.drop_nulls(["milliseconds", "bytes"])
+    rate = both["bytes"] / both["milliseconds"]
+    assert both.height > 200 and rate.min() >= 16 - 1e-3 and rate.max() <= 40 + 1e-3
+    assert rate.max() - rate.min() > 20  # a rate drawn per row, not one constant
+    # A row's own NULL size stays NULL; a row without a duration keeps its drawn size.
+    assert 10 < tracks["bytes"].null_count() < 60
+    no_duration = tracks.filter(pl.col("milliseconds").is_null())
+    assert no_duration.height > 10 and no_duration["bytes"].null_count() < no_duration.height
+    per_ms = episodes["bytes"] / (episodes["duration_seconds"] * 1000)  # seconds: 1,000 milliseconds each
+    assert per_ms.min() >= 16 - 1e-3 and per_ms.max() <= 40 + 1e-3
+
+
+def test_an_age_is_2025_minus_the_rows_birth_year(tmp_path: Path):
+    frames = media(tmp_path)
+    members, patients = frames["members"], frames["patients"]
+    both = members.drop_nulls(["birth_year", "age"])
+    assert both.height > 200 and (both["age"] == 2025 - both["birth_year"]).all()
+    assert 10 < members["age"].null_count() < 60  # the age's own NULL share stays
+    assert members.filter(pl.col("birth_year").is_null())["age"].drop_nulls().len() > 0
+    assert (patients["age"] == 2025 - patients["birth_date"].dt.year()).all()
+    assert patients["age"].dtype == pl.Int16
+
+
+def test_a_lookup_label_takes_its_vocabulary_one_value_per_row(tmp_path: Path):
+    shelves = media(tmp_path, rows=20)["shelves"]
+    # Row i takes values[i % 2], numbered from the second round on.
+    tones = ["Dark", "Light"] + [f"{c} {k}" for k in range(2, 11) for c in ("Dark", "Light")]
+    assert shelves["tone"].to_list() == tones
+    labels = ["Red", "Green", "Blue"] + [f"{c} {k}" for k in range(2, 8) for c in ("Red", "Green", "Blue")]
+    got = shelves["label"].to_list()
+    assert all(v is None or v == labels[i] for i, v in enumerate(got))
+    assert 2 < shelves["label"].null_count() < 12  # its NULL share, 0.3 of 20 rows
+    assert shelves["note"].null_count() == 0 and shelves["note"].n_unique() > 10
 
 
 def int_spec(tmp_path: Path, column: str = "high_mark"):
