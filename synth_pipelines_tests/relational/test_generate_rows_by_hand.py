@@ -643,3 +643,22 @@ def test_scatter_multiplies_by_the_first_odd_unit_from_the_golden_prime():
     # n = 3 x the prime: prime + 2 is a multiple of 3 (2654435763 = 3 x 884811921), so prime + 4.
     n = 3 * GOLDEN_PRIME
     assert _scatter(np.array([1], dtype=np.int64), n).tolist() == [GOLDEN_PRIME + 4]
+
+
+KEYED = """\
+CREATE TABLE shifts (shift_day DATE PRIMARY KEY, ends_on DATE NOT NULL, CHECK (ends_on > shift_day));
+CREATE TABLE clips (milliseconds INT PRIMARY KEY, bytes INT NOT NULL);
+"""
+
+
+def test_columns_that_follow_a_key_of_their_own_row(tmp_path: Path):
+    (tmp_path / "keyed.sql").write_text(KEYED)
+    generator = prepare(tmp_path / "keyed.sql", RelationalConfig(rows=200), 2).generator
+    shifts = generator.block("shifts", 0, 0, 200)  # no CHECK evaluation: the derivation itself
+    # ends_on is derived after the row's key, which is drawn before the rest of the row.
+    assert shifts["shift_day"].n_unique() == 200
+    assert (shifts["ends_on"] > shifts["shift_day"]).all()
+    assert shifts["ends_on"].max() <= dt.date(2025, 12, 31)
+    # A duration that is the key is not among the drawn columns: the size is drawn on its own, never NULL.
+    clips = generator.block("clips", 0, 0, 200)
+    assert clips["bytes"].null_count() == 0 and clips["milliseconds"].to_list() == list(range(1, 201))
