@@ -56,7 +56,7 @@ CREATE TABLE order_lines (
   line_id SERIAL PRIMARY KEY,
   order_id INT NOT NULL REFERENCES orders(order_id),
   product_id INT REFERENCES products(product_id),
-  unit_price NUMERIC(8,2),
+  unit_price NUMERIC(10,2),
   quantity INT NOT NULL CHECK (quantity BETWEEN 1 AND 5)
 );
 """
@@ -208,7 +208,7 @@ def test_copied_values_equal_the_parent_rows(tmp_path: Path):
     assert no_customer.height > 0
     assert no_customer["billing_city"].null_count() == no_customer.height
     assert no_customer["billing_country"].null_count() == no_customer.height
-    assert orders["billing_city"].dtype == pl.String and lines["unit_price"].dtype == pl.Decimal(8, 2)
+    assert orders["billing_city"].dtype == pl.String and lines["unit_price"].dtype == pl.Decimal(10, 2)
     assert orders["billing_city"].n_unique() > 3
 
 
@@ -216,7 +216,7 @@ def test_copies_from_an_empty_parent_are_null(tmp_path: Path):
     frames = draw_all(shop(tmp_path, products=0))
     lines = frames["order_lines"]
     assert lines["product_id"].null_count() == 70
-    assert lines["unit_price"].null_count() == 70 and lines["unit_price"].dtype == pl.Decimal(8, 2)
+    assert lines["unit_price"].null_count() == 70 and lines["unit_price"].dtype == pl.Decimal(10, 2)
     assert [float(v) for v in frames["orders"]["total"]] == [0.0] * 40
 
 
@@ -320,7 +320,7 @@ def test_an_order_is_placed_after_its_customer_joined_and_shipped_after_it_was_p
 
 
 def test_a_parent_of_one_row_anchors_its_linked_children_only(tmp_path: Path):
-    frames = draw_all(shop(tmp_path, customers=1, orders=60))
+    frames = draw_all(shop(tmp_path, customers=1, orders=60, products=1))
     joined = frames["customers"]["joined_at"][0]
     orders = frames["orders"]
     assert joined is not None  # this seed's one customer has a join time
@@ -329,6 +329,12 @@ def test_a_parent_of_one_row_anchors_its_linked_children_only(tmp_path: Path):
     # Orders without a customer draw from the range: the lone parent row is read only through a link.
     unlinked = orders.filter(pl.col("customer_id").is_null())
     assert unlinked.height > 0 and unlinked["placed_at"].min() >= dt.datetime(2015, 1, 1)
+    assert (unlinked["placed_at"] < joined).any()  # it joined in 2022: free draws fall before it too
+    # The one product is copied to every line that has it, and lines without one copy nothing.
+    lines, price = frames["order_lines"], frames["products"]["price"][0]
+    assert 0 < lines["product_id"].null_count() < 70
+    assert set(lines.drop_nulls("product_id")["unit_price"]) == {price}
+    assert lines["unit_price"].is_null().equals(lines["product_id"].is_null())
 
 
 def test_children_of_an_empty_parent_draw_their_times_from_the_range(tmp_path: Path):
