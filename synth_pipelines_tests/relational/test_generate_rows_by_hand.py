@@ -668,3 +668,56 @@ def test_columns_that_follow_a_key_of_their_own_row(tmp_path: Path):
     # A duration that is the key is not among the drawn columns: the size is drawn on its own, never NULL.
     clips = generator.block("clips", 0, 0, 200)
     assert clips["bytes"].null_count() == 0 and clips["milliseconds"].to_list() == list(range(1, 201))
+
+
+SIZES = """\
+CREATE TABLE tracks (
+  track_id SERIAL PRIMARY KEY,
+  milliseconds INT NOT NULL,
+  bytes INT NOT NULL,
+  size_bytes INT NOT NULL
+);
+CREATE TABLE songs (song_id SERIAL PRIMARY KEY, milliseconds INT NOT NULL, bytes INT NOT NULL);
+CREATE TABLE cohorts (birth_year INT PRIMARY KEY, age INT NOT NULL);
+CREATE TABLE ages (years INT PRIMARY KEY);
+CREATE TABLE blobs (blob_bytes INT PRIMARY KEY);
+CREATE TABLE members (
+  member_id SERIAL PRIMARY KEY,
+  birth_year INT NOT NULL,
+  age INT NOT NULL REFERENCES ages(years),
+  milliseconds INT NOT NULL,
+  bytes INT NOT NULL REFERENCES blobs(blob_bytes)
+);
+"""
+
+
+def sizes(tmp_path: Path) -> dict[str, pl.DataFrame]:
+    (tmp_path / "sizes.sql").write_text(SIZES)
+    config = RelationalConfig(rows=200, table_rows={"ages": 10, "blobs": 10})
+    return draw_all(prepare(tmp_path / "sizes.sql", config, 5))
+
+
+def test_each_size_column_draws_its_own_bit_rate(tmp_path: Path):
+    frames = sizes(tmp_path)
+    tracks, songs = frames["tracks"], frames["songs"]
+    rate = tracks["bytes"] / tracks["milliseconds"]
+    other = tracks["size_bytes"] / tracks["milliseconds"]
+    song_rate = songs["bytes"] / songs["milliseconds"]
+    for r in (rate, other, song_rate):
+        assert r.min() >= 16 - 1e-3 and r.max() <= 40 + 1e-3
+    # Two size columns of one row, and the same column in two tables, draw independent rates (16..40): they
+    # agree to 0.1 byte a millisecond in about 1 row in 120.
+    assert ((rate - other).abs() < 0.1).sum() < 10
+    assert ((rate - song_rate).abs() < 0.1).sum() < 10
+
+
+def test_an_age_follows_a_birth_year_that_is_the_key_and_never_a_foreign_key(tmp_path: Path):
+    frames = sizes(tmp_path)
+    cohorts = frames["cohorts"]
+    assert cohorts["birth_year"].to_list() == list(range(1, 201))  # a sequential key: 1, 2, 3...
+    assert (cohorts["age"] == 2025 - cohorts["birth_year"]).all()
+    # An age or a size that references another table keeps its parent's key: 2025 - birth_year (19..85) or
+    # a duration's bytes would point at none of the 10 ages or sizes 1..10.
+    members = frames["members"]
+    assert set(members["age"]) <= set(range(1, 11)) and set(members["bytes"]) <= set(range(1, 11))
+    assert members["age"].n_unique() > 5
