@@ -721,3 +721,21 @@ def test_an_age_follows_a_birth_year_that_is_the_key_and_never_a_foreign_key(tmp
     members = frames["members"]
     assert set(members["age"]) <= set(range(1, 11)) and set(members["bytes"]) <= set(range(1, 11))
     assert members["age"].n_unique() > 5
+
+
+def test_two_tables_with_totals_each_sum_their_own_lines_through_a_wider_reference(tmp_path: Path):
+    # bills' lines reference bills(bill_id), an INTEGER, through a BIGINT: the keys are joined as one type.
+    ddl = SHOP + PAYMENTS.replace("bill_id INT REFERENCES", "bill_id BIGINT REFERENCES")
+    frames = draw_all(shop(tmp_path, ddl=ddl, bills=8, bill_items=60))
+    assert frames["bill_items"]["bill_id"].dtype == pl.Int64
+    for parent, lines, key, line in (
+        ("orders", "order_lines", "order_id", "unit_price * quantity"),
+        ("bills", "bill_items", "bill_id", "price"),
+    ):
+        wrong = count(
+            frames,
+            f"SELECT count(*) FROM {parent} p LEFT JOIN (SELECT {key}, sum({line}) AS s FROM {lines} "
+            f"GROUP BY {key}) l USING ({key}) WHERE p.total <> coalesce(l.s, 0)",
+        )
+        assert wrong == 0, parent
+        assert count(frames, f"SELECT count(*) FROM {parent} WHERE total > 0") > 5, parent
