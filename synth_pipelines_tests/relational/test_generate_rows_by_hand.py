@@ -462,7 +462,7 @@ def test_a_lookup_label_takes_its_vocabulary_one_value_per_row(tmp_path: Path):
 
 def int_spec(tmp_path: Path, column: str = "high_mark"):
     spec = readings(tmp_path, 10).generator.models["readings"].specs[column]
-    spec.extra["range"] = (0.0, 40.0, "uniform")  # typical range 0..40: a gap of at most a quarter, 10
+    spec.extra["range"] = (10.0, 50.0, "uniform")  # typical range 10..50: a gap of at most a quarter, 10
     return spec
 
 
@@ -498,7 +498,7 @@ def test_above_a_float_in_hundredths(tmp_path: Path):
     path = tmp_path / "f.sql"
     path.write_text("CREATE TABLE f (id INT PRIMARY KEY, a DOUBLE PRECISION, b DOUBLE PRECISION, CHECK (b > a));\n")
     spec = prepare(path, RelationalConfig(rows=5), 1).generator.models["f"].specs["b"]
-    spec.extra["range"] = (0.0, 4.0, "uniform")  # a gap of at most 1
+    spec.extra["range"] = (2.0, 6.0, "uniform")  # a gap of at most a quarter of 2..6: 1
     lower = pl.Series([2.0] * 2000)
     got = _above(pl.Series("b", [0.0] * 2000), lower, spec, OrderRule("a", "b", True), np.random.default_rng(3))
     gaps = [round(v - 2.0, 9) for v in got]
