@@ -952,11 +952,10 @@ def _above(
         a, b, _ = typical_range(spec)
         width = max(step, (b - a) / 4)
         gap = np.round(rng.uniform(0, width, n) / step) * step + strict * step
-        moved = lower.cast(pl.Float64) + pl.Series(gap)
-        if kind != "float":
-            # A lower value near the type's largest plus a gap would not fit: a DECIMAL cast fails and an
-            # INTEGER one gives NULL. Cut at the largest value (a strict CHECK then redraws the row).
-            moved = moved.clip(upper_bound=type_bounds(spec.type)[1])
+        # A lower value near the type's largest plus a gap would not fit: a DECIMAL cast fails and an INTEGER
+        # one gives NULL. Cut at the largest value (a strict CHECK then redraws the row; a DOUBLE's is the
+        # generator's own bound, 1e15).
+        moved = (lower.cast(pl.Float64) + pl.Series(gap)).clip(upper_bound=type_bounds(spec.type)[1])
     else:
         return values
     moved = moved.cast(values.dtype, strict=False)
