@@ -740,3 +740,21 @@ def test_two_tables_with_totals_each_sum_their_own_lines_through_a_wider_referen
         )
         assert wrong == 0, parent
         assert count(frames, f"SELECT count(*) FROM {parent} WHERE total > 0") > 5, parent
+
+
+def test_a_person_column_of_unbounded_text_and_an_email_a_spec_names_without_domains(tmp_path: Path):
+    (tmp_path / "authors.sql").write_text(
+        "CREATE TABLE authors (author_id SERIAL PRIMARY KEY, full_name TEXT NOT NULL, contact VARCHAR(100));\n"
+    )
+    (tmp_path / "authors.yaml").write_text(
+        "tables:\n  authors:\n    columns:\n      contact: {generator: person, part: email}\n"
+    )
+    config = RelationalConfig(rows=100, spec=str(tmp_path / "authors.yaml"))
+    authors = prepare(tmp_path / "authors.sql", config, 2).generator.table_frame("authors")
+    for full, contact in authors.select("full_name", "contact").drop_nulls().iter_rows():
+        # No length to cut to: the name is exactly "First Last", nothing trailing.
+        assert full == full.strip() and full.count(" ") >= 1
+        local, domain = contact.split("@")
+        assert domain == "example.com"  # the default when the spec names no domains
+        assert local.replace(".", "") == fold(full)
+    assert authors["contact"].null_count() < 100
