@@ -128,11 +128,17 @@ class TableModel:
         self.generators = {c: g.generator for c, g in gens.items()}
         self.copies: dict[str, Copy] = {}  # set by the generator, which sees the parents' models
         key_cols = {c for k in [table.primary_key, *table.uniques] for c in (k or ())}
-        self.age_from = plan_age_from_birth(self.specs, key_cols)  # an age that is 2025 - the row's birth year
+        # A foreign key's value is its parent's key, never recomputed from the row (an age referencing a table
+        # of ages would point at no row).
+        fk_cols = {c for fk in table.foreign_keys for c in fk.columns}
+        # An age that is 2025 - the row's birth year.
+        self.age_from = plan_age_from_birth(self.specs, key_cols | fk_cols)
         # A size in bytes follows the row's duration (a track's bytes = its length x a bit rate).
         durations = [c for c, s in self.specs.items() if s.semantic in ("duration_ms", "duration_s")]
         self.bytes_from = {
-            c: durations[0] for c, s in self.specs.items() if s.semantic == "bytes" and durations and c not in self.sums
+            c: durations[0]
+            for c, s in self.specs.items()
+            if s.semantic == "bytes" and durations and c not in self.sums and c not in fk_cols
         }
         self.email_domains = next((g.domains for g in gens.values() if g.part == "email" and g.domains), None)
         # The foreign key through which a derivation reads a parent's column, by parent reference (the parent
@@ -991,7 +997,10 @@ def _above(
         a, b, _ = typical_range(spec)
         width = max(step, (b - a) / 4)
         gap = np.round(rng.uniform(0, width, n) / step) * step + strict * step
-        moved = lower.cast(pl.Float64) + pl.Series(gap)
+        # A lower value near the type's largest plus a gap would not fit: a DECIMAL cast fails and an INTEGER
+        # one gives NULL. Cut at the largest value (a strict CHECK then redraws the row; a DOUBLE's is the
+        # generator's own bound, 1e15).
+        moved = (lower.cast(pl.Float64) + pl.Series(gap)).clip(upper_bound=type_bounds(spec.type)[1])
     else:
         return values
     moved = moved.cast(values.dtype, strict=False)
