@@ -1047,7 +1047,13 @@ def _scatter(j: np.ndarray, n: int) -> np.ndarray:
     a = 0x9E3779B1
     while math.gcd(a, n) != 1:
         a += 2
-    return (j.astype(np.uint64) * np.uint64(a % n or 1) % np.uint64(n)).astype(np.int64)
+    unit = a % n or 1
+    ju, nu = j.astype(np.uint64), np.uint64(n)
+    if n <= 1 << 32:
+        return (ju * np.uint64(unit) % nu).astype(np.int64)
+    # j * unit can pass 2^64 here: multiply by the unit's 16-bit halves, each product below 2^64 for n < 2^48.
+    high, low = np.uint64(unit >> 16), np.uint64(unit & 0xFFFF)
+    return ((ju * high % nu * np.uint64(1 << 16) % nu + ju * low % nu) % nu).astype(np.int64)
 
 
 def _order_plain(columns: list[str], orders: list[OrderRule]) -> list[str]:
