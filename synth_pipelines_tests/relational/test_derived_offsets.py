@@ -8,8 +8,10 @@ import json
 from pathlib import Path
 
 import polars as pl
+import pytest
 
 from synth_pipelines.domains.relational.pipeline import RelationalConfig, prepare
+from synth_pipelines.domains.relational.spec import SpecError
 
 STAYS = """\
 CREATE TABLE stays (
@@ -82,3 +84,12 @@ def test_a_date_after_a_timestamp_is_a_midnight_within_the_offset(tmp_path: Path
     midnight = frame["billed"].cast(pl.Datetime("us"))
     assert (midnight >= frame["arrived_at"] + dt.timedelta(days=2)).all()
     assert (midnight <= frame["arrived_at"] + dt.timedelta(days=3)).all()
+
+
+@pytest.mark.parametrize("generator", ["inferred", "vocabulary"])
+def test_a_date_range_given_to_a_generator_that_ignores_it_is_refused(tmp_path: Path, generator: str):
+    column = {"generator": generator, "start": "2030-01-01"}
+    if generator == "vocabulary":
+        column["values"] = ["2030-01-02"]
+    with pytest.raises(SpecError, match=r"column stays\.booked: 'start'/'end' need generator 'date_range'"):
+        stays(tmp_path, {"booked": column})

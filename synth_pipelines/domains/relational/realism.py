@@ -438,6 +438,9 @@ def _check_gen(schema: Schema, table: Table, column: str, gen: ColumnGen, locked
         raise SpecError(f"{where}: generator 'number' needs a numeric column, not {col.type.sql}")
     if g in ("date_range", "after", "before") and kind not in TEMPORAL:
         raise SpecError(f"{where}: generator {g!r} needs a date or timestamp column, not {col.type.sql}")
+    if (gen.start or gen.end) and g not in ("date_range", "after", "before"):
+        # Only those three draw from a date range: elsewhere the range would be ignored without a word.
+        raise SpecError(f"{where}: 'start'/'end' need generator 'date_range', 'after' or 'before', not {g!r}")
     if g == "vocabulary":
         if not gen.values:
             raise SpecError(f"{where}: generator 'vocabulary' needs a non-empty 'values' list")
