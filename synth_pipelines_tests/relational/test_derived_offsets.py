@@ -93,3 +93,22 @@ def test_a_date_range_given_to_a_generator_that_ignores_it_is_refused(tmp_path: 
         column["values"] = ["2030-01-02"]
     with pytest.raises(SpecError, match=r"column stays\.booked: 'start'/'end' need generator 'date_range'"):
         stays(tmp_path, {"booked": column})
+
+
+def test_a_date_whose_window_holds_no_midnight_stays_after_its_anchor(tmp_path: Path):
+    # billed: a DATE after arrived_at and until left_at, one to two hours later: when both fall on one day the
+    # window holds no midnight, and the date stays after its anchor (the next midnight) rather than before it.
+    frame = stays(
+        tmp_path,
+        {
+            "left_at": {"generator": "after", "of": ["arrived_at"], "offset": "1h..2h"},
+            "billed": {"generator": "after", "of": ["arrived_at"], "offset": "0s..end", "until": ["left_at"]},
+        },
+    )
+    midnight = frame["billed"].cast(pl.Datetime("us"))
+    same_day = frame["arrived_at"].dt.date() == frame["left_at"].dt.date()
+    assert same_day.sum() > ROWS // 2
+    assert (midnight > frame["arrived_at"]).all()
+    assert (
+        frame.filter(same_day)["billed"] == frame.filter(same_day)["arrived_at"].dt.date() + dt.timedelta(days=1)
+    ).all()
