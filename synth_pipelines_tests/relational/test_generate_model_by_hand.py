@@ -27,7 +27,7 @@ CREATE TABLE loans (
   loaned_at TIMESTAMP NOT NULL,
   a INT NOT NULL CHECK (a BETWEEN 0 AND 99),
   b INT NOT NULL CHECK (b BETWEEN 0 AND 99),
-  CHECK (a + b < 150)
+  CHECK ((a * b) % 3 <> 0)
 );
 CREATE TABLE tracks (track_id SERIAL PRIMARY KEY, milliseconds INT, bytes INT, unit_price NUMERIC(4,2) NOT NULL);
 CREATE TABLE lines (
@@ -35,7 +35,13 @@ CREATE TABLE lines (
   track_id INT NOT NULL REFERENCES tracks(track_id),
   unit_price NUMERIC(4,2) NOT NULL
 );
-CREATE TABLE plain (id SERIAL PRIMARY KEY, n INT NOT NULL CHECK (n BETWEEN 1 AND 9), note VARCHAR(10));
+CREATE TABLE plain (
+  id SERIAL PRIMARY KEY,
+  n INT NOT NULL CHECK (n BETWEEN 1 AND 9),
+  m INT NOT NULL CHECK (m BETWEEN 1 AND 9),
+  note VARCHAR(10),
+  CHECK ((n * m) % 3 <> 0)
+);
 """
 
 
@@ -105,7 +111,7 @@ def test_checks_still_hold_after_the_connection_was_closed_between_tables(tmp_pa
     generator.check_connection()
     generator.close()
     loans = generator.table_frame("loans")
-    assert counted({"loans": loans}, "SELECT count(*), count(*) FILTER (WHERE a + b >= 150) FROM loans") == (300, 0)
+    assert counted({"loans": loans}, "SELECT count(*), count(*) FILTER (WHERE (a * b) % 3 = 0) FROM loans") == (300, 0)
     generator.close()
 
 
@@ -126,7 +132,7 @@ def test_blocks_cut_the_table_into_block_rows_slices_and_keys_are_the_row_number
     assert whole["loan_id"].to_list() == list(range(1, 11))
     assert whole.columns == ["loan_id", "member_id", "loaned_at", "a", "b"]
     assert counted(
-        {"loans": whole}, "SELECT count(*) FILTER (WHERE a + b >= 150 OR a NOT BETWEEN 0 AND 99) FROM loans"
+        {"loans": whole}, "SELECT count(*) FILTER (WHERE (a * b) % 3 = 0 OR a NOT BETWEEN 0 AND 99) FROM loans"
     ) == (0,)
     # the same cut drawn again is the same rows
     again = pl.concat(list(library(tmp_path, loans=10).generator.iter_blocks("loans", block_rows=block_rows)))
@@ -140,20 +146,19 @@ def test_default_blocks_concatenated_are_the_whole_table(tmp_path: Path) -> None
     whole = library(tmp_path, plain=BLOCK + 9).generator.table_frame("plain")
     assert pl.concat(blocks).equals(whole)
     assert whole["id"].to_list() == list(range(1, BLOCK + 10))
-    assert counted(
-        {"plain": whole}, "SELECT count(*) FILTER (WHERE n NOT BETWEEN 1 AND 9), count(DISTINCT n) FROM plain"
-    ) == (
-        0,
-        9,
-    )
+    # n and m are 1..9 and neither is a multiple of 3: 6 values each
+    sql = "SELECT count(*) FILTER (WHERE n NOT BETWEEN 1 AND 9 OR (n * m) % 3 = 0), count(DISTINCT (n, m)) FROM plain"
+    assert counted({"plain": whole}, sql) == (0, 36)
 
 
 def test_every_redrawn_block_satisfies_the_check(tmp_path: Path) -> None:
-    # a + b < 150 is not a bound on either column: about 1 row in 8 of the first draw breaks it and is redrawn
+    # (a * b) % 3 <> 0 is no bound on either column: 5 in 9 first draws break it and are redrawn
     generator = library(tmp_path, loans=2_000).generator
     loans = pl.concat(list(generator.iter_blocks("loans", block_rows=250)))
-    sql = "SELECT count(*), count(*) FILTER (WHERE a + b >= 150), count(*) FILTER (WHERE a + b >= 140) > 0 FROM loans"
-    assert counted({"loans": loans}, sql) == (2_000, 0, True)  # held, and not by drawing small values only
+    sql = "SELECT count(*), count(*) FILTER (WHERE (a * b) % 3 = 0) FROM loans"
+    assert counted({"loans": loans}, sql) == (2_000, 0)
+    unchecked = library(tmp_path, loans=2_000).generator.block("loans", 0, 0, 250, None)  # no CHECK evaluator
+    assert counted({"loans": unchecked}, sql)[1] > 50  # the first draw does break it
 
 
 def test_anchors_kept_from_blocks_of_any_size_put_every_loan_after_its_member_joined(tmp_path: Path) -> None:
@@ -433,3 +438,103 @@ def test_rows_without_a_duration_keep_their_drawn_size_and_a_null_size_stays_nul
     without_duration, their_sizes, null_sizes = counted({"tracks": tracks}, sql)
     # about 10% of 2,000 rows each (the nullable columns' NULL share); the sizes are drawn, not clipped zeros
     assert 100 < without_duration < 300 and their_sizes > without_duration - 10 and 100 < null_sizes < 300
+
+
+# --------------------------------------------------------------------------------------------------
+# The table model: what each table's columns are drawn from
+
+PEOPLE = """\
+CREATE TABLE people (
+  person_id SERIAL PRIMARY KEY,
+  first_name VARCHAR(20) NOT NULL CHECK (first_name ~ '^[A-Z]{2}[0-9]$'),
+  last_name VARCHAR(30) NOT NULL,
+  code VARCHAR(8) NOT NULL CHECK (code LIKE 'AB-%'),
+  odd INT NOT NULL CHECK (odd % 4 = 1),
+  birth_year INT,
+  age INT
+);
+CREATE TABLE ages (age_id SERIAL PRIMARY KEY, birth_year INT NOT NULL, age INT NOT NULL UNIQUE);
+"""
+
+
+def people(tmp_path: Path, rows: int = 200) -> Prepared:
+    ddl = tmp_path / "people.sql"
+    ddl.write_text(PEOPLE)
+    return prepare(ddl, RelationalConfig(rows=rows), 2)
+
+
+def test_like_regex_and_modulo_checks_shape_the_draws_even_of_a_person_column(tmp_path: Path) -> None:
+    generator = people(tmp_path).generator
+    frame = generator.table_frame("people")
+    sql = (
+        "SELECT count(*), count(*) FILTER (WHERE NOT regexp_full_match(first_name, '[A-Z]{2}[0-9]')),"
+        " count(*) FILTER (WHERE code NOT LIKE 'AB-%'), count(*) FILTER (WHERE odd % 4 <> 1),"
+        " count(DISTINCT first_name) > 100, count(DISTINCT last_name) > 50"
+        " FROM people"
+    )
+    assert counted({"people": frame}, sql) == (200, 0, 0, 0, True, True)
+    # drawn that way, not redrawn into shape: a draw without the CHECK evaluator holds them too
+    unchecked = people(tmp_path).generator.block("people", 0, 0, 200, None)
+    assert counted({"people": unchecked}, sql) == (200, 0, 0, 0, True, True)
+
+
+def test_an_age_is_the_reference_year_minus_the_birth_year_unless_a_key_holds_it(tmp_path: Path) -> None:
+    generator = people(tmp_path).generator
+    person, ages = generator.table_frame("people"), generator.table_frame("ages")
+    sql = (
+        "SELECT count(*) FILTER (WHERE birth_year IS NOT NULL AND age IS NOT NULL),"
+        " count(*) FILTER (WHERE age <> 2025 - birth_year) FROM people"
+    )
+    both, off = counted({"people": person}, sql)
+    assert both > 100 and off == 0
+    # UNIQUE (age): the key draws distinct ages by row; 2025 - birth_year would repeat them
+    assert counted({"ages": ages}, "SELECT count(*), count(DISTINCT age) FROM ages") == (200, 200)
+    assert counted({"ages": ages}, "SELECT count(*) FILTER (WHERE age = 2025 - birth_year) < 20 FROM ages") == (True,)
+    assert generator.models["ages"].age_from == {}  # nor does the report count such a rule
+    assert generator.models["people"].age_from == {"age": "birth_year"}
+
+
+def test_emails_take_the_domains_given_to_an_email_column(tmp_path: Path) -> None:
+    ddl = tmp_path / "users.sql"
+    ddl.write_text("CREATE TABLE users (user_id SERIAL PRIMARY KEY, username VARCHAR(40), email VARCHAR(80));\n")
+    spec = tmp_path / "spec.yaml"
+    spec.write_text(
+        "tables:\n  users:\n    columns:\n"
+        "      username: {generator: person, part: username, domains: [not-for-emails.test]}\n"
+        "      email: {generator: person, part: email, domains: [mail.test]}\n"
+    )
+    users = prepare(ddl, RelationalConfig(rows=50, spec=str(spec)), 1).generator.table_frame("users")
+    emails = users["email"].drop_nulls()
+    assert emails.len() > 30 and emails.str.ends_with("@mail.test").all()
+
+
+def test_a_generator_given_no_spec_infers_the_one_prepare_builds(tmp_path: Path) -> None:
+    from synth_pipelines.domains.relational.generate import RelationalGenerator
+
+    prepared = library(tmp_path, members=20, loans=60, tracks=10, lines=30, plain=15)
+    inferred = RelationalGenerator(prepared.schema, prepared.plan, 3)
+    for table in ("members", "loans", "tracks", "lines", "plain"):
+        assert inferred.table_frame(table).equals(prepared.generator.table_frame(table)), table
+    late = "SELECT count(*) FILTER (WHERE l.loaned_at < m.joined_at) FROM loans l JOIN members m USING (member_id)"
+    frames = {t: inferred.table_frame(t) for t in ("members", "loans")}
+    assert counted(frames, late) == (0,)
+
+
+def test_a_generator_draws_the_spec_it_is_given(tmp_path: Path) -> None:
+    ddl = tmp_path / "library.sql"
+    ddl.write_text(LIBRARY)
+    spec = tmp_path / "spec.yaml"
+    spec.write_text("tables:\n  plain:\n    columns:\n      note: {generator: vocabulary, values: [alpha, beta]}\n")
+    frame = prepare(ddl, RelationalConfig(rows=100, spec=str(spec)), 1).generator.table_frame("plain")
+    assert set(frame["note"].drop_nulls()) == {"alpha", "beta"}
+
+
+def test_a_chain_of_32_tables_each_keyed_by_the_previous_ones_key_is_drawn(tmp_path: Path) -> None:
+    # t2.id is t1's id, t3.id is t2's, ...: each key is a permutation of its parent's 1..5
+    ddl = tmp_path / "chain.sql"
+    ddl.write_text(
+        "CREATE TABLE t1 (id INT PRIMARY KEY);\n"
+        + "".join(f"CREATE TABLE t{i} (id INT PRIMARY KEY REFERENCES t{i - 1}(id));\n" for i in range(2, 33))
+    )
+    generator = prepare(ddl, RelationalConfig(rows=5), 1).generator
+    assert sorted(generator.table_frame("t32")["id"]) == [1, 2, 3, 4, 5]
