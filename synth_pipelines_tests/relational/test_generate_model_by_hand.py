@@ -14,6 +14,7 @@ import numpy as np
 import polars as pl
 import pytest
 
+from synth_pipelines.cli import main
 from synth_pipelines.domains.relational.generate import _clip
 from synth_pipelines.domains.relational.pipeline import Prepared, RelationalConfig, prepare
 
@@ -538,3 +539,21 @@ def test_a_chain_of_32_tables_each_keyed_by_the_previous_ones_key_is_drawn(tmp_p
     )
     generator = prepare(ddl, RelationalConfig(rows=5), 1).generator
     assert sorted(generator.table_frame("t32")["id"]) == [1, 2, 3, 4, 5]
+
+
+def test_a_key_the_generator_cannot_build_is_held_or_refused_in_one_line_never_written_broken(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # UNIQUE (a) inside PRIMARY KEY (a, b): the pair is drawn by permutation, `a` alone is not (the model records
+    # it as a key not held by construction); the constraint report must then catch any repeat before writing.
+    ddl = tmp_path / "inner.sql"
+    ddl.write_text("CREATE TABLE t (a INT NOT NULL, b INT NOT NULL, PRIMARY KEY (a, b), UNIQUE (a));\n")
+    out = tmp_path / "out"
+    code = main(["relational", "--ddl", str(ddl), "--rows", "200", "--seed", "1", "--out", str(out)])
+    err = capsys.readouterr().err
+    if code == 0:
+        written = pl.read_parquet(out / "t.parquet")
+        assert written.height == 200 and written["a"].n_unique() == 200
+    else:
+        assert err.count("\n") == 1 and "UNIQUE (a)" in err and "nothing was written" in err and "Traceback" not in err
+        assert not out.exists()
