@@ -4,14 +4,13 @@ holds, for DATE and TIMESTAMP columns, counted over every drawn row (values work
 from __future__ import annotations
 
 import datetime as dt
-import json
 from pathlib import Path
 
 import polars as pl
 import pytest
 
-from synth_pipelines.domains.relational.pipeline import RelationalConfig, prepare
 from synth_pipelines.domains.relational.spec import SpecError
+from synth_pipelines_tests.relational.test_generate_values_by_hand import frame
 
 STAYS = """\
 CREATE TABLE stays (
@@ -29,12 +28,7 @@ JAN = {"generator": "date_range", "start": "2020-01-01", "end": "2020-01-10"}
 
 
 def stays(tmp_path: Path, columns: dict[str, dict]) -> pl.DataFrame:
-    ddl = tmp_path / "stays.sql"
-    ddl.write_text(STAYS)
-    spec = tmp_path / "spec.json"
-    spec.write_text(json.dumps({"tables": {"stays": {"rows": ROWS, "columns": columns}}}))
-    prepared = prepare(ddl, RelationalConfig(rows=ROWS, spec=str(spec)), 5)
-    return prepared.generator.table_frame("stays")
+    return frame(tmp_path, STAYS, "stays", ROWS, {"tables": {"stays": {"columns": columns}}}, seed=5)
 
 
 def test_a_date_after_a_date_takes_every_day_of_its_offset_both_ends_included(tmp_path: Path):
